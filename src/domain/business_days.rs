@@ -1,0 +1,245 @@
+//! Swedish working days: public holidays (Lag 1989:253 om allmänna helgdagar), the de facto
+//! free eves, and counting business days forwards and backwards.
+//!
+//! No maintained crate covers Swedish holidays (see DESIGN.md), so the rules live here and are
+//! tested against known dates.
+
+use jiff::ToSpan;
+use jiff::civil::{Date, Weekday};
+
+/// A day on which Swedish public offices are closed although it is not a weekend day by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayOff {
+    Nyarsdagen,
+    TrettondedagJul,
+    Langfredagen,
+    Paskdagen,
+    AnnandagPask,
+    ForstaMaj,
+    KristiHimmelsfardsdag,
+    Pingstdagen,
+    Nationaldagen,
+    Midsommarafton,
+    Midsommardagen,
+    AllaHelgonsDag,
+    Julafton,
+    Juldagen,
+    AnnandagJul,
+    Nyarsafton,
+}
+
+impl DayOff {
+    /// The Swedish name, as people write it.
+    pub fn name_sv(self) -> &'static str {
+        match self {
+            Self::Nyarsdagen => "nyårsdagen",
+            Self::TrettondedagJul => "trettondedag jul",
+            Self::Langfredagen => "långfredagen",
+            Self::Paskdagen => "påskdagen",
+            Self::AnnandagPask => "annandag påsk",
+            Self::ForstaMaj => "första maj",
+            Self::KristiHimmelsfardsdag => "Kristi himmelsfärdsdag",
+            Self::Pingstdagen => "pingstdagen",
+            Self::Nationaldagen => "Sveriges nationaldag",
+            Self::Midsommarafton => "midsommarafton",
+            Self::Midsommardagen => "midsommardagen",
+            Self::AllaHelgonsDag => "alla helgons dag",
+            Self::Julafton => "julafton",
+            Self::Juldagen => "juldagen",
+            Self::AnnandagJul => "annandag jul",
+            Self::Nyarsafton => "nyårsafton",
+        }
+    }
+}
+
+/// Easter Sunday in the Gregorian calendar (anonymous algorithm, Meeus/Jones/Butcher).
+pub fn easter_sunday(year: i16) -> Date {
+    let y = i32::from(year);
+    let (a, b, c) = (y % 19, y / 100, y % 100);
+    let (d, e) = (b / 4, b % 4);
+    let f = (b + 8) / 25;
+    let g = (b - f + 1) / 3;
+    let h = (19 * a + b - d - g + 15) % 30;
+    let (i, k) = (c / 4, c % 4);
+    let l = (32 + 2 * e + 2 * i - h - k) % 7;
+    let m = (a + 11 * h + 22 * l) / 451;
+    let n = h + l - 7 * m + 114;
+    // The values are bounded (month 3 or 4, day 1..=31), so the narrowing casts cannot truncate.
+    Date::constant(year, (n / 31) as i8, (n % 31 + 1) as i8)
+}
+
+/// The first date on or after `from` that falls on `weekday`.
+pub(crate) fn first_on_or_after(from: Date, weekday: Weekday) -> Date {
+    let ahead = i32::from(weekday.to_monday_zero_offset()) - i32::from(from.weekday().to_monday_zero_offset());
+    from + ahead.rem_euclid(7).days()
+}
+
+/// The public holiday or free eve that `date` is, if any. Ordinary Sundays are not listed.
+pub fn day_off(date: Date) -> Option<DayOff> {
+    let year = date.year();
+    let easter = easter_sunday(year);
+    let midsommardagen = first_on_or_after(Date::constant(year, 6, 20), Weekday::Saturday);
+    let fixed = match (date.month(), date.day()) {
+        (1, 1) => Some(DayOff::Nyarsdagen),
+        (1, 6) => Some(DayOff::TrettondedagJul),
+        (5, 1) => Some(DayOff::ForstaMaj),
+        (6, 6) => Some(DayOff::Nationaldagen),
+        (12, 24) => Some(DayOff::Julafton),
+        (12, 25) => Some(DayOff::Juldagen),
+        (12, 26) => Some(DayOff::AnnandagJul),
+        (12, 31) => Some(DayOff::Nyarsafton),
+        _ => None,
+    };
+    fixed.or_else(|| {
+        let moving = [
+            (easter - 2.days(), DayOff::Langfredagen),
+            (easter, DayOff::Paskdagen),
+            (easter + 1.day(), DayOff::AnnandagPask),
+            (easter + 39.days(), DayOff::KristiHimmelsfardsdag),
+            (easter + 49.days(), DayOff::Pingstdagen),
+            (midsommardagen - 1.day(), DayOff::Midsommarafton),
+            (midsommardagen, DayOff::Midsommardagen),
+            (
+                first_on_or_after(Date::constant(year, 10, 31), Weekday::Saturday),
+                DayOff::AllaHelgonsDag,
+            ),
+        ];
+        moving.into_iter().find(|(day, _)| *day == date).map(|(_, off)| off)
+    })
+}
+
+/// Whether public offices work on `date`: not a Saturday, Sunday, public holiday or free eve.
+pub fn is_business_day(date: Date) -> bool {
+    !matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday) && day_off(date).is_none()
+}
+
+/// The business day `count` business days after `date` (before it when `count` is negative).
+/// With `count == 0` the result is `date` itself, whatever kind of day it is.
+pub fn add_business_days(date: Date, count: i32) -> Date {
+    let step = if count < 0 { -1 } else { 1 };
+    let mut remaining = count.unsigned_abs();
+    let mut day = date;
+    while remaining > 0 {
+        day = day + step.days();
+        if is_business_day(day) {
+            remaining -= 1;
+        }
+    }
+    day
+}
+
+/// Where a due date that falls on a non-business day is moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NonBusinessDayRule {
+    /// To the last business day before it (the default: a deadline is never later than set).
+    Previous,
+    /// To the first business day after it.
+    Next,
+    /// Nowhere: the date stays as written.
+    Keep,
+}
+
+impl NonBusinessDayRule {
+    /// `date`, moved according to this rule if it is not a business day.
+    pub fn apply(self, date: Date) -> Date {
+        if is_business_day(date) {
+            return date;
+        }
+        match self {
+            Self::Previous => add_business_days(date, -1),
+            Self::Next => add_business_days(date, 1),
+            Self::Keep => date,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn easter_matches_known_dates_2024_to_2030() {
+        let known = [
+            (2024, date(2024, 3, 31)),
+            (2025, date(2025, 4, 20)),
+            (2026, date(2026, 4, 5)),
+            (2027, date(2027, 3, 28)),
+            (2028, date(2028, 4, 16)),
+            (2029, date(2029, 4, 1)),
+            (2030, date(2030, 4, 21)),
+        ];
+        for (year, expected) in known {
+            assert_eq!(easter_sunday(year), expected, "Easter {year}");
+        }
+    }
+
+    #[test]
+    fn midsommar_and_all_saints_fall_on_their_saturdays() {
+        let known = [
+            (date(2024, 6, 21), date(2024, 6, 22), date(2024, 11, 2)),
+            (date(2025, 6, 20), date(2025, 6, 21), date(2025, 11, 1)),
+            (date(2026, 6, 19), date(2026, 6, 20), date(2026, 10, 31)),
+            (date(2027, 6, 25), date(2027, 6, 26), date(2027, 11, 6)),
+            (date(2028, 6, 23), date(2028, 6, 24), date(2028, 11, 4)),
+        ];
+        for (eve, day, all_saints) in known {
+            assert_eq!(day_off(eve), Some(DayOff::Midsommarafton), "{eve}");
+            assert_eq!(day_off(day), Some(DayOff::Midsommardagen), "{day}");
+            assert_eq!(day_off(all_saints), Some(DayOff::AllaHelgonsDag), "{all_saints}");
+            assert!(!is_business_day(eve));
+        }
+        assert_eq!(day_off(date(2026, 6, 26)), None, "the Friday a week later works");
+    }
+
+    #[test]
+    fn easter_based_holidays_2027() {
+        assert_eq!(day_off(date(2027, 3, 26)), Some(DayOff::Langfredagen));
+        assert_eq!(day_off(date(2027, 3, 29)), Some(DayOff::AnnandagPask));
+        assert_eq!(day_off(date(2027, 5, 6)), Some(DayOff::KristiHimmelsfardsdag));
+        assert_eq!(day_off(date(2027, 5, 16)), Some(DayOff::Pingstdagen));
+        assert!(is_business_day(date(2027, 3, 25)), "skärtorsdagen is a working day");
+        assert!(is_business_day(date(2027, 5, 17)), "annandag pingst is no longer a holiday");
+    }
+
+    #[test]
+    fn fixed_days_off_and_eves_are_not_business_days() {
+        for d in [
+            date(2027, 1, 1),
+            date(2027, 1, 6),
+            date(2027, 5, 1),
+            date(2026, 6, 6),
+            date(2026, 12, 24),
+            date(2026, 12, 25),
+            date(2026, 12, 31),
+        ] {
+            assert!(!is_business_day(d), "{d}");
+        }
+        assert!(is_business_day(date(2026, 12, 30)));
+        assert!(!is_business_day(date(2027, 1, 2)), "a Saturday");
+        assert!(!is_business_day(date(2027, 1, 3)), "a Sunday");
+    }
+
+    #[test]
+    fn counting_business_days_skips_weekends_and_holidays() {
+        // Wednesday 23 Dec 2026 + 1 business day: 24, 25, 26, 27 off → Monday 28 Dec.
+        assert_eq!(add_business_days(date(2026, 12, 23), 1), date(2026, 12, 28));
+        // Monday 29 Mar 2027 is annandag påsk; 10 business days before Tuesday 6 Apr 2027.
+        assert_eq!(add_business_days(date(2027, 4, 6), -1), date(2027, 4, 1));
+        assert_eq!(add_business_days(date(2027, 4, 6), -4), date(2027, 3, 31));
+        assert_eq!(add_business_days(date(2027, 4, 6), -6), date(2027, 3, 25));
+        assert_eq!(add_business_days(date(2027, 3, 1), 10), date(2027, 3, 15));
+        assert_eq!(add_business_days(date(2027, 3, 6), 0), date(2027, 3, 6));
+    }
+
+    #[test]
+    fn non_business_days_move_as_configured() {
+        let julafton = date(2026, 12, 24);
+        assert_eq!(NonBusinessDayRule::Previous.apply(julafton), date(2026, 12, 23));
+        assert_eq!(NonBusinessDayRule::Next.apply(julafton), date(2026, 12, 28));
+        assert_eq!(NonBusinessDayRule::Keep.apply(julafton), julafton);
+        let tuesday = date(2027, 2, 16);
+        assert_eq!(NonBusinessDayRule::Next.apply(tuesday), tuesday);
+    }
+}

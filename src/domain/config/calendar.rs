@@ -1,0 +1,311 @@
+//! The calendar (`config/calendar.toml`): every obligation the guideline creates, with its
+//! recurrence and due rule. Parsed once into typed values.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::directory::{Role, UnitKind};
+use super::errors::{ConfigError, ConfigErrors, SourceFile};
+use super::{check_id, parse_date};
+use crate::domain::business_days::NonBusinessDayRule;
+
+/// The id of an obligation, e.g. `uppfoljning`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct ObligationId(String);
+
+impl ObligationId {
+    /// The id as written in the configuration.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ObligationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How often an obligation comes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recurrence {
+    /// Once a year; the period is the year the work concerns.
+    Yearly,
+    /// Once per mandate period of the council.
+    MandatePeriod,
+    /// A single time.
+    Once,
+}
+
+impl Recurrence {
+    /// The name used in configuration files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Yearly => "yearly",
+            Self::MandatePeriod => "mandate_period",
+            Self::Once => "once",
+        }
+    }
+}
+
+/// When an obligation falls due within its period, before moving off non-business days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DueRule {
+    /// A day of the year, in the period's year (yearly) or election year (mandate period)
+    /// plus `year_offset`.
+    DayOfYear { month: i8, day: i8, year_offset: i16 },
+    /// A fixed date (for obligations that occur once).
+    On(Date),
+    /// A number of business days after (positive) or before (negative) another obligation's
+    /// due date in the same period.
+    Relative { obligation: ObligationId, business_days: i32 },
+}
+
+/// Something the guideline requires, of one role in every unit of some kinds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Obligation {
+    pub id: ObligationId,
+    pub title_sv: String,
+    pub title_en: String,
+    pub responsible_role: Role,
+    pub unit_kinds: Vec<UnitKind>,
+    pub recurrence: Recurrence,
+    pub due: DueRule,
+    pub move_due: NonBusinessDayRule,
+    /// The sentence of the guideline the obligation comes from.
+    pub basis: String,
+}
+
+/// The governance calendar: obligations and the local time rules they are due by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calendar {
+    /// IANA name of the time zone, e.g. `Europe/Stockholm`.
+    pub time_zone_name: String,
+    pub time_zone: TimeZone,
+    /// The local time of day at which a due date ends.
+    pub due_time: Time,
+    pub obligations: Vec<Obligation>,
+}
+
+/// The furthest a yearly or mandate-period due date may lie from its base year.
+const MAX_YEAR_OFFSET: i16 = 4;
+/// The most business days a relative due rule may count (about a working year).
+const MAX_BUSINESS_DAYS: u16 = 250;
+
+impl Calendar {
+    /// The obligation with this id.
+    pub fn obligation(&self, id: &ObligationId) -> Option<&Obligation> {
+        self.obligations.iter().find(|o| &o.id == id)
+    }
+
+    /// Parses and validates `config/calendar.toml`, reporting every error found.
+    pub fn parse(source: SourceFile<'_>) -> Result<Self, ConfigErrors> {
+        let raw: RawCalendar = toml::from_str(source.text).map_err(|e| ConfigErrors(vec![source.toml_error(&e)]))?;
+        let mut errors = Vec::new();
+        let time_zone = match &raw.time_zone {
+            Some(name) => TimeZone::get(name.get_ref())
+                .map_err(|_| {
+                    let reason = format!("unknown time zone \"{}\"; use an IANA name such as Europe/Stockholm", name.get_ref());
+                    errors.push(source.error_at(name.span(), "time_zone", reason));
+                })
+                .ok(),
+            None => TimeZone::get(DEFAULT_TIME_ZONE).ok(),
+        };
+        let due_time = match &raw.due_time {
+            Some(text) => text
+                .get_ref()
+                .parse::<Time>()
+                .map_err(|_| {
+                    let reason = format!("\"{}\" is not a time of day like 16:00", text.get_ref());
+                    errors.push(source.error_at(text.span(), "due_time", reason));
+                })
+                .ok(),
+            None => Some(Time::constant(16, 0, 0, 0)),
+        };
+        let move_due = raw.move_due.unwrap_or(NonBusinessDayRule::Previous);
+        let recurrences: BTreeMap<&str, Recurrence> =
+            raw.obligations.iter().map(|o| (o.id.get_ref().as_str(), o.recurrence)).collect();
+        let mut seen = BTreeSet::new();
+        let mut obligations = Vec::new();
+        for (i, raw) in raw.obligations.iter().enumerate() {
+            let key = format!("obligations[{i}]");
+            let id = raw.id.get_ref();
+            let errors_before = errors.len();
+            if let Err(reason) = check_id(id) {
+                errors.push(source.error_at(raw.id.span(), format!("{key}.id"), reason));
+            } else if !seen.insert(id.as_str()) {
+                errors.push(source.error_at(raw.id.span(), format!("{key}.id"), format!("duplicate obligation id \"{id}\"")));
+            }
+            for (field, text) in [("title_sv", &raw.title_sv), ("title_en", &raw.title_en), ("basis", &raw.basis)] {
+                if text.get_ref().trim().is_empty() {
+                    errors.push(source.error_at(text.span(), format!("{key}.{field}"), "must not be empty"));
+                }
+            }
+            if raw.unit_kinds.get_ref().is_empty() {
+                errors.push(source.error_at(raw.unit_kinds.span(), format!("{key}.unit_kinds"), "name at least one unit kind"));
+            }
+            let due = parse_due(&raw.due, raw.recurrence, &recurrences)
+                .map_err(|reason| errors.push(source.error_at(raw.due.span(), format!("{key}.due"), reason)));
+            if let (Ok(due), true) = (due, errors.len() == errors_before) {
+                obligations.push(Obligation {
+                    id: ObligationId(id.clone()),
+                    title_sv: raw.title_sv.get_ref().trim().to_owned(),
+                    title_en: raw.title_en.get_ref().trim().to_owned(),
+                    responsible_role: raw.responsible_role,
+                    unit_kinds: raw.unit_kinds.get_ref().clone(),
+                    recurrence: raw.recurrence,
+                    due,
+                    move_due: raw.move_due.unwrap_or(move_due),
+                    basis: raw.basis.get_ref().split_whitespace().collect::<Vec<_>>().join(" "),
+                });
+            }
+        }
+        errors.extend(find_cycles(source, &raw.obligations));
+        match (time_zone, due_time) {
+            (Some(time_zone), Some(due_time)) if errors.is_empty() => Ok(Self {
+                time_zone_name: raw.time_zone.map_or_else(|| DEFAULT_TIME_ZONE.to_owned(), Spanned::into_inner),
+                time_zone,
+                due_time,
+                obligations,
+            }),
+            _ => Err(ConfigErrors(errors)),
+        }
+    }
+}
+
+const DEFAULT_TIME_ZONE: &str = "Europe/Stockholm";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    time_zone: Option<Spanned<String>>,
+    due_time: Option<Spanned<String>>,
+    move_due: Option<NonBusinessDayRule>,
+    #[serde(default)]
+    obligations: Vec<RawObligation>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObligation {
+    id: Spanned<String>,
+    title_sv: Spanned<String>,
+    title_en: Spanned<String>,
+    responsible_role: Role,
+    unit_kinds: Spanned<Vec<UnitKind>>,
+    recurrence: Recurrence,
+    due: Spanned<RawDue>,
+    move_due: Option<NonBusinessDayRule>,
+    basis: Spanned<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDue {
+    date: Option<String>,
+    year_offset: Option<i16>,
+    on: Option<String>,
+    business_days_before: Option<u16>,
+    business_days_after: Option<u16>,
+    obligation: Option<String>,
+}
+
+const DUE_FORMS: &str = "write due as { date = \"MM-DD\", year_offset = N }, { on = \"YYYY-MM-DD\" }, \
+     or { business_days_before = N, obligation = \"ID\" } / { business_days_after = N, obligation = \"ID\" }";
+
+fn parse_due(raw: &Spanned<RawDue>, recurrence: Recurrence, recurrences: &BTreeMap<&str, Recurrence>) -> Result<DueRule, String> {
+    let raw = raw.get_ref();
+    let relative = match (raw.business_days_before, raw.business_days_after) {
+        (Some(days), None) => Some(-i32::from(days)),
+        (None, Some(days)) => Some(i32::from(days)),
+        (None, None) => None,
+        (Some(_), Some(_)) => return Err("give business_days_before or business_days_after, not both".into()),
+    };
+    match (&raw.date, &raw.on, relative, &raw.obligation) {
+        (Some(date), None, None, None) => {
+            if recurrence == Recurrence::Once {
+                return Err("an obligation that occurs once needs a full date: { on = \"YYYY-MM-DD\" }".into());
+            }
+            let (month, day) = parse_month_day(date)?;
+            let year_offset = raw.year_offset.unwrap_or(0);
+            if year_offset.abs() > MAX_YEAR_OFFSET {
+                return Err(format!("year_offset {year_offset} is out of range -{MAX_YEAR_OFFSET}..={MAX_YEAR_OFFSET}"));
+            }
+            Ok(DueRule::DayOfYear { month, day, year_offset })
+        }
+        (None, Some(on), None, None) if raw.year_offset.is_none() => {
+            if recurrence != Recurrence::Once {
+                let hint = "a fixed date suits only recurrence = \"once\"; use { date = \"MM-DD\" } for a recurring obligation";
+                return Err(hint.into());
+            }
+            parse_date(on).map(DueRule::On)
+        }
+        (None, None, Some(business_days), Some(other)) if raw.year_offset.is_none() => {
+            if business_days.unsigned_abs() > u32::from(MAX_BUSINESS_DAYS) {
+                return Err(format!("at most {MAX_BUSINESS_DAYS} business days"));
+            }
+            match recurrences.get(other.as_str()) {
+                None => Err(format!("due rule refers to unknown obligation \"{other}\"")),
+                Some(theirs) if *theirs != recurrence => Err(format!(
+                    "due rule refers to \"{other}\", which recurs {}, but this obligation recurs {}",
+                    theirs.as_str(),
+                    recurrence.as_str()
+                )),
+                Some(_) => Ok(DueRule::Relative { obligation: ObligationId(other.clone()), business_days }),
+            }
+        }
+        (None, None, Some(_), None) => Err("a business-day rule needs obligation = \"ID\" to count from".into()),
+        _ => Err(DUE_FORMS.into()),
+    }
+}
+
+fn parse_month_day(text: &str) -> Result<(i8, i8), String> {
+    let invalid = || format!("\"{text}\" is not a day of the year like 02-15 (MM-DD)");
+    let (month, day) = text.split_once('-').ok_or_else(invalid)?;
+    let (month, day) = (month.parse::<i8>().map_err(|_| invalid())?, day.parse::<i8>().map_err(|_| invalid())?);
+    if (month, day) == (2, 29) {
+        return Err("02-29 does not exist every year; use 02-28 or 03-01".into());
+    }
+    // 2027 is not a leap year, so every valid MM-DD other than 02-29 exists in it.
+    Date::new(2027, month, day).map_err(|_| invalid())?;
+    Ok((month, day))
+}
+
+/// Cycles among relative due rules, each reported once at the obligation where it is first met.
+fn find_cycles(source: SourceFile<'_>, obligations: &[RawObligation]) -> Vec<ConfigError> {
+    let refers_to: BTreeMap<&str, &str> = obligations
+        .iter()
+        .filter_map(|o| o.due.get_ref().obligation.as_deref().map(|to| (o.id.get_ref().as_str(), to)))
+        .collect();
+    let mut reported: BTreeSet<&str> = BTreeSet::new();
+    let mut errors = Vec::new();
+    for (i, obligation) in obligations.iter().enumerate() {
+        let start = obligation.id.get_ref().as_str();
+        let mut path = vec![start];
+        let mut current = start;
+        while let Some(&next) = refers_to.get(current) {
+            if let Some(at) = path.iter().position(|p| *p == next) {
+                let cycle = &path[at..];
+                if cycle.contains(&start) && cycle.iter().all(|id| !reported.contains(id)) {
+                    reported.extend(cycle.iter().copied());
+                    let shown = cycle.iter().chain([&next]).copied().collect::<Vec<_>>().join(" → ");
+                    errors.push(source.error_at(
+                        obligation.due.span(),
+                        format!("obligations[{i}].due"),
+                        format!("due rules form a cycle: {shown}"),
+                    ));
+                }
+                break;
+            }
+            path.push(next);
+            current = next;
+        }
+    }
+    errors
+}

@@ -1,0 +1,74 @@
+//! The municipality's configuration as typed values: the directory and the calendar, parsed
+//! and cross-checked together. Pure: callers read the files and hand in their text.
+
+pub mod calendar;
+pub mod directory;
+pub mod errors;
+
+use jiff::civil::Date;
+
+pub use calendar::{Calendar, DueRule, Obligation, ObligationId, Recurrence};
+pub use directory::{Assignment, Directory, Language, Person, PersonId, Role, Unit, UnitId, UnitKind};
+pub use errors::{ConfigError, ConfigErrors, SourceFile};
+
+/// The directory and calendar that arshjul runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub directory: Directory,
+    pub calendar: Calendar,
+}
+
+impl Config {
+    /// Parses both files, reporting the errors of both at once.
+    pub fn parse(directory: SourceFile<'_>, calendar: SourceFile<'_>) -> Result<Self, ConfigErrors> {
+        match (Directory::parse(directory), Calendar::parse(calendar)) {
+            (Ok(directory), Ok(calendar)) => Ok(Self { directory, calendar }),
+            (directory, calendar) => Err(ConfigErrors(
+                directory.err().into_iter().chain(calendar.err()).flat_map(|errors| errors.0).collect(),
+            )),
+        }
+    }
+
+    /// The units an obligation applies to, in directory order.
+    pub fn units_for<'a>(&'a self, obligation: &'a Obligation) -> impl Iterator<Item = &'a Unit> + 'a {
+        self.directory.units.iter().filter(|u| obligation.unit_kinds.contains(&u.kind))
+    }
+
+    /// Things that are allowed but probably not intended: an obligation no unit has, or a unit
+    /// where nobody holds the responsible role (its manager will be asked instead).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for obligation in &self.calendar.obligations {
+            if self.units_for(obligation).next().is_none() {
+                let kinds: Vec<_> = obligation.unit_kinds.iter().map(|k| k.as_str()).collect();
+                warnings.push(format!("obligation \"{}\" applies to no unit (kinds: {})", obligation.id, kinds.join(", ")));
+            }
+            for unit in self.units_for(obligation) {
+                if self.directory.holder(unit, obligation.responsible_role).is_none() {
+                    warnings.push(format!(
+                        "unit \"{}\" has no {} for obligation \"{}\"; its manager will be asked instead",
+                        unit.id,
+                        obligation.responsible_role.as_str(),
+                        obligation.id
+                    ));
+                }
+            }
+        }
+        warnings
+    }
+}
+
+/// Ids appear in URLs, file names and calendar UIDs, so they are kept to a safe alphabet.
+pub(crate) fn check_id(id: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
+    if !id.is_empty() && id.chars().all(allowed) && id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        Ok(())
+    } else {
+        Err(format!("\"{id}\" is not a valid id: use lowercase letters a-z, digits, '-', '_' or '.'"))
+    }
+}
+
+/// A calendar date written `YYYY-MM-DD`.
+pub(crate) fn parse_date(text: &str) -> Result<Date, String> {
+    text.parse::<Date>().map_err(|_| format!("\"{text}\" is not a date like 2027-03-31 (YYYY-MM-DD)"))
+}

@@ -1,0 +1,8 @@
+//! The pure core: configuration, calendar arithmetic and occurrences. Nothing here does I/O
+//! or reads the clock; time is always an argument.
+
+pub mod business_days;
+pub mod config;
+pub mod mandate;
+pub mod occurrence;
+pub mod schedule;

@@ -1,0 +1,105 @@
+//! Occurrences as stored, their states, and the reconciliation that keeps the stored set in
+//! line with the configuration without ever deleting history.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+
+use super::config::Config;
+use super::schedule::Occurrence;
+
+/// Where an occurrence stands. Overdue is not a state: it is derived from the due time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OccurrenceState {
+    Open,
+    Submitted,
+    Acknowledged,
+    Waived,
+}
+
+impl OccurrenceState {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Submitted => "submitted",
+            Self::Acknowledged => "acknowledged",
+            Self::Waived => "waived",
+        }
+    }
+}
+
+impl fmt::Display for OccurrenceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OccurrenceState {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [Self::Open, Self::Submitted, Self::Acknowledged, Self::Waived]
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or_else(|| format!("unknown occurrence state \"{text}\""))
+    }
+}
+
+/// An occurrence as the database holds it. Its obligation and unit are plain strings because
+/// they may have left the configuration since the row was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOccurrence {
+    pub id: i64,
+    pub obligation: String,
+    pub unit: String,
+    pub period: String,
+    pub due_at: Timestamp,
+    pub state: OccurrenceState,
+    /// False once the obligation or unit is no longer in the configuration.
+    pub configured: bool,
+}
+
+/// One change that brings the stored occurrences in line with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A new occurrence to insert.
+    Create(Occurrence),
+    /// An open occurrence whose due time the configuration now puts elsewhere.
+    Reschedule { id: i64, from: Timestamp, to: Timestamp },
+    /// The obligation or unit left the configuration; the row and its history stay.
+    Unconfigure { id: i64 },
+    /// The obligation or unit is back in the configuration.
+    Reconfigure { id: i64 },
+}
+
+/// The changes that make `stored` agree with `config` and the `wanted` occurrences of the
+/// materialisation window. Applying them twice is a no-op the second time.
+pub fn reconcile(config: &Config, stored: &[StoredOccurrence], wanted: &[Occurrence]) -> Vec<Change> {
+    let by_key: BTreeMap<(&str, &str, String), &StoredOccurrence> = stored
+        .iter()
+        .map(|s| ((s.obligation.as_str(), s.unit.as_str(), s.period.clone()), s))
+        .collect();
+    let mut changes = Vec::new();
+    for occurrence in wanted {
+        let key = (occurrence.obligation.as_str(), occurrence.unit.as_str(), occurrence.period.to_string());
+        match by_key.get(&key) {
+            None => changes.push(Change::Create(occurrence.clone())),
+            Some(existing) if existing.state == OccurrenceState::Open && existing.due_at != occurrence.due_at => {
+                changes.push(Change::Reschedule { id: existing.id, from: existing.due_at, to: occurrence.due_at });
+            }
+            Some(_) => {}
+        }
+    }
+    for existing in stored {
+        match (existing.configured, config.is_configured(&existing.obligation, &existing.unit)) {
+            (true, false) => changes.push(Change::Unconfigure { id: existing.id }),
+            (false, true) => changes.push(Change::Reconfigure { id: existing.id }),
+            _ => {}
+        }
+    }
+    changes
+}

@@ -1,0 +1,186 @@
+//! Runtime settings in layers: the built-in `config/default.toml`, an optional file given
+//! with `--config`, and `ARSHJUL__SECTION__KEY` environment variables. Typed at the edge;
+//! secrets are wrapped so they never reach a log.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::config::{Config, ConfigError, ConfigErrors, SourceFile};
+
+/// The defaults, documented key by key in the file itself.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Everything arshjul needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub files: FilesSettings,
+    pub log: LogSettings,
+    pub jobs: JobsSettings,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+}
+
+impl ServerSettings {
+    /// `host:port`, ready for binding.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// The database connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`; may hold a password.
+    pub url: Secret,
+    pub max_connections: u32,
+}
+
+/// Where the municipality's own configuration lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesSettings {
+    pub directory: PathBuf,
+    pub calendar: PathBuf,
+}
+
+impl FilesSettings {
+    /// Reads and validates the directory and the calendar.
+    pub fn load(&self) -> Result<Config, ConfigErrors> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map_err(|e| ConfigError {
+                file: path.display().to_string(),
+                line: None,
+                key: String::new(),
+                reason: format!("cannot be read: {e}"),
+            })
+        };
+        match (read(&self.directory), read(&self.calendar)) {
+            (Ok(directory), Ok(calendar)) => {
+                let (directory_name, calendar_name) = (self.directory.display().to_string(), self.calendar.display().to_string());
+                Config::parse(
+                    SourceFile { name: &directory_name, text: &directory },
+                    SourceFile { name: &calendar_name, text: &calendar },
+                )
+            }
+            (directory, calendar) => Err(ConfigErrors(directory.err().into_iter().chain(calendar.err()).collect())),
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Scheduled jobs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSettings {
+    /// Cron expression (with seconds, UTC) for re-materialising occurrences.
+    pub materialise: String,
+}
+
+/// A string that must not appear in logs or error messages.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl DatabaseSettings {
+    /// The URL with any password replaced, for display.
+    pub fn redacted_url(&self) -> String {
+        let url = self.url.expose();
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return url.to_owned();
+        };
+        match rest.split_once('@') {
+            Some((credentials, host)) if credentials.contains(':') => {
+                let user = credentials.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => url.to_owned(),
+        }
+    }
+}
+
+/// Settings could not be loaded; the message names the file or variable and the key.
+#[derive(Debug, thiserror::Error)]
+#[error("settings: {0}")]
+pub struct SettingsError(#[from] config::ConfigError);
+
+impl Settings {
+    /// Loads the defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut builder =
+            config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml).required(true));
+        }
+        let settings = builder
+            .add_source(
+                config::Environment::with_prefix("ARSHJUL")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        let settings = DatabaseSettings { url: Secret("postgres://arshjul:hemligt@db:5432/arshjul".into()), max_connections: 1 };
+        assert_eq!(settings.redacted_url(), "postgres://arshjul:***@db:5432/arshjul");
+        assert_eq!(format!("{settings:?}").contains("hemligt"), false);
+    }
+
+    #[test]
+    fn defaults_alone_are_complete() {
+        let settings = Settings::load(None).expect("defaults load");
+        assert_eq!(settings.server.address(), "127.0.0.1:8080");
+        assert_eq!(settings.database.url.expose(), "sqlite://var/arshjul.db");
+    }
+}

@@ -1,0 +1,256 @@
+//! One `Store` over SQLite (embedded default) or PostgreSQL (several instances sharing state),
+//! through sqlx's `Any` driver. SQL is written once in the dialect both understand; times are
+//! integer seconds since the Unix epoch (UTC) on both.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::Context as _;
+use jiff::Timestamp;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor as _, Row as _};
+
+use crate::domain::config::Config;
+use crate::domain::occurrence::{Change, OccurrenceState, StoredOccurrence, reconcile};
+use crate::settings::DatabaseSettings;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Key of the PostgreSQL advisory lock that makes materialisation a singleton job.
+const MATERIALISE_LOCK: i64 = 0x6172_736A_756C_0001;
+
+/// Which database engine a `Store` talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database, with the queries arshjul needs.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// One row of the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: Timestamp,
+    pub occurrence_id: Option<i64>,
+    pub actor: String,
+    pub action: String,
+    /// JSON object with the particulars of the action.
+    pub detail: String,
+}
+
+/// What one materialisation changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MaterialiseReport {
+    pub created: usize,
+    pub rescheduled: usize,
+    pub unconfigured: usize,
+    pub reconfigured: usize,
+}
+
+impl Store {
+    /// Connects to the configured database; for SQLite the file and its directory are created.
+    pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        install_default_drivers();
+        let url = settings.url.expose();
+        let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
+            let file = path.split('?').next().unwrap_or_default();
+            if let Some(parent) = Path::new(file).parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating the database directory {}", parent.display()))?;
+            }
+            let separator = if path.contains('?') { '&' } else { '?' };
+            (Backend::Sqlite, format!("{url}{separator}mode=rwc"))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            anyhow::bail!("database.url must start with sqlite:// or postgres://, got {}", settings.redacted_url());
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        connection
+                            .execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .with_context(|| format!("connecting to {}", settings.redacted_url()))?;
+        Ok(Self { pool, backend })
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the migrations that have not run yet.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await.context("running database migrations")
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.context("pinging the database")?;
+        Ok(())
+    }
+
+    /// Closes every connection; for tests that drop a database afterwards.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Every stored occurrence, in due order.
+    pub async fn occurrences(&self) -> anyhow::Result<Vec<StoredOccurrence>> {
+        let rows = sqlx::query(
+            "SELECT id, obligation, unit, period, due_at, state, configured FROM occurrences ORDER BY due_at, obligation, unit",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .context("listing occurrences")?;
+        rows.iter().map(occurrence_from_row).collect()
+    }
+
+    /// The audit log, oldest first; only the entries of one occurrence if given.
+    pub async fn audit_log(&self, occurrence_id: Option<i64>) -> anyhow::Result<Vec<AuditEntry>> {
+        let query = match occurrence_id {
+            Some(id) => sqlx::query("SELECT id, at, occurrence_id, actor, action, detail FROM audit_log WHERE occurrence_id = $1 ORDER BY id").bind(id),
+            None => sqlx::query("SELECT id, at, occurrence_id, actor, action, detail FROM audit_log ORDER BY id"),
+        };
+        let rows = query.fetch_all(&self.pool).await.context("reading the audit log")?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditEntry {
+                    id: row.try_get("id")?,
+                    at: timestamp(row.try_get("at")?)?,
+                    occurrence_id: row.try_get("occurrence_id")?,
+                    actor: row.try_get("actor")?,
+                    action: row.try_get("action")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Brings the stored occurrences in line with `config` as of `now`: creates what the
+    /// window wants, moves open due dates the configuration moved, and marks (never deletes)
+    /// occurrences whose obligation or unit left the configuration. Every change is audited.
+    /// Running it again with the same input changes nothing.
+    pub async fn materialise(&self, config: &Config, now: Timestamp) -> anyhow::Result<MaterialiseReport> {
+        let today = config.local_date(now);
+        let wanted = config.occurrences_to_materialise(today);
+        let mut tx = match self.backend {
+            // Take the write lock up front so a concurrent writer cannot make the upgrade fail.
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .context("starting the materialisation transaction")?;
+        if self.backend == Backend::Postgres {
+            sqlx::query(&format!("SELECT pg_advisory_xact_lock({MATERIALISE_LOCK})"))
+                .execute(&mut *tx)
+                .await
+                .context("taking the materialisation lock")?;
+        }
+        let rows = sqlx::query("SELECT id, obligation, unit, period, due_at, state, configured FROM occurrences")
+            .fetch_all(&mut *tx)
+            .await
+            .context("reading occurrences")?;
+        let stored = rows.iter().map(occurrence_from_row).collect::<anyhow::Result<Vec<_>>>()?;
+        let now_secs = now.as_second();
+        let mut report = MaterialiseReport::default();
+        for change in reconcile(config, &stored, &wanted) {
+            let (occurrence_id, action, detail) = match change {
+                Change::Create(occurrence) => {
+                    let inserted: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO occurrences (obligation, unit, period, due_at, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (obligation, unit, period) DO NOTHING RETURNING id",
+                    )
+                    .bind(occurrence.obligation.as_str())
+                    .bind(occurrence.unit.as_str())
+                    .bind(occurrence.period.to_string())
+                    .bind(occurrence.due_at.as_second())
+                    .bind(now_secs)
+                    .bind(now_secs)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .context("inserting an occurrence")?;
+                    let Some(id) = inserted else { continue };
+                    report.created += 1;
+                    (id, "created", serde_json::json!({ "due_at": occurrence.due_at.to_string() }))
+                }
+                Change::Reschedule { id, from, to } => {
+                    sqlx::query("UPDATE occurrences SET due_at = $1, updated_at = $2 WHERE id = $3")
+                        .bind(to.as_second())
+                        .bind(now_secs)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .context("rescheduling an occurrence")?;
+                    report.rescheduled += 1;
+                    (id, "rescheduled", serde_json::json!({ "from": from.to_string(), "to": to.to_string() }))
+                }
+                Change::Unconfigure { id } | Change::Reconfigure { id } => {
+                    let configured = matches!(change, Change::Reconfigure { .. });
+                    sqlx::query("UPDATE occurrences SET configured = $1, updated_at = $2 WHERE id = $3")
+                        .bind(i64::from(configured))
+                        .bind(now_secs)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .context("marking an occurrence's configuration")?;
+                    if configured {
+                        report.reconfigured += 1;
+                        (id, "reconfigured", serde_json::json!({}))
+                    } else {
+                        report.unconfigured += 1;
+                        (id, "unconfigured", serde_json::json!({ "reason": "obligation or unit no longer configured" }))
+                    }
+                }
+            };
+            sqlx::query("INSERT INTO audit_log (at, occurrence_id, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
+                .bind(now_secs)
+                .bind(occurrence_id)
+                .bind("system")
+                .bind(action)
+                .bind(detail.to_string())
+                .execute(&mut *tx)
+                .await
+                .context("writing the audit log")?;
+        }
+        tx.commit().await.context("committing the materialisation")?;
+        Ok(report)
+    }
+}
+
+fn occurrence_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredOccurrence> {
+    let state: String = row.try_get("state")?;
+    Ok(StoredOccurrence {
+        id: row.try_get("id")?,
+        obligation: row.try_get("obligation")?,
+        unit: row.try_get("unit")?,
+        period: row.try_get("period")?,
+        due_at: timestamp(row.try_get("due_at")?)?,
+        state: OccurrenceState::from_str(&state).map_err(anyhow::Error::msg)?,
+        configured: row.try_get::<i64, _>("configured")? != 0,
+    })
+}
+
+fn timestamp(seconds: i64) -> anyhow::Result<Timestamp> {
+    Timestamp::from_second(seconds).with_context(|| format!("{seconds} is not a valid timestamp"))
+}
