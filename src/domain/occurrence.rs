@@ -103,3 +103,80 @@ pub fn reconcile(config: &Config, stored: &[StoredOccurrence], wanted: &[Occurre
     }
     changes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::config::SourceFile;
+
+    fn config(calendar: &str) -> Config {
+        Config::parse(
+            SourceFile { name: "directory.toml", text: include_str!("../../config/directory.toml") },
+            SourceFile { name: "calendar.toml", text: calendar },
+        )
+        .unwrap()
+    }
+
+    fn stored(occurrences: &[Occurrence]) -> Vec<StoredOccurrence> {
+        (1..)
+            .zip(occurrences)
+            .map(|(id, o)| StoredOccurrence {
+                id,
+                obligation: o.obligation.to_string(),
+                unit: o.unit.to_string(),
+                period: o.period.to_string(),
+                due_at: o.due_at,
+                state: OccurrenceState::Open,
+                configured: true,
+            })
+            .collect()
+    }
+
+    const TODAY: jiff::civil::Date = jiff::civil::date(2026, 11, 27);
+
+    #[test]
+    fn reconciling_twice_changes_nothing_the_second_time() {
+        let config = config(include_str!("../../config/calendar.toml"));
+        let wanted = config.occurrences_to_materialise(TODAY);
+        let first = reconcile(&config, &[], &wanted);
+        assert_eq!(first.len(), wanted.len());
+        assert!(first.iter().all(|c| matches!(c, Change::Create(_))));
+        assert_eq!(reconcile(&config, &stored(&wanted), &wanted), []);
+    }
+
+    #[test]
+    fn moved_due_dates_reschedule_only_open_occurrences() {
+        let shipped = include_str!("../../config/calendar.toml");
+        let before = config(shipped);
+        let wanted = before.occurrences_to_materialise(TODAY);
+        let mut rows = stored(&wanted);
+        let after = config(&shipped.replace("due = { date = \"01-31\" }\nbasis = \"\"\"Utifrån", "due = { date = \"02-26\" }\nbasis = \"\"\"Utifrån"));
+        let moved = after.occurrences_to_materialise(TODAY);
+        let changes = reconcile(&after, &rows, &moved);
+        assert_eq!(changes.len(), 2, "the 2026 and 2027 action plans move: {changes:?}");
+        rows.iter_mut().for_each(|r| r.state = OccurrenceState::Acknowledged);
+        assert_eq!(reconcile(&after, &rows, &moved), [], "settled history keeps its due dates");
+    }
+
+    #[test]
+    fn occurrences_of_removed_obligations_are_kept_but_unconfigured() {
+        let shipped = include_str!("../../config/calendar.toml");
+        let before = config(shipped);
+        let rows = stored(&before.occurrences_to_materialise(TODAY));
+        let reseregler = shipped.find("[[obligations]]\nid = \"reseregler\"").unwrap();
+        let after = config(&shipped[..reseregler]);
+        let changes = reconcile(&after, &rows, &after.occurrences_to_materialise(TODAY));
+        let unconfigured: Vec<_> = changes
+            .iter()
+            .map(|c| match c {
+                Change::Unconfigure { id } => rows.iter().find(|r| r.id == *id).unwrap().obligation.as_str(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(unconfigured, ["reseregler"]);
+        let mut rows = rows;
+        rows.iter_mut().filter(|r| r.obligation == "reseregler").for_each(|r| r.configured = false);
+        let back = reconcile(&before, &rows, &before.occurrences_to_materialise(TODAY));
+        assert!(matches!(back[..], [Change::Reconfigure { .. }]), "{back:?}");
+    }
+}

@@ -133,3 +133,90 @@ fn candidate_periods(recurrence: Recurrence, years: &std::ops::RangeInclusive<i1
         Recurrence::Once => vec![Period::Once],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::config::SourceFile;
+    use jiff::civil::date;
+
+    fn shipped() -> Config {
+        Config::parse(
+            SourceFile { name: "directory.toml", text: include_str!("../../config/directory.toml") },
+            SourceFile { name: "calendar.toml", text: include_str!("../../config/calendar.toml") },
+        )
+        .expect("shipped configuration is valid")
+    }
+
+    fn due(config: &Config, obligation: &str, period: Period) -> Date {
+        let obligation = config.calendar.obligations.iter().find(|o| o.id.as_str() == obligation).unwrap();
+        config.due_date(obligation, period).unwrap()
+    }
+
+    #[test]
+    fn shipped_calendar_due_dates_for_2027() {
+        let config = shipped();
+        let year = Period::Year;
+        assert_eq!(due(&config, "uppfoljning", year(2026)), date(2027, 2, 15));
+        assert_eq!(due(&config, "sammanstallning", year(2026)), date(2027, 3, 1));
+        assert_eq!(due(&config, "verksamhetsberattelse", year(2026)), date(2027, 3, 15));
+        // Twenty business days from 15 March 2027 skip långfredagen and annandag påsk.
+        assert_eq!(due(&config, "ks-godkannande", year(2026)), date(2027, 4, 14));
+        // 31 January 2027 is a Sunday: the deadline moves to Friday 29 January.
+        assert_eq!(due(&config, "handlingsplan", year(2027)), date(2027, 1, 29));
+        assert_eq!(due(&config, "verksamhetsplan", year(2028)), date(2027, 11, 30));
+        let mandate = Period::Mandate(crate::domain::mandate::MandatePeriod::elected_in(2026).unwrap());
+        assert_eq!(due(&config, "strategi-uppdatering", mandate), date(2027, 4, 30));
+        // Kristi himmelsfärdsdag (6 May 2027) does not count.
+        assert_eq!(due(&config, "riktlinjer-uppdatering", mandate), date(2027, 5, 31));
+    }
+
+    #[test]
+    fn every_due_date_falls_on_a_business_day() {
+        let config = shipped();
+        for occurrence in config.occurrences_due_in(2026..=2032) {
+            assert!(crate::domain::business_days::is_business_day(occurrence.due_date), "{occurrence:?}");
+        }
+    }
+
+    #[test]
+    fn a_year_lists_every_obligation_for_every_responsible_unit_once() {
+        let config = shipped();
+        let occurrences = config.occurrences_due_in(2027..=2027);
+        let per_unit_yearly = |kinds: &[&str]| {
+            config.directory.units.iter().filter(|u| kinds.contains(&u.kind.as_str())).count()
+        };
+        let count = |id: &str| occurrences.iter().filter(|o| o.obligation.as_str() == id).count();
+        assert_eq!(count("uppfoljning"), per_unit_yearly(&["forvaltning", "bolag"]));
+        assert_eq!(count("verksamhetsplan"), per_unit_yearly(&["namnd", "bolag"]));
+        assert_eq!(count("eu-kontaktperson"), 15);
+        assert_eq!(count("handlingsplan"), 1);
+        assert_eq!(count("strategi-uppdatering"), 1, "the 2026–2030 update falls due in 2027");
+        assert!(occurrences.iter().all(|o| o.due_date.year() == 2027));
+        assert!(occurrences.windows(2).all(|w| w[0].due_at <= w[1].due_at), "sorted by due time");
+        assert_eq!(config.occurrences_due_in(2028..=2028).iter().filter(|o| o.obligation.as_str() == "strategi-uppdatering").count(), 0);
+    }
+
+    #[test]
+    fn deadlines_end_at_local_due_time_across_daylight_saving_changes() {
+        let config = shipped();
+        let utc = |d: Date| config.due_at(d).unwrap().to_string();
+        // Summer time starts on Sunday 28 March 2027 and ends on Sunday 31 October 2027.
+        assert_eq!(utc(date(2027, 3, 27)), "2027-03-27T15:00:00Z");
+        assert_eq!(utc(date(2027, 3, 28)), "2027-03-28T14:00:00Z");
+        assert_eq!(utc(date(2027, 10, 30)), "2027-10-30T14:00:00Z");
+        assert_eq!(utc(date(2027, 10, 31)), "2027-10-31T15:00:00Z");
+        let late_evening = "2027-03-28T22:30:00Z".parse().unwrap();
+        assert_eq!(config.local_date(late_evening), date(2027, 3, 29), "00:30 local is the next day");
+    }
+
+    #[test]
+    fn the_materialisation_window_is_this_year_and_next() {
+        let config = shipped();
+        let occurrences = config.occurrences_to_materialise(date(2026, 11, 27));
+        let years: std::collections::BTreeSet<_> = occurrences.iter().map(|o| o.due_date.year()).collect();
+        assert_eq!(years.into_iter().collect::<Vec<_>>(), [2026, 2027]);
+        let periods: std::collections::BTreeSet<_> = occurrences.iter().map(|o| o.period.to_string()).collect();
+        assert!(periods.contains("2026-2030"), "{periods:?}");
+    }
+}

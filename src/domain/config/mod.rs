@@ -72,3 +72,6 @@ pub(crate) fn check_id(id: &str) -> Result<(), String> {
 pub(crate) fn parse_date(text: &str) -> Result<Date, String> {
     text.parse::<Date>().map_err(|_| format!("\"{text}\" is not a date like 2027-03-31 (YYYY-MM-DD)"))
 }
+
+#[cfg(test)]
+mod tests;
