@@ -12,6 +12,7 @@
 //! - [`startup`]: the composition root, `Application::build` → `run_until_stopped`.
 //! - [`jobs`]: scheduled work (materialisation) as UTC ticks.
 //! - [`http`]: the axum router; each feature module owns its routes.
+//! - [`listing`]: occurrences as a table, JSON or iCalendar.
 //! - [`cli`]: the `arshjul` subcommands.
 //! - [`telemetry`]: tracing set-up.
 
@@ -20,6 +21,7 @@ pub mod clock;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod listing;
 pub mod settings;
 pub mod startup;
 pub mod storage;

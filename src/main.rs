@@ -1,1 +1,35 @@
-fn main() {}
+//! The `arshjul` binary: settings → telemetry → command.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use arshjul::cli::{Cli, Command};
+use arshjul::settings::Settings;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Only the daemon logs; the other commands print their results for a person.
+    if matches!(cli.command, Command::Serve | Command::Migrate) {
+        if let Err(error) = arshjul::telemetry::init(&settings.log) {
+            eprintln!("{error:#}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match arshjul::cli::run(cli.command, settings).await {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "arshjul failed");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

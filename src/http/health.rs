@@ -1,0 +1,35 @@
+//! `GET /healthz`: whether arshjul and its database answer, for load balancers and monitoring.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::startup::Shared;
+
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new().route("/healthz", get(health))
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    let config = shared.config();
+    let (status, database) = match shared.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(error) => {
+            tracing::warn!(error = format!("{error:#}"), "health check: database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        }
+    };
+    let body = json!({
+        "status": if status.is_success() { "ok" } else { "unavailable" },
+        "database": database,
+        "version": env!("CARGO_PKG_VERSION"),
+        "units": config.directory.units.len(),
+        "obligations": config.calendar.obligations.len(),
+    });
+    (status, Json(body)).into_response()
+}

@@ -1,0 +1,14 @@
+//! The HTTP interface. Each feature module owns its `router()`; this module only composes them.
+
+mod health;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::startup::Shared;
+
+/// The whole HTTP interface.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new().merge(health::router()).with_state(shared)
+}

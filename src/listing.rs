@@ -1,0 +1,129 @@
+//! Occurrences rendered for people and programs: a text table, JSON, and iCalendar
+//! (RFC 5545) with one all-day VEVENT per deadline and a UID that stays stable across runs.
+
+use std::fmt::Write as _;
+
+use icalendar::{Calendar as IcsCalendar, Component, Event, EventLike};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Serialize;
+
+use crate::domain::config::{Config, Obligation, Unit};
+use crate::domain::schedule::Occurrence;
+
+/// One occurrence with everything a reader needs to act on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed<'a> {
+    pub obligation: &'a str,
+    pub title_sv: &'a str,
+    pub title_en: &'a str,
+    pub unit: &'a str,
+    pub unit_name: &'a str,
+    pub period: String,
+    /// RFC 3339 with the local offset, e.g. `2027-02-15T16:00:00+01:00`.
+    pub due: String,
+    pub responsible_role: &'static str,
+    /// The person who holds the responsible role, if anyone does.
+    pub responsible: Option<Responsible<'a>>,
+    pub recurrence: &'static str,
+    pub basis: &'a str,
+    #[serde(skip)]
+    due_date: Date,
+}
+
+/// The person responsible for an occurrence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Responsible<'a> {
+    pub person: &'a str,
+    pub name: &'a str,
+    pub email: &'a str,
+}
+
+/// The occurrences with their obligation, unit and responsible person looked up.
+pub fn list<'a>(config: &'a Config, occurrences: &[Occurrence]) -> Vec<Listed<'a>> {
+    occurrences
+        .iter()
+        .filter_map(|occurrence| {
+            let obligation: &Obligation = config.calendar.obligation(&occurrence.obligation)?;
+            let unit: &Unit = config.directory.unit(&occurrence.unit)?;
+            let local = config.calendar.time_zone.to_offset(occurrence.due_at);
+            let responsible = config.directory.holder(unit, obligation.responsible_role);
+            Some(Listed {
+                obligation: obligation.id.as_str(),
+                title_sv: &obligation.title_sv,
+                title_en: &obligation.title_en,
+                unit: unit.id.as_str(),
+                unit_name: &unit.name,
+                period: occurrence.period.to_string(),
+                due: occurrence.due_at.display_with_offset(local).to_string(),
+                responsible_role: obligation.responsible_role.as_str(),
+                responsible: responsible.map(|p| Responsible { person: p.id.as_str(), name: &p.name, email: &p.email }),
+                recurrence: obligation.recurrence.as_str(),
+                basis: &obligation.basis,
+                due_date: occurrence.due_date,
+            })
+        })
+        .collect()
+}
+
+/// A plain-text table, one line per occurrence.
+pub fn table(listed: &[Listed<'_>]) -> String {
+    let header = ["DUE", "OBLIGATION", "UNIT", "PERIOD", "ROLE", "RESPONSIBLE"];
+    let rows: Vec<[String; 6]> = listed
+        .iter()
+        .map(|l| {
+            [
+                l.due_date.to_string(),
+                l.obligation.to_owned(),
+                l.unit.to_owned(),
+                l.period.clone(),
+                l.responsible_role.to_owned(),
+                l.responsible.as_ref().map_or_else(|| "(nobody)".to_owned(), |r| r.name.to_owned()),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or_default())
+        .collect();
+    let mut out = String::new();
+    for cells in std::iter::once(header.map(str::to_owned)).chain(rows) {
+        let line: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    }
+    out
+}
+
+/// An iCalendar feed with one all-day event per occurrence. `stamp` is the DTSTAMP of every
+/// event: the time the feed was produced.
+pub fn ics(listed: &[Listed<'_>], stamp: Timestamp) -> String {
+    let stamp = chrono::DateTime::from_timestamp(stamp.as_second(), 0).unwrap_or_default();
+    let mut calendar = IcsCalendar::empty();
+    calendar
+        .append_property(("VERSION", "2.0"))
+        .append_property(("PRODID", "-//arshjul//governance calendar//SV"))
+        .append_property(("CALSCALE", "GREGORIAN"))
+        .append_property(("METHOD", "PUBLISH"))
+        .name("arshjul");
+    for l in listed {
+        let Some(start) = chrono::NaiveDate::from_ymd_opt(i32::from(l.due_date.year()), l.due_date.month().unsigned_abs().into(), l.due_date.day().unsigned_abs().into())
+        else {
+            continue;
+        };
+        let mut description = format!("{} ({})\n\nAnsvarig roll: {}", l.title_sv, l.title_en, l.responsible_role);
+        if let Some(r) = &l.responsible {
+            let _ = write!(description, " – {} <{}>", r.name, r.email);
+        }
+        let _ = write!(description, "\nSista tid: {}\n\nGrund: {}", l.due, l.basis);
+        calendar.push(
+            Event::new()
+                .uid(&format!("{}.{}.{}@arshjul", l.obligation, l.unit, l.period))
+                .timestamp(stamp)
+                .summary(&format!("{} – {}", l.title_sv, l.unit_name))
+                .description(&description)
+                .starts(start)
+                .ends(start + chrono::Days::new(1))
+                .done(),
+        );
+    }
+    calendar.done().to_string()
+}
