@@ -108,10 +108,15 @@ impl Config {
         occurrences
     }
 
-    /// The occurrences arshjul keeps in its database on `today`: those due in the current or
-    /// the next calendar year. Earlier ones were kept when they were in that window.
-    pub fn occurrences_to_materialise(&self, today: Date) -> Vec<Occurrence> {
-        self.occurrences_due_in(today.year()..=today.year().saturating_add(1))
+    /// The occurrences arshjul keeps in its database at `now`: those still to fall due in the
+    /// current or the next calendar year. Nothing already past due is created, so a fresh
+    /// installation does not start by chasing last spring's deadlines; earlier occurrences
+    /// were created while they were in the window, a year ahead.
+    pub fn occurrences_to_materialise(&self, now: Timestamp) -> Vec<Occurrence> {
+        let year = self.local_date(now).year();
+        let mut occurrences = self.occurrences_due_in(year..=year.saturating_add(1));
+        occurrences.retain(|o| o.due_at >= now);
+        occurrences
     }
 
     /// Whether occurrences of `obligation` for `unit` still follow from the configuration.
@@ -211,9 +216,11 @@ mod tests {
     }
 
     #[test]
-    fn the_materialisation_window_is_this_year_and_next() {
+    fn the_materialisation_window_is_from_now_to_the_end_of_next_year() {
         let config = shipped();
-        let occurrences = config.occurrences_to_materialise(date(2026, 11, 27));
+        let now: Timestamp = "2026-11-27T08:00:00Z".parse().unwrap();
+        let occurrences = config.occurrences_to_materialise(now);
+        assert!(occurrences.iter().all(|o| o.due_at >= now), "nothing already past due");
         let years: std::collections::BTreeSet<_> = occurrences.iter().map(|o| o.due_date.year()).collect();
         assert_eq!(years.into_iter().collect::<Vec<_>>(), [2026, 2027]);
         let periods: std::collections::BTreeSet<_> = occurrences.iter().map(|o| o.period.to_string()).collect();

@@ -153,8 +153,7 @@ impl Store {
     /// occurrences whose obligation or unit left the configuration. Every change is audited.
     /// Running it again with the same input changes nothing.
     pub async fn materialise(&self, config: &Config, now: Timestamp) -> anyhow::Result<MaterialiseReport> {
-        let today = config.local_date(now);
-        let wanted = config.occurrences_to_materialise(today);
+        let wanted = config.occurrences_to_materialise(now);
         let mut tx = match self.backend {
             // Take the write lock up front so a concurrent writer cannot make the upgrade fail.
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,

@@ -1,1 +1,7 @@
-fn main(){}
+//! The one integration test binary. Database tests run against SQLite, or against PostgreSQL
+//! when `scripts/test` sets ARSHJUL_TEST_POSTGRES_URL; the script runs the suite both ways.
+
+mod cli;
+mod helpers;
+mod materialise;
+mod serve;

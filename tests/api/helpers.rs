@@ -1,0 +1,126 @@
+//! Test scaffolding: a database of its own for every test (a SQLite file, or a fresh database
+//! in the PostgreSQL cluster the test script started), settings that point at it, and a
+//! running `Application` on a free port.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use arshjul::clock::FixedClock;
+use arshjul::settings::{Secret, Settings};
+use arshjul::startup::{Application, Shared};
+use arshjul::storage::Store;
+use sqlx::Connection as _;
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+/// Set by `scripts/test` to an admin URL of a throwaway PostgreSQL cluster; unset means SQLite.
+const POSTGRES_ENV: &str = "ARSHJUL_TEST_POSTGRES_URL";
+
+/// The repository root, where `config/` lives.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A directory for one test's files, removed when dropped.
+pub struct TestDir {
+    dir: TempDir,
+}
+
+impl TestDir {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("creating a temporary directory") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `text` to `name` in this directory and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("writing a test file");
+        path
+    }
+
+    /// Copies the shipped directory and calendar here, so a test can change them.
+    pub fn with_shipped_config(self) -> Self {
+        for name in ["directory.toml", "calendar.toml"] {
+            std::fs::copy(repo().join("config").join(name), self.path().join(name)).expect("copying config");
+        }
+        self
+    }
+}
+
+/// A database URL that no other test uses.
+pub async fn fresh_database_url(dir: &TestDir) -> String {
+    match std::env::var(POSTGRES_ENV) {
+        Ok(admin_url) => {
+            static COUNTER: AtomicU32 = AtomicU32::new(0);
+            let name = format!("arshjul_test_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+            sqlx::any::install_default_drivers();
+            let mut admin = sqlx::AnyConnection::connect(&admin_url).await.expect("connecting to the test cluster");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("creating a test database");
+            let base = admin_url.rsplit_once('/').expect("admin URL ends in a database name").0;
+            format!("{base}/{name}")
+        }
+        Err(_) => format!("sqlite://{}", dir.path().join("arshjul.db").display()),
+    }
+}
+
+/// The defaults, with a fresh database, a free port and the config files in `dir` when present.
+pub async fn test_settings(dir: &TestDir) -> Settings {
+    let mut settings = Settings::load(None).expect("defaults load");
+    settings.database.url = Secret::new(fresh_database_url(dir).await);
+    settings.server.port = 0;
+    for (slot, name) in [(&mut settings.files.directory, "directory.toml"), (&mut settings.files.calendar, "calendar.toml")] {
+        let local = dir.path().join(name);
+        *slot = if local.exists() { local } else { repo().join("config").join(name) };
+    }
+    settings
+}
+
+/// A connected, migrated store on a fresh database.
+pub async fn test_store(dir: &TestDir) -> Store {
+    let settings = test_settings(dir).await;
+    let store = Store::connect(&settings.database).await.expect("connecting");
+    store.migrate().await.expect("migrating");
+    store
+}
+
+/// 27 November 2026, 09:00 in Stockholm.
+pub fn test_now() -> jiff::Timestamp {
+    "2026-11-27T08:00:00Z".parse().unwrap()
+}
+
+/// A running daemon on a free port.
+pub struct TestApp {
+    pub address: String,
+    pub shared: Arc<Shared>,
+    pub shutdown: CancellationToken,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(settings: Settings) -> Self {
+        let app = Application::build(settings, Arc::new(FixedClock(test_now()))).await.expect("building the app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let shared = app.shared();
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        Self { address, shared, shutdown, running }
+    }
+
+    /// GET `path`, returning status and JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = reqwest::get(format!("{}{path}", self.address)).await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Cancels the shutdown token and waits for a clean stop.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.running.await.expect("joined").expect("stopped cleanly");
+    }
+}

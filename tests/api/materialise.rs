@@ -1,0 +1,118 @@
+//! Materialisation against a real database: idempotent, follows the directory and calendar,
+//! never deletes history, and audits every change in an append-only log.
+
+use arshjul::domain::occurrence::OccurrenceState;
+use arshjul::settings::FilesSettings;
+use sqlx::Connection as _;
+
+use crate::helpers::{TestDir, test_now, test_store};
+
+fn load(dir: &TestDir) -> arshjul::domain::config::Config {
+    FilesSettings { directory: dir.path().join("directory.toml"), calendar: dir.path().join("calendar.toml") }
+        .load()
+        .expect("valid configuration")
+}
+
+#[tokio::test]
+async fn materialising_twice_changes_nothing() {
+    let dir = TestDir::new().with_shipped_config();
+    let store = test_store(&dir).await;
+    let config = load(&dir);
+
+    let first = store.materialise(&config, test_now()).await.unwrap();
+    let stored = store.occurrences().await.unwrap();
+    let second = store.materialise(&config, test_now()).await.unwrap();
+
+    assert_eq!(first.created, config.occurrences_to_materialise(test_now()).len());
+    assert!(first.created > 60, "{first:?}");
+    assert_eq!(second, Default::default(), "nothing to do the second time");
+    assert_eq!(store.occurrences().await.unwrap(), stored);
+    assert!(stored.iter().all(|o| o.state == OccurrenceState::Open && o.configured));
+    assert_eq!(store.audit_log(None).await.unwrap().len(), first.created);
+}
+
+#[tokio::test]
+async fn a_unit_added_to_the_directory_gets_its_occurrences() {
+    let dir = TestDir::new().with_shipped_config();
+    let store = test_store(&dir).await;
+    store.materialise(&load(&dir), test_now()).await.unwrap();
+
+    let directory = std::fs::read_to_string(dir.path().join("directory.toml")).unwrap();
+    let new_company = r#"
+[[units]]
+id = "flygplats"
+kind = "bolag"
+name = "Flygplats Nordost AB"
+governed_by = "ks"
+[units.roles.manager]
+person = "helena.akesson"
+"#;
+    dir.write("directory.toml", &directory.replace("# --- People", &format!("{new_company}\n# --- People")));
+    let report = store.materialise(&load(&dir), test_now()).await.unwrap();
+
+    let theirs: Vec<_> =
+        store.occurrences().await.unwrap().into_iter().filter(|o| o.unit == "flygplats").map(|o| o.obligation).collect();
+    // Still due in 2026 or 2027: the EU contact (2027), the follow-up of 2026, the business plans for 2027 and 2028.
+    assert_eq!(theirs.len(), report.created, "{theirs:?}");
+    for obligation in ["eu-kontaktperson", "uppfoljning", "verksamhetsplan"] {
+        assert!(theirs.iter().any(|o| o == obligation), "missing {obligation}: {theirs:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_removed_obligation_keeps_its_history_and_is_marked_unconfigured() {
+    let dir = TestDir::new().with_shipped_config();
+    let store = test_store(&dir).await;
+    store.materialise(&load(&dir), test_now()).await.unwrap();
+    let before = store.occurrences().await.unwrap();
+
+    let calendar = std::fs::read_to_string(dir.path().join("calendar.toml")).unwrap();
+    let cut = calendar.find("[[obligations]]\nid = \"reseregler\"").unwrap();
+    dir.write("calendar.toml", &calendar[..cut]);
+    let report = store.materialise(&load(&dir), test_now()).await.unwrap();
+
+    let after = store.occurrences().await.unwrap();
+    assert_eq!(after.len(), before.len(), "nothing is deleted");
+    let reseregler: Vec<_> = after.iter().filter(|o| o.obligation == "reseregler").collect();
+    assert_eq!(report.unconfigured, reseregler.len());
+    assert!(!reseregler.is_empty() && reseregler.iter().all(|o| !o.configured));
+    assert!(after.iter().filter(|o| o.obligation != "reseregler").all(|o| o.configured));
+    let history = store.audit_log(Some(reseregler[0].id)).await.unwrap();
+    let actions: Vec<_> = history.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["created", "unconfigured"]);
+}
+
+#[tokio::test]
+async fn a_moved_due_date_reschedules_open_occurrences_and_is_audited() {
+    let dir = TestDir::new().with_shipped_config();
+    let store = test_store(&dir).await;
+    store.materialise(&load(&dir), test_now()).await.unwrap();
+
+    let calendar = std::fs::read_to_string(dir.path().join("calendar.toml")).unwrap();
+    dir.write("calendar.toml", &calendar.replace("due = { date = \"06-15\", year_offset = 1 }", "due = { date = \"06-10\", year_offset = 1 }"));
+    let report = store.materialise(&load(&dir), test_now()).await.unwrap();
+
+    assert_eq!(report.rescheduled, 1, "{report:?}");
+    let report_to_kf = store.occurrences().await.unwrap().into_iter().find(|o| o.obligation == "rapport-till-kf").unwrap();
+    assert_eq!(report_to_kf.due_at.to_string(), "2027-06-10T14:00:00Z");
+    let last = store.audit_log(Some(report_to_kf.id)).await.unwrap().pop().unwrap();
+    assert_eq!(last.action, "rescheduled");
+    assert!(last.detail.contains("2027-06-15T14:00:00Z") && last.detail.contains("2027-06-10T14:00:00Z"), "{}", last.detail);
+}
+
+#[tokio::test]
+async fn the_audit_log_is_append_only() {
+    let dir = TestDir::new().with_shipped_config();
+    let settings = crate::helpers::test_settings(&dir).await;
+    let store = arshjul::storage::Store::connect(&settings.database).await.unwrap();
+    store.migrate().await.unwrap();
+    store.materialise(&load(&dir), test_now()).await.unwrap();
+    let mut connection = sqlx::AnyConnection::connect(settings.database.url.expose()).await.unwrap();
+
+    let refused_update = sqlx::query("UPDATE audit_log SET actor = 'mallory'").execute(&mut connection).await;
+    let refused_delete = sqlx::query("DELETE FROM audit_log").execute(&mut connection).await;
+
+    assert!(refused_update.unwrap_err().to_string().contains("append-only"));
+    assert!(refused_delete.unwrap_err().to_string().contains("append-only"));
+    assert!(store.audit_log(None).await.unwrap().iter().all(|e| e.actor == "system"));
+}
