@@ -183,7 +183,11 @@ fn calendar(settings: &Settings, args: &CalendarArgs, clock: &dyn Clock) -> anyh
             return Ok(ExitCode::FAILURE);
         }
     };
-    if let Some(unit) = args.unit.as_deref().filter(|id| config.directory.units.iter().all(|u| u.id.as_str() != *id)) {
+    if let Some(unit) = args
+        .unit
+        .as_deref()
+        .filter(|id| config.directory.units.iter().all(|u| u.id.as_str() != *id))
+    {
         eprintln!("unknown unit \"{unit}\"; `arshjul check-config` lists the directory");
         return Ok(ExitCode::FAILURE);
     }

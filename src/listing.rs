@@ -57,7 +57,11 @@ pub fn list<'a>(config: &'a Config, occurrences: &[Occurrence]) -> Vec<Listed<'a
                 period: occurrence.period.to_string(),
                 due: occurrence.due_at.display_with_offset(local).to_string(),
                 responsible_role: obligation.responsible_role.as_str(),
-                responsible: responsible.map(|p| Responsible { person: p.id.as_str(), name: &p.name, email: &p.email }),
+                responsible: responsible.map(|p| Responsible {
+                    person: p.id.as_str(),
+                    name: &p.name,
+                    email: &p.email,
+                }),
                 recurrence: obligation.recurrence.as_str(),
                 basis: &obligation.basis,
                 due_date: occurrence.due_date,
@@ -78,16 +82,28 @@ pub fn table(listed: &[Listed<'_>]) -> String {
                 l.unit.to_owned(),
                 l.period.clone(),
                 l.responsible_role.to_owned(),
-                l.responsible.as_ref().map_or_else(|| "(nobody)".to_owned(), |r| r.name.to_owned()),
+                l.responsible
+                    .as_ref()
+                    .map_or_else(|| "(nobody)".to_owned(), |r| r.name.to_owned()),
             ]
         })
         .collect();
     let widths: Vec<usize> = (0..header.len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or_default())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or_default()
+        })
         .collect();
     let mut out = String::new();
     for cells in std::iter::once(header.map(str::to_owned)).chain(rows) {
-        let line: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        let line: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
     out
@@ -105,11 +121,17 @@ pub fn ics(listed: &[Listed<'_>], stamp: Timestamp) -> String {
         .append_property(("METHOD", "PUBLISH"))
         .name("arshjul");
     for l in listed {
-        let Some(start) = chrono::NaiveDate::from_ymd_opt(i32::from(l.due_date.year()), l.due_date.month().unsigned_abs().into(), l.due_date.day().unsigned_abs().into())
-        else {
+        let Some(start) = chrono::NaiveDate::from_ymd_opt(
+            i32::from(l.due_date.year()),
+            l.due_date.month().unsigned_abs().into(),
+            l.due_date.day().unsigned_abs().into(),
+        ) else {
             continue;
         };
-        let mut description = format!("{} ({})\n\nAnsvarig roll: {}", l.title_sv, l.title_en, l.responsible_role);
+        let mut description = format!(
+            "{} ({})\n\nAnsvarig roll: {}",
+            l.title_sv, l.title_en, l.responsible_role
+        );
         if let Some(r) = &l.responsible {
             let _ = write!(description, " – {} <{}>", r.name, r.email);
         }

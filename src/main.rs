@@ -18,11 +18,11 @@ async fn main() -> ExitCode {
         }
     };
     // Only the daemon logs; the other commands print their results for a person.
-    if matches!(cli.command, Command::Serve | Command::Migrate) {
-        if let Err(error) = arshjul::telemetry::init(&settings.log) {
-            eprintln!("{error:#}");
-            return ExitCode::FAILURE;
-        }
+    if matches!(cli.command, Command::Serve | Command::Migrate)
+        && let Err(error) = arshjul::telemetry::init(&settings.log)
+    {
+        eprintln!("{error:#}");
+        return ExitCode::FAILURE;
     }
     match arshjul::cli::run(cli.command, settings).await {
         Ok(code) => code,

@@ -68,13 +68,24 @@ impl FilesSettings {
         };
         match (read(&self.directory), read(&self.calendar)) {
             (Ok(directory), Ok(calendar)) => {
-                let (directory_name, calendar_name) = (self.directory.display().to_string(), self.calendar.display().to_string());
+                let (directory_name, calendar_name) = (
+                    self.directory.display().to_string(),
+                    self.calendar.display().to_string(),
+                );
                 Config::parse(
-                    SourceFile { name: &directory_name, text: &directory },
-                    SourceFile { name: &calendar_name, text: &calendar },
+                    SourceFile {
+                        name: &directory_name,
+                        text: &directory,
+                    },
+                    SourceFile {
+                        name: &calendar_name,
+                        text: &calendar,
+                    },
                 )
             }
-            (directory, calendar) => Err(ConfigErrors(directory.err().into_iter().chain(calendar.err()).collect())),
+            (directory, calendar) => Err(ConfigErrors(
+                directory.err().into_iter().chain(calendar.err()).collect(),
+            )),
         }
     }
 }
@@ -177,9 +188,12 @@ mod tests {
 
     #[test]
     fn database_passwords_are_redacted() {
-        let settings = DatabaseSettings { url: Secret("postgres://arshjul:hemligt@db:5432/arshjul".into()), max_connections: 1 };
+        let settings = DatabaseSettings {
+            url: Secret("postgres://arshjul:hemligt@db:5432/arshjul".into()),
+            max_connections: 1,
+        };
         assert_eq!(settings.redacted_url(), "postgres://arshjul:***@db:5432/arshjul");
-        assert_eq!(format!("{settings:?}").contains("hemligt"), false);
+        assert!(!format!("{settings:?}").contains("hemligt"));
     }
 
     #[test]

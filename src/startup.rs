@@ -70,14 +70,28 @@ pub struct Application {
 impl Application {
     /// Loads the configuration, connects and migrates the database, and binds the HTTP port.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let config = settings.files.load().map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
+        let config = settings
+            .files
+            .load()
+            .map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
         crate::jobs::validate_cron(&settings.jobs.materialise)?;
         let store = Store::connect(&settings.database).await?;
         store.migrate().await?;
         let address = settings.server.address();
-        let listener = TcpListener::bind(&address).await.with_context(|| format!("binding HTTP on {address}"))?;
-        let shared = Arc::new(Shared { store, clock, files: settings.files, config: RwLock::new(Arc::new(config)) });
-        Ok(Self { listener, shared, materialise_cron: settings.jobs.materialise })
+        let listener = TcpListener::bind(&address)
+            .await
+            .with_context(|| format!("binding HTTP on {address}"))?;
+        let shared = Arc::new(Shared {
+            store,
+            clock,
+            files: settings.files,
+            config: RwLock::new(Arc::new(config)),
+        });
+        Ok(Self {
+            listener,
+            shared,
+            materialise_cron: settings.jobs.materialise,
+        })
     }
 
     /// The port the HTTP server listens on (useful when configured as 0).

@@ -12,7 +12,9 @@ pub fn init(settings: &LogSettings) -> anyhow::Result<()> {
         _ => EnvFilter::try_new(&settings.filter)
             .map_err(|e| anyhow::anyhow!("settings: log.filter: invalid filter \"{}\": {e}", settings.filter))?,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let installed = match settings.format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -120,7 +120,7 @@ pub fn add_business_days(date: Date, count: i32) -> Date {
     let mut remaining = count.unsigned_abs();
     let mut day = date;
     while remaining > 0 {
-        day = day + step.days();
+        day += step.days();
         if is_business_day(day) {
             remaining -= 1;
         }
@@ -200,7 +200,10 @@ mod tests {
         assert_eq!(day_off(date(2027, 5, 6)), Some(DayOff::KristiHimmelsfardsdag));
         assert_eq!(day_off(date(2027, 5, 16)), Some(DayOff::Pingstdagen));
         assert!(is_business_day(date(2027, 3, 25)), "skärtorsdagen is a working day");
-        assert!(is_business_day(date(2027, 5, 17)), "annandag pingst is no longer a holiday");
+        assert!(
+            is_business_day(date(2027, 5, 17)),
+            "annandag pingst is no longer a holiday"
+        );
     }
 
     #[test]

@@ -54,7 +54,9 @@ impl MandatePeriod {
 
     /// The period after this one.
     pub fn next(self) -> Self {
-        Self { election_year: self.election_year + 4 }
+        Self {
+            election_year: self.election_year + 4,
+        }
     }
 
     /// The label used as an occurrence's period, e.g. `2026-2030`.
@@ -95,7 +97,13 @@ mod tests {
         assert_eq!(containing(date(2030, 9, 8)), "2026-2030");
         assert_eq!(containing(date(2030, 10, 15)), "2030-2034");
         assert_eq!(containing(date(2023, 1, 1)), "2022-2026");
-        assert_eq!(MandatePeriod::containing(date(2026, 11, 27)).start(), date(2026, 10, 15));
-        assert_eq!(MandatePeriod::containing(date(2026, 11, 27)).next().label(), "2030-2034");
+        assert_eq!(
+            MandatePeriod::containing(date(2026, 11, 27)).start(),
+            date(2026, 10, 15)
+        );
+        assert_eq!(
+            MandatePeriod::containing(date(2026, 11, 27)).next().label(),
+            "2030-2034"
+        );
     }
 }

@@ -85,17 +85,28 @@ pub fn reconcile(config: &Config, stored: &[StoredOccurrence], wanted: &[Occurre
         .collect();
     let mut changes = Vec::new();
     for occurrence in wanted {
-        let key = (occurrence.obligation.as_str(), occurrence.unit.as_str(), occurrence.period.to_string());
+        let key = (
+            occurrence.obligation.as_str(),
+            occurrence.unit.as_str(),
+            occurrence.period.to_string(),
+        );
         match by_key.get(&key) {
             None => changes.push(Change::Create(occurrence.clone())),
             Some(existing) if existing.state == OccurrenceState::Open && existing.due_at != occurrence.due_at => {
-                changes.push(Change::Reschedule { id: existing.id, from: existing.due_at, to: occurrence.due_at });
+                changes.push(Change::Reschedule {
+                    id: existing.id,
+                    from: existing.due_at,
+                    to: occurrence.due_at,
+                });
             }
             Some(_) => {}
         }
     }
     for existing in stored {
-        match (existing.configured, config.is_configured(&existing.obligation, &existing.unit)) {
+        match (
+            existing.configured,
+            config.is_configured(&existing.obligation, &existing.unit),
+        ) {
             (true, false) => changes.push(Change::Unconfigure { id: existing.id }),
             (false, true) => changes.push(Change::Reconfigure { id: existing.id }),
             _ => {}
@@ -111,8 +122,14 @@ mod tests {
 
     fn config(calendar: &str) -> Config {
         Config::parse(
-            SourceFile { name: "directory.toml", text: include_str!("../../config/directory.toml") },
-            SourceFile { name: "calendar.toml", text: calendar },
+            SourceFile {
+                name: "directory.toml",
+                text: include_str!("../../config/directory.toml"),
+            },
+            SourceFile {
+                name: "calendar.toml",
+                text: calendar,
+            },
         )
         .unwrap()
     }
@@ -152,12 +169,19 @@ mod tests {
         let before = config(shipped);
         let wanted = before.occurrences_to_materialise(now());
         let mut rows = stored(&wanted);
-        let after = config(&shipped.replace("due = { date = \"01-31\" }\nbasis = \"\"\"Utifrån", "due = { date = \"02-26\" }\nbasis = \"\"\"Utifrån"));
+        let after = config(&shipped.replace(
+            "due = { date = \"01-31\" }\nbasis = \"\"\"Utifrån",
+            "due = { date = \"02-26\" }\nbasis = \"\"\"Utifrån",
+        ));
         let moved = after.occurrences_to_materialise(now());
         let changes = reconcile(&after, &rows, &moved);
         assert_eq!(changes.len(), 1, "the 2027 action plan moves: {changes:?}");
         rows.iter_mut().for_each(|r| r.state = OccurrenceState::Acknowledged);
-        assert_eq!(reconcile(&after, &rows, &moved), [], "settled history keeps its due dates");
+        assert_eq!(
+            reconcile(&after, &rows, &moved),
+            [],
+            "settled history keeps its due dates"
+        );
     }
 
     #[test]
@@ -177,7 +201,9 @@ mod tests {
             .collect();
         assert_eq!(unconfigured, ["reseregler"]);
         let mut rows = rows;
-        rows.iter_mut().filter(|r| r.obligation == "reseregler").for_each(|r| r.configured = false);
+        rows.iter_mut()
+            .filter(|r| r.obligation == "reseregler")
+            .for_each(|r| r.configured = false);
         let back = reconcile(&before, &rows, &before.occurrences_to_materialise(now()));
         assert!(matches!(back[..], [Change::Reconfigure { .. }]), "{back:?}");
     }

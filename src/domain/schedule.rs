@@ -59,11 +59,16 @@ impl Config {
     /// occurrence in a period of that kind.
     pub fn due_date(&self, obligation: &Obligation, period: Period) -> Option<Date> {
         let unmoved = match &obligation.due {
-            DueRule::DayOfYear { month, day, year_offset } => {
-                Date::new(period.base_year()?.checked_add(*year_offset)?, *month, *day).ok()?
-            }
+            DueRule::DayOfYear {
+                month,
+                day,
+                year_offset,
+            } => Date::new(period.base_year()?.checked_add(*year_offset)?, *month, *day).ok()?,
             DueRule::On(date) => (period == Period::Once).then_some(*date)?,
-            DueRule::Relative { obligation: other, business_days } => {
+            DueRule::Relative {
+                obligation: other,
+                business_days,
+            } => {
                 let other = self.calendar.obligation(other)?;
                 add_business_days(self.due_date(other, period)?, *business_days)
             }
@@ -73,7 +78,10 @@ impl Config {
 
     /// The instant a local due date ends, at the calendar's due time in its time zone.
     pub fn due_at(&self, date: Date) -> Option<Timestamp> {
-        self.calendar.time_zone.to_timestamp(date.to_datetime(self.calendar.due_time)).ok()
+        self.calendar
+            .time_zone
+            .to_timestamp(date.to_datetime(self.calendar.due_time))
+            .ok()
     }
 
     /// The local date at instant `now` in the calendar's time zone.
@@ -92,17 +100,22 @@ impl Config {
                     .into_iter()
                     .filter_map(|period| Some((period, self.due_date(obligation, period)?)))
                     .filter(|(_, due)| years.contains(&due.year()))
-                    .flat_map(move |(period, due)| self.units_for(obligation).map(move |unit| (obligation, unit, period, due)))
+                    .flat_map(move |(period, due)| {
+                        self.units_for(obligation)
+                            .map(move |unit| (obligation, unit, period, due))
+                    })
             })
-            .filter_map(|(obligation, unit, period, due_date): (&Obligation, &Unit, Period, Date)| {
-                Some(Occurrence {
-                    obligation: obligation.id.clone(),
-                    unit: unit.id.clone(),
-                    period,
-                    due_date,
-                    due_at: self.due_at(due_date)?,
-                })
-            })
+            .filter_map(
+                |(obligation, unit, period, due_date): (&Obligation, &Unit, Period, Date)| {
+                    Some(Occurrence {
+                        obligation: obligation.id.clone(),
+                        unit: unit.id.clone(),
+                        period,
+                        due_date,
+                        due_at: self.due_at(due_date)?,
+                    })
+                },
+            )
             .collect();
         occurrences.sort_by(|a, b| (a.due_at, &a.obligation, &a.unit).cmp(&(b.due_at, &b.obligation, &b.unit)));
         occurrences
@@ -123,7 +136,9 @@ impl Config {
     pub fn is_configured(&self, obligation: &str, unit: &str) -> bool {
         let obligation = self.calendar.obligations.iter().find(|o| o.id.as_str() == obligation);
         let unit = self.directory.units.iter().find(|u| u.id.as_str() == unit);
-        obligation.zip(unit).is_some_and(|(obligation, unit)| obligation.unit_kinds.contains(&unit.kind))
+        obligation
+            .zip(unit)
+            .is_some_and(|(obligation, unit)| obligation.unit_kinds.contains(&unit.kind))
     }
 }
 
@@ -134,7 +149,10 @@ fn candidate_periods(recurrence: Recurrence, years: &std::ops::RangeInclusive<i1
     let (first, last) = (years.start().saturating_sub(MARGIN), years.end().saturating_add(MARGIN));
     match recurrence {
         Recurrence::Yearly => (first..=last).map(Period::Year).collect(),
-        Recurrence::MandatePeriod => (first..=last).filter_map(MandatePeriod::elected_in).map(Period::Mandate).collect(),
+        Recurrence::MandatePeriod => (first..=last)
+            .filter_map(MandatePeriod::elected_in)
+            .map(Period::Mandate)
+            .collect(),
         Recurrence::Once => vec![Period::Once],
     }
 }
@@ -147,14 +165,25 @@ mod tests {
 
     fn shipped() -> Config {
         Config::parse(
-            SourceFile { name: "directory.toml", text: include_str!("../../config/directory.toml") },
-            SourceFile { name: "calendar.toml", text: include_str!("../../config/calendar.toml") },
+            SourceFile {
+                name: "directory.toml",
+                text: include_str!("../../config/directory.toml"),
+            },
+            SourceFile {
+                name: "calendar.toml",
+                text: include_str!("../../config/calendar.toml"),
+            },
         )
         .expect("shipped configuration is valid")
     }
 
     fn due(config: &Config, obligation: &str, period: Period) -> Date {
-        let obligation = config.calendar.obligations.iter().find(|o| o.id.as_str() == obligation).unwrap();
+        let obligation = config
+            .calendar
+            .obligations
+            .iter()
+            .find(|o| o.id.as_str() == obligation)
+            .unwrap();
         config.due_date(obligation, period).unwrap()
     }
 
@@ -180,7 +209,10 @@ mod tests {
     fn every_due_date_falls_on_a_business_day() {
         let config = shipped();
         for occurrence in config.occurrences_due_in(2026..=2032) {
-            assert!(crate::domain::business_days::is_business_day(occurrence.due_date), "{occurrence:?}");
+            assert!(
+                crate::domain::business_days::is_business_day(occurrence.due_date),
+                "{occurrence:?}"
+            );
         }
     }
 
@@ -189,17 +221,36 @@ mod tests {
         let config = shipped();
         let occurrences = config.occurrences_due_in(2027..=2027);
         let per_unit_yearly = |kinds: &[&str]| {
-            config.directory.units.iter().filter(|u| kinds.contains(&u.kind.as_str())).count()
+            config
+                .directory
+                .units
+                .iter()
+                .filter(|u| kinds.contains(&u.kind.as_str()))
+                .count()
         };
         let count = |id: &str| occurrences.iter().filter(|o| o.obligation.as_str() == id).count();
         assert_eq!(count("uppfoljning"), per_unit_yearly(&["forvaltning", "bolag"]));
         assert_eq!(count("verksamhetsplan"), per_unit_yearly(&["namnd", "bolag"]));
         assert_eq!(count("eu-kontaktperson"), 15);
         assert_eq!(count("handlingsplan"), 1);
-        assert_eq!(count("strategi-uppdatering"), 1, "the 2026–2030 update falls due in 2027");
+        assert_eq!(
+            count("strategi-uppdatering"),
+            1,
+            "the 2026–2030 update falls due in 2027"
+        );
         assert!(occurrences.iter().all(|o| o.due_date.year() == 2027));
-        assert!(occurrences.windows(2).all(|w| w[0].due_at <= w[1].due_at), "sorted by due time");
-        assert_eq!(config.occurrences_due_in(2028..=2028).iter().filter(|o| o.obligation.as_str() == "strategi-uppdatering").count(), 0);
+        assert!(
+            occurrences.windows(2).all(|w| w[0].due_at <= w[1].due_at),
+            "sorted by due time"
+        );
+        assert_eq!(
+            config
+                .occurrences_due_in(2028..=2028)
+                .iter()
+                .filter(|o| o.obligation.as_str() == "strategi-uppdatering")
+                .count(),
+            0
+        );
     }
 
     #[test]
@@ -212,7 +263,11 @@ mod tests {
         assert_eq!(utc(date(2027, 10, 30)), "2027-10-30T14:00:00Z");
         assert_eq!(utc(date(2027, 10, 31)), "2027-10-31T15:00:00Z");
         let late_evening = "2027-03-28T22:30:00Z".parse().unwrap();
-        assert_eq!(config.local_date(late_evening), date(2027, 3, 29), "00:30 local is the next day");
+        assert_eq!(
+            config.local_date(late_evening),
+            date(2027, 3, 29),
+            "00:30 local is the next day"
+        );
     }
 
     #[test]

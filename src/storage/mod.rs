@@ -64,14 +64,18 @@ impl Store {
         let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
             let file = path.split('?').next().unwrap_or_default();
             if let Some(parent) = Path::new(file).parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).with_context(|| format!("creating the database directory {}", parent.display()))?;
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating the database directory {}", parent.display()))?;
             }
             let separator = if path.contains('?') { '&' } else { '?' };
             (Backend::Sqlite, format!("{url}{separator}mode=rwc"))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_owned())
         } else {
-            anyhow::bail!("database.url must start with sqlite:// or postgres://, got {}", settings.redacted_url());
+            anyhow::bail!(
+                "database.url must start with sqlite:// or postgres://, got {}",
+                settings.redacted_url()
+            );
         };
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
@@ -107,7 +111,10 @@ impl Store {
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.context("pinging the database")?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .context("pinging the database")?;
         Ok(())
     }
 
@@ -170,7 +177,10 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .context("reading occurrences")?;
-        let stored = rows.iter().map(occurrence_from_row).collect::<anyhow::Result<Vec<_>>>()?;
+        let stored = rows
+            .iter()
+            .map(occurrence_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let now_secs = now.as_second();
         let mut report = MaterialiseReport::default();
         for change in reconcile(config, &stored, &wanted) {
@@ -191,7 +201,11 @@ impl Store {
                     .context("inserting an occurrence")?;
                     let Some(id) = inserted else { continue };
                     report.created += 1;
-                    (id, "created", serde_json::json!({ "due_at": occurrence.due_at.to_string() }))
+                    (
+                        id,
+                        "created",
+                        serde_json::json!({ "due_at": occurrence.due_at.to_string() }),
+                    )
                 }
                 Change::Reschedule { id, from, to } => {
                     sqlx::query("UPDATE occurrences SET due_at = $1, updated_at = $2 WHERE id = $3")
@@ -202,7 +216,11 @@ impl Store {
                         .await
                         .context("rescheduling an occurrence")?;
                     report.rescheduled += 1;
-                    (id, "rescheduled", serde_json::json!({ "from": from.to_string(), "to": to.to_string() }))
+                    (
+                        id,
+                        "rescheduled",
+                        serde_json::json!({ "from": from.to_string(), "to": to.to_string() }),
+                    )
                 }
                 Change::Unconfigure { id } | Change::Reconfigure { id } => {
                     let configured = matches!(change, Change::Reconfigure { .. });
@@ -218,7 +236,11 @@ impl Store {
                         (id, "reconfigured", serde_json::json!({}))
                     } else {
                         report.unconfigured += 1;
-                        (id, "unconfigured", serde_json::json!({ "reason": "obligation or unit no longer configured" }))
+                        (
+                            id,
+                            "unconfigured",
+                            serde_json::json!({ "reason": "obligation or unit no longer configured" }),
+                        )
                     }
                 }
             };

@@ -17,7 +17,11 @@ fn arshjul(args: &[&str]) -> Output {
 }
 
 fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
 }
 
@@ -28,13 +32,29 @@ fn calendar_json_lists_every_obligation_and_unit_of_2027_on_business_days() {
 
     let obligations: BTreeSet<_> = listed.iter().map(|o| o["obligation"].as_str().unwrap()).collect();
     let expected = [
-        "eu-kontaktperson", "handlingsplan", "ks-godkannande", "rapport-till-kf", "reseregler", "riktlinjer-uppdatering",
-        "sammanstallning", "strategi-uppdatering", "uppfoljning", "verksamhetsberattelse", "verksamhetsplan",
+        "eu-kontaktperson",
+        "handlingsplan",
+        "ks-godkannande",
+        "rapport-till-kf",
+        "reseregler",
+        "riktlinjer-uppdatering",
+        "sammanstallning",
+        "strategi-uppdatering",
+        "uppfoljning",
+        "verksamhetsberattelse",
+        "verksamhetsplan",
     ];
     assert_eq!(obligations, expected.into_iter().collect());
-    let follow_ups: BTreeSet<_> =
-        listed.iter().filter(|o| o["obligation"] == "uppfoljning").map(|o| o["unit"].as_str().unwrap()).collect();
-    assert_eq!(follow_ups.len(), 14, "ten departments and four companies report: {follow_ups:?}");
+    let follow_ups: BTreeSet<_> = listed
+        .iter()
+        .filter(|o| o["obligation"] == "uppfoljning")
+        .map(|o| o["unit"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        follow_ups.len(),
+        14,
+        "ten departments and four companies report: {follow_ups:?}"
+    );
     for occurrence in &listed {
         for key in ["obligation", "unit", "period", "due", "responsible_role", "basis"] {
             assert!(occurrence[key].is_string(), "{key} missing in {occurrence}");
@@ -42,8 +62,14 @@ fn calendar_json_lists_every_obligation_and_unit_of_2027_on_business_days() {
         let due: jiff::Timestamp = occurrence["due"].as_str().unwrap().parse().expect("RFC 3339");
         let local = jiff::tz::TimeZone::get("Europe/Stockholm").unwrap().to_datetime(due);
         assert_eq!(local.date().year(), 2027);
-        assert!(arshjul::domain::business_days::is_business_day(local.date()), "{occurrence}");
-        assert!(occurrence["due"].as_str().unwrap().ends_with("+01:00") || occurrence["due"].as_str().unwrap().ends_with("+02:00"));
+        assert!(
+            arshjul::domain::business_days::is_business_day(local.date()),
+            "{occurrence}"
+        );
+        assert!(
+            occurrence["due"].as_str().unwrap().ends_with("+01:00")
+                || occurrence["due"].as_str().unwrap().ends_with("+02:00")
+        );
     }
     let kf = listed.iter().find(|o| o["obligation"] == "rapport-till-kf").unwrap();
     assert_eq!(kf["due"], "2027-06-15T16:00:00+02:00");
@@ -56,7 +82,10 @@ fn calendar_ics_parses_with_one_event_per_occurrence_and_stable_uids() {
         serde_json::from_str(&stdout(&arshjul(&["calendar", "--year", "2027", "--format", "json"]))).unwrap();
     let text = stdout(&arshjul(&["calendar", "--year", "2027", "--format", "ics"]));
     assert!(text.contains("\r\n"), "lines end in CRLF");
-    assert!(text.lines().all(|line| line.len() <= 76), "lines are folded at 75 octets");
+    assert!(
+        text.lines().all(|line| line.len() <= 76),
+        "lines are folded at 75 octets"
+    );
 
     let calendar: icalendar::Calendar = text.parse().expect("valid iCalendar");
     let events: Vec<_> = calendar.events().collect();
@@ -65,7 +94,11 @@ fn calendar_ics_parses_with_one_event_per_occurrence_and_stable_uids() {
     let uids: BTreeSet<_> = events.iter().map(|e| e.get_uid().unwrap().to_owned()).collect();
     assert_eq!(uids.len(), events.len(), "UIDs are unique");
     assert!(uids.contains("uppfoljning.tekniska.2026@arshjul"));
-    assert!(events.iter().all(|e| e.get_timestamp().is_some() && e.get_summary().is_some()));
+    assert!(
+        events
+            .iter()
+            .all(|e| e.get_timestamp().is_some() && e.get_summary().is_some())
+    );
     let again = stdout(&arshjul(&["calendar", "--year", "2027", "--format", "ics"]));
     let again: icalendar::Calendar = again.parse().unwrap();
     let again: BTreeSet<_> = again.events().map(|e| e.get_uid().unwrap().to_owned()).collect();
@@ -90,13 +123,22 @@ fn check_config_accepts_the_shipped_configuration_with_a_summary() {
     let summary = stdout(&arshjul(&["check-config"]));
 
     assert!(summary.starts_with("configuration OK"), "{summary}");
-    assert!(summary.contains("27 units (10 committees, 10 departments, 4 companies), 34 people"), "{summary}");
-    assert!(summary.contains("11 obligations, deadlines at 16:00 Europe/Stockholm"), "{summary}");
+    assert!(
+        summary.contains("27 units (10 committees, 10 departments, 4 companies), 34 people"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("11 obligations, deadlines at 16:00 Europe/Stockholm"),
+        "{summary}"
+    );
 }
 
 /// Runs `check-config --config bad.toml` with the directory and calendar changed by `edit`,
 /// and returns what it printed on standard error.
-fn refused(edit: impl FnOnce(String, String) -> (String, String)) -> String {
+/// Changes the shipped (directory, calendar) texts into a broken configuration.
+type Edit = Box<dyn FnOnce(String, String) -> (String, String)>;
+
+fn refused(edit: Edit) -> String {
     let dir = TestDir::new();
     let (directory, calendar) = edit(
         std::fs::read_to_string(repo().join("config/directory.toml")).unwrap(),
@@ -106,7 +148,11 @@ fn refused(edit: impl FnOnce(String, String) -> (String, String)) -> String {
     let calendar = dir.write("calendar.toml", &calendar);
     let settings = dir.write(
         "bad.toml",
-        &format!("[files]\ndirectory = {:?}\ncalendar = {:?}\n", directory.display().to_string(), calendar.display().to_string()),
+        &format!(
+            "[files]\ndirectory = {:?}\ncalendar = {:?}\n",
+            directory.display().to_string(),
+            calendar.display().to_string()
+        ),
     );
     let output = arshjul(&["check-config", "--config", settings.to_str().unwrap()]);
     assert!(!output.status.success(), "should be refused");
@@ -115,7 +161,7 @@ fn refused(edit: impl FnOnce(String, String) -> (String, String)) -> String {
 
 #[test]
 fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
-    let cases: Vec<(&str, Box<dyn FnOnce(String, String) -> (String, String)>, &str)> = vec![
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "unknown role",
             Box::new(|d, c| (d.replacen("[units.roles.eu_contact]", "[units.roles.eu_kontakt]", 1), c)),
@@ -123,17 +169,39 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
         ),
         (
             "unit without manager",
-            Box::new(|d, c| (d.replacen("[units.roles.manager]\nperson = \"helena.akesson\"\n\n[[units]]", "\n[[units]]", 1), c)),
+            Box::new(|d, c| {
+                (
+                    d.replacen(
+                        "[units.roles.manager]\nperson = \"helena.akesson\"\n\n[[units]]",
+                        "\n[[units]]",
+                        1,
+                    ),
+                    c,
+                )
+            }),
             "directory.toml:46: units[1].roles: unit \"ks\" has no manager",
         ),
         (
             "due rule to a missing obligation",
-            Box::new(|d, c| (d, c.replace("obligation = \"uppfoljning\" }", "obligation = \"uppföljning\" }"))),
+            Box::new(|d, c| {
+                (
+                    d,
+                    c.replace("obligation = \"uppfoljning\" }", "obligation = \"uppföljning\" }"),
+                )
+            }),
             "calendar.toml:92: obligations[4].due: due rule refers to unknown obligation \"uppföljning\"",
         ),
         (
             "cyclic due rules",
-            Box::new(|d, c| (d, c.replace("due = { date = \"02-15\", year_offset = 1 }", "due = { business_days_after = 1, obligation = \"verksamhetsberattelse\" }"))),
+            Box::new(|d, c| {
+                (
+                    d,
+                    c.replace(
+                        "due = { date = \"02-15\", year_offset = 1 }",
+                        "due = { business_days_after = 1, obligation = \"verksamhetsberattelse\" }",
+                    ),
+                )
+            }),
             "calendar.toml:80: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
         ),
         (
@@ -143,7 +211,15 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
         ),
         (
             "unknown time zone",
-            Box::new(|d, c| (d, c.replace("time_zone = \"Europe/Stockholm\"", "time_zone = \"Europe/Kristianstad\""))),
+            Box::new(|d, c| {
+                (
+                    d,
+                    c.replace(
+                        "time_zone = \"Europe/Stockholm\"",
+                        "time_zone = \"Europe/Kristianstad\"",
+                    ),
+                )
+            }),
             "calendar.toml:27: time_zone: unknown time zone \"Europe/Kristianstad\"",
         ),
         (
@@ -154,7 +230,10 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
     ];
     for (mistake, edit, expected) in cases {
         let stderr = refused(edit);
-        assert!(stderr.contains(expected), "{mistake}: expected {expected:?} in\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{mistake}: expected {expected:?} in\n{stderr}"
+        );
         assert!(stderr.ends_with("configuration refused\n"), "{mistake}: {stderr}");
     }
 }
@@ -165,14 +244,23 @@ fn check_config_reports_bad_settings_and_missing_files() {
     let typo = dir.write("typo.toml", "[server]\nprot = 8080\n");
     let output = arshjul(&["check-config", "--config", typo.to_str().unwrap()]);
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown field `prot`"), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("unknown field `prot`"),
+        "{output:?}"
+    );
 
     let missing = dir.write("missing.toml", "[files]\ncalendar = \"/nonexistent/calendar.toml\"\n");
     let output = arshjul(&["check-config", "--config", missing.to_str().unwrap()]);
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/calendar.toml: cannot be read"), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("/nonexistent/calendar.toml: cannot be read"),
+        "{output:?}"
+    );
 
     let cron = dir.write("cron.toml", "[jobs]\nmaterialise = \"every night\"\n");
     let output = arshjul(&["check-config", "--config", cron.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&output.stderr).contains("jobs.materialise: \"every night\""), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("jobs.materialise: \"every night\""),
+        "{output:?}"
+    );
 }

@@ -29,7 +29,9 @@ pub struct TestDir {
 
 impl TestDir {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("creating a temporary directory") }
+        Self {
+            dir: tempfile::tempdir().expect("creating a temporary directory"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -57,10 +59,19 @@ pub async fn fresh_database_url(dir: &TestDir) -> String {
     match std::env::var(POSTGRES_ENV) {
         Ok(admin_url) => {
             static COUNTER: AtomicU32 = AtomicU32::new(0);
-            let name = format!("arshjul_test_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+            let name = format!(
+                "arshjul_test_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            );
             sqlx::any::install_default_drivers();
-            let mut admin = sqlx::AnyConnection::connect(&admin_url).await.expect("connecting to the test cluster");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("creating a test database");
+            let mut admin = sqlx::AnyConnection::connect(&admin_url)
+                .await
+                .expect("connecting to the test cluster");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .expect("creating a test database");
             let base = admin_url.rsplit_once('/').expect("admin URL ends in a database name").0;
             format!("{base}/{name}")
         }
@@ -73,9 +84,16 @@ pub async fn test_settings(dir: &TestDir) -> Settings {
     let mut settings = Settings::load(None).expect("defaults load");
     settings.database.url = Secret::new(fresh_database_url(dir).await);
     settings.server.port = 0;
-    for (slot, name) in [(&mut settings.files.directory, "directory.toml"), (&mut settings.files.calendar, "calendar.toml")] {
+    for (slot, name) in [
+        (&mut settings.files.directory, "directory.toml"),
+        (&mut settings.files.calendar, "calendar.toml"),
+    ] {
         let local = dir.path().join(name);
-        *slot = if local.exists() { local } else { repo().join("config").join(name) };
+        *slot = if local.exists() {
+            local
+        } else {
+            repo().join("config").join(name)
+        };
     }
     settings
 }
@@ -103,12 +121,19 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(settings: Settings) -> Self {
-        let app = Application::build(settings, Arc::new(FixedClock(test_now()))).await.expect("building the app");
+        let app = Application::build(settings, Arc::new(FixedClock(test_now())))
+            .await
+            .expect("building the app");
         let address = format!("http://127.0.0.1:{}", app.port());
         let shared = app.shared();
         let shutdown = CancellationToken::new();
         let running = tokio::spawn(app.run_until_stopped(shutdown.clone()));
-        Self { address, shared, shutdown, running }
+        Self {
+            address,
+            shared,
+            shutdown,
+            running,
+        }
     }
 
     /// GET `path`, returning status and JSON body.

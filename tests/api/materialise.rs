@@ -8,9 +8,12 @@ use sqlx::Connection as _;
 use crate::helpers::{TestDir, test_now, test_store};
 
 fn load(dir: &TestDir) -> arshjul::domain::config::Config {
-    FilesSettings { directory: dir.path().join("directory.toml"), calendar: dir.path().join("calendar.toml") }
-        .load()
-        .expect("valid configuration")
+    FilesSettings {
+        directory: dir.path().join("directory.toml"),
+        calendar: dir.path().join("calendar.toml"),
+    }
+    .load()
+    .expect("valid configuration")
 }
 
 #[tokio::test]
@@ -47,15 +50,27 @@ governed_by = "ks"
 [units.roles.manager]
 person = "helena.akesson"
 "#;
-    dir.write("directory.toml", &directory.replace("# --- People", &format!("{new_company}\n# --- People")));
+    dir.write(
+        "directory.toml",
+        &directory.replace("# --- People", &format!("{new_company}\n# --- People")),
+    );
     let report = store.materialise(&load(&dir), test_now()).await.unwrap();
 
-    let theirs: Vec<_> =
-        store.occurrences().await.unwrap().into_iter().filter(|o| o.unit == "flygplats").map(|o| o.obligation).collect();
+    let theirs: Vec<_> = store
+        .occurrences()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.unit == "flygplats")
+        .map(|o| o.obligation)
+        .collect();
     // Still due in 2026 or 2027: the EU contact (2027), the follow-up of 2026, the business plans for 2027 and 2028.
     assert_eq!(theirs.len(), report.created, "{theirs:?}");
     for obligation in ["eu-kontaktperson", "uppfoljning", "verksamhetsplan"] {
-        assert!(theirs.iter().any(|o| o == obligation), "missing {obligation}: {theirs:?}");
+        assert!(
+            theirs.iter().any(|o| o == obligation),
+            "missing {obligation}: {theirs:?}"
+        );
     }
 }
 
@@ -76,7 +91,12 @@ async fn a_removed_obligation_keeps_its_history_and_is_marked_unconfigured() {
     let reseregler: Vec<_> = after.iter().filter(|o| o.obligation == "reseregler").collect();
     assert_eq!(report.unconfigured, reseregler.len());
     assert!(!reseregler.is_empty() && reseregler.iter().all(|o| !o.configured));
-    assert!(after.iter().filter(|o| o.obligation != "reseregler").all(|o| o.configured));
+    assert!(
+        after
+            .iter()
+            .filter(|o| o.obligation != "reseregler")
+            .all(|o| o.configured)
+    );
     let history = store.audit_log(Some(reseregler[0].id)).await.unwrap();
     let actions: Vec<_> = history.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["created", "unconfigured"]);
@@ -89,15 +109,31 @@ async fn a_moved_due_date_reschedules_open_occurrences_and_is_audited() {
     store.materialise(&load(&dir), test_now()).await.unwrap();
 
     let calendar = std::fs::read_to_string(dir.path().join("calendar.toml")).unwrap();
-    dir.write("calendar.toml", &calendar.replace("due = { date = \"06-15\", year_offset = 1 }", "due = { date = \"06-10\", year_offset = 1 }"));
+    dir.write(
+        "calendar.toml",
+        &calendar.replace(
+            "due = { date = \"06-15\", year_offset = 1 }",
+            "due = { date = \"06-10\", year_offset = 1 }",
+        ),
+    );
     let report = store.materialise(&load(&dir), test_now()).await.unwrap();
 
     assert_eq!(report.rescheduled, 1, "{report:?}");
-    let report_to_kf = store.occurrences().await.unwrap().into_iter().find(|o| o.obligation == "rapport-till-kf").unwrap();
+    let report_to_kf = store
+        .occurrences()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.obligation == "rapport-till-kf")
+        .unwrap();
     assert_eq!(report_to_kf.due_at.to_string(), "2027-06-10T14:00:00Z");
     let last = store.audit_log(Some(report_to_kf.id)).await.unwrap().pop().unwrap();
     assert_eq!(last.action, "rescheduled");
-    assert!(last.detail.contains("2027-06-15T14:00:00Z") && last.detail.contains("2027-06-10T14:00:00Z"), "{}", last.detail);
+    assert!(
+        last.detail.contains("2027-06-15T14:00:00Z") && last.detail.contains("2027-06-10T14:00:00Z"),
+        "{}",
+        last.detail
+    );
 }
 
 #[tokio::test]
@@ -107,12 +143,27 @@ async fn the_audit_log_is_append_only() {
     let store = arshjul::storage::Store::connect(&settings.database).await.unwrap();
     store.migrate().await.unwrap();
     store.materialise(&load(&dir), test_now()).await.unwrap();
-    let mut connection = sqlx::AnyConnection::connect(settings.database.url.expose()).await.unwrap();
+    let mut connection = sqlx::AnyConnection::connect(settings.database.url.expose())
+        .await
+        .unwrap();
 
-    let refused_update = sqlx::query("UPDATE audit_log SET actor = 'mallory'").execute(&mut connection).await;
+    let refused_update = sqlx::query("UPDATE audit_log SET actor = 'mallory'")
+        .execute(&mut connection)
+        .await;
     let refused_delete = sqlx::query("DELETE FROM audit_log").execute(&mut connection).await;
 
     assert!(refused_update.unwrap_err().to_string().contains("append-only"));
     assert!(refused_delete.unwrap_err().to_string().contains("append-only"));
     assert!(store.audit_log(None).await.unwrap().iter().all(|e| e.actor == "system"));
+}
+
+#[tokio::test]
+async fn the_suite_runs_on_the_database_the_test_script_chose() {
+    let dir = TestDir::new();
+    let store = test_store(&dir).await;
+    let expected = match std::env::var("ARSHJUL_TEST_POSTGRES_URL") {
+        Ok(_) => arshjul::storage::Backend::Postgres,
+        Err(_) => arshjul::storage::Backend::Sqlite,
+    };
+    assert_eq!(store.backend(), expected);
 }

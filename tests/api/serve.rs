@@ -42,7 +42,13 @@ async fn the_daemon_materialises_on_start() {
 
     let stored = app.shared.store.occurrences().await.unwrap();
 
-    assert_eq!(stored.len(), app.shared.config().occurrences_to_materialise(crate::helpers::test_now()).len());
+    assert_eq!(
+        stored.len(),
+        app.shared
+            .config()
+            .occurrences_to_materialise(crate::helpers::test_now())
+            .len()
+    );
     assert!(!stored.is_empty());
     app.stop().await;
 }
@@ -53,12 +59,22 @@ async fn an_invalid_reload_is_refused_and_the_running_configuration_kept() {
     let app = TestApp::spawn(test_settings(&dir).await).await;
     let calendar = std::fs::read_to_string(dir.path().join("calendar.toml")).unwrap();
 
-    dir.write("calendar.toml", &calendar.replace("responsible_role = \"strategist\"", "responsible_role = \"strateg\""));
+    dir.write(
+        "calendar.toml",
+        &calendar.replace("responsible_role = \"strategist\"", "responsible_role = \"strateg\""),
+    );
     let refused = app.shared.reload().await;
 
     let errors = refused.expect_err("an invalid calendar is refused").to_string();
-    assert!(errors.contains("calendar.toml:") && errors.contains("unknown variant `strateg`"), "{errors}");
-    assert_eq!(app.shared.config().calendar.obligations.len(), 11, "the running configuration stays");
+    assert!(
+        errors.contains("calendar.toml:") && errors.contains("unknown variant `strateg`"),
+        "{errors}"
+    );
+    assert_eq!(
+        app.shared.config().calendar.obligations.len(),
+        11,
+        "the running configuration stays"
+    );
 
     let cut = calendar.find("[[obligations]]\nid = \"reseregler\"").unwrap();
     dir.write("calendar.toml", &calendar[..cut]);
@@ -66,20 +82,32 @@ async fn an_invalid_reload_is_refused_and_the_running_configuration_kept() {
 
     assert_eq!(app.shared.config().calendar.obligations.len(), 10);
     let stored = app.shared.store.occurrences().await.unwrap();
-    assert!(stored.iter().filter(|o| o.obligation == "reseregler").all(|o| !o.configured));
+    assert!(
+        stored
+            .iter()
+            .filter(|o| o.obligation == "reseregler")
+            .all(|o| !o.configured)
+    );
     app.stop().await;
 }
 
 /// Sends `signal` (e.g. "-HUP") to a process.
 fn send(signal: &str, pid: u32) {
-    let status = Command::new("kill").args([signal, &pid.to_string()]).status().expect("running kill");
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("running kill");
     assert!(status.success());
 }
 
 #[tokio::test]
 async fn the_binary_serves_with_no_configuration_reloads_on_sighup_and_stops_on_sigterm() {
     let dir = TestDir::new().with_shipped_config();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_arshjul"))
         .arg("serve")
         .current_dir(crate::helpers::repo())
@@ -109,11 +137,20 @@ async fn the_binary_serves_with_no_configuration_reloads_on_sighup_and_stops_on_
     let body: serde_json::Value = reqwest::get(&healthz).await.unwrap().json().await.unwrap();
     assert_eq!(body["obligations"], 11, "still running with the old calendar");
 
-    dir.write("calendar.toml", &calendar[..calendar.find("[[obligations]]\nid = \"reseregler\"").unwrap()]);
+    dir.write(
+        "calendar.toml",
+        &calendar[..calendar.find("[[obligations]]\nid = \"reseregler\"").unwrap()],
+    );
     send("-HUP", daemon.id());
     let mut obligations = body["obligations"].clone();
     for _ in 0..50 {
-        obligations = reqwest::get(&healthz).await.unwrap().json::<serde_json::Value>().await.unwrap()["obligations"].clone();
+        obligations = reqwest::get(&healthz)
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["obligations"]
+            .clone();
         if obligations == 10 {
             break;
         }

@@ -64,7 +64,10 @@ pub enum DueRule {
     On(Date),
     /// A number of business days after (positive) or before (negative) another obligation's
     /// due date in the same period.
-    Relative { obligation: ObligationId, business_days: i32 },
+    Relative {
+        obligation: ObligationId,
+        business_days: i32,
+    },
 }
 
 /// Something the guideline requires, of one role in every unit of some kinds.
@@ -111,7 +114,10 @@ impl Calendar {
         let time_zone = match &raw.time_zone {
             Some(name) => TimeZone::get(name.get_ref())
                 .map_err(|_| {
-                    let reason = format!("unknown time zone \"{}\"; use an IANA name such as Europe/Stockholm", name.get_ref());
+                    let reason = format!(
+                        "unknown time zone \"{}\"; use an IANA name such as Europe/Stockholm",
+                        name.get_ref()
+                    );
                     errors.push(source.error_at(name.span(), "time_zone", reason));
                 })
                 .ok(),
@@ -129,8 +135,11 @@ impl Calendar {
             None => Some(Time::constant(16, 0, 0, 0)),
         };
         let move_due = raw.move_due.unwrap_or(NonBusinessDayRule::Previous);
-        let recurrences: BTreeMap<&str, Recurrence> =
-            raw.obligations.iter().map(|o| (o.id.get_ref().as_str(), o.recurrence)).collect();
+        let recurrences: BTreeMap<&str, Recurrence> = raw
+            .obligations
+            .iter()
+            .map(|o| (o.id.get_ref().as_str(), o.recurrence))
+            .collect();
         let mut seen = BTreeSet::new();
         let mut obligations = Vec::new();
         for (i, raw) in raw.obligations.iter().enumerate() {
@@ -140,15 +149,27 @@ impl Calendar {
             if let Err(reason) = check_id(id) {
                 errors.push(source.error_at(raw.id.span(), format!("{key}.id"), reason));
             } else if !seen.insert(id.as_str()) {
-                errors.push(source.error_at(raw.id.span(), format!("{key}.id"), format!("duplicate obligation id \"{id}\"")));
+                errors.push(source.error_at(
+                    raw.id.span(),
+                    format!("{key}.id"),
+                    format!("duplicate obligation id \"{id}\""),
+                ));
             }
-            for (field, text) in [("title_sv", &raw.title_sv), ("title_en", &raw.title_en), ("basis", &raw.basis)] {
+            for (field, text) in [
+                ("title_sv", &raw.title_sv),
+                ("title_en", &raw.title_en),
+                ("basis", &raw.basis),
+            ] {
                 if text.get_ref().trim().is_empty() {
                     errors.push(source.error_at(text.span(), format!("{key}.{field}"), "must not be empty"));
                 }
             }
             if raw.unit_kinds.get_ref().is_empty() {
-                errors.push(source.error_at(raw.unit_kinds.span(), format!("{key}.unit_kinds"), "name at least one unit kind"));
+                errors.push(source.error_at(
+                    raw.unit_kinds.span(),
+                    format!("{key}.unit_kinds"),
+                    "name at least one unit kind",
+                ));
             }
             let due = parse_due(&raw.due, raw.recurrence, &recurrences)
                 .map_err(|reason| errors.push(source.error_at(raw.due.span(), format!("{key}.due"), reason)));
@@ -169,7 +190,9 @@ impl Calendar {
         errors.extend(find_cycles(source, &raw.obligations));
         match (time_zone, due_time) {
             (Some(time_zone), Some(due_time)) if errors.is_empty() => Ok(Self {
-                time_zone_name: raw.time_zone.map_or_else(|| DEFAULT_TIME_ZONE.to_owned(), Spanned::into_inner),
+                time_zone_name: raw
+                    .time_zone
+                    .map_or_else(|| DEFAULT_TIME_ZONE.to_owned(), Spanned::into_inner),
                 time_zone,
                 due_time,
                 obligations,
@@ -219,7 +242,11 @@ struct RawDue {
 const DUE_FORMS: &str = "write due as { date = \"MM-DD\", year_offset = N }, { on = \"YYYY-MM-DD\" }, \
      or { business_days_before = N, obligation = \"ID\" } / { business_days_after = N, obligation = \"ID\" }";
 
-fn parse_due(raw: &Spanned<RawDue>, recurrence: Recurrence, recurrences: &BTreeMap<&str, Recurrence>) -> Result<DueRule, String> {
+fn parse_due(
+    raw: &Spanned<RawDue>,
+    recurrence: Recurrence,
+    recurrences: &BTreeMap<&str, Recurrence>,
+) -> Result<DueRule, String> {
     let raw = raw.get_ref();
     let relative = match (raw.business_days_before, raw.business_days_after) {
         (Some(days), None) => Some(-i32::from(days)),
@@ -235,9 +262,15 @@ fn parse_due(raw: &Spanned<RawDue>, recurrence: Recurrence, recurrences: &BTreeM
             let (month, day) = parse_month_day(date)?;
             let year_offset = raw.year_offset.unwrap_or(0);
             if year_offset.abs() > MAX_YEAR_OFFSET {
-                return Err(format!("year_offset {year_offset} is out of range -{MAX_YEAR_OFFSET}..={MAX_YEAR_OFFSET}"));
+                return Err(format!(
+                    "year_offset {year_offset} is out of range -{MAX_YEAR_OFFSET}..={MAX_YEAR_OFFSET}"
+                ));
             }
-            Ok(DueRule::DayOfYear { month, day, year_offset })
+            Ok(DueRule::DayOfYear {
+                month,
+                day,
+                year_offset,
+            })
         }
         (None, Some(on), None, None) if raw.year_offset.is_none() => {
             if recurrence != Recurrence::Once {
@@ -257,7 +290,10 @@ fn parse_due(raw: &Spanned<RawDue>, recurrence: Recurrence, recurrences: &BTreeM
                     theirs.as_str(),
                     recurrence.as_str()
                 )),
-                Some(_) => Ok(DueRule::Relative { obligation: ObligationId(other.clone()), business_days }),
+                Some(_) => Ok(DueRule::Relative {
+                    obligation: ObligationId(other.clone()),
+                    business_days,
+                }),
             }
         }
         (None, None, Some(_), None) => Err("a business-day rule needs obligation = \"ID\" to count from".into()),
@@ -268,7 +304,10 @@ fn parse_due(raw: &Spanned<RawDue>, recurrence: Recurrence, recurrences: &BTreeM
 fn parse_month_day(text: &str) -> Result<(i8, i8), String> {
     let invalid = || format!("\"{text}\" is not a day of the year like 02-15 (MM-DD)");
     let (month, day) = text.split_once('-').ok_or_else(invalid)?;
-    let (month, day) = (month.parse::<i8>().map_err(|_| invalid())?, day.parse::<i8>().map_err(|_| invalid())?);
+    let (month, day) = (
+        month.parse::<i8>().map_err(|_| invalid())?,
+        day.parse::<i8>().map_err(|_| invalid())?,
+    );
     if (month, day) == (2, 29) {
         return Err("02-29 does not exist every year; use 02-28 or 03-01".into());
     }
@@ -281,7 +320,13 @@ fn parse_month_day(text: &str) -> Result<(i8, i8), String> {
 fn find_cycles(source: SourceFile<'_>, obligations: &[RawObligation]) -> Vec<ConfigError> {
     let refers_to: BTreeMap<&str, &str> = obligations
         .iter()
-        .filter_map(|o| o.due.get_ref().obligation.as_deref().map(|to| (o.id.get_ref().as_str(), to)))
+        .filter_map(|o| {
+            o.due
+                .get_ref()
+                .obligation
+                .as_deref()
+                .map(|to| (o.id.get_ref().as_str(), to))
+        })
         .collect();
     let mut reported: BTreeSet<&str> = BTreeSet::new();
     let mut errors = Vec::new();

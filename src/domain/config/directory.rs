@@ -216,12 +216,19 @@ impl Directory {
             .filter_map(|(name, channel)| {
                 let key = format!("channels.{name}");
                 let checked = check_id(name).map_err(|reason| source.error_at(channel.span(), &key, reason));
-                let room = channel.get_ref().matrix_room.as_ref().filter(|room| !is_matrix_room(room.get_ref()));
+                let room = channel
+                    .get_ref()
+                    .matrix_room
+                    .as_ref()
+                    .filter(|room| !is_matrix_room(room.get_ref()));
                 let room_error = room.map(|room| {
                     source.error_at(
                         room.span(),
                         format!("{key}.matrix_room"),
-                        format!("\"{}\" is not a Matrix room id (!…) or alias (#…:server)", room.get_ref()),
+                        format!(
+                            "\"{}\" is not a Matrix room id (!…) or alias (#…:server)",
+                            room.get_ref()
+                        ),
                     )
                 });
                 errors.extend(checked.as_ref().err().cloned().into_iter().chain(room_error));
@@ -233,7 +240,11 @@ impl Directory {
             })
             .collect();
         if errors.is_empty() {
-            Ok(Self { units, people, channels })
+            Ok(Self {
+                units,
+                people,
+                channels,
+            })
         } else {
             Err(ConfigErrors(errors))
         }
@@ -315,10 +326,18 @@ fn parse_people(source: SourceFile<'_>, raw: &[RawPerson], errors: &mut Vec<Conf
             fail(person.id.span(), "id", format!("duplicate person id \"{id}\""));
         }
         if !is_email(person.email.get_ref()) {
-            fail(person.email.span(), "email", format!("\"{}\" is not an email address", person.email.get_ref()));
+            fail(
+                person.email.span(),
+                "email",
+                format!("\"{}\" is not an email address", person.email.get_ref()),
+            );
         }
         if let Some(matrix_id) = person.matrix_id.as_ref().filter(|m| !is_matrix_user(m.get_ref())) {
-            fail(matrix_id.span(), "matrix_id", format!("\"{}\" is not a Matrix user id like @name:server", matrix_id.get_ref()));
+            fail(
+                matrix_id.span(),
+                "matrix_id",
+                format!("\"{}\" is not a Matrix user id like @name:server", matrix_id.get_ref()),
+            );
         }
         let mut absences = Vec::new();
         for (j, absence) in person.absences.iter().enumerate() {
@@ -326,7 +345,11 @@ fn parse_people(source: SourceFile<'_>, raw: &[RawPerson], errors: &mut Vec<Conf
             let to = parse_date(absence.to.get_ref());
             match (from, to) {
                 (Ok(from), Ok(to)) if from <= to => absences.push(Absence { from, to }),
-                (Ok(_), Ok(_)) => fail(absence.to.span(), &format!("absences[{j}].to"), "the absence ends before it starts".into()),
+                (Ok(_), Ok(_)) => fail(
+                    absence.to.span(),
+                    &format!("absences[{j}].to"),
+                    "the absence ends before it starts".into(),
+                ),
                 (Err(reason), _) => fail(absence.from.span(), &format!("absences[{j}].from"), reason),
                 (_, Err(reason)) => fail(absence.to.span(), &format!("absences[{j}].to"), reason),
             }
@@ -358,7 +381,8 @@ fn parse_units(
         let key = format!("units[{i}]");
         let id = unit.id.get_ref();
         let errors_before = errors.len();
-        let mut fail = |span, field: String, reason: String| errors.push(source.error_at(span, format!("{key}{field}"), reason));
+        let mut fail =
+            |span, field: String, reason: String| errors.push(source.error_at(span, format!("{key}{field}"), reason));
         if let Err(reason) = check_id(id) {
             fail(unit.id.span(), ".id".into(), reason);
         } else if !seen.insert(id.as_str()) {
@@ -366,30 +390,59 @@ fn parse_units(
         }
         if let Some(parent) = &unit.governed_by {
             match kinds.get(parent.get_ref().as_str()) {
-                None => fail(parent.span(), ".governed_by".into(), format!("unknown unit \"{}\"", parent.get_ref())),
-                Some(_) if parent.get_ref() == id => {
-                    fail(parent.span(), ".governed_by".into(), "a unit cannot govern itself".into())
-                }
+                None => fail(
+                    parent.span(),
+                    ".governed_by".into(),
+                    format!("unknown unit \"{}\"", parent.get_ref()),
+                ),
+                Some(_) if parent.get_ref() == id => fail(
+                    parent.span(),
+                    ".governed_by".into(),
+                    "a unit cannot govern itself".into(),
+                ),
                 Some(kind) if !kind.governs() => fail(
                     parent.span(),
                     ".governed_by".into(),
-                    format!("\"{}\" is a {} unit; only kf, ks and namnd units govern others", parent.get_ref(), kind.as_str()),
+                    format!(
+                        "\"{}\" is a {} unit; only kf, ks and namnd units govern others",
+                        parent.get_ref(),
+                        kind.as_str()
+                    ),
                 ),
                 Some(_) => {}
             }
         }
         if !unit.roles.contains_key(&Role::Manager) {
-            fail(unit.id.span(), ".roles".into(), format!("unit \"{id}\" has no manager; add [units.roles.manager]"));
+            fail(
+                unit.id.span(),
+                ".roles".into(),
+                format!("unit \"{id}\" has no manager; add [units.roles.manager]"),
+            );
         }
         for (role, assignment) in &unit.roles {
             let field = format!(".roles.{}", role.as_str());
-            for (what, reference) in [("person", Some(&assignment.person)), ("deputy", assignment.deputy.as_ref())] {
+            for (what, reference) in [
+                ("person", Some(&assignment.person)),
+                ("deputy", assignment.deputy.as_ref()),
+            ] {
                 if let Some(reference) = reference.filter(|r| !person_ids.contains(r.get_ref().as_str())) {
-                    fail(reference.span(), format!("{field}.{what}"), format!("unknown person \"{}\"", reference.get_ref()));
+                    fail(
+                        reference.span(),
+                        format!("{field}.{what}"),
+                        format!("unknown person \"{}\"", reference.get_ref()),
+                    );
                 }
             }
-            if assignment.deputy.as_ref().is_some_and(|d| d.get_ref() == assignment.person.get_ref()) {
-                fail(assignment.person.span(), format!("{field}.deputy"), "a person cannot be their own deputy".into());
+            if assignment
+                .deputy
+                .as_ref()
+                .is_some_and(|d| d.get_ref() == assignment.person.get_ref())
+            {
+                fail(
+                    assignment.person.span(),
+                    format!("{field}.deputy"),
+                    "a person cannot be their own deputy".into(),
+                );
             }
         }
         if errors.len() == errors_before {
@@ -431,7 +484,9 @@ fn is_email(text: &str) -> bool {
 }
 
 fn is_matrix_user(text: &str) -> bool {
-    text.strip_prefix('@').and_then(|rest| rest.split_once(':')).is_some_and(|(l, s)| !l.is_empty() && !s.is_empty())
+    text.strip_prefix('@')
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(l, s)| !l.is_empty() && !s.is_empty())
 }
 
 fn is_matrix_room(text: &str) -> bool {

@@ -88,7 +88,10 @@ mod tests {
 
     #[test]
     fn errors_read_file_line_key_reason() {
-        let source = SourceFile { name: "config/x.toml", text: "a = 1\nb = 2\n" };
+        let source = SourceFile {
+            name: "config/x.toml",
+            text: "a = 1\nb = 2\n",
+        };
         let error = source.error_at(6..7, "b", "must be a date");
         assert_eq!(error.to_string(), "config/x.toml:2: b: must be a date");
     }

@@ -24,14 +24,22 @@ impl Config {
         match (Directory::parse(directory), Calendar::parse(calendar)) {
             (Ok(directory), Ok(calendar)) => Ok(Self { directory, calendar }),
             (directory, calendar) => Err(ConfigErrors(
-                directory.err().into_iter().chain(calendar.err()).flat_map(|errors| errors.0).collect(),
+                directory
+                    .err()
+                    .into_iter()
+                    .chain(calendar.err())
+                    .flat_map(|errors| errors.0)
+                    .collect(),
             )),
         }
     }
 
     /// The units an obligation applies to, in directory order.
     pub fn units_for<'a>(&'a self, obligation: &'a Obligation) -> impl Iterator<Item = &'a Unit> + 'a {
-        self.directory.units.iter().filter(|u| obligation.unit_kinds.contains(&u.kind))
+        self.directory
+            .units
+            .iter()
+            .filter(|u| obligation.unit_kinds.contains(&u.kind))
     }
 
     /// Things that are allowed but probably not intended: an obligation no unit has, or a unit
@@ -41,7 +49,11 @@ impl Config {
         for obligation in &self.calendar.obligations {
             if self.units_for(obligation).next().is_none() {
                 let kinds: Vec<_> = obligation.unit_kinds.iter().map(|k| k.as_str()).collect();
-                warnings.push(format!("obligation \"{}\" applies to no unit (kinds: {})", obligation.id, kinds.join(", ")));
+                warnings.push(format!(
+                    "obligation \"{}\" applies to no unit (kinds: {})",
+                    obligation.id,
+                    kinds.join(", ")
+                ));
             }
             for unit in self.units_for(obligation) {
                 if self.directory.holder(unit, obligation.responsible_role).is_none() {
@@ -64,13 +76,16 @@ pub(crate) fn check_id(id: &str) -> Result<(), String> {
     if !id.is_empty() && id.chars().all(allowed) && id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         Ok(())
     } else {
-        Err(format!("\"{id}\" is not a valid id: use lowercase letters a-z, digits, '-', '_' or '.'"))
+        Err(format!(
+            "\"{id}\" is not a valid id: use lowercase letters a-z, digits, '-', '_' or '.'"
+        ))
     }
 }
 
 /// A calendar date written `YYYY-MM-DD`.
 pub(crate) fn parse_date(text: &str) -> Result<Date, String> {
-    text.parse::<Date>().map_err(|_| format!("\"{text}\" is not a date like 2027-03-31 (YYYY-MM-DD)"))
+    text.parse::<Date>()
+        .map_err(|_| format!("\"{text}\" is not a date like 2027-03-31 (YYYY-MM-DD)"))
 }
 
 #[cfg(test)]

@@ -54,24 +54,51 @@ basis = "Kommunledningskontoret utarbetar årligen en handlingsplan."
 
 fn parse(directory: &str, calendar: &str) -> Result<Config, ConfigErrors> {
     Config::parse(
-        SourceFile { name: "directory.toml", text: directory },
-        SourceFile { name: "calendar.toml", text: calendar },
+        SourceFile {
+            name: "directory.toml",
+            text: directory,
+        },
+        SourceFile {
+            name: "calendar.toml",
+            text: calendar,
+        },
     )
 }
 
 /// The single error that `directory` and `calendar` produce, as the operator sees it.
 fn only_error(directory: &str, calendar: &str) -> String {
-    let errors = parse(directory, calendar).expect_err("configuration should be refused").0;
+    let errors = parse(directory, calendar)
+        .expect_err("configuration should be refused")
+        .0;
     assert_eq!(errors.len(), 1, "expected one error, got {errors:?}");
     errors[0].to_string()
 }
 
 #[test]
 fn shipped_configuration_is_valid_and_complete() {
-    let config = parse(include_str!("../../../config/directory.toml"), include_str!("../../../config/calendar.toml"))
-        .unwrap_or_else(|e| panic!("shipped configuration is invalid:\n{e}"));
-    assert_eq!(config.directory.units.iter().filter(|u| u.kind == UnitKind::Forvaltning).count(), 10);
-    assert_eq!(config.directory.units.iter().filter(|u| u.kind == UnitKind::Bolag).count(), 4);
+    let config = parse(
+        include_str!("../../../config/directory.toml"),
+        include_str!("../../../config/calendar.toml"),
+    )
+    .unwrap_or_else(|e| panic!("shipped configuration is invalid:\n{e}"));
+    assert_eq!(
+        config
+            .directory
+            .units
+            .iter()
+            .filter(|u| u.kind == UnitKind::Forvaltning)
+            .count(),
+        10
+    );
+    assert_eq!(
+        config
+            .directory
+            .units
+            .iter()
+            .filter(|u| u.kind == UnitKind::Bolag)
+            .count(),
+        4
+    );
     assert!(config.calendar.obligations.len() >= 8);
     assert_eq!(config.warnings(), Vec::<String>::new());
     let strategist = config.directory.person(&PersonId::checked("johan.lindqvist")).unwrap();
@@ -85,8 +112,14 @@ fn a_valid_configuration_is_parsed_into_typed_values() {
     let klk = config.directory.unit(&UnitId::checked("klk")).unwrap();
     let strategist = &klk.roles[&Role::Strategist];
     assert_eq!(strategist.deputy.as_ref().map(PersonId::as_str), Some("sara"));
-    assert_eq!(config.directory.holder(klk, Role::Strategist).unwrap().language, Language::En);
-    assert_eq!(klk.name_en, "Kommunledningskontoret", "English name falls back to the Swedish");
+    assert_eq!(
+        config.directory.holder(klk, Role::Strategist).unwrap().language,
+        Language::En
+    );
+    assert_eq!(
+        klk.name_en, "Kommunledningskontoret",
+        "English name falls back to the Swedish"
+    );
     assert_eq!(config.calendar.time_zone_name, "Europe/Stockholm");
     assert_eq!(config.calendar.due_time, jiff::civil::time(16, 0, 0, 0));
 }
@@ -110,7 +143,10 @@ fn an_unknown_responsible_role_in_the_calendar_is_refused() {
 
 #[test]
 fn a_unit_without_manager_is_refused() {
-    let directory = DIRECTORY.replace("[units.roles.manager]\nperson = \"helena\"\n\n[[people]]", "\n[[people]]");
+    let directory = DIRECTORY.replace(
+        "[units.roles.manager]\nperson = \"helena\"\n\n[[people]]",
+        "\n[[people]]",
+    );
     let error = only_error(&directory, CALENDAR);
     assert_eq!(
         error,
@@ -125,26 +161,52 @@ fn references_to_unknown_people_and_units_are_refused() {
         "name = \"Tekniska förvaltningen\"\ngoverned_by = \"tekniska-namnden\"",
     );
     let errors = parse(&directory, CALENDAR).unwrap_err().to_string();
-    assert!(errors.contains("directory.toml:10: units[0].roles.strategist.deputy: unknown person \"saga\""), "{errors}");
-    assert!(errors.contains("directory.toml:16: units[1].governed_by: unknown unit \"tekniska-namnden\""), "{errors}");
+    assert!(
+        errors.contains("directory.toml:10: units[0].roles.strategist.deputy: unknown person \"saga\""),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("directory.toml:16: units[1].governed_by: unknown unit \"tekniska-namnden\""),
+        "{errors}"
+    );
 }
 
 #[test]
 fn duplicate_ids_are_refused() {
-    let directory = DIRECTORY.replace("id = \"sara\"", "id = \"johan\"").replace("deputy = \"sara\"", "");
+    let directory = DIRECTORY
+        .replace("id = \"sara\"", "id = \"johan\"")
+        .replace("deputy = \"sara\"", "");
     let error = only_error(&directory, CALENDAR);
     assert_eq!(error, "directory.toml:33: people[2].id: duplicate person id \"johan\"");
-    let calendar = format!("{CALENDAR}\n[[obligations]]{}", CALENDAR.split("[[obligations]]").nth(1).unwrap());
+    let calendar = format!(
+        "{CALENDAR}\n[[obligations]]{}",
+        CALENDAR.split("[[obligations]]").nth(1).unwrap()
+    );
     let error = only_error(DIRECTORY, &calendar);
-    assert!(error.starts_with("calendar.toml:13: obligations[1].id: duplicate obligation id \"handlingsplan\""), "{error}");
+    assert!(
+        error.starts_with("calendar.toml:13: obligations[1].id: duplicate obligation id \"handlingsplan\""),
+        "{error}"
+    );
 }
 
 #[test]
 fn bad_dates_are_refused() {
     let cases = [
-        ("due = { date = \"01-31\" }", "due = { date = \"13-01\" }", "\"13-01\" is not a day of the year like 02-15 (MM-DD)"),
-        ("due = { date = \"01-31\" }", "due = { date = \"02-29\" }", "02-29 does not exist every year"),
-        ("due = { date = \"01-31\" }", "due = { date = \"31 jan\" }", "is not a day of the year"),
+        (
+            "due = { date = \"01-31\" }",
+            "due = { date = \"13-01\" }",
+            "\"13-01\" is not a day of the year like 02-15 (MM-DD)",
+        ),
+        (
+            "due = { date = \"01-31\" }",
+            "due = { date = \"02-29\" }",
+            "02-29 does not exist every year",
+        ),
+        (
+            "due = { date = \"01-31\" }",
+            "due = { date = \"31 jan\" }",
+            "is not a day of the year",
+        ),
     ];
     for (from, to, reason) in cases {
         let error = only_error(DIRECTORY, &CALENDAR.replace(from, to));
@@ -153,7 +215,10 @@ fn bad_dates_are_refused() {
     }
     let directory = DIRECTORY.replace("to = \"2027-07-30\"", "to = \"2027-07-32\"");
     let error = only_error(&directory, CALENDAR);
-    assert!(error.contains("directory.toml:30: people[1].absences[0].to: \"2027-07-32\" is not a date"), "{error}");
+    assert!(
+        error.contains("directory.toml:30: people[1].absences[0].to: \"2027-07-32\" is not a date"),
+        "{error}"
+    );
     let directory = DIRECTORY.replace("to = \"2027-07-30\"", "to = \"2027-07-01\"");
     assert!(only_error(&directory, CALENDAR).contains("the absence ends before it starts"));
 }
@@ -162,22 +227,41 @@ fn bad_dates_are_refused() {
 fn an_unknown_time_zone_is_refused() {
     let calendar = format!("time_zone = \"Europe/Kristianstad\"\n{CALENDAR}");
     let error = only_error(DIRECTORY, &calendar);
-    assert!(error.starts_with("calendar.toml:1: time_zone: unknown time zone \"Europe/Kristianstad\""), "{error}");
+    assert!(
+        error.starts_with("calendar.toml:1: time_zone: unknown time zone \"Europe/Kristianstad\""),
+        "{error}"
+    );
 }
 
 #[test]
 fn due_rules_must_point_to_an_existing_obligation() {
-    let calendar = CALENDAR.replace("due = { date = \"01-31\" }", "due = { business_days_after = 5, obligation = \"plan\" }");
+    let calendar = CALENDAR.replace(
+        "due = { date = \"01-31\" }",
+        "due = { business_days_after = 5, obligation = \"plan\" }",
+    );
     let error = only_error(DIRECTORY, &calendar);
-    assert_eq!(error, "calendar.toml:9: obligations[0].due: due rule refers to unknown obligation \"plan\"");
+    assert_eq!(
+        error,
+        "calendar.toml:9: obligations[0].due: due rule refers to unknown obligation \"plan\""
+    );
 }
 
 #[test]
 fn cyclic_due_rules_are_refused_once() {
-    let a = CALENDAR.replace("due = { date = \"01-31\" }", "due = { business_days_after = 5, obligation = \"b\" }").replace("\"handlingsplan\"", "\"a\"");
-    let b = a.replace("\"a\"", "\"b\"").replace("obligation = \"b\"", "obligation = \"a\"");
+    let a = CALENDAR
+        .replace(
+            "due = { date = \"01-31\" }",
+            "due = { business_days_after = 5, obligation = \"b\" }",
+        )
+        .replace("\"handlingsplan\"", "\"a\"");
+    let b = a
+        .replace("\"a\"", "\"b\"")
+        .replace("obligation = \"b\"", "obligation = \"a\"");
     let error = only_error(DIRECTORY, &format!("{a}{b}"));
-    assert!(error.starts_with("calendar.toml:9: obligations[0].due: due rules form a cycle: a → b → a"), "{error}");
+    assert!(
+        error.starts_with("calendar.toml:9: obligations[0].due: due rules form a cycle: a → b → a"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -192,19 +276,31 @@ fn due_rules_must_fit_the_recurrence() {
 
 #[test]
 fn every_error_is_reported_not_just_the_first() {
-    let directory = DIRECTORY.replace("helena@example.org", "helena-at-example").replace("deputy = \"sara\"", "deputy = \"saga\"");
+    let directory = DIRECTORY
+        .replace("helena@example.org", "helena-at-example")
+        .replace("deputy = \"sara\"", "deputy = \"saga\"");
     let calendar = format!("time_zone = \"Mars/Olympus\"\n{CALENDAR}");
     let errors = parse(&directory, &calendar).unwrap_err().0;
     let files: Vec<_> = errors.iter().map(|e| e.file.as_str()).collect();
-    assert_eq!(files, ["directory.toml", "directory.toml", "calendar.toml"], "{errors:?}");
+    assert_eq!(
+        files,
+        ["directory.toml", "directory.toml", "calendar.toml"],
+        "{errors:?}"
+    );
 }
 
 #[test]
 fn malformed_toml_names_file_and_line() {
     let error = only_error("[[units]\nid = 1", CALENDAR);
     assert!(error.starts_with("directory.toml:1: "), "{error}");
-    let error = only_error(DIRECTORY, &CALENDAR.replace("recurrence = \"yearly\"", "recurrence = \"weekly\""));
-    assert!(error.starts_with("calendar.toml:8: ") && error.contains("unknown variant `weekly`"), "{error}");
+    let error = only_error(
+        DIRECTORY,
+        &CALENDAR.replace("recurrence = \"yearly\"", "recurrence = \"weekly\""),
+    );
+    assert!(
+        error.starts_with("calendar.toml:8: ") && error.contains("unknown variant `weekly`"),
+        "{error}"
+    );
 }
 
 #[test]
