@@ -167,3 +167,35 @@ async fn the_suite_runs_on_the_database_the_test_script_chose() {
     };
     assert_eq!(store.backend(), expected);
 }
+
+#[tokio::test]
+async fn a_sqlite_database_is_created_with_its_directory() {
+    let dir = TestDir::new();
+    let mut settings = crate::helpers::test_settings(&dir).await;
+    let file = dir.path().join("var/nested/arshjul.db");
+    settings.database.url = arshjul::settings::Secret::new(format!("sqlite://{}", file.display()));
+
+    let store = arshjul::storage::Store::connect(&settings.database).await.unwrap();
+    store.migrate().await.unwrap();
+
+    assert!(file.exists());
+    assert_eq!(store.occurrences().await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn an_unsupported_database_url_is_refused_without_showing_the_password() {
+    let dir = TestDir::new();
+    let mut settings = crate::helpers::test_settings(&dir).await;
+    settings.database.url = arshjul::settings::Secret::new("mysql://arshjul:hemligt@db/arshjul");
+
+    let error = arshjul::storage::Store::connect(&settings.database)
+        .await
+        .unwrap_err()
+        .to_string();
+
+    assert!(
+        error.contains("database.url must start with sqlite:// or postgres://"),
+        "{error}"
+    );
+    assert!(!error.contains("hemligt"), "{error}");
+}
