@@ -118,21 +118,7 @@ pub fn reconcile(config: &Config, stored: &[StoredOccurrence], wanted: &[Occurre
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::config::SourceFile;
-
-    fn config(calendar: &str) -> Config {
-        Config::parse(
-            SourceFile {
-                name: "directory.toml",
-                text: include_str!("../../config/directory.toml"),
-            },
-            SourceFile {
-                name: "calendar.toml",
-                text: calendar,
-            },
-        )
-        .unwrap()
-    }
+    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, shipped_with as config};
 
     fn stored(occurrences: &[Occurrence]) -> Vec<StoredOccurrence> {
         (1..)
@@ -155,7 +141,7 @@ mod tests {
 
     #[test]
     fn reconciling_twice_changes_nothing_the_second_time() {
-        let config = config(include_str!("../../config/calendar.toml"));
+        let config = config(SHIPPED_CALENDAR);
         let wanted = config.occurrences_to_materialise(now());
         let first = reconcile(&config, &[], &wanted);
         assert_eq!(first.len(), wanted.len());
@@ -165,7 +151,7 @@ mod tests {
 
     #[test]
     fn moved_due_dates_reschedule_only_open_occurrences() {
-        let shipped = include_str!("../../config/calendar.toml");
+        let shipped = SHIPPED_CALENDAR;
         let before = config(shipped);
         let wanted = before.occurrences_to_materialise(now());
         let mut rows = stored(&wanted);
@@ -186,7 +172,7 @@ mod tests {
 
     #[test]
     fn occurrences_of_removed_obligations_are_kept_but_unconfigured() {
-        let shipped = include_str!("../../config/calendar.toml");
+        let shipped = SHIPPED_CALENDAR;
         let before = config(shipped);
         let rows = stored(&before.occurrences_to_materialise(now()));
         let reseregler = shipped.find("[[obligations]]\nid = \"reseregler\"").unwrap();

@@ -160,21 +160,11 @@ fn candidate_periods(recurrence: Recurrence, years: &std::ops::RangeInclusive<i1
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::config::SourceFile;
+    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, shipped_with};
     use jiff::civil::date;
 
     fn shipped() -> Config {
-        Config::parse(
-            SourceFile {
-                name: "directory.toml",
-                text: include_str!("../../config/directory.toml"),
-            },
-            SourceFile {
-                name: "calendar.toml",
-                text: include_str!("../../config/calendar.toml"),
-            },
-        )
-        .expect("shipped configuration is valid")
+        shipped_with(SHIPPED_CALENDAR)
     }
 
     fn due(config: &Config, obligation: &str, period: Period) -> Date {

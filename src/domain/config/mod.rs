@@ -90,3 +90,27 @@ pub(crate) fn parse_date(text: &str) -> Result<Date, String> {
 
 #[cfg(test)]
 mod tests;
+
+/// The shipped configuration, for tests across the domain.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{Config, SourceFile};
+
+    pub const SHIPPED_CALENDAR: &str = include_str!("../../../config/calendar.toml");
+    pub const SHIPPED_DIRECTORY: &str = include_str!("../../../config/directory.toml");
+
+    /// The shipped directory with `calendar` (the shipped one, or a variation of it).
+    pub fn shipped_with(calendar: &str) -> Config {
+        Config::parse(
+            SourceFile {
+                name: "directory.toml",
+                text: SHIPPED_DIRECTORY,
+            },
+            SourceFile {
+                name: "calendar.toml",
+                text: calendar,
+            },
+        )
+        .unwrap_or_else(|errors| panic!("invalid test configuration:\n{errors}"))
+    }
+}

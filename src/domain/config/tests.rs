@@ -76,11 +76,8 @@ fn only_error(directory: &str, calendar: &str) -> String {
 
 #[test]
 fn shipped_configuration_is_valid_and_complete() {
-    let config = parse(
-        include_str!("../../../config/directory.toml"),
-        include_str!("../../../config/calendar.toml"),
-    )
-    .unwrap_or_else(|e| panic!("shipped configuration is invalid:\n{e}"));
+    let config = parse(fixtures::SHIPPED_DIRECTORY, fixtures::SHIPPED_CALENDAR)
+        .unwrap_or_else(|e| panic!("shipped configuration is invalid:\n{e}"));
     assert_eq!(
         config
             .directory
