@@ -5,4 +5,6 @@ pub mod business_days;
 pub mod config;
 pub mod mandate;
 pub mod occurrence;
+pub mod planner;
+pub mod policy;
 pub mod schedule;

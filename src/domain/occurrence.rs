@@ -59,6 +59,8 @@ pub struct StoredOccurrence {
     pub period: String,
     pub due_at: Timestamp,
     pub state: OccurrenceState,
+    /// When it was last submitted; the manager's acknowledgement requests count from here.
+    pub submitted_at: Option<Timestamp>,
     /// False once the obligation or unit is no longer in the configuration.
     pub configured: bool,
 }
@@ -130,6 +132,7 @@ mod tests {
                 period: o.period.to_string(),
                 due_at: o.due_at,
                 state: OccurrenceState::Open,
+                submitted_at: None,
                 configured: true,
             })
             .collect()

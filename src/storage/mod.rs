@@ -126,7 +126,7 @@ impl Store {
     /// Every stored occurrence, in due order.
     pub async fn occurrences(&self) -> anyhow::Result<Vec<StoredOccurrence>> {
         let rows = sqlx::query(
-            "SELECT id, obligation, unit, period, due_at, state, configured FROM occurrences ORDER BY due_at, obligation, unit",
+            "SELECT id, obligation, unit, period, due_at, state, submitted_at, configured FROM occurrences ORDER BY due_at, obligation, unit",
         )
         .fetch_all(&self.pool)
         .await
@@ -173,10 +173,12 @@ impl Store {
                 .await
                 .context("taking the materialisation lock")?;
         }
-        let rows = sqlx::query("SELECT id, obligation, unit, period, due_at, state, configured FROM occurrences")
-            .fetch_all(&mut *tx)
-            .await
-            .context("reading occurrences")?;
+        let rows = sqlx::query(
+            "SELECT id, obligation, unit, period, due_at, state, submitted_at, configured FROM occurrences",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .context("reading occurrences")?;
         let stored = rows
             .iter()
             .map(occurrence_from_row)
@@ -268,6 +270,10 @@ fn occurrence_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredOccurren
         period: row.try_get("period")?,
         due_at: timestamp(row.try_get("due_at")?)?,
         state: OccurrenceState::from_str(&state).map_err(anyhow::Error::msg)?,
+        submitted_at: row
+            .try_get::<Option<i64>, _>("submitted_at")?
+            .map(timestamp)
+            .transpose()?,
         configured: row.try_get::<i64, _>("configured")? != 0,
     })
 }

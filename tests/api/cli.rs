@@ -189,7 +189,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     c.replace("obligation = \"uppfoljning\" }", "obligation = \"uppföljning\" }"),
                 )
             }),
-            "calendar.toml:92: obligations[4].due: due rule refers to unknown obligation \"uppföljning\"",
+            "calendar.toml:112: obligations[4].due: due rule refers to unknown obligation \"uppföljning\"",
         ),
         (
             "cyclic due rules",
@@ -202,12 +202,12 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     ),
                 )
             }),
-            "calendar.toml:80: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
+            "calendar.toml:100: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
         ),
         (
             "bad date",
             Box::new(|d, c| (d, c.replace("date = \"06-15\"", "date = \"06-31\""))),
-            "calendar.toml:129: obligations[7].due: \"06-31\" is not a day of the year",
+            "calendar.toml:149: obligations[7].due: \"06-31\" is not a day of the year",
         ),
         (
             "unknown time zone",

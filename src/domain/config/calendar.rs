@@ -12,6 +12,7 @@ use super::directory::{Role, UnitKind};
 use super::errors::{ConfigError, ConfigErrors, SourceFile};
 use super::{check_id, parse_date};
 use crate::domain::business_days::NonBusinessDayRule;
+use crate::domain::policy::{Policy, RawPolicy, RawSendWindow, SendWindow};
 
 /// The id of an obligation, e.g. `uppfoljning`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -83,6 +84,8 @@ pub struct Obligation {
     pub move_due: NonBusinessDayRule,
     /// The sentence of the guideline the obligation comes from.
     pub basis: String,
+    /// When its reminders go out.
+    pub policy: Policy,
 }
 
 /// The governance calendar: obligations and the local time rules they are due by.
@@ -93,6 +96,8 @@ pub struct Calendar {
     pub time_zone: TimeZone,
     /// The local time of day at which a due date ends.
     pub due_time: Time,
+    /// When messages may go out.
+    pub send_window: SendWindow,
     pub obligations: Vec<Obligation>,
 }
 
@@ -135,6 +140,20 @@ impl Calendar {
             None => Some(Time::constant(16, 0, 0, 0)),
         };
         let move_due = raw.move_due.unwrap_or(NonBusinessDayRule::Previous);
+        let default_policy = match &raw.reminders {
+            Some(policy) => policy.get_ref().over(&Policy::default()).unwrap_or_else(|reason| {
+                errors.push(source.error_at(policy.span(), "reminders", reason));
+                Policy::default()
+            }),
+            None => Policy::default(),
+        };
+        let send_window = match &raw.send_window {
+            Some(window) => window.get_ref().parse().unwrap_or_else(|reason| {
+                errors.push(source.error_at(window.span(), "send_window", reason));
+                SendWindow::default()
+            }),
+            None => SendWindow::default(),
+        };
         let recurrences: BTreeMap<&str, Recurrence> = raw
             .obligations
             .iter()
@@ -173,7 +192,13 @@ impl Calendar {
             }
             let due = parse_due(&raw.due, raw.recurrence, &recurrences)
                 .map_err(|reason| errors.push(source.error_at(raw.due.span(), format!("{key}.due"), reason)));
-            if let (Ok(due), true) = (due, errors.len() == errors_before) {
+            let policy = match &raw.reminders {
+                Some(policy) => policy.get_ref().over(&default_policy).map_err(|reason| {
+                    errors.push(source.error_at(policy.span(), format!("{key}.reminders"), reason));
+                }),
+                None => Ok(default_policy.clone()),
+            };
+            if let (Ok(due), Ok(policy), true) = (due, policy, errors.len() == errors_before) {
                 obligations.push(Obligation {
                     id: ObligationId(id.clone()),
                     title_sv: raw.title_sv.get_ref().trim().to_owned(),
@@ -184,6 +209,7 @@ impl Calendar {
                     due,
                     move_due: raw.move_due.unwrap_or(move_due),
                     basis: raw.basis.get_ref().split_whitespace().collect::<Vec<_>>().join(" "),
+                    policy,
                 });
             }
         }
@@ -195,6 +221,7 @@ impl Calendar {
                     .map_or_else(|| DEFAULT_TIME_ZONE.to_owned(), Spanned::into_inner),
                 time_zone,
                 due_time,
+                send_window,
                 obligations,
             }),
             _ => Err(ConfigErrors(errors)),
@@ -210,6 +237,8 @@ struct RawCalendar {
     time_zone: Option<Spanned<String>>,
     due_time: Option<Spanned<String>>,
     move_due: Option<NonBusinessDayRule>,
+    reminders: Option<Spanned<RawPolicy>>,
+    send_window: Option<Spanned<RawSendWindow>>,
     #[serde(default)]
     obligations: Vec<RawObligation>,
 }
@@ -226,6 +255,7 @@ struct RawObligation {
     due: Spanned<RawDue>,
     move_due: Option<NonBusinessDayRule>,
     basis: Spanned<String>,
+    reminders: Option<Spanned<RawPolicy>>,
 }
 
 #[derive(Deserialize, Default)]

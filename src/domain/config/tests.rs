@@ -309,3 +309,26 @@ fn a_unit_without_the_responsible_role_is_a_warning() {
         ["unit \"tekniska\" has no strategist for obligation \"handlingsplan\"; its manager will be asked instead"]
     );
 }
+
+#[test]
+fn reminder_policies_inherit_and_are_checked() {
+    let calendar = format!("[reminders]\noverdue_every = 5\n\n{CALENDAR}\nreminders = {{ before = [7, 20, 7] }}\n");
+    let config = parse(DIRECTORY, &calendar).unwrap();
+    let policy = &config.calendar.obligations[0].policy;
+    assert_eq!(policy.before, [20, 7], "sorted, duplicates dropped");
+    assert_eq!(policy.overdue_every, 5, "inherited from [reminders]");
+    assert_eq!(policy.escalate_manager_after, 5, "built-in default");
+
+    let zero = format!("{CALENDAR}\nreminders = {{ overdue_every = 0 }}\n");
+    let error = only_error(DIRECTORY, &zero);
+    assert!(
+        error.starts_with("calendar.toml:12: obligations[0].reminders: overdue_every: must be 1..=250"),
+        "{error}"
+    );
+    let window = format!("[send_window]\nopens = \"17:00\"\ncloses = \"08:00\"\n{CALENDAR}");
+    let error = only_error(DIRECTORY, &window);
+    assert!(
+        error.starts_with("calendar.toml:1: send_window: the window must open before it closes"),
+        "{error}"
+    );
+}

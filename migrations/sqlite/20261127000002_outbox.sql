@@ -1,0 +1,29 @@
+-- When an occurrence was last submitted: the manager's acknowledgement requests count from it.
+ALTER TABLE occurrences ADD COLUMN submitted_at INTEGER;
+
+-- One row per delivery: one step of one occurrence, to one recipient, on one channel.
+-- The idempotency key makes planning the same delivery twice a no-op.
+CREATE TABLE outbox (
+    id               INTEGER PRIMARY KEY,
+    idempotency_key  TEXT    NOT NULL UNIQUE,
+    occurrence_id    INTEGER NOT NULL REFERENCES occurrences (id),
+    step             TEXT    NOT NULL,
+    recipient        TEXT    NOT NULL,
+    channel          TEXT    NOT NULL,
+    -- Why this recipient: holder, stand-in:<person>, vacant:<role>.
+    reason           TEXT    NOT NULL,
+    state            TEXT    NOT NULL DEFAULT 'pending'
+                     CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'dead', 'cancelled')),
+    -- Not to be sent before this time; for failed rows, when to retry.
+    not_before       INTEGER NOT NULL,
+    -- While sending: the claim expires then, and another dispatcher may take the row.
+    lease_until      INTEGER,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT,
+    provider_id      TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    sent_at          INTEGER
+);
+CREATE INDEX outbox_ready ON outbox (not_before) WHERE state IN ('pending', 'failed', 'sending');
+CREATE INDEX outbox_occurrence ON outbox (occurrence_id);

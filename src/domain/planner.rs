@@ -1,0 +1,504 @@
+//! The planner: from occurrences, their state, the directory, the policy and the current
+//! time, the deliveries that should exist. Pure; the caller writes them to the outbox, where
+//! a unique idempotency key makes planning the same step twice a no-op.
+//!
+//! Each occurrence has up to four tracks of steps: reminders to the responsible person
+//! (`before-N`, `due`, `overdue-K`), escalation to the unit's manager and to KLK, and — once
+//! submitted — requests to the manager to acknowledge. On every pass only the latest step of
+//! each track whose time has come is wanted, so after downtime the steps missed meanwhile are
+//! not all fired: the latest one is sent, once.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use super::business_days::{add_business_days, is_business_day};
+use super::config::{Config, Obligation, Person, PersonId, Role, Unit, UnitKind};
+use super::occurrence::{OccurrenceState, StoredOccurrence};
+
+/// One point in an occurrence's reminder sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    /// This many business days before the due date.
+    Before(u16),
+    /// On the due date.
+    Due,
+    /// The K-th reminder after the due date.
+    Overdue(u16),
+    /// The unit's manager is told the occurrence is overdue.
+    EscalateManager,
+    /// KLK's strategist is told the occurrence is overdue.
+    EscalateKlk,
+    /// The manager is asked to acknowledge a submission (0 = the first request).
+    Acknowledge(u16),
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Before(days) => write!(f, "before-{days}"),
+            Self::Due => f.write_str("due"),
+            Self::Overdue(k) => write!(f, "overdue-{k}"),
+            Self::EscalateManager => f.write_str("escalate-manager"),
+            Self::EscalateKlk => f.write_str("escalate-klk"),
+            Self::Acknowledge(0) => f.write_str("acknowledge"),
+            Self::Acknowledge(k) => write!(f, "acknowledge-{k}"),
+        }
+    }
+}
+
+impl Step {
+    /// What the recipient is asked to do.
+    pub fn ask(self) -> Ask {
+        match self {
+            Self::Before(_) | Self::Due | Self::Overdue(_) => Ask::Submit,
+            Self::EscalateManager | Self::EscalateKlk => Ask::FollowUp,
+            Self::Acknowledge(_) => Ask::Acknowledge,
+        }
+    }
+}
+
+/// What a delivery asks of its recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ask {
+    /// Do the work and mark it submitted.
+    Submit,
+    /// See that an overdue occurrence gets done.
+    FollowUp,
+    /// Confirm a submission.
+    Acknowledge,
+}
+
+/// Why a delivery goes to its recipient and not to someone else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The recipient holds the role the step is for.
+    Holder,
+    /// The holder is away; the recipient is their deputy (or, lacking one, the manager).
+    StandIn { away: PersonId },
+    /// Nobody holds the role in the unit, so its manager is asked instead.
+    VacantRole { role: Role },
+}
+
+/// One message that should exist: an occurrence's step, for one recipient on one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub occurrence_id: i64,
+    pub step: Step,
+    pub recipient: PersonId,
+    /// The channel name; `email` until routing arrives.
+    pub channel: &'static str,
+    /// Not to be sent before this instant: the step's time, moved into the send window.
+    pub not_before: Timestamp,
+    pub reason: Reason,
+    /// Stable for (occurrence, step, recipient, channel); unique in the outbox.
+    pub idempotency_key: String,
+}
+
+/// The channel every delivery uses for now.
+pub const EMAIL: &str = "email";
+
+/// Every delivery wanted at `now` for `occurrences`.
+pub fn plan(config: &Config, occurrences: &[StoredOccurrence], now: Timestamp) -> Vec<Delivery> {
+    let today = config.local_date(now);
+    occurrences
+        .iter()
+        .filter(|o| o.configured)
+        .filter_map(|o| {
+            let obligation = config
+                .calendar
+                .obligations
+                .iter()
+                .find(|ob| ob.id.as_str() == o.obligation)?;
+            let unit = config.directory.units.iter().find(|u| u.id.as_str() == o.unit)?;
+            Some((o, obligation, unit))
+        })
+        .flat_map(|(occurrence, obligation, unit)| {
+            tracks(config, occurrence, obligation, unit, now)
+                .into_iter()
+                .filter_map(|(step, at, role)| {
+                    let (recipient, reason) = recipient(config, unit, role, today)?;
+                    Some(Delivery {
+                        occurrence_id: occurrence.id,
+                        step,
+                        idempotency_key: format!("{}/{step}/{}/{EMAIL}", occurrence.id, recipient.id),
+                        recipient: recipient.id.clone(),
+                        channel: EMAIL,
+                        not_before: config.next_send_time(at.max(now)),
+                        reason,
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Who a track's steps are for.
+#[derive(Debug, Clone, Copy)]
+enum Addressee {
+    /// A role in the occurrence's own unit.
+    Role(Role),
+    /// The strategist at KLK.
+    Klk,
+}
+
+/// The latest step of each track whose time has come at `now`, with that time.
+fn tracks(
+    config: &Config,
+    occurrence: &StoredOccurrence,
+    obligation: &Obligation,
+    unit: &Unit,
+    now: Timestamp,
+) -> Vec<(Step, Timestamp, Addressee)> {
+    let due = config.local_date(occurrence.due_at);
+    let policy = &obligation.policy;
+    // Steps fall at the opening of the send window on their day.
+    let on_days = |steps: Vec<(Step, Date)>| {
+        steps
+            .into_iter()
+            .filter_map(|(step, date)| Some((step, config.window_opens_on(date)?)))
+            .collect::<Vec<_>>()
+    };
+    let today = config.local_date(now);
+    let mut wanted = Vec::new();
+    match occurrence.state {
+        OccurrenceState::Open => {
+            let mut reminders: Vec<(Step, Date)> = policy
+                .before
+                .iter()
+                .map(|days| (Step::Before(*days), add_business_days(due, -i32::from(*days))))
+                .collect();
+            reminders.push((Step::Due, due));
+            reminders.extend(
+                (1..)
+                    .map(|k: u16| {
+                        (
+                            Step::Overdue(k),
+                            add_business_days(due, i32::from(k) * i32::from(policy.overdue_every)),
+                        )
+                    })
+                    .take_while(|(_, date)| *date <= today),
+            );
+            let responsible = Addressee::Role(obligation.responsible_role);
+            wanted.extend(latest(on_days(reminders), now).map(|(step, at)| (step, at, responsible)));
+            let manager = (
+                Step::EscalateManager,
+                add_business_days(due, i32::from(policy.escalate_manager_after)),
+            );
+            let klk = (
+                Step::EscalateKlk,
+                add_business_days(due, i32::from(policy.escalate_klk_after)),
+            );
+            // The manager is not told twice when they are the responsible person themselves.
+            if obligation.responsible_role != Role::Manager {
+                wanted.extend(
+                    latest(on_days(vec![manager]), now).map(|(step, at)| (step, at, Addressee::Role(Role::Manager))),
+                );
+            }
+            if unit.kind != UnitKind::Klk || obligation.responsible_role != Role::Strategist {
+                wanted.extend(latest(on_days(vec![klk]), now).map(|(step, at)| (step, at, Addressee::Klk)));
+            }
+        }
+        OccurrenceState::Submitted => {
+            if let Some(submitted_at) = occurrence.submitted_at.filter(|at| *at <= now) {
+                let submitted = config.local_date(submitted_at);
+                let repeats = (1..)
+                    .map(|k: u16| {
+                        let date = add_business_days(submitted, i32::from(k) * i32::from(policy.acknowledge_every));
+                        (Step::Acknowledge(k), date)
+                    })
+                    .take_while(|(_, date)| *date <= today)
+                    .collect();
+                let mut requests = on_days(repeats);
+                requests.push((Step::Acknowledge(0), submitted_at));
+                wanted.extend(latest(requests, now).map(|(step, at)| (step, at, Addressee::Role(Role::Manager))));
+            }
+        }
+        OccurrenceState::Acknowledged | OccurrenceState::Waived => {}
+    }
+    wanted
+}
+
+/// The step whose time came last, at or before `now`.
+fn latest(steps: Vec<(Step, Timestamp)>, now: Timestamp) -> Option<(Step, Timestamp)> {
+    steps.into_iter().filter(|(_, at)| *at <= now).max_by_key(|(_, at)| *at)
+}
+
+/// Who receives a step for `addressee` in `unit` on `today`, and why.
+fn recipient<'a>(
+    config: &'a Config,
+    unit: &'a Unit,
+    addressee: Addressee,
+    today: Date,
+) -> Option<(&'a Person, Reason)> {
+    let directory = &config.directory;
+    let (unit, role) = match addressee {
+        Addressee::Role(role) => (unit, role),
+        Addressee::Klk => {
+            let klk = directory
+                .units
+                .iter()
+                .find(|u| u.kind == UnitKind::Klk && u.roles.contains_key(&Role::Strategist))?;
+            (klk, Role::Strategist)
+        }
+    };
+    let manager = || directory.holder(unit, Role::Manager);
+    let Some(assignment) = unit.roles.get(&role) else {
+        return manager().map(|m| (m, Reason::VacantRole { role }));
+    };
+    let holder = directory.person(&assignment.person)?;
+    if !holder.is_away(today) {
+        return Some((holder, Reason::Holder));
+    }
+    let deputy = assignment
+        .deputy
+        .as_ref()
+        .and_then(|d| directory.person(d))
+        .filter(|d| !d.is_away(today));
+    let stand_in = deputy.or_else(|| manager().filter(|m| m.id != holder.id && !m.is_away(today)));
+    Some(match stand_in {
+        Some(stand_in) => (
+            stand_in,
+            Reason::StandIn {
+                away: holder.id.clone(),
+            },
+        ),
+        // Nobody is present to stand in: the holder still gets it, to read on return.
+        None => (holder, Reason::Holder),
+    })
+}
+
+impl Config {
+    /// When the send window opens on `date`, if `date` is a business day.
+    pub fn window_opens_on(&self, date: Date) -> Option<Timestamp> {
+        let window = self.calendar.send_window;
+        is_business_day(date).then(|| {
+            self.calendar
+                .time_zone
+                .to_timestamp(date.to_datetime(window.opens))
+                .ok()
+        })?
+    }
+
+    /// The first instant at or after `at` inside a send window.
+    pub fn next_send_time(&self, at: Timestamp) -> Timestamp {
+        let local = self.calendar.time_zone.to_datetime(at);
+        let window = self.calendar.send_window;
+        let date = local.date();
+        if is_business_day(date) && local.time() >= window.opens && local.time() < window.closes {
+            return at;
+        }
+        let first = if is_business_day(date) && local.time() < window.opens {
+            date
+        } else {
+            add_business_days(date, 1)
+        };
+        self.window_opens_on(first).unwrap_or(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::config::SourceFile;
+    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, SHIPPED_DIRECTORY, shipped_with};
+
+    /// Tekniska förvaltningen's follow-up of 2026, due Monday 15 February 2027 at 16:00.
+    fn follow_up(state: OccurrenceState) -> StoredOccurrence {
+        StoredOccurrence {
+            id: 7,
+            obligation: "uppfoljning".into(),
+            unit: "tekniska".into(),
+            period: "2026".into(),
+            due_at: "2027-02-15T15:00:00Z".parse().unwrap(),
+            state,
+            submitted_at: None,
+            configured: true,
+        }
+    }
+
+    fn at(local: &str) -> Timestamp {
+        jiff::tz::TimeZone::get("Europe/Stockholm")
+            .unwrap()
+            .to_timestamp(local.parse().unwrap())
+            .unwrap()
+    }
+
+    fn steps(config: &Config, occurrence: &StoredOccurrence, now: &str) -> Vec<(String, String)> {
+        plan(config, std::slice::from_ref(occurrence), at(now))
+            .into_iter()
+            .map(|d| (d.step.to_string(), d.recipient.to_string()))
+            .collect()
+    }
+
+    fn pair(step: &str, person: &str) -> (String, String) {
+        (step.to_owned(), person.to_owned())
+    }
+
+    #[test]
+    fn the_latest_reminder_whose_day_has_come_goes_to_the_responsible_person() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let open = follow_up(OccurrenceState::Open);
+        // 14 business days before 15 Feb 2027 is Tuesday 26 January; 30 before is Wednesday
+        // 30 December 2026 (trettondedag jul, nyårsafton and nyårsdagen do not count).
+        assert_eq!(steps(&config, &open, "2026-12-30T07:59"), []);
+        assert_eq!(
+            steps(&config, &open, "2026-12-30T08:00"),
+            [pair("before-30", "linnea.dahl")]
+        );
+        assert_eq!(
+            steps(&config, &open, "2027-01-26T07:59"),
+            [pair("before-30", "linnea.dahl")]
+        );
+        assert_eq!(
+            steps(&config, &open, "2027-01-26T08:00"),
+            [pair("before-14", "linnea.dahl")]
+        );
+        assert_eq!(steps(&config, &open, "2027-02-15T09:00"), [pair("due", "linnea.dahl")]);
+    }
+
+    #[test]
+    fn after_downtime_only_the_latest_step_of_each_track_is_wanted() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let open = follow_up(OccurrenceState::Open);
+        // 1 March 2027 is 10 business days after the due date: overdue-3, the manager
+        // escalation (after 5) and the KLK escalation (after 10) have all come.
+        assert_eq!(
+            steps(&config, &open, "2027-03-01T10:00"),
+            [
+                pair("overdue-3", "linnea.dahl"),
+                pair("escalate-manager", "magnus.berg"),
+                pair("escalate-klk", "johan.lindqvist")
+            ]
+        );
+    }
+
+    #[test]
+    fn every_reminder_lies_on_a_business_day_inside_the_send_window() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let open = follow_up(OccurrenceState::Open);
+        let mut now = at("2027-01-01T00:00");
+        while now < at("2027-04-01T00:00") {
+            for delivery in plan(&config, std::slice::from_ref(&open), now) {
+                let local = config.calendar.time_zone.to_datetime(delivery.not_before);
+                assert!(is_business_day(local.date()), "{delivery:?}");
+                assert!(local.time() >= jiff::civil::time(8, 0, 0, 0) && local.time() < jiff::civil::time(17, 0, 0, 0));
+                assert!(delivery.not_before >= now);
+            }
+            now = now.checked_add(jiff::SignedDuration::from_hours(5)).unwrap();
+        }
+    }
+
+    #[test]
+    fn something_planned_outside_the_window_waits_for_the_next_one() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let open = follow_up(OccurrenceState::Open);
+        // Saturday 30 January: the latest step is before-14, and it waits for Monday 08:00.
+        let wanted = plan(&config, std::slice::from_ref(&open), at("2027-01-30T12:00"));
+        assert_eq!(wanted[0].not_before, at("2027-02-01T08:00"));
+        let evening = plan(&config, std::slice::from_ref(&open), at("2027-01-27T17:30"));
+        assert_eq!(evening[0].not_before, at("2027-01-28T08:00"));
+    }
+
+    #[test]
+    fn a_submission_stops_the_reminders_and_asks_the_manager_to_acknowledge() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let mut submitted = follow_up(OccurrenceState::Submitted);
+        submitted.submitted_at = Some(at("2027-02-10T10:15"));
+        assert_eq!(
+            steps(&config, &submitted, "2027-02-10T10:16"),
+            [pair("acknowledge", "magnus.berg")]
+        );
+        assert_eq!(
+            steps(&config, &submitted, "2027-02-15T08:00"),
+            [pair("acknowledge-1", "magnus.berg")]
+        );
+        let acknowledged = follow_up(OccurrenceState::Acknowledged);
+        assert_eq!(steps(&config, &acknowledged, "2027-03-01T10:00"), []);
+        assert_eq!(
+            steps(&config, &follow_up(OccurrenceState::Waived), "2027-03-01T10:00"),
+            []
+        );
+        let mut gone = follow_up(OccurrenceState::Open);
+        gone.configured = false;
+        assert_eq!(
+            steps(&config, &gone, "2027-03-01T10:00"),
+            [],
+            "unconfigured occurrences are not chased"
+        );
+    }
+
+    fn with_directory(directory: &str) -> Config {
+        Config::parse(
+            SourceFile {
+                name: "directory.toml",
+                text: directory,
+            },
+            SourceFile {
+                name: "calendar.toml",
+                text: SHIPPED_CALENDAR,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_absent_person_is_stood_in_for_by_their_deputy_or_else_the_manager() {
+        let away = "id = \"linnea.dahl\"\nname = \"Linnea Dahl\"\nemail = \"linnea.dahl@example.org\"\nmatrix_id = \"@linnea.dahl:example.org\"\nabsences = [{ from = \"2027-01-25\", to = \"2027-02-05\" }]";
+        let directory = SHIPPED_DIRECTORY.replace(
+            "id = \"linnea.dahl\"\nname = \"Linnea Dahl\"\nemail = \"linnea.dahl@example.org\"\nmatrix_id = \"@linnea.dahl:example.org\"",
+            away,
+        );
+        let config = with_directory(&directory);
+        let open = follow_up(OccurrenceState::Open);
+        let wanted = plan(&config, std::slice::from_ref(&open), at("2027-01-26T08:00"));
+        assert_eq!(wanted[0].recipient.as_str(), "magnus.berg");
+        assert_eq!(
+            wanted[0].reason,
+            Reason::StandIn {
+                away: PersonId::checked("linnea.dahl")
+            }
+        );
+
+        let with_deputy = directory.replace(
+            "[units.roles.eu_contact]\nperson = \"linnea.dahl\"",
+            "[units.roles.eu_contact]\nperson = \"linnea.dahl\"\ndeputy = \"jonas.wikstrom\"",
+        );
+        let wanted = plan(
+            &with_directory(&with_deputy),
+            std::slice::from_ref(&open),
+            at("2027-01-26T08:00"),
+        );
+        assert_eq!(wanted[0].recipient.as_str(), "jonas.wikstrom");
+        assert_eq!(
+            steps(&config, &open, "2027-02-08T08:00")[0].1,
+            "linnea.dahl",
+            "back from leave"
+        );
+    }
+
+    #[test]
+    fn a_vacant_role_is_an_item_for_the_units_manager() {
+        let directory = SHIPPED_DIRECTORY.replace("[units.roles.eu_contact]\nperson = \"linnea.dahl\"\n", "");
+        let config = with_directory(&directory);
+        let wanted = plan(&config, &[follow_up(OccurrenceState::Open)], at("2027-01-26T08:00"));
+        assert_eq!(wanted.len(), 1);
+        assert_eq!(wanted[0].recipient.as_str(), "magnus.berg");
+        assert_eq!(wanted[0].reason, Reason::VacantRole { role: Role::EuContact });
+    }
+
+    #[test]
+    fn idempotency_keys_name_occurrence_step_recipient_and_channel() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let open = follow_up(OccurrenceState::Open);
+        let first = plan(&config, std::slice::from_ref(&open), at("2027-01-26T08:00"));
+        let later = plan(&config, std::slice::from_ref(&open), at("2027-01-27T11:00"));
+        assert_eq!(first[0].idempotency_key, "7/before-14/linnea.dahl/email");
+        assert_eq!(
+            first[0].idempotency_key, later[0].idempotency_key,
+            "the same step keeps its key"
+        );
+    }
+}
