@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::config::{Config, UnitKind};
+use crate::domain::simulation::{Behaviour, Simulated};
 use crate::settings::Settings;
 use crate::startup::Application;
 use crate::storage::Store;
@@ -34,6 +35,35 @@ pub enum Command {
     CheckConfig,
     /// List the deadlines of a year.
     Calendar(CalendarArgs),
+    /// Run the real planner over a stretch of days with a simulated clock; nothing is sent.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// First day (YYYY-MM-DD; default: today).
+    #[arg(long)]
+    pub from: Option<jiff::civil::Date>,
+    /// Last day, included (default: 31 December of the first day's year).
+    #[arg(long)]
+    pub to: Option<jiff::civil::Date>,
+    /// Let everyone submit this many business days after their first reminder, and managers
+    /// acknowledge as many business days later, to show how reminders stop.
+    #[arg(long, value_name = "N")]
+    pub submit_after_days: Option<u16>,
+    /// Only deliveries about this unit's occurrences.
+    #[arg(long, value_name = "ID")]
+    pub unit: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SimulateFormat::Table)]
+    pub format: SimulateFormat,
+}
+
+/// How `arshjul simulate` prints.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SimulateFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +99,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         }
         Command::CheckConfig => Ok(check_config(&settings)),
         Command::Calendar(args) => calendar(&settings, &args, &SystemClock),
+        Command::Simulate(args) => simulate(&settings, &args, &SystemClock),
     }
 }
 
@@ -175,22 +206,109 @@ fn print_summary(settings: &Settings, config: &Config) {
     }
 }
 
-fn calendar(settings: &Settings, args: &CalendarArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
-    let config = match settings.files.load() {
-        Ok(config) => config,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    if let Some(unit) = args
-        .unit
-        .as_deref()
-        .filter(|id| config.directory.units.iter().all(|u| u.id.as_str() != *id))
-    {
+/// The configuration, with `unit` checked against it; `None` after printing why not.
+fn load_for_listing(settings: &Settings, unit: Option<&str>) -> Option<Config> {
+    let config = settings.files.load().map_err(|errors| eprintln!("{errors}")).ok()?;
+    if let Some(unit) = unit.filter(|id| config.directory.units.iter().all(|u| u.id.as_str() != *id)) {
         eprintln!("unknown unit \"{unit}\"; `arshjul check-config` lists the directory");
-        return Ok(ExitCode::FAILURE);
+        return None;
     }
+    Some(config)
+}
+
+fn simulate(settings: &Settings, args: &SimulateArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
+    let Some(config) = load_for_listing(settings, args.unit.as_deref()) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let from = args.from.unwrap_or_else(|| config.local_date(clock.now()));
+    let to = args
+        .to
+        .unwrap_or_else(|| jiff::civil::Date::constant(from.year(), 12, 31));
+    let behaviour = Behaviour {
+        act_after_days: args.submit_after_days,
+    };
+    let made: Vec<Simulated> = crate::domain::simulation::simulate(&config, from, to, behaviour)
+        .into_iter()
+        .filter(|s| {
+            args.unit
+                .as_deref()
+                .is_none_or(|unit| s.occurrence.unit.as_str() == unit)
+        })
+        .collect();
+    let time_zone = &config.calendar.time_zone;
+    let rows = made.iter().map(|s| {
+        let d = &s.delivery;
+        SimulatedRow {
+            when: time_zone
+                .to_datetime(d.not_before)
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string(),
+            recipient: d.recipient.to_string(),
+            channel: d.channel,
+            step: d.step.to_string(),
+            obligation: s.occurrence.obligation.to_string(),
+            unit: s.occurrence.unit.to_string(),
+            period: s.occurrence.period.to_string(),
+            reason: d.reason.to_string(),
+        }
+    });
+    match args.format {
+        SimulateFormat::Json => println!("{}", serde_json::to_string_pretty(&rows.collect::<Vec<_>>())?),
+        SimulateFormat::Table => {
+            let header = [
+                "WHEN",
+                "TO",
+                "CHANNEL",
+                "STEP",
+                "OBLIGATION",
+                "UNIT",
+                "PERIOD",
+                "REASON",
+            ];
+            let rows = rows.map(|r| {
+                vec![
+                    r.when,
+                    r.recipient,
+                    r.channel.to_owned(),
+                    r.step,
+                    r.obligation,
+                    r.unit,
+                    r.period,
+                    r.reason,
+                ]
+            });
+            print!("{}", crate::listing::text_table(&header, rows));
+            let messages: std::collections::BTreeSet<_> = made
+                .iter()
+                .map(|s| (&s.delivery.recipient, s.delivery.channel, s.delivery.not_before))
+                .collect();
+            println!(
+                "{} deliveries in {} messages (one digest per recipient, channel and send window)",
+                made.len(),
+                messages.len()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One simulated delivery as printed.
+#[derive(serde::Serialize)]
+struct SimulatedRow {
+    when: String,
+    recipient: String,
+    channel: &'static str,
+    step: String,
+    obligation: String,
+    unit: String,
+    period: String,
+    reason: String,
+}
+
+fn calendar(settings: &Settings, args: &CalendarArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
+    let Some(config) = load_for_listing(settings, args.unit.as_deref()) else {
+        return Ok(ExitCode::FAILURE);
+    };
     let now = clock.now();
     let year = args.year.unwrap_or_else(|| config.local_date(now).year());
     let occurrences: Vec<_> = config

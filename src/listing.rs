@@ -72,33 +72,37 @@ pub fn list<'a>(config: &'a Config, occurrences: &[Occurrence]) -> Vec<Listed<'a
 
 /// A plain-text table, one line per occurrence.
 pub fn table(listed: &[Listed<'_>]) -> String {
-    let header = ["DUE", "OBLIGATION", "UNIT", "PERIOD", "ROLE", "RESPONSIBLE"];
-    let rows: Vec<[String; 6]> = listed
-        .iter()
-        .map(|l| {
-            [
-                l.due_date.to_string(),
-                l.obligation.to_owned(),
-                l.unit.to_owned(),
-                l.period.clone(),
-                l.responsible_role.to_owned(),
-                l.responsible
-                    .as_ref()
-                    .map_or_else(|| "(nobody)".to_owned(), |r| r.name.to_owned()),
-            ]
-        })
+    let rows = listed.iter().map(|l| {
+        vec![
+            l.due_date.to_string(),
+            l.obligation.to_owned(),
+            l.unit.to_owned(),
+            l.period.clone(),
+            l.responsible_role.to_owned(),
+            l.responsible
+                .as_ref()
+                .map_or_else(|| "(nobody)".to_owned(), |r| r.name.to_owned()),
+        ]
+    });
+    text_table(&["DUE", "OBLIGATION", "UNIT", "PERIOD", "ROLE", "RESPONSIBLE"], rows)
+}
+
+/// Columns padded to their widest cell, two spaces apart, under a header line.
+pub fn text_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| (*h).to_owned()).collect())
+        .chain(rows)
         .collect();
     let widths: Vec<usize> = (0..header.len())
         .map(|i| {
             rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].len()])
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
                 .max()
                 .unwrap_or_default()
         })
         .collect();
     let mut out = String::new();
-    for cells in std::iter::once(header.map(str::to_owned)).chain(rows) {
+    for cells in rows {
         let line: Vec<String> = cells
             .iter()
             .zip(&widths)

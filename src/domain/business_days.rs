@@ -77,9 +77,7 @@ pub(crate) fn first_on_or_after(from: Date, weekday: Weekday) -> Date {
 /// The public holiday or free eve that `date` is, if any. Ordinary Sundays are not listed.
 pub fn day_off(date: Date) -> Option<DayOff> {
     let year = date.year();
-    let easter = easter_sunday(year);
-    let midsommardagen = first_on_or_after(Date::constant(year, 6, 20), Weekday::Saturday);
-    let fixed = match (date.month(), date.day()) {
+    match (date.month(), date.day()) {
         (1, 1) => Some(DayOff::Nyarsdagen),
         (1, 6) => Some(DayOff::TrettondedagJul),
         (5, 1) => Some(DayOff::ForstaMaj),
@@ -88,24 +86,26 @@ pub fn day_off(date: Date) -> Option<DayOff> {
         (12, 25) => Some(DayOff::Juldagen),
         (12, 26) => Some(DayOff::AnnandagJul),
         (12, 31) => Some(DayOff::Nyarsafton),
+        // Easter falls 22 March – 25 April, so its days lie in March to mid-June.
+        (3..=6, _) => {
+            let easter = easter_sunday(year);
+            let midsommardagen = first_on_or_after(Date::constant(year, 6, 20), Weekday::Saturday);
+            [
+                (easter - 2.days(), DayOff::Langfredagen),
+                (easter, DayOff::Paskdagen),
+                (easter + 1.day(), DayOff::AnnandagPask),
+                (easter + 39.days(), DayOff::KristiHimmelsfardsdag),
+                (easter + 49.days(), DayOff::Pingstdagen),
+                (midsommardagen - 1.day(), DayOff::Midsommarafton),
+                (midsommardagen, DayOff::Midsommardagen),
+            ]
+            .into_iter()
+            .find(|(day, _)| *day == date)
+            .map(|(_, off)| off)
+        }
+        (10, 31) | (11, 1..=6) => (date.weekday() == Weekday::Saturday).then_some(DayOff::AllaHelgonsDag),
         _ => None,
-    };
-    fixed.or_else(|| {
-        let moving = [
-            (easter - 2.days(), DayOff::Langfredagen),
-            (easter, DayOff::Paskdagen),
-            (easter + 1.day(), DayOff::AnnandagPask),
-            (easter + 39.days(), DayOff::KristiHimmelsfardsdag),
-            (easter + 49.days(), DayOff::Pingstdagen),
-            (midsommardagen - 1.day(), DayOff::Midsommarafton),
-            (midsommardagen, DayOff::Midsommardagen),
-            (
-                first_on_or_after(Date::constant(year, 10, 31), Weekday::Saturday),
-                DayOff::AllaHelgonsDag,
-            ),
-        ];
-        moving.into_iter().find(|(day, _)| *day == date).map(|(_, off)| off)
-    })
+    }
 }
 
 /// Whether public offices work on `date`: not a Saturday, Sunday, public holiday or free eve.
@@ -116,16 +116,99 @@ pub fn is_business_day(date: Date) -> bool {
 /// The business day `count` business days after `date` (before it when `count` is negative).
 /// With `count == 0` the result is `date` itself, whatever kind of day it is.
 pub fn add_business_days(date: Date, count: i32) -> Date {
-    let step = if count < 0 { -1 } else { 1 };
+    if count == 0 {
+        return date;
+    }
+    TABLE.add(date, count).unwrap_or_else(|| add_by_walking(date, count))
+}
+
+/// How many business days lie after `from` up to and including `to` (0 when `to <= from`).
+pub fn business_days_between(from: Date, to: Date) -> i32 {
+    if to <= from {
+        return 0;
+    }
+    TABLE.between(from, to).unwrap_or_else(|| {
+        let mut count = 0;
+        let mut day = from;
+        while day < to {
+            let Ok(next) = day.tomorrow() else { break };
+            day = next;
+            count += i32::from(is_business_day(day));
+        }
+        count
+    })
+}
+
+/// Day-by-day counting, for dates outside the precomputed table.
+fn add_by_walking(date: Date, count: i32) -> Date {
     let mut remaining = count.unsigned_abs();
     let mut day = date;
     while remaining > 0 {
-        day += step.days();
+        let next = if count < 0 { day.yesterday() } else { day.tomorrow() };
+        // Only the ends of jiff's year range fail; stay there rather than panic.
+        let Ok(next) = next else { return day };
+        day = next;
         if is_business_day(day) {
             remaining -= 1;
         }
     }
     day
+}
+
+/// Business-day counts for every day of 1900–2199, so that counting N business days is a
+/// lookup instead of a walk: the planner counts thousands of times per pass.
+static TABLE: std::sync::LazyLock<BusinessDayTable> = std::sync::LazyLock::new(BusinessDayTable::build);
+
+struct BusinessDayTable {
+    first: Date,
+    /// `cumulative[i]`: business days from `first` up to and including `first + i` days.
+    cumulative: Vec<i32>,
+}
+
+impl BusinessDayTable {
+    fn build() -> Self {
+        let first = Date::constant(1900, 1, 1);
+        let last = Date::constant(2199, 12, 31);
+        let mut cumulative = Vec::with_capacity(110_000);
+        let (mut day, mut count) = (first, 0);
+        while day <= last {
+            count += i32::from(is_business_day(day));
+            cumulative.push(count);
+            let Ok(next) = day.tomorrow() else { break };
+            day = next;
+        }
+        Self { first, cumulative }
+    }
+
+    fn index(&self, date: Date) -> Option<usize> {
+        let days = date.since(self.first).ok()?.get_days();
+        usize::try_from(days).ok().filter(|i| *i < self.cumulative.len())
+    }
+
+    fn date(&self, index: usize) -> Option<Date> {
+        self.first.checked_add(i64::try_from(index).ok()?.days()).ok()
+    }
+
+    fn add(&self, date: Date, count: i32) -> Option<Date> {
+        let i = self.index(date)?;
+        // The number of business days strictly before `date` (counting forward) or up to it.
+        let base = if count > 0 {
+            self.cumulative[i]
+        } else {
+            self.cumulative[i] - i32::from(is_business_day(date))
+        };
+        let target = if count > 0 { base + count } else { base + count + 1 };
+        if target < 1 {
+            return None;
+        }
+        // The first day whose running count reaches `target` is that business day.
+        let j = self.cumulative.partition_point(|c| *c < target);
+        (j < self.cumulative.len()).then(|| self.date(j))?
+    }
+
+    fn between(&self, from: Date, to: Date) -> Option<i32> {
+        Some(self.cumulative[self.index(to)?] - self.cumulative[self.index(from)?])
+    }
 }
 
 /// Where a due date that falls on a non-business day is moved.
@@ -235,6 +318,33 @@ mod tests {
         assert_eq!(add_business_days(date(2027, 4, 6), -6), date(2027, 3, 25));
         assert_eq!(add_business_days(date(2027, 3, 1), 10), date(2027, 3, 15));
         assert_eq!(add_business_days(date(2027, 3, 6), 0), date(2027, 3, 6));
+        assert_eq!(business_days_between(date(2027, 3, 1), date(2027, 3, 15)), 10);
+        assert_eq!(business_days_between(date(2027, 3, 15), date(2027, 3, 1)), 0);
+    }
+
+    #[test]
+    fn table_lookups_agree_with_walking_day_by_day() {
+        let mut day = date(2025, 12, 1);
+        while day < date(2028, 2, 1) {
+            for count in [-45, -30, -14, -2, -1, 1, 2, 7, 14, 30, 45] {
+                assert_eq!(
+                    add_business_days(day, count),
+                    add_by_walking(day, count),
+                    "{day} {count}"
+                );
+            }
+            day = day.tomorrow().unwrap();
+        }
+        assert_eq!(
+            add_business_days(date(1900, 1, 2), -5),
+            add_by_walking(date(1900, 1, 2), -5),
+            "before the table"
+        );
+        assert_eq!(
+            add_business_days(date(2199, 12, 30), 5),
+            add_by_walking(date(2199, 12, 30), 5),
+            "after the table"
+        );
     }
 
     #[test]

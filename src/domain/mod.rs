@@ -8,3 +8,4 @@ pub mod occurrence;
 pub mod planner;
 pub mod policy;
 pub mod schedule;
+pub mod simulation;

@@ -13,7 +13,7 @@ use std::fmt;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use super::business_days::{add_business_days, is_business_day};
+use super::business_days::{add_business_days, business_days_between, is_business_day};
 use super::config::{Config, Obligation, Person, PersonId, Role, Unit, UnitKind};
 use super::occurrence::{OccurrenceState, StoredOccurrence};
 
@@ -80,6 +80,16 @@ pub enum Reason {
     StandIn { away: PersonId },
     /// Nobody holds the role in the unit, so its manager is asked instead.
     VacantRole { role: Role },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Holder => f.write_str("holder"),
+            Self::StandIn { away } => write!(f, "stand-in:{away}"),
+            Self::VacantRole { role } => write!(f, "vacant:{}", role.as_str()),
+        }
+    }
 }
 
 /// One message that should exist: an occurrence's step, for one recipient on one channel.
@@ -204,14 +214,13 @@ fn tracks(
         OccurrenceState::Submitted => {
             if let Some(submitted_at) = occurrence.submitted_at.filter(|at| *at <= now) {
                 let submitted = config.local_date(submitted_at);
-                let repeats = (1..)
-                    .map(|k: u16| {
-                        let date = add_business_days(submitted, i32::from(k) * i32::from(policy.acknowledge_every));
-                        (Step::Acknowledge(k), date)
-                    })
-                    .take_while(|(_, date)| *date <= today)
-                    .collect();
-                let mut requests = on_days(repeats);
+                let repeat = last_repeat(submitted, today, policy.acknowledge_every);
+                let mut requests = on_days(
+                    repeat
+                        .map(|(k, date)| (Step::Acknowledge(k), date))
+                        .into_iter()
+                        .collect(),
+                );
                 requests.push((Step::Acknowledge(0), submitted_at));
                 wanted.extend(latest(requests, now).map(|(step, at)| (step, at, Addressee::Role(Role::Manager))));
             }
@@ -219,6 +228,19 @@ fn tracks(
         OccurrenceState::Acknowledged | OccurrenceState::Waived => {}
     }
     wanted
+}
+
+/// The last of the repeats every `every` business days after `start` that has come by
+/// `today`: its number (from 1) and its day.
+fn last_repeat(start: Date, today: Date, every: u16) -> Option<(u16, Date)> {
+    let every = i32::from(every.max(1));
+    let k = business_days_between(start, today) / every;
+    (k > 0).then(|| {
+        (
+            u16::try_from(k).unwrap_or(u16::MAX),
+            add_business_days(start, k * every),
+        )
+    })
 }
 
 /// The step whose time came last, at or before `now`.

@@ -264,3 +264,61 @@ fn check_config_reports_bad_settings_and_missing_files() {
         "{output:?}"
     );
 }
+
+#[test]
+fn simulate_shows_the_reminders_of_a_period_and_how_acting_stops_them() {
+    let run = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec![
+            "simulate",
+            "--from",
+            "2027-01-01",
+            "--to",
+            "2027-03-31",
+            "--unit",
+            "tekniska",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&stdout(&arshjul(&args))).unwrap()
+    };
+    let idle = run(&[]);
+    let follow_up: Vec<_> = idle
+        .iter()
+        .filter(|d| d["obligation"] == "uppfoljning")
+        .map(|d| {
+            format!(
+                "{} {} {}",
+                d["when"].as_str().unwrap(),
+                d["step"].as_str().unwrap(),
+                d["recipient"].as_str().unwrap()
+            )
+        })
+        .take(6)
+        .collect();
+    assert_eq!(
+        follow_up,
+        [
+            "2027-01-04 08:00 before-30 linnea.dahl",
+            "2027-01-26 08:00 before-14 linnea.dahl",
+            "2027-02-04 08:00 before-7 linnea.dahl",
+            "2027-02-11 08:00 before-2 linnea.dahl",
+            "2027-02-15 08:00 due linnea.dahl",
+            "2027-02-18 08:00 overdue-1 linnea.dahl",
+        ]
+    );
+    let acting = run(&["--submit-after-days", "1"]);
+    let steps: Vec<_> = acting
+        .iter()
+        .filter(|d| d["obligation"] == "uppfoljning")
+        .map(|d| d["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["before-30", "acknowledge"]);
+    let table = stdout(&arshjul(&["simulate", "--from", "2027-01-01", "--to", "2027-01-31"]));
+    assert!(
+        table.starts_with("WHEN")
+            && table
+                .trim_end()
+                .ends_with("(one digest per recipient, channel and send window)")
+    );
+}

@@ -1,0 +1,147 @@
+//! A simulated run of the real planner over a stretch of days, with nothing sent: what
+//! `arshjul simulate` prints and what tests check a whole year against.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use super::business_days::{add_business_days, is_business_day};
+use super::config::Config;
+use super::occurrence::{OccurrenceState, StoredOccurrence};
+use super::planner::{Delivery, plan};
+use super::schedule::Occurrence;
+
+/// How the simulated people behave.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Behaviour {
+    /// Each occurrence is submitted this many business days after its first reminder, and
+    /// acknowledged as many business days after that; `None`: nobody ever acts.
+    pub act_after_days: Option<u16>,
+}
+
+/// One delivery the planner made during the simulation.
+#[derive(Debug, Clone)]
+pub struct Simulated {
+    pub occurrence: Occurrence,
+    pub delivery: Delivery,
+}
+
+/// Runs the planner at the opening of every business day's send window from `from` to `to`
+/// (inclusive) and returns every delivery it would make, in order. Each delivery appears once,
+/// as the outbox's idempotency key would ensure.
+pub fn simulate(config: &Config, from: Date, to: Date, behaviour: Behaviour) -> Vec<Simulated> {
+    let occurrences = config.occurrences_due_in(from.year()..=to.year().saturating_add(1));
+    let mut states: Vec<StoredOccurrence> = (1..)
+        .zip(&occurrences)
+        .map(|(id, o)| StoredOccurrence {
+            id,
+            obligation: o.obligation.to_string(),
+            unit: o.unit.to_string(),
+            period: o.period.to_string(),
+            due_at: o.due_at,
+            state: OccurrenceState::Open,
+            submitted_at: None,
+            configured: true,
+        })
+        .collect();
+    let mut first_reminder: Vec<Option<Date>> = vec![None; states.len()];
+    let mut planned = BTreeSet::new();
+    let mut made = Vec::new();
+    let mut day = from;
+    while day <= to {
+        if let Some(now) = config.window_opens_on(day).filter(|_| is_business_day(day)) {
+            if let Some(days) = behaviour.act_after_days {
+                act(&mut states, &first_reminder, day, now, days);
+            }
+            for delivery in plan(config, &states, now) {
+                if planned.insert(delivery.idempotency_key.clone()) {
+                    // Ids are 1-based positions in `occurrences`.
+                    let index = usize::try_from(delivery.occurrence_id - 1).unwrap_or_default();
+                    first_reminder[index].get_or_insert(day);
+                    made.push(Simulated {
+                        occurrence: occurrences[index].clone(),
+                        delivery,
+                    });
+                }
+            }
+        }
+        match day.tomorrow() {
+            Ok(next) => day = next,
+            Err(_) => break,
+        }
+    }
+    made
+}
+
+/// Submits and acknowledges occurrences `days` business days after their first reminder.
+fn act(states: &mut [StoredOccurrence], first_reminder: &[Option<Date>], today: Date, now: Timestamp, days: u16) {
+    let after = |date: Date| add_business_days(date, i32::from(days));
+    for (state, first) in states.iter_mut().zip(first_reminder) {
+        let Some(first) = first else { continue };
+        match state.state {
+            OccurrenceState::Open if after(*first) <= today => {
+                state.state = OccurrenceState::Submitted;
+                state.submitted_at = Some(now);
+            }
+            OccurrenceState::Submitted if after(after(*first)) <= today => state.state = OccurrenceState::Acknowledged,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, shipped_with};
+    use crate::domain::planner::Step;
+    use jiff::civil::date;
+
+    #[test]
+    fn a_simulated_year_reminds_on_business_days_inside_the_window() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let made = simulate(&config, date(2027, 1, 1), date(2027, 12, 31), Behaviour::default());
+        assert!(made.len() > 500, "{}", made.len());
+        for simulated in &made {
+            let local = config.calendar.time_zone.to_datetime(simulated.delivery.not_before);
+            assert!(is_business_day(local.date()), "{simulated:?}");
+            assert_eq!(local.time(), jiff::civil::time(8, 0, 0, 0));
+        }
+        let keys: BTreeSet<_> = made.iter().map(|s| &s.delivery.idempotency_key).collect();
+        assert_eq!(keys.len(), made.len(), "every delivery once");
+    }
+
+    #[test]
+    fn nothing_goes_out_after_acknowledgement() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let made = simulate(
+            &config,
+            date(2027, 1, 1),
+            date(2027, 12, 31),
+            Behaviour {
+                act_after_days: Some(2),
+            },
+        );
+        let follow_up: Vec<_> = made
+            .iter()
+            .filter(|s| s.occurrence.obligation.as_str() == "uppfoljning" && s.occurrence.unit.as_str() == "tekniska")
+            .map(|s| (s.delivery.step, s.delivery.recipient.to_string()))
+            .collect();
+        // before-30 (30 Dec 2026) is caught up at the first window of the simulation, 4 January;
+        // the occurrence is submitted two business days later and acknowledged two after that.
+        assert_eq!(
+            follow_up,
+            [
+                (Step::Before(30), "linnea.dahl".to_owned()),
+                (Step::Acknowledge(0), "magnus.berg".to_owned()),
+            ]
+        );
+        let idle = simulate(&config, date(2027, 1, 1), date(2027, 12, 31), Behaviour::default());
+        assert!(
+            made.len() * 3 < idle.len(),
+            "acting early stops most reminders: {} vs {}",
+            made.len(),
+            idle.len()
+        );
+    }
+}
