@@ -27,3 +27,9 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_ready ON outbox (not_before) WHERE state IN ('pending', 'failed', 'sending');
 CREATE INDEX outbox_occurrence ON outbox (occurrence_id);
+
+-- Small named values arshjul keeps for itself, e.g. the generated secret of signed links.
+CREATE TABLE meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);

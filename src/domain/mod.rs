@@ -9,3 +9,4 @@ pub mod planner;
 pub mod policy;
 pub mod schedule;
 pub mod simulation;
+pub mod tokens;

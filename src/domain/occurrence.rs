@@ -197,3 +197,82 @@ mod tests {
         assert!(matches!(back[..], [Change::Reconfigure { .. }]), "{back:?}");
     }
 }
+
+/// Something a person does to an occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// The responsible unit has done the work.
+    Submit,
+    /// The manager (or KLK) confirms the submission.
+    Acknowledge,
+    /// The occurrence does not apply; only a registrar may do this.
+    Waive,
+}
+
+impl Action {
+    /// The name used in links, the CLI and the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submit => "submit",
+            Self::Acknowledge => "acknowledge",
+            Self::Waive => "waive",
+        }
+    }
+}
+
+impl FromStr for Action {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [Self::Submit, Self::Acknowledge, Self::Waive]
+            .into_iter()
+            .find(|a| a.as_str() == text)
+            .ok_or_else(|| format!("unknown action \"{text}\"; use submit, acknowledge or waive"))
+    }
+}
+
+/// What an action does to an occurrence in a given state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The occurrence moves to this state.
+    To(OccurrenceState),
+    /// The action was already recorded (a second click, a repeated command).
+    AlreadyDone,
+    /// The action makes no sense in this state, e.g. acknowledging a waived occurrence.
+    Refused,
+}
+
+impl Action {
+    /// The transition this action makes from `state`.
+    pub fn transition(self, state: OccurrenceState) -> Transition {
+        use OccurrenceState::{Acknowledged, Open, Submitted, Waived};
+        match (self, state) {
+            (Self::Submit, Open) => Transition::To(Submitted),
+            (Self::Submit, Submitted | Acknowledged) | (Self::Acknowledge, Acknowledged) | (Self::Waive, Waived) => {
+                Transition::AlreadyDone
+            }
+            // A manager may acknowledge work that was handed in without being marked submitted.
+            (Self::Acknowledge, Open | Submitted) => Transition::To(Acknowledged),
+            (Self::Waive, Open | Submitted) => Transition::To(Waived),
+            (Self::Submit | Self::Acknowledge, Waived) | (Self::Waive, Acknowledged) => Transition::Refused,
+        }
+    }
+}
+
+#[cfg(test)]
+mod transition_tests {
+    use super::*;
+
+    #[test]
+    fn actions_move_occurrences_forward_once() {
+        use OccurrenceState::*;
+        assert_eq!(Action::Submit.transition(Open), Transition::To(Submitted));
+        assert_eq!(Action::Submit.transition(Submitted), Transition::AlreadyDone);
+        assert_eq!(Action::Acknowledge.transition(Submitted), Transition::To(Acknowledged));
+        assert_eq!(Action::Acknowledge.transition(Acknowledged), Transition::AlreadyDone);
+        assert_eq!(Action::Waive.transition(Open), Transition::To(Waived));
+        assert_eq!(Action::Acknowledge.transition(Waived), Transition::Refused);
+        assert_eq!(Action::Waive.transition(Acknowledged), Transition::Refused);
+    }
+}

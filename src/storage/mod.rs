@@ -15,11 +15,22 @@ use crate::domain::config::Config;
 use crate::domain::occurrence::{Change, OccurrenceState, StoredOccurrence, reconcile};
 use crate::settings::DatabaseSettings;
 
+mod actions;
+mod outbox;
+
+pub use actions::{ActionOutcome, Actor};
+
+pub use outbox::{DeliveryOutcome, DeliveryState, OutboxRow};
+
+/// The columns `occurrence_from_row` reads.
+const OCCURRENCE_COLUMNS: &str = "id, obligation, unit, period, due_at, state, submitted_at, configured";
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Key of the PostgreSQL advisory lock that makes materialisation a singleton job.
+/// Keys of the PostgreSQL advisory locks that make materialisation and planning singleton jobs.
 const MATERIALISE_LOCK: i64 = 0x6172_736A_756C_0001;
+const PLAN_LOCK: i64 = 0x6172_736A_756C_0002;
 
 /// Which database engine a `Store` talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,9 +136,7 @@ impl Store {
 
     /// Every stored occurrence, in due order.
     pub async fn occurrences(&self) -> anyhow::Result<Vec<StoredOccurrence>> {
-        let rows = sqlx::query(
-            "SELECT id, obligation, unit, period, due_at, state, submitted_at, configured FROM occurrences ORDER BY due_at, obligation, unit",
-        )
+        let rows = sqlx::query(&format!("SELECT {OCCURRENCE_COLUMNS} FROM occurrences ORDER BY due_at, obligation, unit"))
         .fetch_all(&self.pool)
         .await
         .context("listing occurrences")?;
@@ -246,19 +255,52 @@ impl Store {
                     }
                 }
             };
-            sqlx::query("INSERT INTO audit_log (at, occurrence_id, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
-                .bind(now_secs)
-                .bind(occurrence_id)
-                .bind("system")
-                .bind(action)
-                .bind(detail.to_string())
-                .execute(&mut *tx)
-                .await
-                .context("writing the audit log")?;
+            audit(&mut tx, now, occurrence_id, "system", action, &detail).await?;
         }
         tx.commit().await.context("committing the materialisation")?;
         Ok(report)
     }
+}
+
+impl Store {
+    /// A write transaction that only one instance runs at a time: on PostgreSQL it holds the
+    /// advisory lock `key` until commit; on SQLite the write lock is taken up front so a
+    /// concurrent writer cannot make the later upgrade fail.
+    async fn begin_singleton(&self, key: i64) -> anyhow::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .context("starting a transaction")?;
+        if self.backend == Backend::Postgres {
+            sqlx::query(&format!("SELECT pg_advisory_xact_lock({key})"))
+                .execute(&mut *tx)
+                .await
+                .context("taking an advisory lock")?;
+        }
+        Ok(tx)
+    }
+}
+
+/// Appends one entry to the audit log inside `tx`.
+async fn audit(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    at: Timestamp,
+    occurrence_id: i64,
+    actor: &str,
+    action: &str,
+    detail: &serde_json::Value,
+) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO audit_log (at, occurrence_id, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(at.as_second())
+        .bind(occurrence_id)
+        .bind(actor)
+        .bind(action)
+        .bind(detail.to_string())
+        .execute(&mut **tx)
+        .await
+        .context("writing the audit log")?;
+    Ok(())
 }
 
 fn occurrence_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredOccurrence> {

@@ -1,0 +1,105 @@
+//! Actions people take on occurrences (submit, acknowledge, waive): one transaction moves the
+//! state, withdraws the deliveries planned for the old state, and writes the audit log.
+
+use anyhow::Context as _;
+use jiff::Timestamp;
+
+use super::{Backend, OCCURRENCE_COLUMNS, Store, audit, occurrence_from_row};
+use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence, Transition};
+
+/// Who acted, how and through which channel — everything the audit log keeps.
+#[derive(Debug, Clone)]
+pub struct Actor<'a> {
+    /// The person's directory id.
+    pub person: &'a str,
+    /// `link`, `cli`, later `email`, `matrix`, `teams`.
+    pub channel: &'a str,
+    /// Where exactly: the delivery a link came from, the command line, …
+    pub source: &'a str,
+    pub note: Option<&'a str>,
+}
+
+/// What recording an action did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// The occurrence moved from one state to another.
+    Recorded { from: OccurrenceState, to: OccurrenceState },
+    /// It was already in the state the action leads to; nothing changed.
+    AlreadyRecorded(OccurrenceState),
+    /// The action does not apply in the occurrence's state; nothing changed.
+    Refused(OccurrenceState),
+}
+
+impl Store {
+    /// One occurrence by id.
+    pub async fn occurrence(&self, id: i64) -> anyhow::Result<Option<StoredOccurrence>> {
+        let row = sqlx::query(&format!("SELECT {OCCURRENCE_COLUMNS} FROM occurrences WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading an occurrence")?;
+        row.as_ref().map(occurrence_from_row).transpose()
+    }
+
+    /// Records `action` on occurrence `id` by `actor` at `now`. Deliveries not yet sent for the
+    /// occurrence are cancelled, since they were planned for its old state. `None` when there
+    /// is no such occurrence.
+    pub async fn record_action(
+        &self,
+        id: i64,
+        action: Action,
+        actor: &Actor<'_>,
+        now: Timestamp,
+    ) -> anyhow::Result<Option<ActionOutcome>> {
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .context("starting a transaction")?;
+        let lock = if self.backend == Backend::Postgres { "FOR UPDATE" } else { "" };
+        let row = sqlx::query(&format!("SELECT {OCCURRENCE_COLUMNS} FROM occurrences WHERE id = $1 {lock}"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("reading the occurrence")?;
+        let Some(occurrence) = row.as_ref().map(occurrence_from_row).transpose()? else {
+            return Ok(None);
+        };
+        let from = occurrence.state;
+        let to = match action.transition(from) {
+            Transition::To(to) => to,
+            Transition::AlreadyDone => return Ok(Some(ActionOutcome::AlreadyRecorded(from))),
+            Transition::Refused => return Ok(Some(ActionOutcome::Refused(from))),
+        };
+        let submitted_at = if to == OccurrenceState::Submitted { Some(now.as_second()) } else { None };
+        sqlx::query(
+            "UPDATE occurrences SET state = $1, submitted_at = COALESCE($2, submitted_at), updated_at = $3 WHERE id = $4",
+        )
+        .bind(to.as_str())
+        .bind(submitted_at)
+        .bind(now.as_second())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .context("moving the occurrence")?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'cancelled', lease_until = NULL, updated_at = $1 \
+             WHERE occurrence_id = $2 AND state IN ('pending', 'failed')",
+        )
+        .bind(now.as_second())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .context("withdrawing deliveries for the old state")?;
+        let detail = serde_json::json!({
+            "from": from.as_str(),
+            "to": to.as_str(),
+            "channel": actor.channel,
+            "source": actor.source,
+            "note": actor.note,
+        });
+        audit(&mut tx, now, id, actor.person, action.as_str(), &detail).await?;
+        tx.commit().await.context("committing the action")?;
+        Ok(Some(ActionOutcome::Recorded { from, to }))
+    }
+}

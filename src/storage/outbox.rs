@@ -1,0 +1,305 @@
+//! The outbox: one row per delivery, written in the same transaction as the planning decision
+//! and claimed by dispatchers with a lease. SQLite claims with one atomic `UPDATE … RETURNING`;
+//! PostgreSQL adds `FOR UPDATE SKIP LOCKED` so several dispatchers share the work.
+
+use std::fmt;
+use std::str::FromStr;
+
+use anyhow::Context as _;
+use jiff::{SignedDuration, Timestamp};
+use sqlx::Row as _;
+
+use super::{Backend, OCCURRENCE_COLUMNS, PLAN_LOCK, Store, occurrence_from_row, timestamp};
+use crate::domain::config::Config;
+use crate::domain::planner::{Delivery, plan};
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting for its `not_before` time.
+    Pending,
+    /// Claimed by a dispatcher until its lease expires.
+    Sending,
+    Sent,
+    /// The last attempt failed; it is retried at `not_before`.
+    Failed,
+    /// Given up: a permanent error, or too many attempts.
+    Dead,
+    /// Withdrawn by an operator or because the occurrence no longer needs it.
+    Cancelled,
+}
+
+impl DeliveryState {
+    /// Every state, in pipeline order.
+    pub const ALL: [Self; 6] = [Self::Pending, Self::Sending, Self::Sent, Self::Failed, Self::Dead, Self::Cancelled];
+
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for DeliveryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DeliveryState {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text).ok_or_else(|| {
+            let known: Vec<_> = Self::ALL.iter().map(|s| s.as_str()).collect();
+            format!("unknown delivery state \"{text}\"; use one of {}", known.join(", "))
+        })
+    }
+}
+
+/// One delivery as the outbox holds it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub occurrence_id: i64,
+    pub step: String,
+    pub recipient: String,
+    pub channel: String,
+    pub reason: String,
+    pub state: DeliveryState,
+    pub not_before: Timestamp,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub provider_id: Option<String>,
+    pub sent_at: Option<Timestamp>,
+}
+
+/// What became of one claimed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Sent { provider_id: Option<String> },
+    /// Try again at `at`, or give up when attempts are exhausted (the caller decides).
+    Retry { error: String, at: Timestamp },
+    Dead { error: String },
+    /// Not attempted (shutdown): back to pending, the attempt not counted.
+    Released,
+}
+
+const OUTBOX_COLUMNS: &str = "id, idempotency_key, occurrence_id, step, recipient, channel, reason, state, not_before, \
+     attempts, last_error, provider_id, sent_at";
+
+impl Store {
+    /// Runs the planner over the stored occurrences at `now` and writes every wanted delivery
+    /// to the outbox in the same transaction; a delivery already there is left alone.
+    /// Returns how many were new. Only one instance plans at a time.
+    pub async fn plan(&self, config: &Config, now: Timestamp) -> anyhow::Result<usize> {
+        let mut tx = self.begin_singleton(PLAN_LOCK).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {OCCURRENCE_COLUMNS} FROM occurrences WHERE state IN ('open', 'submitted') AND configured = 1"
+        ))
+        .fetch_all(&mut *tx)
+        .await
+        .context("reading occurrences to plan")?;
+        let occurrences = rows.iter().map(occurrence_from_row).collect::<anyhow::Result<Vec<_>>>()?;
+        let mut created = 0;
+        for delivery in plan(config, &occurrences, now) {
+            created += insert_delivery(&mut tx, &delivery, now).await?;
+        }
+        tx.commit().await.context("committing the plan")?;
+        Ok(created)
+    }
+
+    /// Writes deliveries to the outbox as they are (no planning); for tests and benchmarks
+    /// that need a backlog. Returns how many were new.
+    pub async fn enqueue(&self, deliveries: &[Delivery], now: Timestamp) -> anyhow::Result<usize> {
+        let mut created = 0;
+        for chunk in deliveries.chunks(1000) {
+            let mut tx = self.pool.begin().await.context("starting a transaction")?;
+            for delivery in chunk {
+                created += insert_delivery(&mut tx, delivery, now).await?;
+            }
+            tx.commit().await.context("committing deliveries")?;
+        }
+        Ok(created)
+    }
+
+    /// Claims up to `limit` deliveries that are due at `now` (pending or failed with their
+    /// time come, or sending with an expired lease) for `lease`, counting an attempt.
+    pub async fn claim(&self, now: Timestamp, lease: SignedDuration, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE outbox SET state = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2 \
+             WHERE id IN (SELECT id FROM outbox \
+                 WHERE (state IN ('pending', 'failed') AND not_before <= $3) OR (state = 'sending' AND lease_until <= $4) \
+                 ORDER BY not_before, id LIMIT $5 {lock}) \
+             RETURNING {OUTBOX_COLUMNS}"
+        );
+        let now_secs = now.as_second();
+        let rows = sqlx::query(&sql)
+            .bind(now.checked_add(lease).unwrap_or(now).as_second())
+            .bind(now_secs)
+            .bind(now_secs)
+            .bind(now_secs)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .context("claiming deliveries")?;
+        let mut claimed = rows.iter().map(row_to_delivery).collect::<anyhow::Result<Vec<_>>>()?;
+        claimed.sort_by_key(|row| (row.not_before, row.id));
+        Ok(claimed)
+    }
+
+    /// Records what became of claimed deliveries, all in one transaction. A row that is no
+    /// longer `sending` (cancelled meanwhile) keeps its state.
+    pub async fn record(&self, outcomes: &[(i64, DeliveryOutcome)], now: Timestamp) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await.context("starting a transaction")?;
+        let now_secs = now.as_second();
+        for (id, outcome) in outcomes {
+            let query = match outcome {
+                DeliveryOutcome::Sent { provider_id } => sqlx::query(
+                    "UPDATE outbox SET state = 'sent', sent_at = $1, provider_id = $2, lease_until = NULL, updated_at = $3 \
+                     WHERE id = $4 AND state = 'sending'",
+                )
+                .bind(now_secs)
+                .bind(provider_id.clone())
+                .bind(now_secs),
+                DeliveryOutcome::Retry { error, at } => sqlx::query(
+                    "UPDATE outbox SET state = 'failed', not_before = $1, last_error = $2, lease_until = NULL, updated_at = $3 \
+                     WHERE id = $4 AND state = 'sending'",
+                )
+                .bind(at.as_second())
+                .bind(error.clone())
+                .bind(now_secs),
+                DeliveryOutcome::Dead { error } => sqlx::query(
+                    "UPDATE outbox SET state = 'dead', last_error = $1, lease_until = NULL, updated_at = $2 \
+                     WHERE id = $3 AND state = 'sending'",
+                )
+                .bind(error.clone())
+                .bind(now_secs),
+                DeliveryOutcome::Released => sqlx::query(
+                    "UPDATE outbox SET state = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = $1 \
+                     WHERE id = $2 AND state = 'sending'",
+                )
+                .bind(now_secs),
+            };
+            query.bind(*id).execute(&mut *tx).await.context("recording a delivery outcome")?;
+        }
+        tx.commit().await.context("committing delivery outcomes")
+    }
+
+    /// Deliveries, newest first; only those in `state` if given.
+    pub async fn outbox(&self, state: Option<DeliveryState>, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let filtered = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = $1 ORDER BY id DESC LIMIT $2");
+        let all = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id DESC LIMIT $1");
+        let query = match state {
+            Some(state) => sqlx::query(&filtered).bind(state.as_str()).bind(limit),
+            None => sqlx::query(&all).bind(limit),
+        };
+        let rows = query.fetch_all(&self.pool).await.context("listing the outbox")?;
+        rows.iter().map(row_to_delivery).collect()
+    }
+
+    /// How many deliveries are in each state, and when the oldest waiting one became due.
+    pub async fn outbox_depth(&self) -> anyhow::Result<(Vec<(DeliveryState, i64)>, Option<Timestamp>)> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
+            .fetch_all(&self.pool)
+            .await
+            .context("counting the outbox")?;
+        let mut depth = Vec::new();
+        for row in &rows {
+            let state: String = row.try_get("state")?;
+            depth.push((state.parse().map_err(anyhow::Error::msg)?, row.try_get("n")?));
+        }
+        let oldest: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(not_before) FROM outbox WHERE state IN ('pending', 'failed')")
+                .fetch_one(&self.pool)
+                .await
+                .context("finding the oldest waiting delivery")?;
+        Ok((depth, oldest.map(timestamp).transpose()?))
+    }
+
+    /// Puts a failed or dead delivery back in line, due now. Returns whether it was changed.
+    pub async fn retry(&self, id: i64, now: Timestamp) -> anyhow::Result<bool> {
+        let changed = sqlx::query(
+            "UPDATE outbox SET state = 'pending', not_before = $1, attempts = 0, updated_at = $2 \
+             WHERE id = $3 AND state IN ('failed', 'dead', 'cancelled')",
+        )
+        .bind(now.as_second())
+        .bind(now.as_second())
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .context("retrying a delivery")?;
+        Ok(changed.rows_affected() == 1)
+    }
+
+    /// Withdraws a delivery that has not been sent. Returns whether it was changed.
+    pub async fn cancel(&self, id: i64, now: Timestamp) -> anyhow::Result<bool> {
+        let changed = sqlx::query(
+            "UPDATE outbox SET state = 'cancelled', lease_until = NULL, updated_at = $1 \
+             WHERE id = $2 AND state IN ('pending', 'failed', 'sending')",
+        )
+        .bind(now.as_second())
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .context("cancelling a delivery")?;
+        Ok(changed.rows_affected() == 1)
+    }
+}
+
+/// Inserts one delivery unless its idempotency key is already there; 1 if inserted.
+async fn insert_delivery(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    delivery: &Delivery,
+    now: Timestamp,
+) -> anyhow::Result<usize> {
+    let inserted = sqlx::query(
+        "INSERT INTO outbox (idempotency_key, occurrence_id, step, recipient, channel, reason, not_before, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(delivery.idempotency_key.as_str())
+    .bind(delivery.occurrence_id)
+    .bind(delivery.step.to_string())
+    .bind(delivery.recipient.as_str())
+    .bind(delivery.channel)
+    .bind(delivery.reason.to_string())
+    .bind(delivery.not_before.as_second())
+    .bind(now.as_second())
+    .bind(now.as_second())
+    .execute(&mut **tx)
+    .await
+    .context("writing a delivery to the outbox")?;
+    Ok(usize::try_from(inserted.rows_affected()).unwrap_or_default())
+}
+
+fn row_to_delivery(row: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
+    let state: String = row.try_get("state")?;
+    Ok(OutboxRow {
+        id: row.try_get("id")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        occurrence_id: row.try_get("occurrence_id")?,
+        step: row.try_get("step")?,
+        recipient: row.try_get("recipient")?,
+        channel: row.try_get("channel")?,
+        reason: row.try_get("reason")?,
+        state: state.parse().map_err(anyhow::Error::msg)?,
+        not_before: timestamp(row.try_get("not_before")?)?,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+        provider_id: row.try_get("provider_id")?,
+        sent_at: row.try_get::<Option<i64>, _>("sent_at")?.map(timestamp).transpose()?,
+    })
+}
