@@ -4,6 +4,7 @@
 pub mod business_days;
 pub mod config;
 pub mod mandate;
+pub mod messages;
 pub mod occurrence;
 pub mod planner;
 pub mod policy;

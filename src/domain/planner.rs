@@ -48,6 +48,27 @@ impl fmt::Display for Step {
     }
 }
 
+impl std::str::FromStr for Step {
+    type Err = String;
+
+    /// Reads a step back from its name in the outbox.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let number = |n: &str| n.parse::<u16>().map_err(|_| format!("unknown step \"{text}\""));
+        match text {
+            "due" => Ok(Self::Due),
+            "escalate-manager" => Ok(Self::EscalateManager),
+            "escalate-klk" => Ok(Self::EscalateKlk),
+            "acknowledge" => Ok(Self::Acknowledge(0)),
+            _ => match text.split_once('-') {
+                Some(("before", n)) => number(n).map(Self::Before),
+                Some(("overdue", n)) => number(n).map(Self::Overdue),
+                Some(("acknowledge", n)) => number(n).map(Self::Acknowledge),
+                _ => Err(format!("unknown step \"{text}\"")),
+            },
+        }
+    }
+}
+
 impl Step {
     /// What the recipient is asked to do.
     pub fn ask(self) -> Ask {
@@ -88,6 +109,23 @@ impl fmt::Display for Reason {
             Self::Holder => f.write_str("holder"),
             Self::StandIn { away } => write!(f, "stand-in:{away}"),
             Self::VacantRole { role } => write!(f, "vacant:{}", role.as_str()),
+        }
+    }
+}
+
+impl Reason {
+    /// Reads a reason back from its text in the outbox; unknown text reads as `Holder`.
+    pub fn parse(text: &str, config: &Config) -> Self {
+        match text.split_once(':') {
+            Some(("stand-in", away)) => config
+                .directory
+                .people
+                .iter()
+                .find(|p| p.id.as_str() == away)
+                .map_or(Self::Holder, |p| Self::StandIn { away: p.id.clone() }),
+            Some(("vacant", role)) => serde_json::from_value(serde_json::Value::String(role.to_owned()))
+                .map_or(Self::Holder, |role| Self::VacantRole { role }),
+            _ => Self::Holder,
         }
     }
 }
@@ -509,6 +547,32 @@ mod tests {
         assert_eq!(wanted.len(), 1);
         assert_eq!(wanted[0].recipient.as_str(), "magnus.berg");
         assert_eq!(wanted[0].reason, Reason::VacantRole { role: Role::EuContact });
+    }
+
+    #[test]
+    fn steps_and_reasons_read_back_from_their_names() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        for step in [
+            Step::Before(14),
+            Step::Due,
+            Step::Overdue(3),
+            Step::EscalateManager,
+            Step::EscalateKlk,
+            Step::Acknowledge(0),
+            Step::Acknowledge(2),
+        ] {
+            assert_eq!(step.to_string().parse::<Step>(), Ok(step));
+        }
+        assert!("before-x".parse::<Step>().is_err());
+        for reason in [
+            Reason::Holder,
+            Reason::StandIn {
+                away: PersonId::checked("magnus.berg"),
+            },
+            Reason::VacantRole { role: Role::EuContact },
+        ] {
+            assert_eq!(Reason::parse(&reason.to_string(), &config), reason);
+        }
     }
 
     #[test]

@@ -63,7 +63,10 @@ const VERSION: &str = "v1";
 impl LinkSigner {
     /// A signer with `secret`; links issued before `revoked_before` are refused.
     pub fn new(secret: &[u8], revoked_before: Option<Timestamp>) -> Self {
-        Self { key: hmac::Key::new(hmac::HMAC_SHA256, secret), revoked_before }
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            revoked_before,
+        }
     }
 
     /// A token carrying `claims`, safe to put in a URL path.
@@ -86,7 +89,10 @@ impl LinkSigner {
         hmac::verify(&self.key, signed.as_bytes(), &tag).map_err(|_| LinkError::Forged)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| LinkError::Malformed)?;
         let claims: LinkClaims = serde_json::from_slice(&payload).map_err(|_| LinkError::Malformed)?;
-        if self.revoked_before.is_some_and(|before| claims.issued < before.as_second()) {
+        if self
+            .revoked_before
+            .is_some_and(|before| claims.issued < before.as_second())
+        {
             return Err(LinkError::Revoked);
         }
         if now.as_second() >= claims.expires {
@@ -101,7 +107,13 @@ mod tests {
     use super::*;
 
     fn claims() -> LinkClaims {
-        LinkClaims { occurrence_id: 7, person: "magnus.berg".into(), action: Action::Acknowledge, issued: 1_000, expires: 2_000 }
+        LinkClaims {
+            occurrence_id: 7,
+            person: "magnus.berg".into(),
+            action: Action::Acknowledge,
+            issued: 1_000,
+            expires: 2_000,
+        }
     }
 
     fn at(second: i64) -> Timestamp {
@@ -128,10 +140,19 @@ mod tests {
         let mut evil = claims();
         evil.action = Action::Waive;
         let evil_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&evil).unwrap());
-        assert_eq!(signer.verify(&token.replace(payload, &evil_payload), at(1_500)), Err(LinkError::Forged));
-        assert_eq!(signer.verify(&format!("{signed}.{}", &tag[1..]), at(1_500)), Err(LinkError::Forged));
+        assert_eq!(
+            signer.verify(&token.replace(payload, &evil_payload), at(1_500)),
+            Err(LinkError::Forged)
+        );
+        assert_eq!(
+            signer.verify(&format!("{signed}.{}", &tag[1..]), at(1_500)),
+            Err(LinkError::Forged)
+        );
         assert_eq!(signer.verify("hello", at(1_500)), Err(LinkError::Malformed));
-        assert_eq!(signer.verify(&token.replacen("v1", "v0", 1), at(1_500)), Err(LinkError::Malformed));
+        assert_eq!(
+            signer.verify(&token.replacen("v1", "v0", 1), at(1_500)),
+            Err(LinkError::Malformed)
+        );
 
         let revoking = LinkSigner::new(b"secret", Some(at(1_200)));
         assert_eq!(revoking.verify(&token, at(1_500)), Err(LinkError::Revoked));

@@ -56,12 +56,18 @@ impl Store {
             Backend::Postgres => self.pool.begin().await,
         }
         .context("starting a transaction")?;
-        let lock = if self.backend == Backend::Postgres { "FOR UPDATE" } else { "" };
-        let row = sqlx::query(&format!("SELECT {OCCURRENCE_COLUMNS} FROM occurrences WHERE id = $1 {lock}"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .context("reading the occurrence")?;
+        let lock = if self.backend == Backend::Postgres {
+            "FOR UPDATE"
+        } else {
+            ""
+        };
+        let row = sqlx::query(&format!(
+            "SELECT {OCCURRENCE_COLUMNS} FROM occurrences WHERE id = $1 {lock}"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("reading the occurrence")?;
         let Some(occurrence) = row.as_ref().map(occurrence_from_row).transpose()? else {
             return Ok(None);
         };
@@ -71,7 +77,11 @@ impl Store {
             Transition::AlreadyDone => return Ok(Some(ActionOutcome::AlreadyRecorded(from))),
             Transition::Refused => return Ok(Some(ActionOutcome::Refused(from))),
         };
-        let submitted_at = if to == OccurrenceState::Submitted { Some(now.as_second()) } else { None };
+        let submitted_at = if to == OccurrenceState::Submitted {
+            Some(now.as_second())
+        } else {
+            None
+        };
         sqlx::query(
             "UPDATE occurrences SET state = $1, submitted_at = COALESCE($2, submitted_at), updated_at = $3 WHERE id = $4",
         )

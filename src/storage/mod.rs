@@ -136,7 +136,9 @@ impl Store {
 
     /// Every stored occurrence, in due order.
     pub async fn occurrences(&self) -> anyhow::Result<Vec<StoredOccurrence>> {
-        let rows = sqlx::query(&format!("SELECT {OCCURRENCE_COLUMNS} FROM occurrences ORDER BY due_at, obligation, unit"))
+        let rows = sqlx::query(&format!(
+            "SELECT {OCCURRENCE_COLUMNS} FROM occurrences ORDER BY due_at, obligation, unit"
+        ))
         .fetch_all(&self.pool)
         .await
         .context("listing occurrences")?;

@@ -32,7 +32,14 @@ pub enum DeliveryState {
 
 impl DeliveryState {
     /// Every state, in pipeline order.
-    pub const ALL: [Self; 6] = [Self::Pending, Self::Sending, Self::Sent, Self::Failed, Self::Dead, Self::Cancelled];
+    pub const ALL: [Self; 6] = [
+        Self::Pending,
+        Self::Sending,
+        Self::Sent,
+        Self::Failed,
+        Self::Dead,
+        Self::Cancelled,
+    ];
 
     /// The name stored in the database.
     pub fn as_str(self) -> &'static str {
@@ -85,10 +92,17 @@ pub struct OutboxRow {
 /// What became of one claimed delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
-    Sent { provider_id: Option<String> },
+    Sent {
+        provider_id: Option<String>,
+    },
     /// Try again at `at`, or give up when attempts are exhausted (the caller decides).
-    Retry { error: String, at: Timestamp },
-    Dead { error: String },
+    Retry {
+        error: String,
+        at: Timestamp,
+    },
+    Dead {
+        error: String,
+    },
     /// Not attempted (shutdown): back to pending, the attempt not counted.
     Released,
 }
@@ -108,7 +122,10 @@ impl Store {
         .fetch_all(&mut *tx)
         .await
         .context("reading occurrences to plan")?;
-        let occurrences = rows.iter().map(occurrence_from_row).collect::<anyhow::Result<Vec<_>>>()?;
+        let occurrences = rows
+            .iter()
+            .map(occurrence_from_row)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let mut created = 0;
         for delivery in plan(config, &occurrences, now) {
             created += insert_delivery(&mut tx, &delivery, now).await?;
@@ -193,7 +210,11 @@ impl Store {
                 )
                 .bind(now_secs),
             };
-            query.bind(*id).execute(&mut *tx).await.context("recording a delivery outcome")?;
+            query
+                .bind(*id)
+                .execute(&mut *tx)
+                .await
+                .context("recording a delivery outcome")?;
         }
         tx.commit().await.context("committing delivery outcomes")
     }

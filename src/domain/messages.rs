@@ -1,0 +1,324 @@
+//! What people read: reminders composed from the occurrence, the step and the recipient's
+//! language (Swedish by default, English on request), rendered from the templates in
+//! `templates/` — one message listing every item of a digest.
+
+use std::sync::LazyLock;
+
+use jiff::Timestamp;
+use minijinja::Environment;
+use serde::Serialize;
+
+use super::config::{Config, Language, Person, Role};
+use super::occurrence::{Action, StoredOccurrence};
+use super::planner::{Ask, Reason, Step};
+
+/// One item of a message: an occurrence at one step, with the link that acts on it.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub occurrence: &'a StoredOccurrence,
+    pub step: Step,
+    pub reason: Reason,
+    /// The signed link for [`action_for`] of the step, if it has one.
+    pub action_url: Option<String>,
+}
+
+/// A message ready for a channel: subject, plain text and HTML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The action a step's link takes, if any: reminders ask to submit, requests to acknowledge.
+pub fn action_for(step: Step) -> Option<Action> {
+    match step.ask() {
+        Ask::Submit => Some(Action::Submit),
+        Ask::Acknowledge => Some(Action::Acknowledge),
+        Ask::FollowUp => None,
+    }
+}
+
+#[derive(Serialize)]
+struct Item {
+    title: String,
+    unit: String,
+    period: String,
+    due: String,
+    status: String,
+    ask: &'static str,
+    note: Option<String>,
+    basis: String,
+    action_label: Option<&'static str>,
+    action_url: Option<String>,
+}
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    // The templates are part of the binary; a syntax error in them fails the tests at once.
+    for (name, source) in [
+        ("sv.txt", include_str!("../../templates/email/sv.txt")),
+        ("en.txt", include_str!("../../templates/email/en.txt")),
+        ("sv.html", include_str!("../../templates/email/sv.html")),
+        ("en.html", include_str!("../../templates/email/en.html")),
+    ] {
+        if let Err(error) = env.add_template(name, source) {
+            tracing::error!(%error, template = name, "invalid message template");
+        }
+    }
+    env
+});
+
+/// One message to `recipient` listing `entries`, in the recipient's language.
+pub fn compose(config: &Config, recipient: &Person, entries: &[Entry<'_>]) -> Result<Rendered, minijinja::Error> {
+    let language = recipient.language;
+    let items: Vec<Item> = entries.iter().map(|entry| item(config, language, entry)).collect();
+    let subject = match (language, items.as_slice()) {
+        (Language::Sv, [one]) => format!("{} – {} ({})", one.title, one.unit, one.status.to_lowercase()),
+        (Language::En, [one]) => format!("{} – {} ({})", one.title, one.unit, one.status.to_lowercase()),
+        (Language::Sv, many) => format!("arshjul: {} ärenden att hantera", many.len()),
+        (Language::En, many) => format!("arshjul: {} items to handle", many.len()),
+    };
+    let contact = config
+        .directory
+        .units
+        .iter()
+        .filter(|u| u.kind == super::config::UnitKind::Klk)
+        .find_map(|u| config.directory.holder(u, Role::Strategist))
+        .map(|p| format!("{} <{}>", p.name, p.email));
+    let context =
+        minijinja::context! { name => recipient.name, items => items, contact => contact, subject => subject };
+    let code = match language {
+        Language::Sv => "sv",
+        Language::En => "en",
+    };
+    let text = TEMPLATES.get_template(&format!("{code}.txt"))?.render(&context)?;
+    let html = TEMPLATES.get_template(&format!("{code}.html"))?.render(&context)?;
+    Ok(Rendered { subject, text, html })
+}
+
+fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
+    let occurrence = entry.occurrence;
+    let obligation = config
+        .calendar
+        .obligations
+        .iter()
+        .find(|o| o.id.as_str() == occurrence.obligation);
+    let unit = config.directory.units.iter().find(|u| u.id.as_str() == occurrence.unit);
+    let sv = language == Language::Sv;
+    let title = obligation.map_or_else(
+        || occurrence.obligation.clone(),
+        |o| if sv { o.title_sv.clone() } else { o.title_en.clone() },
+    );
+    let unit_name = unit.map_or_else(
+        || occurrence.unit.clone(),
+        |u| if sv { u.name.clone() } else { u.name_en.clone() },
+    );
+    let due = long_date(config, occurrence.due_at, language);
+    let status = match (entry.step, sv) {
+        (Step::Before(days), true) => format!("Sista dag om {days} arbetsdagar"),
+        (Step::Before(days), false) => format!("Due in {days} business days"),
+        (Step::Due, true) => "Sista dag i dag".to_owned(),
+        (Step::Due, false) => "Due today".to_owned(),
+        (Step::Overdue(_) | Step::EscalateManager | Step::EscalateKlk, true) => "Försenad".to_owned(),
+        (Step::Overdue(_) | Step::EscalateManager | Step::EscalateKlk, false) => "Overdue".to_owned(),
+        (Step::Acknowledge(_), true) => "Inlämnad – väntar på kvittens".to_owned(),
+        (Step::Acknowledge(_), false) => "Submitted – awaiting acknowledgement".to_owned(),
+    };
+    let ask = match (entry.step.ask(), sv) {
+        (Ask::Submit, true) => "Gör klart och markera som inlämnad.",
+        (Ask::Submit, false) => "Complete it and mark it as submitted.",
+        (Ask::FollowUp, true) => "Enheten har inte lämnat in. Följ upp att det blir gjort.",
+        (Ask::FollowUp, false) => "The unit has not submitted. Please make sure it gets done.",
+        (Ask::Acknowledge, true) => "Granska och kvittera inlämningen.",
+        (Ask::Acknowledge, false) => "Please review and acknowledge the submission.",
+    };
+    let note = match &entry.reason {
+        Reason::Holder => None,
+        Reason::StandIn { away } => {
+            let name = config
+                .directory
+                .people
+                .iter()
+                .find(|p| &p.id == away)
+                .map_or(away.as_str(), |p| &p.name);
+            Some(if sv {
+                format!("Du får detta som ersättare för {name}, som är frånvarande.")
+            } else {
+                format!("You receive this as deputy for {name}, who is away.")
+            })
+        }
+        Reason::VacantRole { role } => Some(if sv {
+            format!("Enheten saknar {}; som chef får du ärendet.", role_sv(*role))
+        } else {
+            format!(
+                "The unit has no {}; as its manager you receive this item.",
+                role.as_str().replace('_', " ")
+            )
+        }),
+    };
+    let action_label = action_for(entry.step).map(|action| match (action, sv) {
+        (Action::Submit, true) => "Markera som inlämnad",
+        (Action::Submit, false) => "Mark as submitted",
+        (Action::Acknowledge, true) => "Kvittera",
+        (Action::Acknowledge, false) => "Acknowledge",
+        (Action::Waive, true) => "Stryk",
+        (Action::Waive, false) => "Waive",
+    });
+    Item {
+        title,
+        unit: unit_name,
+        period: occurrence.period.clone(),
+        due,
+        status,
+        ask,
+        note,
+        basis: obligation.map(|o| o.basis.clone()).unwrap_or_default(),
+        action_label: entry.action_url.as_ref().and(action_label),
+        action_url: entry.action_url.clone(),
+    }
+}
+
+fn role_sv(role: Role) -> &'static str {
+    match role {
+        Role::Manager => "chef",
+        Role::EuContact => "EU-kontaktperson",
+        Role::Strategist => "planeringsstrateg",
+        Role::Presidium => "presidium",
+        Role::Registrar => "registrator",
+    }
+}
+
+/// "måndag 15 februari 2027 kl. 16.00" or "Monday 15 February 2027 at 16:00", local time.
+pub fn long_date(config: &Config, at: Timestamp, language: Language) -> String {
+    const WEEKDAYS_SV: [&str; 7] = ["måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"];
+    const MONTHS_SV: [&str; 12] = [
+        "januari",
+        "februari",
+        "mars",
+        "april",
+        "maj",
+        "juni",
+        "juli",
+        "augusti",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    let local = config.calendar.time_zone.to_datetime(at);
+    match language {
+        Language::Sv => format!(
+            "{} {} {} {} kl. {}",
+            WEEKDAYS_SV[usize::from(local.weekday().to_monday_zero_offset().unsigned_abs())],
+            local.day(),
+            MONTHS_SV[usize::from(local.month().unsigned_abs()) - 1],
+            local.year(),
+            local.strftime("%H.%M")
+        ),
+        Language::En => local.strftime("%A %-d %B %Y at %H:%M").to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::config::PersonId;
+    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, shipped_with};
+    use crate::domain::occurrence::OccurrenceState;
+
+    fn follow_up() -> StoredOccurrence {
+        StoredOccurrence {
+            id: 7,
+            obligation: "uppfoljning".into(),
+            unit: "tekniska".into(),
+            period: "2026".into(),
+            due_at: "2027-02-15T15:00:00Z".parse().unwrap(),
+            state: OccurrenceState::Open,
+            submitted_at: None,
+            configured: true,
+        }
+    }
+
+    fn person(config: &Config, id: &str) -> Person {
+        config.directory.person(&PersonId::checked(id)).unwrap().clone()
+    }
+
+    #[test]
+    fn a_swedish_reminder_names_what_when_why_and_who_to_ask() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let occurrence = follow_up();
+        let entry = Entry {
+            occurrence: &occurrence,
+            step: Step::Before(14),
+            reason: Reason::Holder,
+            action_url: Some("https://arshjul.example.org/ack/v1.abc.def".into()),
+        };
+        let message = compose(&config, &person(&config, "linnea.dahl"), &[entry]).unwrap();
+        assert_eq!(
+            message.subject,
+            "Komplett uppföljning av det internationella arbetet till kommunledningskontoret – Tekniska förvaltningen (sista dag om 14 arbetsdagar)"
+        );
+        for expected in [
+            "Hej Linnea Dahl!",
+            "Sista dag:  måndag 15 februari 2027 kl. 16.00",
+            "Markera som inlämnad: https://arshjul.example.org/ack/v1.abc.def",
+            "En komplett uppföljning avseende budget, erhållet bidrag, medfinansiering",
+            "Frågor? Kontakta Johan Lindqvist <johan.lindqvist@example.org>.",
+        ] {
+            assert!(
+                message.text.contains(expected),
+                "missing {expected:?} in\n{}",
+                message.text
+            );
+        }
+        // minijinja escapes '/' in HTML (OWASP's rule); browsers and mail readers decode it.
+        assert!(
+            message
+                .html
+                .contains("<a href=\"https:&#x2f;&#x2f;arshjul.example.org&#x2f;ack&#x2f;v1.abc.def\"")
+        );
+        assert!(message.html.contains("lang=\"sv\""));
+    }
+
+    #[test]
+    fn an_english_digest_lists_every_item_and_escapes_html() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let first = follow_up();
+        let mut second = follow_up();
+        second.obligation = "eu-kontaktperson".into();
+        second.period = "2027<script>".into();
+        let entries = [
+            Entry {
+                occurrence: &first,
+                step: Step::Due,
+                reason: Reason::Holder,
+                action_url: None,
+            },
+            Entry {
+                occurrence: &second,
+                step: Step::Overdue(1),
+                reason: Reason::StandIn {
+                    away: PersonId::checked("magnus.berg"),
+                },
+                action_url: None,
+            },
+        ];
+        let mut reader = person(&config, "grace.miller");
+        reader.language = Language::En;
+        let message = compose(&config, &reader, &entries).unwrap();
+        assert_eq!(message.subject, "arshjul: 2 items to handle");
+        assert!(
+            message.text.contains("Due:        Monday 15 February 2027 at 16:00"),
+            "{}",
+            message.text
+        );
+        assert!(
+            message
+                .text
+                .contains("You receive this as deputy for Magnus Berg, who is away.")
+        );
+        assert!(message.text.contains("Appointed EU contact person"));
+        assert!(message.html.contains("2027&lt;script&gt;") && !message.html.contains("2027<script>"));
+    }
+}
