@@ -151,7 +151,7 @@ async fn reload_on_hangup(shared: Arc<crate::startup::Shared>) {
 
 fn check_config(settings: &Settings) -> ExitCode {
     let mut failed = false;
-    if let Err(error) = crate::jobs::validate_cron(&settings.jobs.materialise) {
+    if let Err(error) = crate::jobs::validate_cron("jobs.materialise", &settings.jobs.materialise) {
         eprintln!("settings: {error:#}");
         failed = true;
     }

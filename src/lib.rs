@@ -8,20 +8,28 @@
 //!   dates, occurrences. No I/O, no clock.
 //! - [`settings`]: layered runtime settings (defaults, a file, `ARSHJUL__…` variables).
 //! - [`clock`]: the only reader of wall time.
-//! - [`storage`]: one `Store` over SQLite or PostgreSQL; occurrences and the audit log.
+//! - [`storage`]: one `Store` over SQLite or PostgreSQL; occurrences, outbox, audit log.
+//! - [`outbox`]: the dispatcher that claims due deliveries, sends and records them.
+//! - [`channels`]: one `Notifier` per channel (email, webhook) and the HTTP status rules.
+//! - [`links`]: signed acknowledgement links in messages.
+//! - [`metrics`]: Prometheus counters and gauges for `/metrics`.
 //! - [`startup`]: the composition root, `Application::build` → `run_until_stopped`.
-//! - [`jobs`]: scheduled work (materialisation) as UTC ticks.
+//! - [`jobs`]: scheduled work (materialisation, planning) as UTC ticks.
 //! - [`http`]: the axum router; each feature module owns its routes.
 //! - [`listing`]: occurrences as a table, JSON or iCalendar.
 //! - [`cli`]: the `arshjul` subcommands.
 //! - [`telemetry`]: tracing set-up.
 
+pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod links;
 pub mod listing;
+pub mod metrics;
+pub mod outbox;
 pub mod settings;
 pub mod startup;
 pub mod storage;

@@ -21,6 +21,85 @@ pub struct Settings {
     pub files: FilesSettings,
     pub log: LogSettings,
     pub jobs: JobsSettings,
+    pub delivery: DeliverySettings,
+    pub email: EmailSettings,
+    pub webhook: WebhookSettings,
+    pub links: LinksSettings,
+}
+
+/// How deliveries are planned, claimed and retried.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    pub channels: Vec<ChannelKind>,
+    /// Cron expression (with seconds, UTC) for the planner.
+    pub plan: String,
+    pub batch_size: usize,
+    pub concurrency: usize,
+    pub lease_seconds: u64,
+    pub max_attempts: u32,
+    pub backoff_seconds: u64,
+    pub backoff_max_seconds: u64,
+    pub poll_milliseconds: u64,
+}
+
+/// A kind of channel a delivery can go out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    Email,
+    Webhook,
+}
+
+impl ChannelKind {
+    /// The name stored on deliveries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Webhook => "webhook",
+        }
+    }
+}
+
+/// The email channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    pub transport: EmailTransport,
+    pub file_dir: PathBuf,
+    pub smtp_url: Secret,
+    pub from: String,
+    pub reply_to: Option<String>,
+    pub timeout_seconds: u64,
+}
+
+/// How email leaves arshjul.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailTransport {
+    /// `.eml` files in a directory.
+    File,
+    /// An SMTP server.
+    Smtp,
+}
+
+/// The generic signed webhook channel.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub url: Secret,
+    pub secret: Secret,
+    pub timeout_seconds: u64,
+}
+
+/// Signed links in messages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksSettings {
+    pub base_url: String,
+    pub secret: Secret,
+    pub valid_days: u32,
+    pub revoked_before: String,
 }
 
 /// The HTTP server.

@@ -1,5 +1,5 @@
-//! The composition root: `Application::build(settings)` wires configuration, database, jobs
-//! and HTTP; `run_until_stopped(shutdown)` runs them until the token is cancelled.
+//! The composition root: `Application::build(settings)` wires configuration, database,
+//! channels, jobs and HTTP; `run_until_stopped(shutdown)` runs them until the token is cancelled.
 
 use std::sync::{Arc, RwLock};
 
@@ -7,16 +7,25 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::channels::email::EmailNotifier;
+use crate::channels::webhook::WebhookNotifier;
 use crate::clock::Clock;
 use crate::domain::config::{Config, ConfigErrors};
-use crate::settings::{FilesSettings, Settings};
+use crate::links::Links;
+use crate::metrics::Metrics;
+use crate::outbox::{Dispatcher, Notifiers};
+use crate::settings::{ChannelKind, FilesSettings, Settings};
 use crate::storage::{MaterialiseReport, Store};
 
-/// State shared by the HTTP handlers, the jobs and the reload signal.
+/// State shared by the HTTP handlers, the jobs, the dispatcher and the reload signal.
 pub struct Shared {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    pub links: Links,
     files: FilesSettings,
+    /// The channels every reminder is planned on.
+    channels: Vec<&'static str>,
     /// The configuration in force; replaced whole on a successful reload.
     config: RwLock<Arc<Config>>,
 }
@@ -58,25 +67,54 @@ impl Shared {
         }
         outcome
     }
+
+    /// Writes the deliveries wanted now to the outbox; returns how many were new.
+    pub async fn plan(&self) -> anyhow::Result<usize> {
+        let outcome = self.store.plan(&self.config(), &self.channels, self.clock.now()).await;
+        match &outcome {
+            Ok(0) => tracing::debug!("planned: nothing new"),
+            Ok(created) => tracing::info!(created, "deliveries planned"),
+            Err(error) => tracing::error!(error = format!("{error:#}"), "planning failed"),
+        }
+        outcome
+    }
 }
 
 /// A built, not yet running, arshjul daemon.
 pub struct Application {
     listener: TcpListener,
     shared: Arc<Shared>,
+    dispatcher: Dispatcher,
     materialise_cron: String,
+    plan_cron: String,
 }
 
 impl Application {
-    /// Loads the configuration, connects and migrates the database, and binds the HTTP port.
+    /// Loads the configuration, connects and migrates the database, builds the channels and
+    /// binds the HTTP port. Any setting that is wrong stops it here, with the key named.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        // rustls needs a process-wide crypto provider; a second install is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let config = settings
             .files
             .load()
             .map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
-        crate::jobs::validate_cron(&settings.jobs.materialise)?;
+        crate::jobs::validate_cron("jobs.materialise", &settings.jobs.materialise)?;
+        crate::jobs::validate_cron("delivery.plan", &settings.delivery.plan)?;
+        let notifiers = Notifiers {
+            email: EmailNotifier::new(&settings.email)?,
+            webhook: if settings.webhook.url.expose().is_empty() {
+                None
+            } else {
+                Some(WebhookNotifier::new(&settings.webhook)?)
+            },
+        };
+        if settings.delivery.channels.contains(&ChannelKind::Webhook) && notifiers.webhook.is_none() {
+            anyhow::bail!("delivery.channels names \"webhook\" but webhook.url is empty");
+        }
         let store = Store::connect(&settings.database).await?;
         store.migrate().await?;
+        let links = Links::new(&settings.links, &store).await?;
         let address = settings.server.address();
         let listener = TcpListener::bind(&address)
             .await
@@ -84,13 +122,20 @@ impl Application {
         let shared = Arc::new(Shared {
             store,
             clock,
+            metrics: Metrics::default(),
+            links,
             files: settings.files,
+            channels: settings.delivery.channels.iter().map(|c| c.as_str()).collect(),
             config: RwLock::new(Arc::new(config)),
         });
+        let plan_cron = settings.delivery.plan.clone();
+        let dispatcher = Dispatcher::new(Arc::clone(&shared), Arc::new(notifiers), settings.delivery);
         Ok(Self {
             listener,
             shared,
+            dispatcher,
             materialise_cron: settings.jobs.materialise,
+            plan_cron,
         })
     }
 
@@ -104,17 +149,24 @@ impl Application {
         Arc::clone(&self.shared)
     }
 
-    /// Materialises once, then serves HTTP and runs the jobs until `shutdown` is cancelled.
+    /// Materialises and plans once, then serves HTTP, runs the jobs and dispatches until
+    /// `shutdown` is cancelled.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        // A failure is logged and retried by the daily job; the service still starts.
+        // Failures are logged and retried by the jobs; the service still starts.
         let _ = self.shared.materialise().await;
-        let mut scheduler = crate::jobs::start(Arc::clone(&self.shared), &self.materialise_cron).await?;
+        let _ = self.shared.plan().await;
+        let mut scheduler =
+            crate::jobs::start(Arc::clone(&self.shared), &self.materialise_cron, &self.plan_cron).await?;
+        let dispatching = tokio::spawn(self.dispatcher.run_until_stopped(shutdown.clone()));
         tracing::info!(address = %self.listener.local_addr()?, "arshjul is serving");
         let served = axum::serve(self.listener, crate::http::router(Arc::clone(&self.shared)))
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await
             .context("serving HTTP");
+        // HTTP can also stop on its own (an accept error); stop everything else with it.
+        shutdown.cancel();
         scheduler.shutdown().await.context("stopping the job scheduler")?;
+        dispatching.await.context("joining the dispatcher")?;
         self.shared.store.close().await;
         tracing::info!("arshjul stopped");
         served

@@ -136,7 +136,7 @@ pub struct Delivery {
     pub occurrence_id: i64,
     pub step: Step,
     pub recipient: PersonId,
-    /// The channel name; `email` until routing arrives.
+    /// The channel name: `email` or `webhook`.
     pub channel: &'static str,
     /// Not to be sent before this instant: the step's time, moved into the send window.
     pub not_before: Timestamp,
@@ -145,11 +145,16 @@ pub struct Delivery {
     pub idempotency_key: String,
 }
 
-/// The channel every delivery uses for now.
+/// The channel used when no other is configured.
 pub const EMAIL: &str = "email";
 
-/// Every delivery wanted at `now` for `occurrences`.
-pub fn plan(config: &Config, occurrences: &[StoredOccurrence], now: Timestamp) -> Vec<Delivery> {
+/// Every delivery wanted at `now` for `occurrences`, one per step, recipient and channel.
+pub fn plan(
+    config: &Config,
+    occurrences: &[StoredOccurrence],
+    now: Timestamp,
+    channels: &[&'static str],
+) -> Vec<Delivery> {
     let today = config.local_date(now);
     occurrences
         .iter()
@@ -166,16 +171,16 @@ pub fn plan(config: &Config, occurrences: &[StoredOccurrence], now: Timestamp) -
         .flat_map(|(occurrence, obligation, unit)| {
             tracks(config, occurrence, obligation, unit, now)
                 .into_iter()
-                .filter_map(|(step, at, role)| {
-                    let (recipient, reason) = recipient(config, unit, role, today)?;
-                    Some(Delivery {
+                .filter_map(|(step, at, role)| Some((step, at, recipient(config, unit, role, today)?)))
+                .flat_map(|(step, at, (recipient, reason))| {
+                    channels.iter().map(move |channel| Delivery {
                         occurrence_id: occurrence.id,
                         step,
-                        idempotency_key: format!("{}/{step}/{}/{EMAIL}", occurrence.id, recipient.id),
+                        idempotency_key: format!("{}/{step}/{}/{channel}", occurrence.id, recipient.id),
                         recipient: recipient.id.clone(),
-                        channel: EMAIL,
+                        channel,
                         not_before: config.next_send_time(at.max(now)),
-                        reason,
+                        reason: reason.clone(),
                     })
                 })
                 .collect::<Vec<_>>()
@@ -387,7 +392,7 @@ mod tests {
     }
 
     fn steps(config: &Config, occurrence: &StoredOccurrence, now: &str) -> Vec<(String, String)> {
-        plan(config, std::slice::from_ref(occurrence), at(now))
+        plan(config, std::slice::from_ref(occurrence), at(now), &[EMAIL])
             .into_iter()
             .map(|d| (d.step.to_string(), d.recipient.to_string()))
             .collect()
@@ -441,7 +446,7 @@ mod tests {
         let open = follow_up(OccurrenceState::Open);
         let mut now = at("2027-01-01T00:00");
         while now < at("2027-04-01T00:00") {
-            for delivery in plan(&config, std::slice::from_ref(&open), now) {
+            for delivery in plan(&config, std::slice::from_ref(&open), now, &[EMAIL]) {
                 let local = config.calendar.time_zone.to_datetime(delivery.not_before);
                 assert!(is_business_day(local.date()), "{delivery:?}");
                 assert!(local.time() >= jiff::civil::time(8, 0, 0, 0) && local.time() < jiff::civil::time(17, 0, 0, 0));
@@ -456,9 +461,9 @@ mod tests {
         let config = shipped_with(SHIPPED_CALENDAR);
         let open = follow_up(OccurrenceState::Open);
         // Saturday 30 January: the latest step is before-14, and it waits for Monday 08:00.
-        let wanted = plan(&config, std::slice::from_ref(&open), at("2027-01-30T12:00"));
+        let wanted = plan(&config, std::slice::from_ref(&open), at("2027-01-30T12:00"), &[EMAIL]);
         assert_eq!(wanted[0].not_before, at("2027-02-01T08:00"));
-        let evening = plan(&config, std::slice::from_ref(&open), at("2027-01-27T17:30"));
+        let evening = plan(&config, std::slice::from_ref(&open), at("2027-01-27T17:30"), &[EMAIL]);
         assert_eq!(evening[0].not_before, at("2027-01-28T08:00"));
     }
 
@@ -513,7 +518,7 @@ mod tests {
         );
         let config = with_directory(&directory);
         let open = follow_up(OccurrenceState::Open);
-        let wanted = plan(&config, std::slice::from_ref(&open), at("2027-01-26T08:00"));
+        let wanted = plan(&config, std::slice::from_ref(&open), at("2027-01-26T08:00"), &[EMAIL]);
         assert_eq!(wanted[0].recipient.as_str(), "magnus.berg");
         assert_eq!(
             wanted[0].reason,
@@ -530,6 +535,7 @@ mod tests {
             &with_directory(&with_deputy),
             std::slice::from_ref(&open),
             at("2027-01-26T08:00"),
+            &[EMAIL],
         );
         assert_eq!(wanted[0].recipient.as_str(), "jonas.wikstrom");
         assert_eq!(
@@ -543,7 +549,12 @@ mod tests {
     fn a_vacant_role_is_an_item_for_the_units_manager() {
         let directory = SHIPPED_DIRECTORY.replace("[units.roles.eu_contact]\nperson = \"linnea.dahl\"\n", "");
         let config = with_directory(&directory);
-        let wanted = plan(&config, &[follow_up(OccurrenceState::Open)], at("2027-01-26T08:00"));
+        let wanted = plan(
+            &config,
+            &[follow_up(OccurrenceState::Open)],
+            at("2027-01-26T08:00"),
+            &[EMAIL],
+        );
         assert_eq!(wanted.len(), 1);
         assert_eq!(wanted[0].recipient.as_str(), "magnus.berg");
         assert_eq!(wanted[0].reason, Reason::VacantRole { role: Role::EuContact });
@@ -579,8 +590,8 @@ mod tests {
     fn idempotency_keys_name_occurrence_step_recipient_and_channel() {
         let config = shipped_with(SHIPPED_CALENDAR);
         let open = follow_up(OccurrenceState::Open);
-        let first = plan(&config, std::slice::from_ref(&open), at("2027-01-26T08:00"));
-        let later = plan(&config, std::slice::from_ref(&open), at("2027-01-27T11:00"));
+        let first = plan(&config, std::slice::from_ref(&open), at("2027-01-26T08:00"), &[EMAIL]);
+        let later = plan(&config, std::slice::from_ref(&open), at("2027-01-27T11:00"), &[EMAIL]);
         assert_eq!(first[0].idempotency_key, "7/before-14/linnea.dahl/email");
         assert_eq!(
             first[0].idempotency_key, later[0].idempotency_key,

@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use super::business_days::{add_business_days, is_business_day};
 use super::config::Config;
 use super::occurrence::{OccurrenceState, StoredOccurrence};
-use super::planner::{Delivery, plan};
+use super::planner::{Delivery, EMAIL, plan};
 use super::schedule::Occurrence;
 
 /// How the simulated people behave.
@@ -54,7 +54,7 @@ pub fn simulate(config: &Config, from: Date, to: Date, behaviour: Behaviour) -> 
             if let Some(days) = behaviour.act_after_days {
                 act(&mut states, &first_reminder, day, now, days);
             }
-            for delivery in plan(config, &states, now) {
+            for delivery in plan(config, &states, now, &[EMAIL]) {
                 if planned.insert(delivery.idempotency_key.clone()) {
                     // Ids are 1-based positions in `occurrences`.
                     let index = usize::try_from(delivery.occurrence_id - 1).unwrap_or_default();

@@ -113,3 +113,38 @@ impl Store {
         Ok(Some(ActionOutcome::Recorded { from, to }))
     }
 }
+
+impl Store {
+    /// The occurrences with these ids (those that exist).
+    pub async fn occurrences_by_ids(&self, ids: &[i64]) -> anyhow::Result<Vec<StoredOccurrence>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Integers only, so listing them inline cannot inject anything.
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let rows = sqlx::query(&format!(
+            "SELECT {OCCURRENCE_COLUMNS} FROM occurrences WHERE id IN ({})",
+            list.join(",")
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .context("reading occurrences")?;
+        rows.iter().map(occurrence_from_row).collect()
+    }
+
+    /// The value stored under `key`, or `value` stored there now if there is none. Every
+    /// instance sharing the database reads the same value.
+    pub async fn meta_or_insert(&self, key: &str, value: &str) -> anyhow::Result<String> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .context("storing a meta value")?;
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await
+            .context("reading a meta value")
+    }
+}

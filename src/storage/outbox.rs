@@ -107,6 +107,18 @@ pub enum DeliveryOutcome {
     Released,
 }
 
+impl DeliveryOutcome {
+    /// A short label for metrics and logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Sent { .. } => "sent",
+            Self::Retry { .. } => "retry",
+            Self::Dead { .. } => "dead",
+            Self::Released => "released",
+        }
+    }
+}
+
 const OUTBOX_COLUMNS: &str = "id, idempotency_key, occurrence_id, step, recipient, channel, reason, state, not_before, \
      attempts, last_error, provider_id, sent_at";
 
@@ -114,7 +126,7 @@ impl Store {
     /// Runs the planner over the stored occurrences at `now` and writes every wanted delivery
     /// to the outbox in the same transaction; a delivery already there is left alone.
     /// Returns how many were new. Only one instance plans at a time.
-    pub async fn plan(&self, config: &Config, now: Timestamp) -> anyhow::Result<usize> {
+    pub async fn plan(&self, config: &Config, channels: &[&'static str], now: Timestamp) -> anyhow::Result<usize> {
         let mut tx = self.begin_singleton(PLAN_LOCK).await?;
         let rows = sqlx::query(&format!(
             "SELECT {OCCURRENCE_COLUMNS} FROM occurrences WHERE state IN ('open', 'submitted') AND configured = 1"
@@ -127,7 +139,7 @@ impl Store {
             .map(occurrence_from_row)
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mut created = 0;
-        for delivery in plan(config, &occurrences, now) {
+        for delivery in plan(config, &occurrences, now, channels) {
             created += insert_delivery(&mut tx, &delivery, now).await?;
         }
         tx.commit().await.context("committing the plan")?;

@@ -84,6 +84,7 @@ pub async fn test_settings(dir: &TestDir) -> Settings {
     let mut settings = Settings::load(None).expect("defaults load");
     settings.database.url = Secret::new(fresh_database_url(dir).await);
     settings.server.port = 0;
+    settings.email.file_dir = dir.path().join("outbox-mail");
     for (slot, name) in [
         (&mut settings.files.directory, "directory.toml"),
         (&mut settings.files.calendar, "calendar.toml"),

@@ -115,6 +115,7 @@ async fn the_binary_serves_with_no_configuration_reloads_on_sighup_and_stops_on_
         .env("ARSHJUL__DATABASE__URL", fresh_database_url(&dir).await)
         .env("ARSHJUL__FILES__CALENDAR", dir.path().join("calendar.toml"))
         .env("ARSHJUL__LOG__FORMAT", "json")
+        .env("ARSHJUL__EMAIL__FILE_DIR", dir.path().join("outbox-mail"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -1,0 +1,59 @@
+//! Making the signed links that go into messages: the adapter around `domain::tokens` that
+//! knows the public address, the secret's source and how long links live.
+
+use base64::Engine as _;
+use jiff::{SignedDuration, Timestamp};
+
+use crate::domain::occurrence::Action;
+use crate::domain::tokens::{LinkClaims, LinkSigner};
+use crate::settings::LinksSettings;
+use crate::storage::Store;
+
+/// Issues and checks the links of one installation.
+pub struct Links {
+    pub signer: LinkSigner,
+    base_url: String,
+    valid_for: SignedDuration,
+}
+
+impl Links {
+    /// Links with the configured secret, or the one generated and kept in the database.
+    pub async fn new(settings: &LinksSettings, store: &Store) -> anyhow::Result<Self> {
+        let secret = match settings.secret.expose() {
+            "" => store.meta_or_insert("link_secret", &generate_secret()?).await?,
+            configured => configured.to_owned(),
+        };
+        let revoked_before = match settings.revoked_before.trim() {
+            "" => None,
+            text => Some(
+                text.parse::<Timestamp>()
+                    .map_err(|e| anyhow::anyhow!("links.revoked_before: \"{text}\" is not an RFC 3339 instant: {e}"))?,
+            ),
+        };
+        Ok(Self {
+            signer: LinkSigner::new(secret.as_bytes(), revoked_before),
+            base_url: settings.base_url.trim_end_matches('/').to_owned(),
+            valid_for: SignedDuration::from_hours(24 * i64::from(settings.valid_days)),
+        })
+    }
+
+    /// The link that lets `person` take `action` on occurrence `occurrence_id`, made at `now`.
+    pub fn url(&self, occurrence_id: i64, person: &str, action: Action, now: Timestamp) -> String {
+        let claims = LinkClaims {
+            occurrence_id,
+            person: person.to_owned(),
+            action,
+            issued: now.as_second(),
+            expires: now.checked_add(self.valid_for).unwrap_or(now).as_second(),
+        };
+        format!("{}/ack/{}", self.base_url, self.signer.sign(&claims))
+    }
+}
+
+/// 32 random bytes from the operating system, base64-encoded.
+fn generate_secret() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| anyhow::anyhow!("the system random number generator failed; set links.secret explicitly"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}

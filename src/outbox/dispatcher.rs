@@ -1,0 +1,266 @@
+//! The dispatcher, in three parts: `run_until_stopped` owns cancellation, its loop owns
+//! sleeping, and `try_next` claims one batch, sends it and records every outcome — so tests
+//! drive it to "queue empty" without sleeping.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use jiff::{SignedDuration, Timestamp};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+use super::retry::backoff;
+use crate::channels::email::EmailNotifier;
+use crate::channels::webhook::WebhookNotifier;
+use crate::channels::{ItemSummary, Notifier, Outgoing, Receipt, Recipient, SendError};
+use crate::domain::config::Config;
+use crate::domain::messages::{Entry, action_for, compose};
+use crate::domain::occurrence::StoredOccurrence;
+use crate::domain::planner::{Reason, Step};
+use crate::settings::DeliverySettings;
+use crate::startup::Shared;
+use crate::storage::{DeliveryOutcome, OutboxRow};
+
+/// One notifier per channel.
+pub struct Notifiers {
+    pub email: EmailNotifier,
+    pub webhook: Option<WebhookNotifier>,
+}
+
+impl Notifiers {
+    async fn send(&self, channel: &str, message: &Outgoing) -> Result<Receipt, SendError> {
+        match (channel, &self.webhook) {
+            ("email", _) => self.email.send(message).await,
+            ("webhook", Some(webhook)) => webhook.send(message).await,
+            ("webhook", None) => Err(SendError::permanent("the webhook channel is not configured")),
+            (other, _) => Err(SendError::permanent(format!("unknown channel \"{other}\""))),
+        }
+    }
+}
+
+/// What one `try_next` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Dispatched {
+    /// Messages sent or attempted (a digest of several deliveries is one message).
+    pub messages: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub dead: usize,
+}
+
+/// The result of one `try_next`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DispatchOutcome {
+    /// Nothing was due.
+    Idle,
+    Dispatched(Dispatched),
+}
+
+/// Claims due deliveries and sends them.
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+    notifiers: Arc<Notifiers>,
+    settings: DeliverySettings,
+}
+
+impl Dispatcher {
+    pub fn new(shared: Arc<Shared>, notifiers: Arc<Notifiers>, settings: DeliverySettings) -> Self {
+        Self {
+            shared,
+            notifiers,
+            settings,
+        }
+    }
+
+    /// Dispatches until `shutdown` is cancelled. A batch in flight is finished and recorded
+    /// first; its sends are bounded by the channels' timeouts.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) {
+        let idle = Duration::from_millis(self.settings.poll_milliseconds);
+        while !shutdown.is_cancelled() {
+            let pause = match self.try_next().await {
+                Ok(DispatchOutcome::Dispatched(_)) => continue,
+                Ok(DispatchOutcome::Idle) => idle,
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), "dispatching failed; trying again shortly");
+                    idle.max(Duration::from_secs(1))
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        tracing::info!("dispatcher stopped");
+    }
+
+    /// Claims one batch of due deliveries, sends one message per recipient and channel, and
+    /// records what became of every delivery.
+    pub async fn try_next(&self) -> anyhow::Result<DispatchOutcome> {
+        let store = &self.shared.store;
+        let now = self.shared.clock.now();
+        let lease = SignedDuration::from_secs(i64::try_from(self.settings.lease_seconds).unwrap_or(i64::MAX));
+        let rows = store.claim(now, lease, self.settings.batch_size).await?;
+        if rows.is_empty() {
+            return Ok(DispatchOutcome::Idle);
+        }
+        let config = self.shared.config();
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.occurrence_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let occurrences: BTreeMap<i64, StoredOccurrence> = store
+            .occurrences_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o))
+            .collect();
+        let claimed = rows.len();
+        let mut groups: BTreeMap<(String, String), Vec<OutboxRow>> = BTreeMap::new();
+        for row in rows {
+            groups
+                .entry((row.recipient.clone(), row.channel.clone()))
+                .or_default()
+                .push(row);
+        }
+        let sends: Vec<_> = groups
+            .into_iter()
+            .map(|((recipient, channel), rows)| {
+                let composed = self.compose(&config, &occurrences, &recipient, &rows, now);
+                let span = tracing::info_span!(
+                    "delivery",
+                    delivery = rows[0].id,
+                    recipient = recipient.as_str(),
+                    channel = channel.as_str(),
+                    items = rows.len()
+                );
+                async move {
+                    let started = Instant::now();
+                    let result = match composed {
+                        Ok(message) => self.notifiers.send(&channel, &message).await,
+                        Err(error) => Err(error),
+                    };
+                    self.shared.metrics.send_took(started.elapsed());
+                    (channel, rows, result)
+                }
+                .instrument(span)
+            })
+            .collect();
+        let results: Vec<_> = futures_util::stream::iter(sends)
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut outcomes = Vec::with_capacity(claimed);
+        let mut summary = Dispatched::default();
+        for (channel, rows, result) in results {
+            summary.messages += 1;
+            for row in &rows {
+                let outcome = self.outcome(row, &result, now);
+                match &outcome {
+                    DeliveryOutcome::Sent { .. } => summary.sent += 1,
+                    DeliveryOutcome::Retry { .. } => summary.retried += 1,
+                    DeliveryOutcome::Dead { error } => {
+                        summary.dead += 1;
+                        tracing::warn!(delivery = row.id, recipient = %row.recipient, %channel, %error, "delivery is dead");
+                    }
+                    DeliveryOutcome::Released => {}
+                }
+                self.shared.metrics.delivered(&channel, outcome.label(), 1);
+                outcomes.push((row.id, outcome));
+            }
+        }
+        store.record(&outcomes, self.shared.clock.now()).await?;
+        tracing::debug!(?summary, "batch dispatched");
+        Ok(DispatchOutcome::Dispatched(summary))
+    }
+
+    /// What becomes of `row` after its message's `result`.
+    fn outcome(&self, row: &OutboxRow, result: &Result<Receipt, SendError>, now: Timestamp) -> DeliveryOutcome {
+        match result {
+            Ok(receipt) => DeliveryOutcome::Sent {
+                provider_id: receipt.provider_id.clone(),
+            },
+            Err(SendError::Permanent { reason }) => DeliveryOutcome::Dead { error: reason.clone() },
+            Err(SendError::Retryable { reason, .. }) if row.attempts >= i64::from(self.settings.max_attempts) => {
+                DeliveryOutcome::Dead {
+                    error: format!("gave up after {} attempts: {reason}", row.attempts),
+                }
+            }
+            Err(SendError::Retryable { reason, retry_after }) => {
+                let wait = retry_after.unwrap_or_else(|| {
+                    backoff(
+                        u32::try_from(row.attempts).unwrap_or(u32::MAX),
+                        Duration::from_secs(self.settings.backoff_seconds),
+                        Duration::from_secs(self.settings.backoff_max_seconds),
+                        fastrand::f64(),
+                    )
+                });
+                let at = now
+                    .checked_add(SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX))
+                    .unwrap_or(now);
+                DeliveryOutcome::Retry {
+                    error: reason.clone(),
+                    at,
+                }
+            }
+        }
+    }
+
+    /// One message for `recipient` listing `rows`, or why it cannot be made (permanent).
+    fn compose(
+        &self,
+        config: &Config,
+        occurrences: &BTreeMap<i64, StoredOccurrence>,
+        recipient: &str,
+        rows: &[OutboxRow],
+        now: Timestamp,
+    ) -> Result<Outgoing, SendError> {
+        let person = config
+            .directory
+            .people
+            .iter()
+            .find(|p| p.id.as_str() == recipient)
+            .ok_or_else(|| SendError::permanent(format!("recipient \"{recipient}\" is no longer in the directory")))?;
+        let mut entries = Vec::with_capacity(rows.len());
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let occurrence = occurrences
+                .get(&row.occurrence_id)
+                .ok_or_else(|| SendError::permanent(format!("occurrence {} does not exist", row.occurrence_id)))?;
+            let step: Step = row.step.parse().map_err(SendError::permanent)?;
+            let action_url =
+                action_for(step).map(|action| self.shared.links.url(occurrence.id, recipient, action, now));
+            items.push(ItemSummary {
+                delivery_id: row.id,
+                idempotency_key: row.idempotency_key.clone(),
+                occurrence_id: occurrence.id,
+                obligation: occurrence.obligation.clone(),
+                unit: occurrence.unit.clone(),
+                period: occurrence.period.clone(),
+                due: occurrence.due_at.to_string(),
+                step: row.step.clone(),
+                action_url: action_url.clone(),
+            });
+            entries.push(Entry {
+                occurrence,
+                step,
+                reason: Reason::parse(&row.reason, config),
+                action_url,
+            });
+        }
+        let rendered = compose(config, person, &entries)
+            .map_err(|e| SendError::permanent(format!("cannot render the message: {e}")))?;
+        Ok(Outgoing {
+            message_key: rows[0].idempotency_key.clone(),
+            recipient: Recipient {
+                id: person.id.to_string(),
+                name: person.name.clone(),
+                email: person.email.clone(),
+                language: person.language,
+            },
+            rendered,
+            items,
+            composed_at: now,
+        })
+    }
+}
