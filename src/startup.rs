@@ -144,6 +144,11 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
     }
 
+    /// The dispatcher, for tests that drive it step by step instead of running the daemon.
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
     /// The state shared with handlers and jobs, e.g. to reload on SIGHUP.
     pub fn shared(&self) -> Arc<Shared> {
         Arc::clone(&self.shared)

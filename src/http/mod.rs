@@ -1,6 +1,8 @@
 //! The HTTP interface. Each feature module owns its `router()`; this module only composes them.
 
+mod ack;
 mod health;
+mod metrics;
 
 use std::sync::Arc;
 
@@ -10,5 +12,9 @@ use crate::startup::Shared;
 
 /// The whole HTTP interface.
 pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new().merge(health::router()).with_state(shared)
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(ack::router())
+        .with_state(shared)
 }

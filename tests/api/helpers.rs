@@ -22,6 +22,12 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// An HTTP client for tests (rustls needs its crypto provider installed once per process).
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A directory for one test's files, removed when dropped.
 pub struct TestDir {
     dir: TempDir,
@@ -139,7 +145,11 @@ impl TestApp {
 
     /// GET `path`, returning status and JSON body.
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = reqwest::get(format!("{}{path}", self.address)).await.expect("request");
+        let response = http()
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request");
         let status = response.status().as_u16();
         (status, response.json().await.expect("JSON body"))
     }

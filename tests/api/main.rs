@@ -4,4 +4,6 @@
 mod cli;
 mod helpers;
 mod materialise;
+mod peers;
+mod reminders;
 mod serve;

@@ -123,7 +123,7 @@ async fn the_binary_serves_with_no_configuration_reloads_on_sighup_and_stops_on_
     let healthz = format!("http://127.0.0.1:{port}/healthz");
     let mut answered = None;
     for _ in 0..100 {
-        if let Ok(response) = reqwest::get(&healthz).await {
+        if let Ok(response) = crate::helpers::http().get(&healthz).send().await {
             answered = Some(response.status().as_u16());
             break;
         }
@@ -135,7 +135,14 @@ async fn the_binary_serves_with_no_configuration_reloads_on_sighup_and_stops_on_
     dir.write("calendar.toml", "this is = not [valid");
     send("-HUP", daemon.id());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let body: serde_json::Value = reqwest::get(&healthz).await.unwrap().json().await.unwrap();
+    let body: serde_json::Value = crate::helpers::http()
+        .get(&healthz)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["obligations"], 11, "still running with the old calendar");
 
     dir.write(
@@ -145,7 +152,9 @@ async fn the_binary_serves_with_no_configuration_reloads_on_sighup_and_stops_on_
     send("-HUP", daemon.id());
     let mut obligations = body["obligations"].clone();
     for _ in 0..50 {
-        obligations = reqwest::get(&healthz)
+        obligations = crate::helpers::http()
+            .get(&healthz)
+            .send()
             .await
             .unwrap()
             .json::<serde_json::Value>()

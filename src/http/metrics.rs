@@ -1,0 +1,34 @@
+//! `GET /metrics`: Prometheus text exposition of deliveries, outbox depth, send latency,
+//! actions and refused links.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::startup::Shared;
+
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.store.outbox_depth().await {
+        Ok((depth, oldest)) => {
+            let age = oldest.map(|at| shared.clock.now().as_second() - at.as_second());
+            let body = shared.metrics.render(&depth, age);
+            (
+                [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                body,
+            )
+                .into_response()
+        }
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "metrics: cannot read the outbox");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Real peers on loopback, started per test: an SMTP server that stores mail in a Maildir
+//! (aiosmtpd) and an HTTP sink that records webhook posts and answers as told.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::repo;
+
+/// The Python that has aiosmtpd: set by `scripts/test`, else `python3`.
+fn python() -> String {
+    std::env::var("ARSHJUL_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One parsed message as the SMTP server stored it.
+pub struct Mail {
+    pub message: mail_parser::Message<'static>,
+}
+
+impl Mail {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.message.header_raw(name).map(|v| v.trim().to_owned())
+    }
+
+    pub fn subject(&self) -> String {
+        self.message.subject().unwrap_or_default().to_owned()
+    }
+
+    pub fn text(&self) -> String {
+        self.message.body_text(0).unwrap_or_default().into_owned()
+    }
+
+    pub fn html(&self) -> String {
+        self.message.body_html(0).unwrap_or_default().into_owned()
+    }
+
+    pub fn to(&self) -> String {
+        self.header("X-RcptTo").unwrap_or_default()
+    }
+}
+
+/// An SMTP server storing what it receives.
+pub struct SmtpSink {
+    pub port: u16,
+    maildir: PathBuf,
+    child: Option<Child>,
+}
+
+impl SmtpSink {
+    pub fn start(dir: &Path) -> Self {
+        let mut sink = Self {
+            port: free_port(),
+            maildir: dir.join("maildir"),
+            child: None,
+        };
+        sink.resume();
+        sink
+    }
+
+    /// Starts the server (again) on the same port and Maildir.
+    pub fn resume(&mut self) {
+        let mut child = Command::new(python())
+            .arg(repo().join("tests/peers/smtp_sink.py"))
+            .arg(self.port.to_string())
+            .arg(&self.maildir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting the SMTP sink (scripts/test installs aiosmtpd)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "the SMTP sink did not start: is aiosmtpd installed? run scripts/test"
+        );
+        self.child = Some(child);
+    }
+
+    /// Stops the server, as if the mail server went down.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Every message received so far.
+    pub fn messages(&self) -> Vec<Mail> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        let mut mails: Vec<Mail> = entries
+            .filter_map(Result::ok)
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .map(|raw| {
+                // The parsed message borrows its text; a test process may keep it for good.
+                let raw: &'static str = Box::leak(raw.into_boxed_str());
+                Mail {
+                    message: mail_parser::MessageParser::default()
+                        .parse(raw.as_bytes())
+                        .expect("a parseable message"),
+                }
+            })
+            .collect();
+        mails.sort_by_key(|m| m.to());
+        mails
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One request the webhook sink recorded.
+#[derive(serde::Deserialize)]
+pub struct Posted {
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// An HTTP server that records POSTs and answers with the given responses in turn.
+pub struct WebhookSink {
+    pub url: String,
+    out: PathBuf,
+    child: Child,
+}
+
+impl WebhookSink {
+    /// `responses` as `webhook_sink.py` takes them: "200", "500", "429:2", "sleep:3".
+    pub fn start(dir: &Path, responses: &[&str]) -> Self {
+        let out = dir.join(format!("hooks-{}", free_port()));
+        let mut child = Command::new(python())
+            .arg(repo().join("tests/peers/webhook_sink.py"))
+            .arg(&out)
+            .args(responses)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting the webhook sink");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line.trim().parse().expect("the sink prints its port");
+        Self {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            out,
+            child,
+        }
+    }
+
+    pub fn received(&self) -> Vec<Posted> {
+        let Ok(entries) = std::fs::read_dir(&self.out) else {
+            return Vec::new();
+        };
+        let mut names: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for WebhookSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it holds or five seconds pass.
+pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    check()
+}
