@@ -9,10 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::config::{Config, UnitKind};
+use crate::domain::occurrence::Action;
 use crate::domain::simulation::{Behaviour, Simulated};
 use crate::settings::Settings;
 use crate::startup::Application;
-use crate::storage::Store;
+use crate::storage::{ActionOutcome, Actor, DeliveryState, Store};
 
 /// Keeps the governance calendar of the municipality's international and EU work.
 #[derive(Debug, Parser)]
@@ -37,6 +38,45 @@ pub enum Command {
     Calendar(CalendarArgs),
     /// Run the real planner over a stretch of days with a simulated clock; nothing is sent.
     Simulate(SimulateArgs),
+    /// List deliveries, or retry or cancel one.
+    Outbox(OutboxArgs),
+    /// Record an action on an occurrence, as the registrar does for paper submissions.
+    Ack(AckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct OutboxArgs {
+    #[command(subcommand)]
+    pub command: Option<OutboxCommand>,
+    /// Only deliveries in this state: pending, sending, sent, failed, dead, cancelled.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Put a failed, dead or cancelled delivery back in line, due now.
+    Retry { id: i64 },
+    /// Withdraw a delivery that has not been sent.
+    Cancel { id: i64 },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AckArgs {
+    /// The occurrence's id (see `arshjul outbox` or the audit log).
+    pub occurrence: i64,
+    /// The person acting, by directory id.
+    #[arg(long = "as", value_name = "PERSON")]
+    pub person: String,
+    /// submit, acknowledge or waive.
+    #[arg(long)]
+    pub action: String,
+    /// Why, or the diary number of a paper submission.
+    #[arg(long)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,6 +140,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::CheckConfig => Ok(check_config(&settings)),
         Command::Calendar(args) => calendar(&settings, &args, &SystemClock),
         Command::Simulate(args) => simulate(&settings, &args, &SystemClock),
+        Command::Outbox(args) => outbox(&settings, args, &SystemClock).await,
+        Command::Ack(args) => ack(&settings, &args, &SystemClock).await,
     }
 }
 
@@ -202,6 +244,105 @@ fn print_summary(settings: &Settings, config: &Config) {
         println!("warnings:");
         for warning in warnings {
             println!("  - {warning}");
+        }
+    }
+}
+
+async fn outbox(settings: &Settings, args: OutboxArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
+    let store = Store::connect(&settings.database).await?;
+    store.migrate().await?;
+    let now = clock.now();
+    let (id, done, verb) = match args.command {
+        Some(OutboxCommand::Retry { id }) => (id, store.retry(id, now).await?, "is due again"),
+        Some(OutboxCommand::Cancel { id }) => (id, store.cancel(id, now).await?, "is cancelled"),
+        None => {
+            let state = match args.state.as_deref().map(str::parse::<DeliveryState>).transpose() {
+                Ok(state) => state,
+                Err(reason) => {
+                    eprintln!("--state: {reason}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let rows = store.outbox(state, args.limit).await?;
+            let table = rows.iter().map(|r| {
+                vec![
+                    r.id.to_string(),
+                    r.state.to_string(),
+                    r.not_before.strftime("%Y-%m-%d %H:%M:%SZ").to_string(),
+                    r.recipient.clone(),
+                    r.channel.clone(),
+                    r.step.clone(),
+                    r.occurrence_id.to_string(),
+                    r.attempts.to_string(),
+                    r.last_error.clone().unwrap_or_default(),
+                ]
+            });
+            let header = [
+                "ID",
+                "STATE",
+                "NOT BEFORE",
+                "TO",
+                "CHANNEL",
+                "STEP",
+                "OCCURRENCE",
+                "ATTEMPTS",
+                "LAST ERROR",
+            ];
+            print!("{}", crate::listing::text_table(&header, table));
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    if done {
+        println!("delivery {id} {verb}");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("delivery {id} does not exist or is not in a state that allows that");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+async fn ack(settings: &Settings, args: &AckArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
+    let action: Action = match args.action.parse() {
+        Ok(action) => action,
+        Err(reason) => {
+            eprintln!("--action: {reason}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let Some(config) = load_for_listing(settings, None) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if config.directory.people.iter().all(|p| p.id.as_str() != args.person) {
+        eprintln!("--as: unknown person \"{}\"", args.person);
+        return Ok(ExitCode::FAILURE);
+    }
+    let store = Store::connect(&settings.database).await?;
+    store.migrate().await?;
+    let actor = Actor {
+        person: &args.person,
+        channel: "cli",
+        source: "arshjul ack",
+        note: args.note.as_deref(),
+    };
+    match store
+        .record_action(args.occurrence, action, &actor, clock.now())
+        .await?
+    {
+        Some(ActionOutcome::Recorded { from, to }) => {
+            println!("occurrence {}: {from} → {to}", args.occurrence);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(ActionOutcome::AlreadyRecorded(state)) => {
+            println!("occurrence {} is already {state}; nothing changed", args.occurrence);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(ActionOutcome::Refused(state)) => {
+            eprintln!("occurrence {} is {state}: cannot {}", args.occurrence, action.as_str());
+            Ok(ExitCode::FAILURE)
+        }
+        None => {
+            eprintln!("no occurrence {}", args.occurrence);
+            Ok(ExitCode::FAILURE)
         }
     }
 }

@@ -253,7 +253,9 @@ impl Settings {
                 config::Environment::with_prefix("ARSHJUL")
                     .prefix_separator("__")
                     .separator("__")
-                    .try_parsing(true),
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("delivery.channels"),
             )
             .build()?
             .try_deserialize()?;

@@ -599,3 +599,27 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod window_tests {
+    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, shipped_with};
+    use jiff::civil::date;
+
+    #[test]
+    fn the_send_window_opens_at_local_eight_across_daylight_saving_changes() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let opens = |d| config.window_opens_on(d).map(|t| t.to_string());
+        // Summer time starts Sunday 28 March 2027 and ends Sunday 31 October 2027.
+        assert_eq!(opens(date(2027, 3, 25)).as_deref(), Some("2027-03-25T07:00:00Z"));
+        assert_eq!(opens(date(2027, 3, 30)).as_deref(), Some("2027-03-30T06:00:00Z"));
+        assert_eq!(opens(date(2027, 10, 29)).as_deref(), Some("2027-10-29T06:00:00Z"));
+        assert_eq!(opens(date(2027, 11, 1)).as_deref(), Some("2027-11-01T07:00:00Z"));
+        assert_eq!(opens(date(2027, 3, 28)), None, "the change days are Sundays");
+        // Planned late on Friday 29 October (summer time), it waits for Monday 08:00 winter time.
+        let friday_evening = "2027-10-29T16:30:00Z".parse().unwrap();
+        assert_eq!(
+            config.next_send_time(friday_evening).to_string(),
+            "2027-11-01T07:00:00Z"
+        );
+    }
+}

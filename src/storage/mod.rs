@@ -28,9 +28,10 @@ const OCCURRENCE_COLUMNS: &str = "id, obligation, unit, period, due_at, state, s
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Keys of the PostgreSQL advisory locks that make materialisation and planning singleton jobs.
-const MATERIALISE_LOCK: i64 = 0x6172_736A_756C_0001;
-const PLAN_LOCK: i64 = 0x6172_736A_756C_0002;
+/// Keys of the PostgreSQL advisory locks that make materialisation and planning singleton jobs
+/// (public so operators and tests can see who holds them in `pg_locks`).
+pub const MATERIALISE_LOCK: i64 = 0x6172_736A_756C_0001;
+pub const PLAN_LOCK: i64 = 0x6172_736A_756C_0002;
 
 /// Which database engine a `Store` talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -322,3 +322,115 @@ fn simulate_shows_the_reminders_of_a_period_and_how_acting_stops_them() {
                 .ends_with("(one digest per recipient, channel and send window)")
     );
 }
+
+/// A settings file pointing the CLI at `url`.
+fn settings_file(dir: &TestDir, url: &str) -> String {
+    let path = dir.write("cli.toml", &format!("[database]\nurl = {url:?}\n"));
+    path.to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_outbox_can_be_listed_retried_and_cancelled_from_the_command_line() {
+    let dir = TestDir::new();
+    let settings = crate::helpers::test_settings(&dir).await;
+    let store = arshjul::storage::Store::connect(&settings.database).await.unwrap();
+    store.migrate().await.unwrap();
+    let config = settings.files.load().unwrap();
+    store.materialise(&config, crate::helpers::test_now()).await.unwrap();
+    store
+        .plan(&config, &["email"], crate::helpers::test_now())
+        .await
+        .unwrap();
+    let lease = jiff::SignedDuration::from_secs(60);
+    let claimed = store.claim(crate::helpers::test_now(), lease, 1).await.unwrap();
+    let outcome = arshjul::storage::DeliveryOutcome::Dead {
+        error: "HTTP 404".into(),
+    };
+    store
+        .record(&[(claimed[0].id, outcome)], crate::helpers::test_now())
+        .await
+        .unwrap();
+    let file = settings_file(&dir, settings.database.url.expose());
+    let id = claimed[0].id.to_string();
+
+    let dead = stdout(&arshjul(&["--config", &file, "outbox", "--state", "dead"]));
+    assert_eq!(dead.lines().count(), 2, "{dead}");
+    assert!(
+        dead.contains("HTTP 404") && dead.lines().nth(1).unwrap().starts_with(&id),
+        "{dead}"
+    );
+    assert_eq!(
+        stdout(&arshjul(&["--config", &file, "outbox", "retry", &id])).trim(),
+        format!("delivery {id} is due again")
+    );
+    assert!(stdout(&arshjul(&["--config", &file, "outbox", "--state", "pending"])).contains(&format!("\n{id} ")));
+    assert_eq!(
+        stdout(&arshjul(&["--config", &file, "outbox", "cancel", &id])).trim(),
+        format!("delivery {id} is cancelled")
+    );
+    assert!(
+        !arshjul(&["--config", &file, "outbox", "cancel", &id]).status.success(),
+        "only once"
+    );
+    let bad = arshjul(&["--config", &file, "outbox", "--state", "lost"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown delivery state \"lost\""));
+}
+
+#[tokio::test]
+async fn the_registrar_records_actions_from_the_command_line_with_a_note() {
+    let dir = TestDir::new();
+    let settings = crate::helpers::test_settings(&dir).await;
+    let store = arshjul::storage::Store::connect(&settings.database).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+        .materialise(&settings.files.load().unwrap(), crate::helpers::test_now())
+        .await
+        .unwrap();
+    let occurrence = store.occurrences().await.unwrap().remove(0);
+    let file = settings_file(&dir, settings.database.url.expose());
+    let id = occurrence.id.to_string();
+    let ack = |action: &str| {
+        arshjul(&[
+            "--config",
+            &file,
+            "ack",
+            &id,
+            "--as",
+            "eva.persson",
+            "--action",
+            action,
+            "--note",
+            "Dnr KS 2026/114",
+        ])
+    };
+
+    assert_eq!(
+        stdout(&ack("submit")).trim(),
+        format!("occurrence {id}: open → submitted")
+    );
+    assert_eq!(
+        stdout(&ack("submit")).trim(),
+        format!("occurrence {id} is already submitted; nothing changed")
+    );
+    assert_eq!(
+        stdout(&ack("acknowledge")).trim(),
+        format!("occurrence {id}: submitted → acknowledged")
+    );
+    let refused = ack("waive");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is acknowledged: cannot waive"));
+
+    let audit = store.audit_log(Some(occurrence.id)).await.unwrap();
+    let last = audit.last().unwrap();
+    assert_eq!(
+        (last.actor.as_str(), last.action.as_str()),
+        ("eva.persson", "acknowledge")
+    );
+    assert!(
+        last.detail.contains("Dnr KS 2026/114") && last.detail.contains("\"channel\":\"cli\""),
+        "{}",
+        last.detail
+    );
+    let unknown = arshjul(&["--config", &file, "ack", &id, "--as", "nobody", "--action", "submit"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--as: unknown person \"nobody\""));
+}

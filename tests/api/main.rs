@@ -2,6 +2,7 @@
 //! when `scripts/test` sets ARSHJUL_TEST_POSTGRES_URL; the script runs the suite both ways.
 
 mod cli;
+mod durability;
 mod helpers;
 mod materialise;
 mod peers;
