@@ -42,6 +42,8 @@ pub enum Command {
     Outbox(OutboxArgs),
     /// Record an action on an occurrence, as the registrar does for paper submissions.
     Ack(AckArgs),
+    /// Measure delivery throughput, latency and memory, and the planner's speed.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -142,6 +144,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Simulate(args) => simulate(&settings, &args, &SystemClock),
         Command::Outbox(args) => outbox(&settings, args, &SystemClock).await,
         Command::Ack(args) => ack(&settings, &args, &SystemClock).await,
+        Command::Bench(args) => crate::bench::run(settings, &args).await.map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -312,7 +315,7 @@ async fn ack(settings: &Settings, args: &AckArgs, clock: &dyn Clock) -> anyhow::
     let Some(config) = load_for_listing(settings, None) else {
         return Ok(ExitCode::FAILURE);
     };
-    if config.directory.people.iter().all(|p| p.id.as_str() != args.person) {
+    if config.directory.person_named(&args.person).is_none() {
         eprintln!("--as: unknown person \"{}\"", args.person);
         return Ok(ExitCode::FAILURE);
     }

@@ -19,7 +19,9 @@
 //! - [`listing`]: occurrences as a table, JSON or iCalendar.
 //! - [`cli`]: the `arshjul` subcommands.
 //! - [`telemetry`]: tracing set-up.
+//! - [`bench`]: `arshjul bench`, the pipeline's throughput, latency and memory figures.
 
+pub mod bench;
 pub mod channels;
 pub mod cli;
 pub mod clock;

@@ -69,8 +69,14 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-/// One message to `recipient` listing `entries`, in the recipient's language.
-pub fn compose(config: &Config, recipient: &Person, entries: &[Entry<'_>]) -> Result<Rendered, minijinja::Error> {
+/// One message to `recipient` listing `entries`, in the recipient's language. The HTML part
+/// is rendered only `with_html` (email has it; chat and webhooks do not need it).
+pub fn compose(
+    config: &Config,
+    recipient: &Person,
+    entries: &[Entry<'_>],
+    with_html: bool,
+) -> Result<Rendered, minijinja::Error> {
     let language = recipient.language;
     let items: Vec<Item> = entries.iter().map(|entry| item(config, language, entry)).collect();
     let subject = match (language, items.as_slice()) {
@@ -93,7 +99,11 @@ pub fn compose(config: &Config, recipient: &Person, entries: &[Entry<'_>]) -> Re
         Language::En => "en",
     };
     let text = TEMPLATES.get_template(&format!("{code}.txt"))?.render(&context)?;
-    let html = TEMPLATES.get_template(&format!("{code}.html"))?.render(&context)?;
+    let html = if with_html {
+        TEMPLATES.get_template(&format!("{code}.html"))?.render(&context)?
+    } else {
+        String::new()
+    };
     Ok(Rendered { subject, text, html })
 }
 
@@ -104,7 +114,7 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
         .obligations
         .iter()
         .find(|o| o.id.as_str() == occurrence.obligation);
-    let unit = config.directory.units.iter().find(|u| u.id.as_str() == occurrence.unit);
+    let unit = config.directory.unit_named(&occurrence.unit);
     let sv = language == Language::Sv;
     let title = obligation.map_or_else(
         || occurrence.obligation.clone(),
@@ -136,12 +146,7 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
     let note = match &entry.reason {
         Reason::Holder => None,
         Reason::StandIn { away } => {
-            let name = config
-                .directory
-                .people
-                .iter()
-                .find(|p| &p.id == away)
-                .map_or(away.as_str(), |p| &p.name);
+            let name = config.directory.person(away).map_or(away.as_str(), |p| &p.name);
             Some(if sv {
                 format!("Du får detta som ersättare för {name}, som är frånvarande.")
             } else {
@@ -254,7 +259,7 @@ mod tests {
             reason: Reason::Holder,
             action_url: Some("https://arshjul.example.org/ack/v1.abc.def".into()),
         };
-        let message = compose(&config, &person(&config, "linnea.dahl"), &[entry]).unwrap();
+        let message = compose(&config, &person(&config, "linnea.dahl"), &[entry], true).unwrap();
         assert_eq!(
             message.subject,
             "Komplett uppföljning av det internationella arbetet till kommunledningskontoret – Tekniska förvaltningen (sista dag om 14 arbetsdagar)"
@@ -306,7 +311,7 @@ mod tests {
         ];
         let mut reader = person(&config, "grace.miller");
         reader.language = Language::En;
-        let message = compose(&config, &reader, &entries).unwrap();
+        let message = compose(&config, &reader, &entries, true).unwrap();
         assert_eq!(message.subject, "arshjul: 2 items to handle");
         assert!(
             message.text.contains("Due:        Monday 15 February 2027 at 16:00"),

@@ -119,9 +119,7 @@ impl Reason {
         match text.split_once(':') {
             Some(("stand-in", away)) => config
                 .directory
-                .people
-                .iter()
-                .find(|p| p.id.as_str() == away)
+                .person_named(away)
                 .map_or(Self::Holder, |p| Self::StandIn { away: p.id.clone() }),
             Some(("vacant", role)) => serde_json::from_value(serde_json::Value::String(role.to_owned()))
                 .map_or(Self::Holder, |role| Self::VacantRole { role }),
@@ -165,7 +163,7 @@ pub fn plan(
                 .obligations
                 .iter()
                 .find(|ob| ob.id.as_str() == o.obligation)?;
-            let unit = config.directory.units.iter().find(|u| u.id.as_str() == o.unit)?;
+            let unit = config.directory.unit_named(&o.unit)?;
             Some((o, obligation, unit))
         })
         .flat_map(|(occurrence, obligation, unit)| {

@@ -135,7 +135,7 @@ impl Config {
     /// Whether occurrences of `obligation` for `unit` still follow from the configuration.
     pub fn is_configured(&self, obligation: &str, unit: &str) -> bool {
         let obligation = self.calendar.obligations.iter().find(|o| o.id.as_str() == obligation);
-        let unit = self.directory.units.iter().find(|u| u.id.as_str() == unit);
+        let unit = self.directory.unit_named(unit);
         obligation
             .zip(unit)
             .is_some_and(|(obligation, unit)| obligation.unit_kinds.contains(&unit.kind))

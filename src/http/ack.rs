@@ -78,9 +78,7 @@ async fn open(shared: &Shared, token: &str) -> Result<(LinkClaims, StoredOccurre
     let config = shared.config();
     let language = config
         .directory
-        .people
-        .iter()
-        .find(|p| p.id.as_str() == claims.person)
+        .person_named(&claims.person)
         .map_or(Language::Sv, |p| p.language);
     let occurrence = match shared.store.occurrence(claims.occurrence_id).await {
         Ok(Some(occurrence)) => occurrence,
@@ -181,7 +179,7 @@ fn details(config: &Config, occurrence: &StoredOccurrence, language: Language) -
         .obligations
         .iter()
         .find(|o| o.id.as_str() == occurrence.obligation);
-    let unit = config.directory.units.iter().find(|u| u.id.as_str() == occurrence.unit);
+    let unit = config.directory.unit_named(&occurrence.unit);
     vec![
         (
             say(language, "Ärende", "Item"),

@@ -126,7 +126,7 @@ impl Dispatcher {
         let sends: Vec<_> = groups
             .into_iter()
             .map(|((recipient, channel), rows)| {
-                let composed = self.compose(&config, &occurrences, &recipient, &rows, now);
+                let composed = self.compose(&config, &occurrences, &recipient, &channel, &rows, now);
                 let span = tracing::info_span!(
                     "delivery",
                     delivery = rows[0].id,
@@ -212,14 +212,13 @@ impl Dispatcher {
         config: &Config,
         occurrences: &BTreeMap<i64, StoredOccurrence>,
         recipient: &str,
+        channel: &str,
         rows: &[OutboxRow],
         now: Timestamp,
     ) -> Result<Outgoing, SendError> {
         let person = config
             .directory
-            .people
-            .iter()
-            .find(|p| p.id.as_str() == recipient)
+            .person_named(recipient)
             .ok_or_else(|| SendError::permanent(format!("recipient \"{recipient}\" is no longer in the directory")))?;
         let mut entries = Vec::with_capacity(rows.len());
         let mut items = Vec::with_capacity(rows.len());
@@ -248,7 +247,7 @@ impl Dispatcher {
                 action_url,
             });
         }
-        let rendered = compose(config, person, &entries)
+        let rendered = compose(config, person, &entries, channel == "email")
             .map_err(|e| SendError::permanent(format!("cannot render the message: {e}")))?;
         Ok(Outgoing {
             message_key: rows[0].idempotency_key.clone(),

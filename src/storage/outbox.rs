@@ -2,6 +2,7 @@
 //! and claimed by dispatchers with a lease. SQLite claims with one atomic `UPDATE … RETURNING`;
 //! PostgreSQL adds `FOR UPDATE SKIP LOCKED` so several dispatchers share the work.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -90,7 +91,7 @@ pub struct OutboxRow {
 }
 
 /// What became of one claimed delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DeliveryOutcome {
     Sent {
         provider_id: Option<String>,
@@ -189,44 +190,56 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Records what became of claimed deliveries, all in one transaction. A row that is no
-    /// longer `sending` (cancelled meanwhile) keeps its state.
+    /// Records what became of claimed deliveries, all in one transaction. Deliveries with the
+    /// same outcome are updated by one statement. A row that is no longer `sending` (cancelled
+    /// meanwhile) keeps its state.
     pub async fn record(&self, outcomes: &[(i64, DeliveryOutcome)], now: Timestamp) -> anyhow::Result<()> {
+        let mut groups: BTreeMap<&DeliveryOutcome, Vec<i64>> = BTreeMap::new();
+        for (id, outcome) in outcomes {
+            groups.entry(outcome).or_default().push(*id);
+        }
         let mut tx = self.pool.begin().await.context("starting a transaction")?;
         let now_secs = now.as_second();
-        for (id, outcome) in outcomes {
-            let query = match outcome {
-                DeliveryOutcome::Sent { provider_id } => sqlx::query(
-                    "UPDATE outbox SET state = 'sent', sent_at = $1, provider_id = $2, lease_until = NULL, updated_at = $3 \
-                     WHERE id = $4 AND state = 'sending'",
-                )
-                .bind(now_secs)
-                .bind(provider_id.clone())
-                .bind(now_secs),
-                DeliveryOutcome::Retry { error, at } => sqlx::query(
-                    "UPDATE outbox SET state = 'failed', not_before = $1, last_error = $2, lease_until = NULL, updated_at = $3 \
-                     WHERE id = $4 AND state = 'sending'",
-                )
-                .bind(at.as_second())
-                .bind(error.clone())
-                .bind(now_secs),
-                DeliveryOutcome::Dead { error } => sqlx::query(
-                    "UPDATE outbox SET state = 'dead', last_error = $1, lease_until = NULL, updated_at = $2 \
-                     WHERE id = $3 AND state = 'sending'",
-                )
-                .bind(error.clone())
-                .bind(now_secs),
-                DeliveryOutcome::Released => sqlx::query(
-                    "UPDATE outbox SET state = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = $1 \
-                     WHERE id = $2 AND state = 'sending'",
-                )
-                .bind(now_secs),
-            };
-            query
-                .bind(*id)
-                .execute(&mut *tx)
-                .await
-                .context("recording a delivery outcome")?;
+        for (outcome, ids) in groups {
+            for chunk in ids.chunks(5_000) {
+                // Integers only, so listing them inline cannot inject anything.
+                let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+                let guard = format!("WHERE id IN ({list}) AND state = 'sending'");
+                let (sql, query);
+                match outcome {
+                    DeliveryOutcome::Sent { provider_id } => {
+                        sql = format!(
+                            "UPDATE outbox SET state = 'sent', sent_at = $1, provider_id = $2, lease_until = NULL, updated_at = $3 {guard}"
+                        );
+                        query = sqlx::query(&sql)
+                            .bind(now_secs)
+                            .bind(provider_id.clone())
+                            .bind(now_secs);
+                    }
+                    DeliveryOutcome::Retry { error, at } => {
+                        sql = format!(
+                            "UPDATE outbox SET state = 'failed', not_before = $1, last_error = $2, lease_until = NULL, updated_at = $3 {guard}"
+                        );
+                        query = sqlx::query(&sql)
+                            .bind(at.as_second())
+                            .bind(error.clone())
+                            .bind(now_secs);
+                    }
+                    DeliveryOutcome::Dead { error } => {
+                        sql = format!(
+                            "UPDATE outbox SET state = 'dead', last_error = $1, lease_until = NULL, updated_at = $2 {guard}"
+                        );
+                        query = sqlx::query(&sql).bind(error.clone()).bind(now_secs);
+                    }
+                    DeliveryOutcome::Released => {
+                        sql = format!(
+                            "UPDATE outbox SET state = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = $1 {guard}"
+                        );
+                        query = sqlx::query(&sql).bind(now_secs);
+                    }
+                }
+                query.execute(&mut *tx).await.context("recording delivery outcomes")?;
+            }
         }
         tx.commit().await.context("committing delivery outcomes")
     }

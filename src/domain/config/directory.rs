@@ -1,7 +1,7 @@
 //! The directory (`config/directory.toml`): units, people, who holds which role, and the named
 //! channels. Parsed once into typed values; everything else only sees the parsed [`Directory`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use jiff::civil::Date;
@@ -185,17 +185,30 @@ pub struct Directory {
     pub units: Vec<Unit>,
     pub people: Vec<Person>,
     pub channels: Vec<Channel>,
+    /// Positions in `units` and `people` by id: the planner looks up thousands per pass.
+    unit_index: HashMap<String, usize>,
+    person_index: HashMap<String, usize>,
 }
 
 impl Directory {
     /// The unit with this id.
     pub fn unit(&self, id: &UnitId) -> Option<&Unit> {
-        self.units.iter().find(|u| &u.id == id)
+        self.unit_named(id.as_str())
     }
 
     /// The person with this id.
     pub fn person(&self, id: &PersonId) -> Option<&Person> {
-        self.people.iter().find(|p| &p.id == id)
+        self.person_named(id.as_str())
+    }
+
+    /// The unit with this id, as text (e.g. from the database).
+    pub fn unit_named(&self, id: &str) -> Option<&Unit> {
+        self.unit_index.get(id).map(|i| &self.units[*i])
+    }
+
+    /// The person with this id, as text (e.g. from the database or a link).
+    pub fn person_named(&self, id: &str) -> Option<&Person> {
+        self.person_index.get(id).map(|i| &self.people[*i])
     }
 
     /// The person who holds `role` in `unit`, if anyone does.
@@ -240,10 +253,22 @@ impl Directory {
             })
             .collect();
         if errors.is_empty() {
+            let unit_index = units
+                .iter()
+                .enumerate()
+                .map(|(i, u): (usize, &Unit)| (u.id.to_string(), i))
+                .collect();
+            let person_index = people
+                .iter()
+                .enumerate()
+                .map(|(i, p): (usize, &Person)| (p.id.to_string(), i))
+                .collect();
             Ok(Self {
                 units,
                 people,
                 channels,
+                unit_index,
+                person_index,
             })
         } else {
             Err(ConfigErrors(errors))

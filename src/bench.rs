@@ -1,0 +1,439 @@
+//! `arshjul bench`: throughput, latency and memory of the delivery pipeline, measured on this
+//! machine against a loopback HTTP sink, for SQLite and (given a URL) PostgreSQL; and the
+//! planner's time over years of the calendar and hundreds of municipalities.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures_util::StreamExt as _;
+use jiff::Timestamp;
+
+use crate::clock::SystemClock;
+use crate::domain::config::{Config, SourceFile};
+use crate::domain::planner::{Delivery, Reason, Step, plan};
+use crate::outbox::DispatchOutcome;
+use crate::settings::{ChannelKind, Secret, Settings};
+use crate::startup::Application;
+use crate::storage::{DeliveryState, Store};
+
+/// What to measure.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Deliveries to dispatch through the webhook channel per database.
+    #[arg(long, default_value_t = 100_000)]
+    pub deliveries: usize,
+    /// Pending deliveries for the memory measurement.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub pending: usize,
+    /// Also measure on PostgreSQL: an admin URL such as postgres://postgres@127.0.0.1:5432/postgres;
+    /// a database `arshjul_bench` is created there (and dropped first if it exists).
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+}
+
+/// Runs every measurement and prints the figures.
+pub async fn run(base: Settings, args: &BenchArgs) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let work = tempfile_dir()?;
+    let (sink_url, received) = start_sink().await?;
+    let ceiling = sink_ceiling(&sink_url, 30_000).await?;
+    println!("loopback HTTP sink ceiling: {ceiling:.0} requests/s (64 connections, keep-alive)");
+
+    let config_files = write_synthetic_directory(&work, 200)?;
+    let mut databases = vec![("SQLite", format!("sqlite://{}/bench.db", work.display()))];
+    if let Some(admin) = &args.postgres {
+        databases.push(("PostgreSQL", fresh_postgres(admin).await?));
+    }
+    for (name, url) in databases {
+        let before = received.load(Ordering::Relaxed);
+        let result = dispatch(&base, &config_files, &url, &sink_url, args.deliveries).await?;
+        let posts = received.load(Ordering::Relaxed) - before;
+        println!(
+            "{name}: {} deliveries in {:.2} s = {:.0} deliveries/s ({:.0} % of the sink's ceiling; {posts} requests), \
+             lag due→sent p50 {} s, p99 {} s, peak RSS {} MB",
+            args.deliveries,
+            result.elapsed.as_secs_f64(),
+            result.per_second,
+            100.0 * result.per_second / ceiling,
+            result.p50,
+            result.p99,
+            peak_rss_mb(),
+        );
+    }
+
+    let (pass_10_years, occurrences) = planner_pass_over_years(10)?;
+    println!(
+        "planner: one pass over 10 years of the example calendar ({occurrences} occurrences): {pass_10_years:.1} ms"
+    );
+    let (simulated, days) = simulate_year()?;
+    println!("planner: a simulated year of the example calendar ({days} planning passes): {simulated:.1} ms");
+    let (pass_300, occurrences) = planner_pass_municipalities(300)?;
+    println!("planner: one pass over 300 municipalities ({occurrences} occurrences of one year): {pass_300:.1} ms");
+
+    let rss = pending_rss(&base, &config_files, &work, args.pending).await?;
+    println!(
+        "memory: RSS {rss} MB with {} pending deliveries while dispatching",
+        args.pending
+    );
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("arshjul-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// An in-process HTTP sink on loopback that answers every POST with 200 and counts them.
+async fn start_sink() -> anyhow::Result<(String, Arc<AtomicU64>)> {
+    let received = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&received);
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |_body: axum::body::Bytes| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            async { "1" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((url, received))
+}
+
+/// Requests per second the sink takes from a keep-alive client with 64 in flight.
+async fn sink_ceiling(url: &str, requests: usize) -> anyhow::Result<f64> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let body = serde_json::json!({ "id": "ceiling", "items": [] }).to_string();
+    let started = Instant::now();
+    let mut sends = futures_util::stream::iter(0..requests)
+        .map(|_| {
+            client
+                .post(url)
+                .header("Content-Type", "application/json")
+                .body(body.clone())
+                .send()
+        })
+        .buffer_unordered(64);
+    while let Some(response) = sends.next().await {
+        response.context("the sink refused a request")?;
+    }
+    Ok(requests as f64 / started.elapsed().as_secs_f64())
+}
+
+/// A directory of `units` departments with ten people each, so that a batch of deliveries
+/// goes to many different recipients (the worst case: one message per delivery).
+fn write_synthetic_directory(work: &std::path::Path, units: usize) -> anyhow::Result<(String, String)> {
+    let mut toml = String::new();
+    for u in 0..units {
+        let _ = write!(
+            toml,
+            "[[units]]\nid = \"u{u:04}\"\nkind = \"forvaltning\"\nname = \"Förvaltning {u}\"\n\
+             [units.roles.manager]\nperson = \"p{u:04}0\"\n[units.roles.eu_contact]\nperson = \"p{u:04}1\"\n\n"
+        );
+        for p in 0..10 {
+            let _ = write!(
+                toml,
+                "[[people]]\nid = \"p{u:04}{p}\"\nname = \"Person {u} {p}\"\nemail = \"p{u:04}{p}@example.org\"\n\n"
+            );
+        }
+    }
+    let directory = work.join("directory.toml");
+    std::fs::write(&directory, toml)?;
+    let calendar = work.join("calendar.toml");
+    std::fs::write(&calendar, include_str!("../config/calendar.toml"))?;
+    Ok((directory.display().to_string(), calendar.display().to_string()))
+}
+
+async fn fresh_postgres(admin: &str) -> anyhow::Result<String> {
+    use sqlx::Connection as _;
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(admin)
+        .await
+        .context("connecting to PostgreSQL")?;
+    sqlx::query("DROP DATABASE IF EXISTS arshjul_bench")
+        .execute(&mut connection)
+        .await?;
+    sqlx::query("CREATE DATABASE arshjul_bench")
+        .execute(&mut connection)
+        .await?;
+    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+    Ok(format!("{base}/arshjul_bench"))
+}
+
+/// Settings for a benchmark application on `url`, posting to `sink`.
+fn bench_settings(base: &Settings, files: &(String, String), url: &str, sink: &str) -> Settings {
+    let mut settings = base.clone();
+    settings.server.port = 0;
+    settings.database.url = Secret::new(url);
+    settings.database.max_connections = 8;
+    settings.files.directory = files.0.clone().into();
+    settings.files.calendar = files.1.clone().into();
+    settings.delivery.channels = vec![ChannelKind::Webhook];
+    settings.delivery.batch_size = 1_000;
+    settings.delivery.concurrency = 64;
+    settings.webhook.url = Secret::new(sink);
+    settings.webhook.secret = Secret::new("bench");
+    settings
+}
+
+struct DispatchResult {
+    elapsed: Duration,
+    per_second: f64,
+    p50: i64,
+    p99: i64,
+}
+
+async fn dispatch(
+    base: &Settings,
+    files: &(String, String),
+    url: &str,
+    sink: &str,
+    count: usize,
+) -> anyhow::Result<DispatchResult> {
+    let app = Application::build(bench_settings(base, files, url, sink), Arc::new(SystemClock)).await?;
+    let shared = app.shared();
+    let now = Timestamp::now();
+    shared.materialise().await?;
+    fill(&shared.store, &shared.config(), count, now).await?;
+    let progress = Progress::new("dispatching", count);
+    let started = Instant::now();
+    let mut done = 0;
+    while let DispatchOutcome::Dispatched(batch) = app.dispatcher().try_next().await? {
+        done += batch.sent + batch.dead + batch.retried;
+        progress.show(done);
+    }
+    let elapsed = started.elapsed();
+    progress.finish();
+    let sent = shared.store.outbox(Some(DeliveryState::Sent), count + 10).await?;
+    anyhow::ensure!(
+        sent.len() == count,
+        "only {} of {count} deliveries were sent",
+        sent.len()
+    );
+    let mut lags: Vec<i64> = sent
+        .iter()
+        .filter_map(|r| r.sent_at.map(|at| at.as_second() - r.not_before.as_second()))
+        .collect();
+    lags.sort_unstable();
+    let percentile = |p: usize| {
+        lags.get(lags.len().saturating_sub(1) * p / 100)
+            .copied()
+            .unwrap_or_default()
+    };
+    shared.store.close().await;
+    Ok(DispatchResult {
+        elapsed,
+        per_second: count as f64 / elapsed.as_secs_f64(),
+        p50: percentile(50),
+        p99: percentile(99),
+    })
+}
+
+/// Writes `count` due deliveries, cycling through every person of `config`.
+async fn fill(store: &Store, config: &Config, count: usize, now: Timestamp) -> anyhow::Result<()> {
+    let occurrence = store
+        .occurrences()
+        .await?
+        .first()
+        .map(|o| o.id)
+        .context("no occurrence to deliver about")?;
+    let people = &config.directory.people;
+    let progress = Progress::new("filling the outbox", count);
+    for start in (0..count).step_by(10_000) {
+        let chunk: Vec<Delivery> = (start..count.min(start + 10_000))
+            .map(|i| Delivery {
+                occurrence_id: occurrence,
+                step: Step::Due,
+                recipient: people[i % people.len()].id.clone(),
+                channel: "webhook",
+                not_before: now,
+                reason: Reason::Holder,
+                idempotency_key: format!("bench/{i}"),
+            })
+            .collect();
+        store.enqueue(&chunk, now).await?;
+        progress.show(start + chunk.len());
+    }
+    progress.finish();
+    Ok(())
+}
+
+fn shipped() -> anyhow::Result<Config> {
+    Config::parse(
+        SourceFile {
+            name: "config/directory.toml",
+            text: include_str!("../config/directory.toml"),
+        },
+        SourceFile {
+            name: "config/calendar.toml",
+            text: include_str!("../config/calendar.toml"),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Milliseconds for one planner pass over every occurrence due in `years` years.
+fn planner_pass_over_years(years: i16) -> anyhow::Result<(f64, usize)> {
+    let config = shipped()?;
+    let occurrences = stored(&config, 2027..=2026 + years);
+    let now: Timestamp = "2031-06-15T08:00:00Z".parse()?;
+    // Warm up: the business-day table is built on first use.
+    std::hint::black_box(plan(&config, &occurrences[..1], now, &["email"]));
+    let started = Instant::now();
+    let planned = plan(&config, &occurrences, now, &["email"]);
+    std::hint::black_box(planned);
+    Ok((started.elapsed().as_secs_f64() * 1e3, occurrences.len()))
+}
+
+/// Milliseconds for `arshjul simulate` over one year.
+fn simulate_year() -> anyhow::Result<(f64, usize)> {
+    let config = shipped()?;
+    let (from, to) = (jiff::civil::date(2027, 1, 1), jiff::civil::date(2027, 12, 31));
+    let started = Instant::now();
+    let made = crate::domain::simulation::simulate(&config, from, to, Default::default());
+    std::hint::black_box(made);
+    let days = (0..365)
+        .filter(|d| crate::domain::business_days::is_business_day(from + jiff::Span::new().days(*d)))
+        .count();
+    Ok((started.elapsed().as_secs_f64() * 1e3, days))
+}
+
+/// Milliseconds for one planner pass over a year of `count` copies of the example municipality.
+fn planner_pass_municipalities(count: usize) -> anyhow::Result<(f64, usize)> {
+    let shipped = include_str!("../config/directory.toml");
+    let mut directory = String::new();
+    for m in 0..count {
+        // Every id and reference gets the municipality's prefix; keys are at line starts.
+        let copy: String = shipped
+            .lines()
+            .map(|line| {
+                let prefixed = [
+                    "id = \"",
+                    "person = \"",
+                    "deputy = \"",
+                    "governed_by = \"",
+                    "matrix_id = \"@",
+                ]
+                .iter()
+                .find(|key| line.starts_with(*key))
+                .map(|key| format!("{key}m{m}-{}", &line[key.len()..]));
+                let line = prefixed.unwrap_or_else(|| line.replace("[channels.", &format!("[channels.m{m}-")));
+                line + "\n"
+            })
+            .collect();
+        directory.push_str(&copy);
+        directory.push('\n');
+    }
+    let config = Config::parse(
+        SourceFile {
+            name: "synthetic directory",
+            text: &directory,
+        },
+        SourceFile {
+            name: "config/calendar.toml",
+            text: include_str!("../config/calendar.toml"),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let occurrences = stored(&config, 2027..=2027);
+    let now: Timestamp = "2027-02-16T08:00:00Z".parse()?;
+    let started = Instant::now();
+    let planned = plan(&config, &occurrences, now, &["email"]);
+    std::hint::black_box(planned);
+    Ok((started.elapsed().as_secs_f64() * 1e3, occurrences.len()))
+}
+
+fn stored(config: &Config, years: std::ops::RangeInclusive<i16>) -> Vec<crate::domain::occurrence::StoredOccurrence> {
+    (1..)
+        .zip(config.occurrences_due_in(years))
+        .map(|(id, o)| crate::domain::occurrence::StoredOccurrence {
+            id,
+            obligation: o.obligation.to_string(),
+            unit: o.unit.to_string(),
+            period: o.period.to_string(),
+            due_at: o.due_at,
+            state: crate::domain::occurrence::OccurrenceState::Open,
+            submitted_at: None,
+            configured: true,
+        })
+        .collect()
+}
+
+/// RSS (MB) while dispatching with `count` deliveries pending: the dispatcher holds one batch,
+/// so memory should not grow with the backlog.
+async fn pending_rss(
+    base: &Settings,
+    files: &(String, String),
+    work: &std::path::Path,
+    count: usize,
+) -> anyhow::Result<u64> {
+    let url = format!("sqlite://{}/pending.db", work.display());
+    // Nobody listens here: every send fails fast and is retried later, so the backlog stays.
+    let app = Application::build(
+        bench_settings(base, files, &url, "http://127.0.0.1:9/hook"),
+        Arc::new(SystemClock),
+    )
+    .await?;
+    let shared = app.shared();
+    shared.materialise().await?;
+    fill(&shared.store, &shared.config(), count, Timestamp::now()).await?;
+    for _ in 0..3 {
+        app.dispatcher().try_next().await?;
+    }
+    Ok(current_rss_mb())
+}
+
+fn proc_status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or_default()
+}
+
+fn peak_rss_mb() -> u64 {
+    proc_status_kb("VmHWM:") / 1024
+}
+
+fn current_rss_mb() -> u64 {
+    proc_status_kb("VmRSS:") / 1024
+}
+
+/// A one-line progress display on a terminal; silent when the output is piped.
+struct Progress {
+    label: &'static str,
+    total: usize,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(label: &'static str, total: usize) -> Self {
+        Self {
+            label,
+            total,
+            enabled: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&self, done: usize) {
+        if self.enabled {
+            let percent = 100 * done / self.total.max(1);
+            eprint!("\r{}: {done}/{} ({percent} %)   ", self.label, self.total);
+        }
+    }
+
+    fn finish(&self) {
+        if self.enabled {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
