@@ -40,7 +40,7 @@ pub async fn run(base: Settings, args: &BenchArgs) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let work = tempfile_dir()?;
     let (sink_url, received) = start_sink().await?;
-    let ceiling = sink_ceiling(&sink_url, 30_000).await?;
+    let ceiling = sink_ceiling(&sink_url, (args.deliveries / 3).clamp(1_000, 30_000)).await?;
     println!("loopback HTTP sink ceiling: {ceiling:.0} requests/s (64 connections, keep-alive)");
 
     let config_files = write_synthetic_directory(&work, 200)?;
@@ -54,14 +54,14 @@ pub async fn run(base: Settings, args: &BenchArgs) -> anyhow::Result<()> {
         let posts = received.load(Ordering::Relaxed) - before;
         println!(
             "{name}: {} deliveries in {:.2} s = {:.0} deliveries/s ({:.0} % of the sink's ceiling; {posts} requests), \
-             lag due→sent p50 {} s, p99 {} s, peak RSS {} MB",
+             lag due→sent p50 {} s, p99 {} s, RSS {} MB",
             args.deliveries,
             result.elapsed.as_secs_f64(),
             result.per_second,
             100.0 * result.per_second / ceiling,
             result.p50,
             result.p99,
-            peak_rss_mb(),
+            result.rss,
         );
     }
 
@@ -74,9 +74,9 @@ pub async fn run(base: Settings, args: &BenchArgs) -> anyhow::Result<()> {
     let (pass_300, occurrences) = planner_pass_municipalities(300)?;
     println!("planner: one pass over 300 municipalities ({occurrences} occurrences of one year): {pass_300:.1} ms");
 
-    let rss = pending_rss(&base, &config_files, &work, args.pending).await?;
+    let (before, during) = pending_rss(&base, &config_files, &work, args.pending).await?;
     println!(
-        "memory: RSS {rss} MB with {} pending deliveries while dispatching",
+        "memory: RSS {before} MB before filling the outbox, {during} MB with {} pending deliveries while dispatching",
         args.pending
     );
     let _ = std::fs::remove_dir_all(&work);
@@ -187,6 +187,8 @@ struct DispatchResult {
     per_second: f64,
     p50: i64,
     p99: i64,
+    /// Resident memory right after dispatching, before the benchmark reads the results back.
+    rss: u64,
 }
 
 async fn dispatch(
@@ -202,6 +204,7 @@ async fn dispatch(
     shared.materialise().await?;
     fill(&shared.store, &shared.config(), count, now).await?;
     let progress = Progress::new("dispatching", count);
+    let began = Timestamp::now().as_second();
     let started = Instant::now();
     let mut done = 0;
     while let DispatchOutcome::Dispatched(batch) = app.dispatcher().try_next().await? {
@@ -209,6 +212,7 @@ async fn dispatch(
         progress.show(done);
     }
     let elapsed = started.elapsed();
+    let rss = current_rss_mb();
     progress.finish();
     let sent = shared.store.outbox(Some(DeliveryState::Sent), count + 10).await?;
     anyhow::ensure!(
@@ -216,9 +220,10 @@ async fn dispatch(
         "only {} of {count} deliveries were sent",
         sent.len()
     );
+    // Everything was due before dispatching began; lag counts from then.
     let mut lags: Vec<i64> = sent
         .iter()
-        .filter_map(|r| r.sent_at.map(|at| at.as_second() - r.not_before.as_second()))
+        .filter_map(|r| r.sent_at.map(|at| at.as_second() - r.not_before.as_second().max(began)))
         .collect();
     lags.sort_unstable();
     let percentile = |p: usize| {
@@ -232,6 +237,7 @@ async fn dispatch(
         per_second: count as f64 / elapsed.as_secs_f64(),
         p50: percentile(50),
         p99: percentile(99),
+        rss,
     })
 }
 
@@ -365,14 +371,14 @@ fn stored(config: &Config, years: std::ops::RangeInclusive<i16>) -> Vec<crate::d
         .collect()
 }
 
-/// RSS (MB) while dispatching with `count` deliveries pending: the dispatcher holds one batch,
-/// so memory should not grow with the backlog.
+/// RSS (MB) before filling the outbox and while dispatching with `count` deliveries pending:
+/// the dispatcher holds one batch, so memory should not grow with the backlog.
 async fn pending_rss(
     base: &Settings,
     files: &(String, String),
     work: &std::path::Path,
     count: usize,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<(u64, u64)> {
     let url = format!("sqlite://{}/pending.db", work.display());
     // Nobody listens here: every send fails fast and is retried later, so the backlog stays.
     let app = Application::build(
@@ -382,11 +388,12 @@ async fn pending_rss(
     .await?;
     let shared = app.shared();
     shared.materialise().await?;
+    let before = current_rss_mb();
     fill(&shared.store, &shared.config(), count, Timestamp::now()).await?;
     for _ in 0..3 {
         app.dispatcher().try_next().await?;
     }
-    Ok(current_rss_mb())
+    Ok((before, current_rss_mb()))
 }
 
 fn proc_status_kb(field: &str) -> u64 {
@@ -398,10 +405,6 @@ fn proc_status_kb(field: &str) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or_default()
-}
-
-fn peak_rss_mb() -> u64 {
-    proc_status_kb("VmHWM:") / 1024
 }
 
 fn current_rss_mb() -> u64 {

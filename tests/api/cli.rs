@@ -434,3 +434,26 @@ async fn the_registrar_records_actions_from_the_command_line_with_a_note() {
     let unknown = arshjul(&["--config", &file, "ack", &id, "--as", "nobody", "--action", "submit"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("--as: unknown person \"nobody\""));
 }
+
+#[test]
+fn bench_prints_throughput_latency_memory_and_planner_figures() {
+    let output = stdout(&arshjul(&["bench", "--deliveries", "300", "--pending", "2000"]));
+
+    let line = |prefix: &str| {
+        output
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix}: {output}"))
+            .to_owned()
+    };
+    assert!(line("loopback HTTP sink ceiling: ").ends_with("requests/s (64 connections, keep-alive)"));
+    let sqlite = line("SQLite: 300 deliveries in ");
+    assert!(
+        sqlite.contains("deliveries/s") && sqlite.contains("300 requests") && sqlite.contains("p99"),
+        "{sqlite}"
+    );
+    assert!(line("planner: one pass over 10 years").contains(" ms"));
+    assert!(line("planner: one pass over 300 municipalities").contains("15300 occurrences"));
+    assert!(line("memory: RSS ").contains("2000 pending deliveries"));
+    assert!(!output.contains('\r'), "no progress display when piped");
+}
