@@ -20,6 +20,9 @@ use crate::settings::{ChannelKind, Secret, Settings};
 use crate::startup::Application;
 use crate::storage::{DeliveryState, Store};
 
+/// Dispatch loops in the benchmark, as a daemon runs them.
+const WORKERS: usize = 2;
+
 /// What to measure.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -176,6 +179,7 @@ fn bench_settings(base: &Settings, files: &(String, String), url: &str, sink: &s
     settings.files.calendar = files.1.clone().into();
     settings.delivery.channels = vec![ChannelKind::Webhook];
     settings.delivery.batch_size = 1_000;
+    settings.delivery.workers = WORKERS;
     settings.delivery.concurrency = 64;
     settings.webhook.url = Secret::new(sink);
     settings.webhook.secret = Secret::new("bench");
@@ -206,10 +210,24 @@ async fn dispatch(
     let progress = Progress::new("dispatching", count);
     let began = Timestamp::now().as_second();
     let started = Instant::now();
-    let mut done = 0;
-    while let DispatchOutcome::Dispatched(batch) = app.dispatcher().try_next().await? {
-        done += batch.sent + batch.dead + batch.retried;
-        progress.show(done);
+    // The daemon's dispatch loops, run until the outbox is empty.
+    let done = Arc::new(AtomicU64::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..WORKERS {
+        let (dispatcher, done) = (Arc::clone(app.dispatcher()), Arc::clone(&done));
+        workers.spawn(async move {
+            while let DispatchOutcome::Dispatched(batch) = dispatcher.try_next().await? {
+                done.fetch_add((batch.sent + batch.dead + batch.retried) as u64, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        });
+    }
+    while !workers.is_empty() {
+        tokio::select! {
+            finished = workers.join_next() => { finished.context("a dispatch loop panicked")?.context("joining")??; }
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        progress.show(usize::try_from(done.load(Ordering::Relaxed)).unwrap_or(usize::MAX));
     }
     let elapsed = started.elapsed();
     let rss = current_rss_mb();

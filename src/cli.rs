@@ -319,6 +319,18 @@ async fn ack(settings: &Settings, args: &AckArgs, clock: &dyn Clock) -> anyhow::
         eprintln!("--as: unknown person \"{}\"", args.person);
         return Ok(ExitCode::FAILURE);
     }
+    let registrar = config.directory.units.iter().any(|u| {
+        u.roles
+            .get(&crate::domain::config::Role::Registrar)
+            .is_some_and(|a| a.person.as_str() == args.person)
+    });
+    if action == Action::Waive && !registrar {
+        eprintln!(
+            "--as: only a registrar may waive an occurrence; \"{}\" is not one",
+            args.person
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     let store = Store::connect(&settings.database).await?;
     store.migrate().await?;
     let actor = Actor {

@@ -35,6 +35,8 @@ pub struct DeliverySettings {
     /// Cron expression (with seconds, UTC) for the planner.
     pub plan: String,
     pub batch_size: usize,
+    /// Dispatch loops in this process; one records while another sends.
+    pub workers: usize,
     pub concurrency: usize,
     pub lease_seconds: u64,
     pub max_attempts: u32,

@@ -84,7 +84,7 @@ impl Shared {
 pub struct Application {
     listener: TcpListener,
     shared: Arc<Shared>,
-    dispatcher: Dispatcher,
+    dispatcher: Arc<Dispatcher>,
     materialise_cron: String,
     plan_cron: String,
 }
@@ -129,7 +129,11 @@ impl Application {
             config: RwLock::new(Arc::new(config)),
         });
         let plan_cron = settings.delivery.plan.clone();
-        let dispatcher = Dispatcher::new(Arc::clone(&shared), Arc::new(notifiers), settings.delivery);
+        let dispatcher = Arc::new(Dispatcher::new(
+            Arc::clone(&shared),
+            Arc::new(notifiers),
+            settings.delivery,
+        ));
         Ok(Self {
             listener,
             shared,
@@ -145,7 +149,7 @@ impl Application {
     }
 
     /// The dispatcher, for tests that drive it step by step instead of running the daemon.
-    pub fn dispatcher(&self) -> &Dispatcher {
+    pub fn dispatcher(&self) -> &Arc<Dispatcher> {
         &self.dispatcher
     }
 

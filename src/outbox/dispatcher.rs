@@ -74,9 +74,20 @@ impl Dispatcher {
         }
     }
 
-    /// Dispatches until `shutdown` is cancelled. A batch in flight is finished and recorded
-    /// first; its sends are bounded by the channels' timeouts.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) {
+    /// Dispatches with `delivery.workers` concurrent loops until `shutdown` is cancelled. While
+    /// one loop records its batch, another claims and sends the next (claims never overlap).
+    /// A batch in flight is finished and recorded first; its sends are bounded by timeouts.
+    pub async fn run_until_stopped(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..self.settings.workers.max(1) {
+            workers.spawn(Arc::clone(&self).work_until_stopped(shutdown.clone()));
+        }
+        while workers.join_next().await.is_some() {}
+        tracing::info!("dispatcher stopped");
+    }
+
+    /// One loop: claim, send, record; sleep when nothing is due.
+    async fn work_until_stopped(self: Arc<Self>, shutdown: CancellationToken) {
         let idle = Duration::from_millis(self.settings.poll_milliseconds);
         while !shutdown.is_cancelled() {
             let pause = match self.try_next().await {
@@ -92,7 +103,6 @@ impl Dispatcher {
                 () = tokio::time::sleep(pause) => {}
             }
         }
-        tracing::info!("dispatcher stopped");
     }
 
     /// Claims one batch of due deliveries, sends one message per recipient and channel, and

@@ -431,6 +431,17 @@ async fn the_registrar_records_actions_from_the_command_line_with_a_note() {
         "{}",
         last.detail
     );
+    let not_registrar = arshjul(&[
+        "--config",
+        &file,
+        "ack",
+        &id,
+        "--as",
+        "magnus.berg",
+        "--action",
+        "waive",
+    ]);
+    assert!(String::from_utf8_lossy(&not_registrar.stderr).contains("only a registrar may waive"));
     let unknown = arshjul(&["--config", &file, "ack", &id, "--as", "nobody", "--action", "submit"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("--as: unknown person \"nobody\""));
 }
