@@ -376,16 +376,7 @@ fn planner_pass_municipalities(count: usize) -> anyhow::Result<(f64, usize)> {
 fn stored(config: &Config, years: std::ops::RangeInclusive<i16>) -> Vec<crate::domain::occurrence::StoredOccurrence> {
     (1..)
         .zip(config.occurrences_due_in(years))
-        .map(|(id, o)| crate::domain::occurrence::StoredOccurrence {
-            id,
-            obligation: o.obligation.to_string(),
-            unit: o.unit.to_string(),
-            period: o.period.to_string(),
-            due_at: o.due_at,
-            state: crate::domain::occurrence::OccurrenceState::Open,
-            submitted_at: None,
-            configured: true,
-        })
+        .map(|(id, o)| o.stored_open(id))
         .collect()
 }
 

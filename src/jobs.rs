@@ -20,25 +20,46 @@ pub fn validate_cron(key: &str, expression: &str) -> anyhow::Result<()> {
 /// Starts the scheduler with the materialisation and planning jobs.
 pub async fn start(shared: Arc<Shared>, materialise: &str, plan: &str) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await.context("creating the job scheduler")?;
-    let materialising = Arc::clone(&shared);
-    let job = Job::new_async(materialise, move |_, _| {
-        let shared = Arc::clone(&materialising);
-        Box::pin(async move {
-            // `materialise` logs its own outcome.
+    // Both jobs log their own outcome.
+    add(
+        &scheduler,
+        "jobs.materialise",
+        materialise,
+        Arc::clone(&shared),
+        |shared| async move {
             let _ = shared.materialise().await;
-        })
+        },
+    )
+    .await?;
+    add(&scheduler, "delivery.plan", plan, shared, |shared| async move {
+        let _ = shared.plan().await;
     })
-    .with_context(|| format!("jobs.materialise: invalid cron expression \"{materialise}\""))?;
-    scheduler.add(job).await.context("adding the materialisation job")?;
-    let job = Job::new_async(plan, move |_, _| {
-        let shared = Arc::clone(&shared);
-        Box::pin(async move {
-            // `plan` logs its own outcome.
-            let _ = shared.plan().await;
-        })
-    })
-    .with_context(|| format!("delivery.plan: invalid cron expression \"{plan}\""))?;
-    scheduler.add(job).await.context("adding the planning job")?;
+    .await?;
     scheduler.start().await.context("starting the job scheduler")?;
     Ok(scheduler)
+}
+
+/// Adds a job that runs `work` on the schedule `cron` (the setting `key`).
+async fn add<F, Fut>(
+    scheduler: &JobScheduler,
+    key: &str,
+    cron: &str,
+    shared: Arc<Shared>,
+    work: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(Arc<Shared>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let work = Arc::new(work);
+    let job = Job::new_async(cron, move |_, _| {
+        let (shared, work) = (Arc::clone(&shared), Arc::clone(&work));
+        Box::pin(async move { work(shared).await })
+    })
+    .with_context(|| format!("{key}: invalid cron expression \"{cron}\""))?;
+    scheduler
+        .add(job)
+        .await
+        .with_context(|| format!("adding the job for {key}"))?;
+    Ok(())
 }

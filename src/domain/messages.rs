@@ -107,6 +107,39 @@ pub fn compose(
     Ok(Rendered { subject, text, html })
 }
 
+/// The occurrence's obligation title in `language`, or its id if it left the configuration.
+pub fn title(config: &Config, occurrence: &StoredOccurrence, language: Language) -> String {
+    let obligation = config
+        .calendar
+        .obligations
+        .iter()
+        .find(|o| o.id.as_str() == occurrence.obligation);
+    obligation.map_or_else(
+        || occurrence.obligation.clone(),
+        |o| {
+            if language == Language::Sv {
+                o.title_sv.clone()
+            } else {
+                o.title_en.clone()
+            }
+        },
+    )
+}
+
+/// The occurrence's unit name in `language`, or its id if it left the configuration.
+pub fn unit_name(config: &Config, occurrence: &StoredOccurrence, language: Language) -> String {
+    config.directory.unit_named(&occurrence.unit).map_or_else(
+        || occurrence.unit.clone(),
+        |u| {
+            if language == Language::Sv {
+                u.name.clone()
+            } else {
+                u.name_en.clone()
+            }
+        },
+    )
+}
+
 fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
     let occurrence = entry.occurrence;
     let obligation = config
@@ -114,16 +147,9 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
         .obligations
         .iter()
         .find(|o| o.id.as_str() == occurrence.obligation);
-    let unit = config.directory.unit_named(&occurrence.unit);
     let sv = language == Language::Sv;
-    let title = obligation.map_or_else(
-        || occurrence.obligation.clone(),
-        |o| if sv { o.title_sv.clone() } else { o.title_en.clone() },
-    );
-    let unit_name = unit.map_or_else(
-        || occurrence.unit.clone(),
-        |u| if sv { u.name.clone() } else { u.name_en.clone() },
-    );
+    let title = title(config, occurrence, language);
+    let unit_name = unit_name(config, occurrence, language);
     let due = long_date(config, occurrence.due_at, language);
     let status = match (entry.step, sv) {
         (Step::Before(days), true) => format!("Sista dag om {days} arbetsdagar"),
@@ -233,16 +259,7 @@ mod tests {
     use crate::domain::occurrence::OccurrenceState;
 
     fn follow_up() -> StoredOccurrence {
-        StoredOccurrence {
-            id: 7,
-            obligation: "uppfoljning".into(),
-            unit: "tekniska".into(),
-            period: "2026".into(),
-            due_at: "2027-02-15T15:00:00Z".parse().unwrap(),
-            state: OccurrenceState::Open,
-            submitted_at: None,
-            configured: true,
-        }
+        crate::domain::config::fixtures::follow_up(OccurrenceState::Open)
     }
 
     fn person(config: &Config, id: &str) -> Person {

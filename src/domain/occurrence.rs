@@ -65,6 +65,22 @@ pub struct StoredOccurrence {
     pub configured: bool,
 }
 
+impl Occurrence {
+    /// This occurrence as a freshly stored, open row with `id` (simulations and benchmarks).
+    pub fn stored_open(&self, id: i64) -> StoredOccurrence {
+        StoredOccurrence {
+            id,
+            obligation: self.obligation.to_string(),
+            unit: self.unit.to_string(),
+            period: self.period.to_string(),
+            due_at: self.due_at,
+            state: OccurrenceState::Open,
+            submitted_at: None,
+            configured: true,
+        }
+    }
+}
+
 /// One change that brings the stored occurrences in line with the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -123,19 +139,7 @@ mod tests {
     use crate::domain::config::fixtures::{SHIPPED_CALENDAR, shipped_with as config};
 
     fn stored(occurrences: &[Occurrence]) -> Vec<StoredOccurrence> {
-        (1..)
-            .zip(occurrences)
-            .map(|(id, o)| StoredOccurrence {
-                id,
-                obligation: o.obligation.to_string(),
-                unit: o.unit.to_string(),
-                period: o.period.to_string(),
-                due_at: o.due_at,
-                state: OccurrenceState::Open,
-                submitted_at: None,
-                configured: true,
-            })
-            .collect()
+        (1..).zip(occurrences).map(|(id, o)| o.stored_open(id)).collect()
     }
 
     fn now() -> Timestamp {

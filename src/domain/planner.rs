@@ -366,21 +366,7 @@ impl Config {
 mod tests {
     use super::*;
     use crate::domain::config::SourceFile;
-    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, SHIPPED_DIRECTORY, shipped_with};
-
-    /// Tekniska förvaltningen's follow-up of 2026, due Monday 15 February 2027 at 16:00.
-    fn follow_up(state: OccurrenceState) -> StoredOccurrence {
-        StoredOccurrence {
-            id: 7,
-            obligation: "uppfoljning".into(),
-            unit: "tekniska".into(),
-            period: "2026".into(),
-            due_at: "2027-02-15T15:00:00Z".parse().unwrap(),
-            state,
-            submitted_at: None,
-            configured: true,
-        }
-    }
+    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, SHIPPED_DIRECTORY, follow_up, shipped_with};
 
     fn at(local: &str) -> Timestamp {
         jiff::tz::TimeZone::get("Europe/Stockholm")

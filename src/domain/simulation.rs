@@ -32,19 +32,7 @@ pub struct Simulated {
 /// as the outbox's idempotency key would ensure.
 pub fn simulate(config: &Config, from: Date, to: Date, behaviour: Behaviour) -> Vec<Simulated> {
     let occurrences = config.occurrences_due_in(from.year()..=to.year().saturating_add(1));
-    let mut states: Vec<StoredOccurrence> = (1..)
-        .zip(&occurrences)
-        .map(|(id, o)| StoredOccurrence {
-            id,
-            obligation: o.obligation.to_string(),
-            unit: o.unit.to_string(),
-            period: o.period.to_string(),
-            due_at: o.due_at,
-            state: OccurrenceState::Open,
-            submitted_at: None,
-            configured: true,
-        })
-        .collect();
+    let mut states: Vec<StoredOccurrence> = (1..).zip(&occurrences).map(|(id, o)| o.stored_open(id)).collect();
     let mut first_reminder: Vec<Option<Date>> = vec![None; states.len()];
     let mut planned = BTreeSet::new();
     let mut made = Vec::new();

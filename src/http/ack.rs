@@ -12,7 +12,7 @@ use axum::routing::get;
 use minijinja::Environment;
 
 use crate::domain::config::{Config, Language};
-use crate::domain::messages::long_date;
+use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence, Transition};
 use crate::domain::tokens::{LinkClaims, LinkError};
 use crate::startup::Shared;
@@ -173,28 +173,9 @@ async fn record(State(shared): State<Arc<Shared>>, Path(token): Path<String>) ->
 }
 
 fn details(config: &Config, occurrence: &StoredOccurrence, language: Language) -> Vec<(&'static str, String)> {
-    let sv = language == Language::Sv;
-    let obligation = config
-        .calendar
-        .obligations
-        .iter()
-        .find(|o| o.id.as_str() == occurrence.obligation);
-    let unit = config.directory.unit_named(&occurrence.unit);
     vec![
-        (
-            say(language, "Ärende", "Item"),
-            obligation.map_or_else(
-                || occurrence.obligation.clone(),
-                |o| if sv { o.title_sv.clone() } else { o.title_en.clone() },
-            ),
-        ),
-        (
-            say(language, "Enhet", "Unit"),
-            unit.map_or_else(
-                || occurrence.unit.clone(),
-                |u| if sv { u.name.clone() } else { u.name_en.clone() },
-            ),
-        ),
+        (say(language, "Ärende", "Item"), title(config, occurrence, language)),
+        (say(language, "Enhet", "Unit"), unit_name(config, occurrence, language)),
         ("Period", occurrence.period.clone()),
         (
             say(language, "Sista dag", "Due"),

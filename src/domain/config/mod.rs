@@ -99,6 +99,21 @@ pub(crate) mod fixtures {
     pub const SHIPPED_CALENDAR: &str = include_str!("../../../config/calendar.toml");
     pub const SHIPPED_DIRECTORY: &str = include_str!("../../../config/directory.toml");
 
+    /// Tekniska förvaltningen's follow-up of 2026, stored with id 7, due Monday 15 February
+    /// 2027 at 16:00 Stockholm time.
+    pub fn follow_up(state: crate::domain::occurrence::OccurrenceState) -> crate::domain::occurrence::StoredOccurrence {
+        crate::domain::occurrence::StoredOccurrence {
+            id: 7,
+            obligation: "uppfoljning".into(),
+            unit: "tekniska".into(),
+            period: "2026".into(),
+            due_at: "2027-02-15T15:00:00Z".parse().unwrap_or_default(),
+            state,
+            submitted_at: None,
+            configured: true,
+        }
+    }
+
     /// The shipped directory with `calendar` (the shipped one, or a variation of it).
     pub fn shipped_with(calendar: &str) -> Config {
         Config::parse(
