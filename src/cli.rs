@@ -62,6 +62,8 @@ pub struct OutboxArgs {
 pub enum OutboxCommand {
     /// Put a failed, dead or cancelled delivery back in line, due now.
     Retry { id: i64 },
+    /// Put every dead delivery back in line, due now.
+    RetryDead,
     /// Withdraw a delivery that has not been sent.
     Cancel { id: i64 },
 }
@@ -258,6 +260,11 @@ async fn outbox(settings: &Settings, args: OutboxArgs, clock: &dyn Clock) -> any
     let (id, done, verb) = match args.command {
         Some(OutboxCommand::Retry { id }) => (id, store.retry(id, now).await?, "is due again"),
         Some(OutboxCommand::Cancel { id }) => (id, store.cancel(id, now).await?, "is cancelled"),
+        Some(OutboxCommand::RetryDead) => {
+            let count = store.retry_dead(now).await?;
+            println!("{count} dead deliveries are due again");
+            return Ok(ExitCode::SUCCESS);
+        }
         None => {
             let state = match args.state.as_deref().map(str::parse::<DeliveryState>).transpose() {
                 Ok(state) => state,

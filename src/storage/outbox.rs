@@ -291,6 +291,20 @@ impl Store {
         Ok(changed.rows_affected() == 1)
     }
 
+    /// Puts every dead delivery back in line, due now (after fixing what killed them, e.g. a
+    /// wrong webhook URL). Returns how many.
+    pub async fn retry_dead(&self, now: Timestamp) -> anyhow::Result<u64> {
+        let changed = sqlx::query(
+            "UPDATE outbox SET state = 'pending', not_before = $1, attempts = 0, updated_at = $2 WHERE state = 'dead'",
+        )
+        .bind(now.as_second())
+        .bind(now.as_second())
+        .execute(&self.pool)
+        .await
+        .context("retrying dead deliveries")?;
+        Ok(changed.rows_affected())
+    }
+
     /// Withdraws a delivery that has not been sent. Returns whether it was changed.
     pub async fn cancel(&self, id: i64, now: Timestamp) -> anyhow::Result<bool> {
         let changed = sqlx::query(

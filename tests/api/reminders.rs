@@ -481,3 +481,70 @@ async fn worker_occurrence(shared: &arshjul::startup::Shared, unit: &str) -> i64
         .unwrap()
         .id
 }
+
+#[tokio::test]
+async fn with_no_mail_server_configured_reminders_are_written_as_files_in_swedish() {
+    let dir = TestDir::new();
+    let settings = test_settings(&dir).await;
+    assert_eq!(
+        settings.email.transport,
+        EmailTransport::File,
+        "the default needs no mail server"
+    );
+    let mail_dir = settings.email.file_dir.clone();
+    let worker = Worker::build(settings).await;
+
+    worker.materialise_and_plan().await;
+    let dispatched = worker.drain().await;
+
+    let files: Vec<String> = std::fs::read_dir(&mail_dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert_eq!(files.len(), dispatched.messages);
+    assert_eq!(dispatched.sent, 14);
+    let raw = files
+        .iter()
+        .find(|f| f.contains("kristina.falk@example.org"))
+        .expect("a message to the housing company's CEO");
+    let mail = mail_parser::MessageParser::default().parse(raw.as_bytes()).unwrap();
+    assert!(mail.subject().unwrap().contains("(sista dag om 2 arbetsdagar)"));
+    assert!(
+        mail.body_text(0)
+            .unwrap()
+            .contains("Sista dag:  måndag 30 november 2026 kl. 16.00")
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_that_does_not_answer_at_all_is_retried() {
+    let dir = TestDir::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut settings = test_settings(&dir).await;
+    settings.delivery.channels = vec![ChannelKind::Webhook];
+    settings.webhook.url = Secret::new(format!("http://127.0.0.1:{closed}/hook?token=secret-in-url"));
+    settings.webhook.secret = Secret::new("s");
+    let worker = Worker::build(settings).await;
+
+    worker.materialise_and_plan().await;
+    let dispatched = worker.drain().await;
+
+    assert_eq!((dispatched.sent, dispatched.retried), (0, 14));
+    let rows = worker.outbox().await;
+    assert!(
+        rows.iter()
+            .all(|r| r.last_error.as_deref() == Some("webhook connection failed")),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| !r.last_error.as_deref().unwrap_or("").contains("secret-in-url")),
+        "no URL in errors"
+    );
+}
