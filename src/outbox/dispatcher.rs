@@ -173,7 +173,6 @@ impl Dispatcher {
                         summary.dead += 1;
                         tracing::warn!(delivery = row.id, recipient = %row.recipient, %channel, %error, "delivery is dead");
                     }
-                    DeliveryOutcome::Released => {}
                 }
                 self.shared.metrics.delivered(&channel, outcome.label(), 1);
                 outcomes.push((row.id, outcome));

@@ -96,7 +96,7 @@ pub enum DeliveryOutcome {
     Sent {
         provider_id: Option<String>,
     },
-    /// Try again at `at`, or give up when attempts are exhausted (the caller decides).
+    /// Try again at `at`.
     Retry {
         error: String,
         at: Timestamp,
@@ -104,8 +104,6 @@ pub enum DeliveryOutcome {
     Dead {
         error: String,
     },
-    /// Not attempted (shutdown): back to pending, the attempt not counted.
-    Released,
 }
 
 impl DeliveryOutcome {
@@ -115,7 +113,6 @@ impl DeliveryOutcome {
             Self::Sent { .. } => "sent",
             Self::Retry { .. } => "retry",
             Self::Dead { .. } => "dead",
-            Self::Released => "released",
         }
     }
 }
@@ -230,12 +227,6 @@ impl Store {
                             "UPDATE outbox SET state = 'dead', last_error = $1, lease_until = NULL, updated_at = $2 {guard}"
                         );
                         query = sqlx::query(&sql).bind(error.clone()).bind(now_secs);
-                    }
-                    DeliveryOutcome::Released => {
-                        sql = format!(
-                            "UPDATE outbox SET state = 'pending', attempts = attempts - 1, lease_until = NULL, updated_at = $1 {guard}"
-                        );
-                        query = sqlx::query(&sql).bind(now_secs);
                     }
                 }
                 query.execute(&mut *tx).await.context("recording delivery outcomes")?;
