@@ -365,8 +365,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::config::SourceFile;
-    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, SHIPPED_DIRECTORY, follow_up, shipped_with};
+    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, SHIPPED_DIRECTORY, follow_up, parsed, shipped_with};
 
     fn at(local: &str) -> Timestamp {
         jiff::tz::TimeZone::get("Europe/Stockholm")
@@ -480,17 +479,7 @@ mod tests {
     }
 
     fn with_directory(directory: &str) -> Config {
-        Config::parse(
-            SourceFile {
-                name: "directory.toml",
-                text: directory,
-            },
-            SourceFile {
-                name: "calendar.toml",
-                text: SHIPPED_CALENDAR,
-            },
-        )
-        .unwrap()
+        parsed(directory, SHIPPED_CALENDAR)
     }
 
     #[test]

@@ -116,10 +116,15 @@ pub(crate) mod fixtures {
 
     /// The shipped directory with `calendar` (the shipped one, or a variation of it).
     pub fn shipped_with(calendar: &str) -> Config {
+        parsed(SHIPPED_DIRECTORY, calendar)
+    }
+
+    /// `directory` and `calendar` parsed, panicking with the errors if they are invalid.
+    pub fn parsed(directory: &str, calendar: &str) -> Config {
         Config::parse(
             SourceFile {
                 name: "directory.toml",
-                text: SHIPPED_DIRECTORY,
+                text: directory,
             },
             SourceFile {
                 name: "calendar.toml",
