@@ -121,6 +121,11 @@ pub(crate) mod fixtures {
 
     /// `directory` and `calendar` parsed, panicking with the errors if they are invalid.
     pub fn parsed(directory: &str, calendar: &str) -> Config {
+        try_parse(directory, calendar).unwrap_or_else(|errors| panic!("invalid test configuration:\n{errors}"))
+    }
+
+    /// `directory` and `calendar` parsed under the names `directory.toml` and `calendar.toml`.
+    pub fn try_parse(directory: &str, calendar: &str) -> Result<Config, super::ConfigErrors> {
         Config::parse(
             SourceFile {
                 name: "directory.toml",
@@ -131,6 +136,5 @@ pub(crate) mod fixtures {
                 text: calendar,
             },
         )
-        .unwrap_or_else(|errors| panic!("invalid test configuration:\n{errors}"))
     }
 }

@@ -53,16 +53,7 @@ basis = "Kommunledningskontoret utarbetar årligen en handlingsplan."
 "#;
 
 fn parse(directory: &str, calendar: &str) -> Result<Config, ConfigErrors> {
-    Config::parse(
-        SourceFile {
-            name: "directory.toml",
-            text: directory,
-        },
-        SourceFile {
-            name: "calendar.toml",
-            text: calendar,
-        },
-    )
+    fixtures::try_parse(directory, calendar)
 }
 
 /// The single error that `directory` and `calendar` produce, as the operator sees it.
