@@ -15,8 +15,9 @@ use jiff::Timestamp;
 use crate::clock::SystemClock;
 use crate::domain::config::{Config, SourceFile};
 use crate::domain::planner::{Delivery, Reason, Step, plan};
+use crate::domain::routing::{Route, Routing, Transport};
 use crate::outbox::DispatchOutcome;
-use crate::settings::{ChannelKind, Secret, Settings};
+use crate::settings::{Secret, Settings};
 use crate::startup::Application;
 use crate::storage::{DeliveryState, Store};
 
@@ -177,7 +178,6 @@ fn bench_settings(base: &Settings, files: &(String, String), url: &str, sink: &s
     settings.database.max_connections = 8;
     settings.files.directory = files.0.clone().into();
     settings.files.calendar = files.1.clone().into();
-    settings.delivery.channels = vec![ChannelKind::Webhook];
     settings.delivery.batch_size = 1_000;
     settings.delivery.workers = WORKERS;
     settings.delivery.concurrency = 64;
@@ -275,7 +275,7 @@ async fn fill(store: &Store, config: &Config, count: usize, now: Timestamp) -> a
                 occurrence_id: occurrence,
                 step: Step::Due,
                 recipient: people[i % people.len()].id.clone(),
-                channel: "webhook",
+                route: Route::personal(Transport::Webhook),
                 not_before: now,
                 reason: Reason::Holder,
                 idempotency_key: format!("bench/{i}"),
@@ -308,9 +308,9 @@ fn planner_pass_over_years(years: i16) -> anyhow::Result<(f64, usize)> {
     let occurrences = stored(&config, 2027..=2026 + years);
     let now: Timestamp = "2031-06-15T08:00:00Z".parse()?;
     // Warm up: the business-day table is built on first use.
-    std::hint::black_box(plan(&config, &occurrences[..1], now, &["email"]));
+    std::hint::black_box(plan(&config, &occurrences[..1], now, &Routing::default()));
     let started = Instant::now();
-    let planned = plan(&config, &occurrences, now, &["email"]);
+    let planned = plan(&config, &occurrences, now, &Routing::default());
     std::hint::black_box(planned);
     Ok((started.elapsed().as_secs_f64() * 1e3, occurrences.len()))
 }
@@ -320,7 +320,7 @@ fn simulate_year() -> anyhow::Result<(f64, usize)> {
     let config = shipped()?;
     let (from, to) = (jiff::civil::date(2027, 1, 1), jiff::civil::date(2027, 12, 31));
     let started = Instant::now();
-    let made = crate::domain::simulation::simulate(&config, from, to, Default::default());
+    let made = crate::domain::simulation::simulate(&config, &Routing::default(), from, to, Default::default());
     std::hint::black_box(made);
     let days = (0..365)
         .filter(|d| crate::domain::business_days::is_business_day(from + jiff::Span::new().days(*d)))
@@ -368,7 +368,7 @@ fn planner_pass_municipalities(count: usize) -> anyhow::Result<(f64, usize)> {
     let occurrences = stored(&config, 2027..=2027);
     let now: Timestamp = "2027-02-16T08:00:00Z".parse()?;
     let started = Instant::now();
-    let planned = plan(&config, &occurrences, now, &["email"]);
+    let planned = plan(&config, &occurrences, now, &Routing::default());
     std::hint::black_box(planned);
     Ok((started.elapsed().as_secs_f64() * 1e3, occurrences.len()))
 }

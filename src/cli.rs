@@ -11,6 +11,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::config::{Config, UnitKind};
 use crate::domain::occurrence::Action;
 use crate::domain::simulation::{Behaviour, Simulated};
+use crate::outbox::Notifiers;
 use crate::settings::Settings;
 use crate::startup::Application;
 use crate::storage::{ActionOutcome, Actor, DeliveryState, Store};
@@ -42,6 +43,11 @@ pub enum Command {
     Outbox(OutboxArgs),
     /// Record an action on an occurrence, as the registrar does for paper submissions.
     Ack(AckArgs),
+    /// Try the channels reminders go out on.
+    Channels {
+        #[command(subcommand)]
+        command: ChannelsCommand,
+    },
     /// Measure delivery throughput, latency and memory, and the planner's speed.
     Bench(crate::bench::BenchArgs),
 }
@@ -66,6 +72,19 @@ pub enum OutboxCommand {
     RetryDead,
     /// Withdraw a delivery that has not been sent.
     Cancel { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelsCommand {
+    /// Send one test message and report what the channel answered. NAME is a channel of the
+    /// directory (e.g. eu-network: its Matrix room and Teams webhook), or email, matrix, teams
+    /// or webhook with --to.
+    Test {
+        name: String,
+        /// The person to send to, by directory id (for email, matrix, teams, webhook).
+        #[arg(long, value_name = "PERSON")]
+        to: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -142,6 +161,9 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => Ok(check_config(&settings)),
+        Command::Channels {
+            command: ChannelsCommand::Test { name, to },
+        } => test_channel(&settings, &name, to.as_deref()).await,
         Command::Calendar(args) => calendar(&settings, &args, &SystemClock),
         Command::Simulate(args) => simulate(&settings, &args, &SystemClock),
         Command::Outbox(args) => outbox(&settings, args, &SystemClock).await,
@@ -198,10 +220,20 @@ async fn reload_on_hangup(shared: Arc<crate::startup::Shared>) {
 
 fn check_config(settings: &Settings) -> ExitCode {
     let mut failed = false;
-    if let Err(error) = crate::jobs::validate_cron("jobs.materialise", &settings.jobs.materialise) {
+    for (key, cron) in [
+        ("jobs.materialise", &settings.jobs.materialise),
+        ("delivery.plan", &settings.delivery.plan),
+    ] {
+        if let Err(error) = crate::jobs::validate_cron(key, cron) {
+            eprintln!("settings: {error:#}");
+            failed = true;
+        }
+    }
+    if let Err(error) = Notifiers::new(settings) {
         eprintln!("settings: {error:#}");
         failed = true;
     }
+    let routing = settings.routing();
     match settings.files.load() {
         Err(errors) => {
             for error in &errors.0 {
@@ -209,8 +241,16 @@ fn check_config(settings: &Settings) -> ExitCode {
             }
             failed = true;
         }
-        Ok(config) if !failed => print_summary(settings, &config),
-        Ok(_) => {}
+        Ok(config) => {
+            let (errors, warnings) = routing.check(&config);
+            for error in &errors {
+                eprintln!("settings: {error}");
+            }
+            failed |= !errors.is_empty();
+            if !failed {
+                print_summary(settings, &config, &warnings);
+            }
+        }
     }
     if failed {
         eprintln!("configuration refused");
@@ -220,7 +260,7 @@ fn check_config(settings: &Settings) -> ExitCode {
     }
 }
 
-fn print_summary(settings: &Settings, config: &Config) {
+fn print_summary(settings: &Settings, config: &Config, routing_warnings: &[String]) {
     let directory = &config.directory;
     let count = |kind: UnitKind| directory.units.iter().filter(|u| u.kind == kind).count();
     println!("configuration OK");
@@ -244,13 +284,159 @@ fn print_summary(settings: &Settings, config: &Config) {
     );
     println!("  database   {}", settings.database.redacted_url());
     println!("  http       {}", settings.server.address());
-    let warnings = config.warnings();
+    let routing = &settings.routing;
+    println!(
+        "  channels   {}",
+        crate::domain::routing::Transport::ALL
+            .iter()
+            .map(|t| format!("{} {}", t.as_str(), channel_state(settings, *t)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  routing    reminders → {}; escalations → {}; acknowledgements → {}; chat falls back to email after {}",
+        routing.reminders.join(" + "),
+        routing.escalations.join(" + "),
+        routing.acknowledgements.join(" + "),
+        match routing.fallback_to_email_after {
+            0 => "never".to_owned(),
+            n => format!("{n} attempts"),
+        }
+    );
+    let mut warnings = config.warnings();
+    warnings.extend(routing_warnings.iter().cloned());
     if !warnings.is_empty() {
         println!("warnings:");
         for warning in warnings {
             println!("  - {warning}");
         }
     }
+}
+
+/// How a channel is set up, in a few words (never a URL or token).
+fn channel_state(settings: &Settings, transport: crate::domain::routing::Transport) -> String {
+    use crate::domain::routing::Transport;
+    let names = |names: Vec<&String>| match names.len() {
+        0 => "off".to_owned(),
+        _ => format!(
+            "({})",
+            names.into_iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    match transport {
+        Transport::Email => match settings.email.transport {
+            crate::settings::EmailTransport::File => format!("(files in {})", settings.email.file_dir.display()),
+            crate::settings::EmailTransport::Smtp => "(SMTP)".to_owned(),
+        },
+        Transport::Matrix => {
+            let bot = match settings.matrix.homeserver_url.as_str() {
+                "" => "no bot".to_owned(),
+                url => format!("bot at {url}"),
+            };
+            format!("({bot}; webhooks {})", names(settings.matrix.webhooks.keys().collect()))
+        }
+        Transport::Teams => names(settings.teams.webhooks.keys().collect()),
+        Transport::Webhook if settings.webhook.url.expose().is_empty() => "off".to_owned(),
+        Transport::Webhook => "on".to_owned(),
+    }
+}
+
+/// Sends a test message to the directory channel `name` (every transport it has), or to the
+/// person `to` on the transport `name`, and prints each answer.
+async fn test_channel(settings: &Settings, name: &str, to: Option<&str>) -> anyhow::Result<ExitCode> {
+    use crate::channels::{Outgoing, Recipient};
+    use crate::domain::routing::Transport;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = settings
+        .files
+        .load()
+        .map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
+    let routing = settings.routing();
+    let notifiers = Notifiers::new(settings)?;
+    let attempts: Vec<(String, Result<crate::domain::routing::Address, String>, Recipient)> =
+        match (Transport::named(name), to) {
+            (Some(transport), Some(person)) => {
+                let person = config
+                    .directory
+                    .person_named(person)
+                    .ok_or_else(|| anyhow::anyhow!("unknown person \"{person}\""))?;
+                vec![(
+                    format!("{name} to {}", person.id),
+                    routing.personal_address(person, transport),
+                    Recipient::from(person),
+                )]
+            }
+            (Some(_), None) => anyhow::bail!("say who to send the test to: --to PERSON"),
+            (None, _) => {
+                let channel = config
+                    .directory
+                    .channels
+                    .iter()
+                    .find(|c| c.name == name)
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = config.directory.channels.iter().map(|c| c.name.as_str()).collect();
+                        anyhow::anyhow!(
+                            "unknown channel \"{name}\"; use email, matrix, teams or webhook with --to PERSON, or \
+                             one of the directory's channels: {}",
+                            known.join(", ")
+                        )
+                    })?;
+                let recipient = Recipient {
+                    id: channel.name.clone(),
+                    name: channel.name.clone(),
+                    email: String::new(),
+                    language: crate::domain::config::Language::Sv,
+                    matrix_id: None,
+                };
+                [Transport::Matrix, Transport::Teams]
+                    .into_iter()
+                    .map(|t| {
+                        (
+                            format!("{}:{name}", t.as_str()),
+                            routing.channel_address(&config, name, t),
+                            recipient.clone(),
+                        )
+                    })
+                    .collect()
+            }
+        };
+    let now = SystemClock.now();
+    let mut failed = false;
+    for (label, address, recipient) in attempts {
+        let result = match address {
+            Ok(address) => {
+                let message = Outgoing {
+                    message_key: format!("test-{}", now.as_nanosecond()),
+                    rendered: crate::domain::messages::test_message(recipient.language, &label),
+                    recipient,
+                    address,
+                    items: Vec::new(),
+                    composed_at: now,
+                };
+                notifiers.send(&message).await.map_err(|e| e.to_string())
+            }
+            Err(reason) => Err(format!("not set up: {reason}")),
+        };
+        match result {
+            Ok(receipt) => {
+                let detail = receipt
+                    .provider_id
+                    .map(|id| {
+                        format!(
+                            " (id {id}{})",
+                            receipt.destination.map(|d| format!(" in {d}")).unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default();
+                println!("{label}: sent{detail}");
+            }
+            Err(reason) => {
+                failed = true;
+                println!("{label}: FAILED: {reason}");
+            }
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 async fn outbox(settings: &Settings, args: OutboxArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
@@ -390,7 +576,7 @@ fn simulate(settings: &Settings, args: &SimulateArgs, clock: &dyn Clock) -> anyh
     let behaviour = Behaviour {
         act_after_days: args.submit_after_days,
     };
-    let made: Vec<Simulated> = crate::domain::simulation::simulate(&config, from, to, behaviour)
+    let made: Vec<Simulated> = crate::domain::simulation::simulate(&config, &settings.routing(), from, to, behaviour)
         .into_iter()
         .filter(|s| {
             args.unit
@@ -407,7 +593,7 @@ fn simulate(settings: &Settings, args: &SimulateArgs, clock: &dyn Clock) -> anyh
                 .strftime("%Y-%m-%d %H:%M")
                 .to_string(),
             recipient: d.recipient.to_string(),
-            channel: d.channel,
+            channel: d.route.to_string(),
             step: d.step.to_string(),
             obligation: s.occurrence.obligation.to_string(),
             unit: s.occurrence.unit.to_string(),
@@ -432,7 +618,7 @@ fn simulate(settings: &Settings, args: &SimulateArgs, clock: &dyn Clock) -> anyh
                 vec![
                     r.when,
                     r.recipient,
-                    r.channel.to_owned(),
+                    r.channel,
                     r.step,
                     r.obligation,
                     r.unit,
@@ -443,7 +629,7 @@ fn simulate(settings: &Settings, args: &SimulateArgs, clock: &dyn Clock) -> anyh
             print!("{}", crate::listing::text_table(&header, rows));
             let messages: std::collections::BTreeSet<_> = made
                 .iter()
-                .map(|s| (&s.delivery.recipient, s.delivery.channel, s.delivery.not_before))
+                .map(|s| (&s.delivery.recipient, &s.delivery.route, s.delivery.not_before))
                 .collect();
             println!(
                 "{} deliveries in {} messages (one digest per recipient, channel and send window)",
@@ -460,7 +646,7 @@ fn simulate(settings: &Settings, args: &SimulateArgs, clock: &dyn Clock) -> anyh
 struct SimulatedRow {
     when: String,
     recipient: String,
-    channel: &'static str,
+    channel: String,
     step: String,
     obligation: String,
     unit: String,

@@ -2,12 +2,14 @@
 //! with `--config`, and `ARSHJUL__SECTION__KEY` environment variables. Typed at the edge;
 //! secrets are wrapped so they never reach a log.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::domain::config::{Config, ConfigError, ConfigErrors, SourceFile};
+use crate::domain::routing::{Available, Routing, Target, hook_key};
 
 /// The defaults, documented key by key in the file itself.
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -24,6 +26,9 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     pub email: EmailSettings,
     pub webhook: WebhookSettings,
+    pub teams: TeamsSettings,
+    pub matrix: MatrixSettings,
+    pub routing: RoutingSettings,
     pub links: LinksSettings,
 }
 
@@ -31,7 +36,6 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliverySettings {
-    pub channels: Vec<ChannelKind>,
     /// Cron expression (with seconds, UTC) for the planner.
     pub plan: String,
     pub batch_size: usize,
@@ -45,22 +49,66 @@ pub struct DeliverySettings {
     pub poll_milliseconds: u64,
 }
 
-/// A kind of channel a delivery can go out on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelKind {
-    Email,
-    Webhook,
+/// Which steps go out on which channels; see [`Routing`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    pub reminders: Vec<String>,
+    pub escalations: Vec<String>,
+    pub acknowledgements: Vec<String>,
+    pub fallback_to_email_after: u32,
 }
 
-impl ChannelKind {
-    /// The name stored on deliveries.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Webhook => "webhook",
-        }
-    }
+/// Microsoft Teams: incoming webhooks by name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsSettings {
+    pub timeout_seconds: u64,
+    #[serde(default)]
+    pub webhooks: BTreeMap<String, TeamsWebhook>,
+}
+
+/// One Teams incoming webhook.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamsWebhook {
+    /// The Workflows (or legacy connector) URL; it carries its own signature, so a secret.
+    pub url: Secret,
+    #[serde(default)]
+    pub format: CardFormat,
+}
+
+/// The card a Teams webhook takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardFormat {
+    /// An Adaptive Card in a message envelope, for Power Automate Workflows webhooks.
+    #[default]
+    AdaptiveCard,
+    /// A MessageCard, for the retired Office 365 connectors some tenants still run.
+    MessageCard,
+}
+
+/// Matrix: a bot account, and webhooks (matrix-hookshot) by name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixSettings {
+    /// Empty: no bot.
+    pub homeserver_url: String,
+    pub access_token: Secret,
+    pub user: String,
+    pub password: Secret,
+    pub device_id: String,
+    pub timeout_seconds: u64,
+    #[serde(default)]
+    pub webhooks: BTreeMap<String, MatrixWebhook>,
+}
+
+/// One Matrix webhook that posts into a room.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixWebhook {
+    pub url: Secret,
 }
 
 /// The email channel.
@@ -257,11 +305,32 @@ impl Settings {
                     .separator("__")
                     .try_parsing(true)
                     .list_separator(",")
-                    .with_list_parse_key("delivery.channels"),
+                    .with_list_parse_key("routing.reminders")
+                    .with_list_parse_key("routing.escalations")
+                    .with_list_parse_key("routing.acknowledgements"),
             )
             .build()?
             .try_deserialize()?;
         Ok(settings)
+    }
+}
+
+impl Settings {
+    /// The routing rules, with what these settings set up.
+    pub fn routing(&self) -> Routing {
+        let targets = |names: &[String]| names.iter().map(|n| Target::parse(n)).collect();
+        Routing {
+            reminders: targets(&self.routing.reminders),
+            escalations: targets(&self.routing.escalations),
+            acknowledgements: targets(&self.routing.acknowledgements),
+            fallback_to_email_after: self.routing.fallback_to_email_after,
+            available: Available {
+                matrix_bot: !self.matrix.homeserver_url.is_empty(),
+                webhook: !self.webhook.url.expose().is_empty(),
+                teams_webhooks: self.teams.webhooks.keys().map(|k| hook_key(k)).collect(),
+                matrix_webhooks: self.matrix.webhooks.keys().map(|k| hook_key(k)).collect(),
+            },
+        }
     }
 }
 

@@ -7,14 +7,13 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::email::EmailNotifier;
-use crate::channels::webhook::WebhookNotifier;
 use crate::clock::Clock;
-use crate::domain::config::{Config, ConfigErrors};
+use crate::domain::config::{Config, ConfigError, ConfigErrors};
+use crate::domain::routing::Routing;
 use crate::links::Links;
 use crate::metrics::Metrics;
 use crate::outbox::{Dispatcher, Notifiers};
-use crate::settings::{ChannelKind, FilesSettings, Settings};
+use crate::settings::{FilesSettings, Settings};
 use crate::storage::{MaterialiseReport, Store};
 
 /// State shared by the HTTP handlers, the jobs, the dispatcher and the reload signal.
@@ -23,9 +22,9 @@ pub struct Shared {
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
     pub links: Links,
+    /// Which channels each step goes out on.
+    pub routing: Routing,
     files: FilesSettings,
-    /// The channels every reminder is planned on.
-    channels: Vec<&'static str>,
     /// The configuration in force; replaced whole on a successful reload.
     config: RwLock<Arc<Config>>,
 }
@@ -40,11 +39,15 @@ impl Shared {
     /// refused, its errors logged, and the running one kept; a valid one takes effect and
     /// occurrences are materialised from it.
     pub async fn reload(&self) -> Result<(), ConfigErrors> {
-        let config = self.files.load().inspect_err(|errors| {
-            for error in &errors.0 {
-                tracing::error!(%error, "reload refused: keeping the running configuration");
-            }
-        })?;
+        let config = self
+            .files
+            .load()
+            .and_then(|config| checked_routing(&self.routing, config))
+            .inspect_err(|errors| {
+                for error in &errors.0 {
+                    tracing::error!(%error, "reload refused: keeping the running configuration");
+                }
+            })?;
         *self.config.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(config);
         tracing::info!("configuration reloaded");
         // `materialise` logs its own failure; the new configuration stays in force either way.
@@ -70,7 +73,7 @@ impl Shared {
 
     /// Writes the deliveries wanted now to the outbox; returns how many were new.
     pub async fn plan(&self) -> anyhow::Result<usize> {
-        let outcome = self.store.plan(&self.config(), &self.channels, self.clock.now()).await;
+        let outcome = self.store.plan(&self.config(), &self.routing, self.clock.now()).await;
         match &outcome {
             Ok(0) => tracing::debug!("planned: nothing new"),
             Ok(created) => tracing::info!(created, "deliveries planned"),
@@ -78,6 +81,28 @@ impl Shared {
         }
         outcome
     }
+}
+
+/// `config` if `routing` can serve it, with what will not reach people logged as warnings.
+pub fn checked_routing(routing: &Routing, config: Config) -> Result<Config, ConfigErrors> {
+    let (errors, warnings) = routing.check(&config);
+    for warning in warnings {
+        tracing::warn!(%warning, "routing");
+    }
+    if errors.is_empty() {
+        return Ok(config);
+    }
+    Err(ConfigErrors(
+        errors
+            .into_iter()
+            .map(|reason| ConfigError {
+                file: "settings".into(),
+                line: None,
+                key: String::new(),
+                reason,
+            })
+            .collect(),
+    ))
 }
 
 /// A built, not yet running, arshjul daemon.
@@ -95,23 +120,15 @@ impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         // rustls needs a process-wide crypto provider; a second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let routing = settings.routing();
         let config = settings
             .files
             .load()
+            .and_then(|config| checked_routing(&routing, config))
             .map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
         crate::jobs::validate_cron("jobs.materialise", &settings.jobs.materialise)?;
         crate::jobs::validate_cron("delivery.plan", &settings.delivery.plan)?;
-        let notifiers = Notifiers {
-            email: EmailNotifier::new(&settings.email)?,
-            webhook: if settings.webhook.url.expose().is_empty() {
-                None
-            } else {
-                Some(WebhookNotifier::new(&settings.webhook)?)
-            },
-        };
-        if settings.delivery.channels.contains(&ChannelKind::Webhook) && notifiers.webhook.is_none() {
-            anyhow::bail!("delivery.channels names \"webhook\" but webhook.url is empty");
-        }
+        let notifiers = Notifiers::new(&settings)?;
         let store = Store::connect(&settings.database).await?;
         store.migrate().await?;
         let links = Links::new(&settings.links, &store).await?;
@@ -124,8 +141,8 @@ impl Application {
             clock,
             metrics: Metrics::default(),
             links,
+            routing,
             files: settings.files,
-            channels: settings.delivery.channels.iter().map(|c| c.as_str()).collect(),
             config: RwLock::new(Arc::new(config)),
         });
         let plan_cron = settings.delivery.plan.clone();

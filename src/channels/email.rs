@@ -129,7 +129,10 @@ impl Notifier for EmailNotifier {
                 .map_err(|e| SendError::retryable(format!("writing the mail file: {e}")))
                 .map(drop)?,
         }
-        Ok(Receipt { provider_id })
+        Ok(Receipt {
+            provider_id,
+            destination: None,
+        })
     }
 }
 

@@ -3,15 +3,20 @@
 //! that sees both.
 
 pub mod email;
+pub mod matrix;
+pub mod teams;
 pub mod webhook;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::domain::config::Language;
+use crate::domain::config::{Language, Person};
 use crate::domain::messages::Rendered;
+use crate::domain::routing::{Address, hook_key};
+use crate::settings::Secret;
 
 /// Why a send failed, and whether trying again may help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,19 +45,36 @@ impl SendError {
     }
 }
 
-/// Proof of a send: the provider's id for the message, where it gives one.
+/// Proof of a send: the provider's id for the message and where it went, where it says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Receipt {
+    /// E.g. the Matrix event id.
     pub provider_id: Option<String>,
+    /// E.g. the Matrix room id.
+    pub destination: Option<String>,
 }
 
-/// The person a message goes to.
+/// The person a message is for.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recipient {
     pub id: String,
     pub name: String,
     pub email: String,
     pub language: Language,
+    /// Mentioned when the message goes to a Matrix room.
+    pub matrix_id: Option<String>,
+}
+
+impl From<&Person> for Recipient {
+    fn from(person: &Person) -> Self {
+        Self {
+            id: person.id.to_string(),
+            name: person.name.clone(),
+            email: person.email.clone(),
+            language: person.language,
+            matrix_id: person.matrix_id.clone(),
+        }
+    }
 }
 
 /// One item of a message, as machines see it (the webhook body).
@@ -73,9 +95,12 @@ pub struct ItemSummary {
 /// A composed message for one recipient on one channel: a digest of one or more deliveries.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
-    /// Identifies the message (the first delivery's key): Message-ID, webhook id, Matrix txn id.
+    /// Identifies the message — the delivery's key, or one derived from every key of a digest —
+    /// and is the same on every retry: Message-ID, webhook id, Matrix transaction id.
     pub message_key: String,
     pub recipient: Recipient,
+    /// Where it goes.
+    pub address: Address,
     pub rendered: Rendered,
     pub items: Vec<ItemSummary>,
     /// When the dispatcher composed it (from its clock); the webhook signs this time.
@@ -102,6 +127,88 @@ pub fn classify_status(status: u16, retry_after: Option<&str>) -> Result<(), Sen
         }),
         _ => Err(SendError::permanent(format!("HTTP {status}"))),
     }
+}
+
+/// An HTTP client for one channel, with its request timeout.
+pub(crate) fn http_client(channel: &str, timeout_seconds: u64) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(timeout_seconds))
+        .pool_max_idle_per_host(256)
+        .build()
+        .map_err(|e| anyhow::anyhow!("{channel}: cannot build the HTTP client: {e}"))
+}
+
+/// A URL a channel posts to, checked: http or https, and https unless the host is on this
+/// machine. The error names `key`, never the value (which may carry a token).
+pub fn check_url(key: &str, value: &str) -> Result<reqwest::Url, String> {
+    if value.is_empty() {
+        return Err(format!("{key}: missing"));
+    }
+    let url = reqwest::Url::parse(value).map_err(|e| format!("{key}: not a valid URL ({e})"))?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(format!("{key}: must be https:// (plain http only to this machine)")),
+        _ => Err(format!("{key}: must be an https:// URL")),
+    }
+}
+
+/// The URLs of named webhooks under `section`, checked, by [`hook_key`].
+pub(crate) fn hook_urls<'a>(
+    section: &str,
+    hooks: impl IntoIterator<Item = (&'a String, &'a Secret)>,
+) -> anyhow::Result<HashMap<String, reqwest::Url>> {
+    hooks
+        .into_iter()
+        .map(|(name, url)| {
+            let url = check_url(&format!("{section}.{name}.url"), url.expose()).map_err(anyhow::Error::msg)?;
+            Ok((hook_key(name), url))
+        })
+        .collect()
+}
+
+/// POSTs a JSON `body` to `url` and classifies the answer. Errors never contain the URL, which
+/// is a secret for webhooks; `channel` names the channel instead.
+pub(crate) async fn post_json(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+    channel: &str,
+) -> Result<reqwest::Response, SendError> {
+    let response = client
+        .post(url.clone())
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| SendError::retryable(describe(channel, &e)))?;
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok());
+    classify_status(response.status().as_u16(), retry_after)?;
+    Ok(response)
+}
+
+/// A transport error without its URL.
+pub(crate) fn describe(channel: &str, error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    format!("{channel} {kind}")
 }
 
 #[cfg(test)]
@@ -131,5 +238,19 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    #[test]
+    fn channel_urls_must_be_https_unless_local() {
+        assert!(check_url("k", "https://prod-01.westeurope.logic.azure.com/workflows/x").is_ok());
+        assert!(check_url("k", "http://127.0.0.1:9000/hook").is_ok());
+        assert!(check_url("k", "http://[::1]:9000/hook").is_ok());
+        assert_eq!(
+            check_url("teams.webhooks.x.url", "http://teams.example.org/hook?sig=hemligt"),
+            Err("teams.webhooks.x.url: must be https:// (plain http only to this machine)".into())
+        );
+        assert_eq!(check_url("k", ""), Err("k: missing".into()));
+        let error = check_url("k", "not a url sig=hemligt").unwrap_err();
+        assert!(error.starts_with("k: not a valid URL") && !error.contains("hemligt"));
     }
 }

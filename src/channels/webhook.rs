@@ -1,12 +1,11 @@
 //! A generic signed webhook: each message is POSTed as JSON with an HMAC-SHA256 signature over
 //! timestamp and body, for municipalities that route reminders to other tools.
 
-use std::time::Duration;
-
+use reqwest::header::{HeaderMap, HeaderValue};
 use ring::hmac;
 use serde_json::json;
 
-use super::{Notifier, Outgoing, Receipt, SendError, classify_status};
+use super::{Notifier, Outgoing, Receipt, SendError, check_url, http_client, post_json};
 use crate::settings::WebhookSettings;
 
 /// Header carrying the Unix time the signature covers.
@@ -25,18 +24,9 @@ impl WebhookNotifier {
     /// A notifier for the configured URL and secret.
     pub fn new(settings: &WebhookSettings) -> anyhow::Result<Self> {
         // The URL is a secret: the error names the key, not the value.
-        let url = reqwest::Url::parse(settings.url.expose())
-            .map_err(|e| anyhow::anyhow!("webhook.url: not a valid URL ({e})"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            anyhow::bail!("webhook.url: must be an http:// or https:// URL");
-        }
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(settings.timeout_seconds))
-            .pool_max_idle_per_host(256)
-            .build()
-            .map_err(|e| anyhow::anyhow!("webhook: cannot build the HTTP client: {e}"))?;
+        let url = check_url("webhook.url", settings.url.expose()).map_err(anyhow::Error::msg)?;
         Ok(Self {
-            client,
+            client: http_client("webhook", settings.timeout_seconds)?,
             url,
             key: hmac::Key::new(hmac::HMAC_SHA256, settings.secret.expose().as_bytes()),
         })
@@ -67,34 +57,17 @@ impl Notifier for WebhookNotifier {
         });
         let body = serde_json::to_vec(&body).map_err(|e| SendError::permanent(format!("encoding: {e}")))?;
         let timestamp = message.composed_at.as_second();
-        let response = self
-            .client
-            .post(self.url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(TIMESTAMP_HEADER, timestamp.to_string())
-            .header(SIGNATURE_HEADER, sign(&self.key, timestamp, &body))
-            .body(body)
-            .send()
-            .await
-            // Without the URL: it may carry a token.
-            .map_err(|e| SendError::retryable(describe(&e)))?;
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok());
-        classify_status(response.status().as_u16(), retry_after)?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            (TIMESTAMP_HEADER, timestamp.to_string()),
+            (SIGNATURE_HEADER, sign(&self.key, timestamp, &body)),
+        ] {
+            headers.insert(
+                name,
+                HeaderValue::from_str(&value).map_err(|e| SendError::permanent(e.to_string()))?,
+            );
+        }
+        post_json(&self.client, &self.url, headers, body, "webhook").await?;
         Ok(Receipt::default())
     }
-}
-
-/// A transport error without the URL (which is a secret).
-fn describe(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    format!("webhook {kind}")
 }

@@ -22,12 +22,26 @@ pub struct Entry<'a> {
     pub action_url: Option<String>,
 }
 
-/// A message ready for a channel: subject, plain text and HTML.
+/// A message ready for a channel: subject, plain text, HTML in the channel's flavour, and
+/// the items one by one for channels that lay them out themselves (Teams cards).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub subject: String,
     pub text: String,
     pub html: String,
+    pub items: Vec<Item>,
+    pub labels: Labels,
+}
+
+/// Which HTML a channel takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A whole HTML document, for email.
+    Email,
+    /// An HTML fragment in the subset chat clients render (Matrix).
+    Chat,
+    /// No HTML.
+    Plain,
 }
 
 /// The action a step's link takes, if any: reminders ask to submit, requests to acknowledge.
@@ -39,18 +53,54 @@ pub fn action_for(step: Step) -> Option<Action> {
     }
 }
 
-#[derive(Serialize)]
-struct Item {
-    title: String,
-    unit: String,
-    period: String,
-    due: String,
-    status: String,
-    ask: &'static str,
-    note: Option<String>,
-    basis: String,
-    action_label: Option<&'static str>,
-    action_url: Option<String>,
+/// One item of a message, in the recipient's language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Item {
+    pub title: String,
+    pub unit: String,
+    pub period: String,
+    pub due: String,
+    pub status: String,
+    /// What the recipient is asked to do.
+    pub ask: &'static str,
+    /// Why the recipient gets it, when they stand in for someone.
+    pub note: Option<String>,
+    /// The sentence of the guideline the obligation comes from.
+    pub basis: String,
+    pub action_label: Option<&'static str>,
+    pub action_url: Option<String>,
+}
+
+/// The names of an item's fields, in the recipient's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Labels {
+    pub unit: &'static str,
+    pub period: &'static str,
+    pub due: &'static str,
+    pub status: &'static str,
+    pub basis: &'static str,
+}
+
+impl Labels {
+    /// The labels in `language`.
+    pub fn new(language: Language) -> Self {
+        match language {
+            Language::Sv => Self {
+                unit: "Enhet",
+                period: "Period",
+                due: "Sista dag",
+                status: "Läge",
+                basis: "Grund i riktlinjerna",
+            },
+            Language::En => Self {
+                unit: "Unit",
+                period: "Period",
+                due: "Due",
+                status: "Status",
+                basis: "Basis in the guidelines",
+            },
+        }
+    }
 }
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -61,6 +111,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("en.txt", include_str!("../../templates/email/en.txt")),
         ("sv.html", include_str!("../../templates/email/sv.html")),
         ("en.html", include_str!("../../templates/email/en.html")),
+        ("sv.chat.html", include_str!("../../templates/chat/sv.html")),
+        ("en.chat.html", include_str!("../../templates/chat/en.html")),
     ] {
         if let Err(error) = env.add_template(name, source) {
             tracing::error!(%error, template = name, "invalid message template");
@@ -69,13 +121,13 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
-/// One message to `recipient` listing `entries`, in the recipient's language. The HTML part
-/// is rendered only `with_html` (email has it; chat and webhooks do not need it).
+/// One message to `recipient` listing `entries`, in the recipient's language, with HTML in
+/// `format`.
 pub fn compose(
     config: &Config,
     recipient: &Person,
     entries: &[Entry<'_>],
-    with_html: bool,
+    format: Format,
 ) -> Result<Rendered, minijinja::Error> {
     let language = recipient.language;
     let items: Vec<Item> = entries.iter().map(|entry| item(config, language, entry)).collect();
@@ -99,12 +151,41 @@ pub fn compose(
         Language::En => "en",
     };
     let text = TEMPLATES.get_template(&format!("{code}.txt"))?.render(&context)?;
-    let html = if with_html {
-        TEMPLATES.get_template(&format!("{code}.html"))?.render(&context)?
-    } else {
-        String::new()
+    let html = match format {
+        Format::Email => TEMPLATES.get_template(&format!("{code}.html"))?.render(&context)?,
+        Format::Chat => TEMPLATES.get_template(&format!("{code}.chat.html"))?.render(&context)?,
+        Format::Plain => String::new(),
     };
-    Ok(Rendered { subject, text, html })
+    Ok(Rendered {
+        subject,
+        text,
+        html,
+        items,
+        labels: Labels::new(language),
+    })
+}
+
+/// The message `arshjul channels test` sends, in `language`, naming where it went.
+pub fn test_message(language: Language, destination: &str) -> Rendered {
+    let (subject, text) = match language {
+        Language::Sv => (
+            "Testmeddelande från arshjul".to_owned(),
+            format!(
+                "Det här är ett testmeddelande från arshjul till {destination}. Påminnelser kommer att se ut så här."
+            ),
+        ),
+        Language::En => (
+            "Test message from arshjul".to_owned(),
+            format!("This is a test message from arshjul to {destination}. Reminders will arrive like this."),
+        ),
+    };
+    Rendered {
+        html: format!("<p>{}</p>", minijinja::HtmlEscape(&text)),
+        subject,
+        text,
+        items: Vec::new(),
+        labels: Labels::new(language),
+    }
 }
 
 /// The occurrence's obligation title in `language`, or its id if it left the configuration.
@@ -276,7 +357,7 @@ mod tests {
             reason: Reason::Holder,
             action_url: Some("https://arshjul.example.org/ack/v1.abc.def".into()),
         };
-        let message = compose(&config, &person(&config, "linnea.dahl"), &[entry], true).unwrap();
+        let message = compose(&config, &person(&config, "linnea.dahl"), &[entry], Format::Email).unwrap();
         assert_eq!(
             message.subject,
             "Komplett uppföljning av det internationella arbetet till kommunledningskontoret – Tekniska förvaltningen (sista dag om 14 arbetsdagar)"
@@ -328,7 +409,7 @@ mod tests {
         ];
         let mut reader = person(&config, "grace.miller");
         reader.language = Language::En;
-        let message = compose(&config, &reader, &entries, true).unwrap();
+        let message = compose(&config, &reader, &entries, Format::Email).unwrap();
         assert_eq!(message.subject, "arshjul: 2 items to handle");
         assert!(
             message.text.contains("Due:        Monday 15 February 2027 at 16:00"),

@@ -16,6 +16,7 @@ use jiff::civil::Date;
 use super::business_days::{add_business_days, business_days_between, is_business_day};
 use super::config::{Config, Obligation, Person, PersonId, Role, Unit, UnitKind};
 use super::occurrence::{OccurrenceState, StoredOccurrence};
+use super::routing::{Route, Routing};
 
 /// One point in an occurrence's reminder sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -134,8 +135,8 @@ pub struct Delivery {
     pub occurrence_id: i64,
     pub step: Step,
     pub recipient: PersonId,
-    /// The channel name: `email` or `webhook`.
-    pub channel: &'static str,
+    /// The channel it goes out on.
+    pub route: Route,
     /// Not to be sent before this instant: the step's time, moved into the send window.
     pub not_before: Timestamp,
     pub reason: Reason,
@@ -143,16 +144,18 @@ pub struct Delivery {
     pub idempotency_key: String,
 }
 
-/// The channel used when no other is configured.
-pub const EMAIL: &str = "email";
+/// The outbox's unique key of a delivery: occurrence, step, recipient and channel.
+pub fn idempotency_key(
+    occurrence_id: i64,
+    step: impl fmt::Display,
+    recipient: impl fmt::Display,
+    route: impl fmt::Display,
+) -> String {
+    format!("{occurrence_id}/{step}/{recipient}/{route}")
+}
 
-/// Every delivery wanted at `now` for `occurrences`, one per step, recipient and channel.
-pub fn plan(
-    config: &Config,
-    occurrences: &[StoredOccurrence],
-    now: Timestamp,
-    channels: &[&'static str],
-) -> Vec<Delivery> {
+/// Every delivery wanted at `now` for `occurrences`, one per step, recipient and route.
+pub fn plan(config: &Config, occurrences: &[StoredOccurrence], now: Timestamp, routing: &Routing) -> Vec<Delivery> {
     let today = config.local_date(now);
     occurrences
         .iter()
@@ -171,15 +174,18 @@ pub fn plan(
                 .into_iter()
                 .filter_map(|(step, at, role)| Some((step, at, recipient(config, unit, role, today)?)))
                 .flat_map(|(step, at, (recipient, reason))| {
-                    channels.iter().map(move |channel| Delivery {
-                        occurrence_id: occurrence.id,
-                        step,
-                        idempotency_key: format!("{}/{step}/{}/{channel}", occurrence.id, recipient.id),
-                        recipient: recipient.id.clone(),
-                        channel,
-                        not_before: config.next_send_time(at.max(now)),
-                        reason: reason.clone(),
-                    })
+                    routing
+                        .routes(config, recipient, step.ask())
+                        .into_iter()
+                        .map(move |route| Delivery {
+                            occurrence_id: occurrence.id,
+                            step,
+                            idempotency_key: idempotency_key(occurrence.id, step, &recipient.id, &route),
+                            recipient: recipient.id.clone(),
+                            route,
+                            not_before: config.next_send_time(at.max(now)),
+                            reason: reason.clone(),
+                        })
                 })
                 .collect::<Vec<_>>()
         })
@@ -375,7 +381,7 @@ mod tests {
     }
 
     fn steps(config: &Config, occurrence: &StoredOccurrence, now: &str) -> Vec<(String, String)> {
-        plan(config, std::slice::from_ref(occurrence), at(now), &[EMAIL])
+        plan(config, std::slice::from_ref(occurrence), at(now), &Routing::default())
             .into_iter()
             .map(|d| (d.step.to_string(), d.recipient.to_string()))
             .collect()
@@ -429,7 +435,7 @@ mod tests {
         let open = follow_up(OccurrenceState::Open);
         let mut now = at("2027-01-01T00:00");
         while now < at("2027-04-01T00:00") {
-            for delivery in plan(&config, std::slice::from_ref(&open), now, &[EMAIL]) {
+            for delivery in plan(&config, std::slice::from_ref(&open), now, &Routing::default()) {
                 let local = config.calendar.time_zone.to_datetime(delivery.not_before);
                 assert!(is_business_day(local.date()), "{delivery:?}");
                 assert!(local.time() >= jiff::civil::time(8, 0, 0, 0) && local.time() < jiff::civil::time(17, 0, 0, 0));
@@ -444,9 +450,19 @@ mod tests {
         let config = shipped_with(SHIPPED_CALENDAR);
         let open = follow_up(OccurrenceState::Open);
         // Saturday 30 January: the latest step is before-14, and it waits for Monday 08:00.
-        let wanted = plan(&config, std::slice::from_ref(&open), at("2027-01-30T12:00"), &[EMAIL]);
+        let wanted = plan(
+            &config,
+            std::slice::from_ref(&open),
+            at("2027-01-30T12:00"),
+            &Routing::default(),
+        );
         assert_eq!(wanted[0].not_before, at("2027-02-01T08:00"));
-        let evening = plan(&config, std::slice::from_ref(&open), at("2027-01-27T17:30"), &[EMAIL]);
+        let evening = plan(
+            &config,
+            std::slice::from_ref(&open),
+            at("2027-01-27T17:30"),
+            &Routing::default(),
+        );
         assert_eq!(evening[0].not_before, at("2027-01-28T08:00"));
     }
 
@@ -491,7 +507,12 @@ mod tests {
         );
         let config = with_directory(&directory);
         let open = follow_up(OccurrenceState::Open);
-        let wanted = plan(&config, std::slice::from_ref(&open), at("2027-01-26T08:00"), &[EMAIL]);
+        let wanted = plan(
+            &config,
+            std::slice::from_ref(&open),
+            at("2027-01-26T08:00"),
+            &Routing::default(),
+        );
         assert_eq!(wanted[0].recipient.as_str(), "magnus.berg");
         assert_eq!(
             wanted[0].reason,
@@ -508,7 +529,7 @@ mod tests {
             &with_directory(&with_deputy),
             std::slice::from_ref(&open),
             at("2027-01-26T08:00"),
-            &[EMAIL],
+            &Routing::default(),
         );
         assert_eq!(wanted[0].recipient.as_str(), "jonas.wikstrom");
         assert_eq!(
@@ -526,7 +547,7 @@ mod tests {
             &config,
             &[follow_up(OccurrenceState::Open)],
             at("2027-01-26T08:00"),
-            &[EMAIL],
+            &Routing::default(),
         );
         assert_eq!(wanted.len(), 1);
         assert_eq!(wanted[0].recipient.as_str(), "magnus.berg");
@@ -563,8 +584,18 @@ mod tests {
     fn idempotency_keys_name_occurrence_step_recipient_and_channel() {
         let config = shipped_with(SHIPPED_CALENDAR);
         let open = follow_up(OccurrenceState::Open);
-        let first = plan(&config, std::slice::from_ref(&open), at("2027-01-26T08:00"), &[EMAIL]);
-        let later = plan(&config, std::slice::from_ref(&open), at("2027-01-27T11:00"), &[EMAIL]);
+        let first = plan(
+            &config,
+            std::slice::from_ref(&open),
+            at("2027-01-26T08:00"),
+            &Routing::default(),
+        );
+        let later = plan(
+            &config,
+            std::slice::from_ref(&open),
+            at("2027-01-27T11:00"),
+            &Routing::default(),
+        );
         assert_eq!(first[0].idempotency_key, "7/before-14/linnea.dahl/email");
         assert_eq!(
             first[0].idempotency_key, later[0].idempotency_key,

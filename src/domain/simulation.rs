@@ -9,7 +9,8 @@ use jiff::civil::Date;
 use super::business_days::{add_business_days, is_business_day};
 use super::config::Config;
 use super::occurrence::{OccurrenceState, StoredOccurrence};
-use super::planner::{Delivery, EMAIL, plan};
+use super::planner::{Delivery, plan};
+use super::routing::Routing;
 use super::schedule::Occurrence;
 
 /// How the simulated people behave.
@@ -30,7 +31,7 @@ pub struct Simulated {
 /// Runs the planner at the opening of every business day's send window from `from` to `to`
 /// (inclusive) and returns every delivery it would make, in order. Each delivery appears once,
 /// as the outbox's idempotency key would ensure.
-pub fn simulate(config: &Config, from: Date, to: Date, behaviour: Behaviour) -> Vec<Simulated> {
+pub fn simulate(config: &Config, routing: &Routing, from: Date, to: Date, behaviour: Behaviour) -> Vec<Simulated> {
     let occurrences = config.occurrences_due_in(from.year()..=to.year().saturating_add(1));
     let mut states: Vec<StoredOccurrence> = (1..).zip(&occurrences).map(|(id, o)| o.stored_open(id)).collect();
     let mut first_reminder: Vec<Option<Date>> = vec![None; states.len()];
@@ -42,7 +43,7 @@ pub fn simulate(config: &Config, from: Date, to: Date, behaviour: Behaviour) -> 
             if let Some(days) = behaviour.act_after_days {
                 act(&mut states, &first_reminder, day, now, days);
             }
-            for delivery in plan(config, &states, now, &[EMAIL]) {
+            for delivery in plan(config, &states, now, routing) {
                 if planned.insert(delivery.idempotency_key.clone()) {
                     // Ids are 1-based positions in `occurrences`.
                     let index = usize::try_from(delivery.occurrence_id - 1).unwrap_or_default();
@@ -88,7 +89,13 @@ mod tests {
     #[test]
     fn a_simulated_year_reminds_on_business_days_inside_the_window() {
         let config = shipped_with(SHIPPED_CALENDAR);
-        let made = simulate(&config, date(2027, 1, 1), date(2027, 12, 31), Behaviour::default());
+        let made = simulate(
+            &config,
+            &Routing::default(),
+            date(2027, 1, 1),
+            date(2027, 12, 31),
+            Behaviour::default(),
+        );
         assert!(made.len() > 500, "{}", made.len());
         for simulated in &made {
             let local = config.calendar.time_zone.to_datetime(simulated.delivery.not_before);
@@ -104,6 +111,7 @@ mod tests {
         let config = shipped_with(SHIPPED_CALENDAR);
         let made = simulate(
             &config,
+            &Routing::default(),
             date(2027, 1, 1),
             date(2027, 12, 31),
             Behaviour {
@@ -124,7 +132,13 @@ mod tests {
                 (Step::Acknowledge(0), "magnus.berg".to_owned()),
             ]
         );
-        let idle = simulate(&config, date(2027, 1, 1), date(2027, 12, 31), Behaviour::default());
+        let idle = simulate(
+            &config,
+            &Routing::default(),
+            date(2027, 1, 1),
+            date(2027, 12, 31),
+            Behaviour::default(),
+        );
         assert!(
             made.len() * 3 < idle.len(),
             "acting early stops most reminders: {} vs {}",

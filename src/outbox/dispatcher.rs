@@ -13,29 +13,57 @@ use tracing::Instrument as _;
 
 use super::retry::backoff;
 use crate::channels::email::EmailNotifier;
+use crate::channels::matrix::{MatrixHookNotifier, MatrixNotifier};
+use crate::channels::teams::TeamsNotifier;
 use crate::channels::webhook::WebhookNotifier;
 use crate::channels::{ItemSummary, Notifier, Outgoing, Receipt, Recipient, SendError};
 use crate::domain::config::Config;
-use crate::domain::messages::{Entry, action_for, compose};
+use crate::domain::messages::{Entry, Format, action_for, compose};
 use crate::domain::occurrence::StoredOccurrence;
-use crate::domain::planner::{Reason, Step};
-use crate::settings::DeliverySettings;
+use crate::domain::planner::{Reason, Step, idempotency_key};
+use crate::domain::routing::{Address, Route, Transport};
+use crate::settings::{DeliverySettings, Settings};
 use crate::startup::Shared;
 use crate::storage::{DeliveryOutcome, OutboxRow};
 
-/// One notifier per channel.
+/// One notifier per channel; those not set up are `None`.
 pub struct Notifiers {
     pub email: EmailNotifier,
     pub webhook: Option<WebhookNotifier>,
+    pub teams: Option<TeamsNotifier>,
+    pub matrix: Option<MatrixNotifier>,
+    pub matrix_hooks: Option<MatrixHookNotifier>,
 }
 
 impl Notifiers {
-    async fn send(&self, channel: &str, message: &Outgoing) -> Result<Receipt, SendError> {
-        match (channel, &self.webhook) {
-            ("email", _) => self.email.send(message).await,
-            ("webhook", Some(webhook)) => webhook.send(message).await,
-            ("webhook", None) => Err(SendError::permanent("the webhook channel is not configured")),
-            (other, _) => Err(SendError::permanent(format!("unknown channel \"{other}\""))),
+    /// Every channel the settings set up; a wrong setting is an error naming its key.
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            email: EmailNotifier::new(&settings.email)?,
+            webhook: if settings.webhook.url.expose().is_empty() {
+                None
+            } else {
+                Some(WebhookNotifier::new(&settings.webhook)?)
+            },
+            teams: TeamsNotifier::new(&settings.teams)?,
+            matrix: MatrixNotifier::new(&settings.matrix)?,
+            matrix_hooks: MatrixHookNotifier::new(&settings.matrix)?,
+        })
+    }
+
+    /// Sends `message` with the notifier its address needs.
+    pub async fn send(&self, message: &Outgoing) -> Result<Receipt, SendError> {
+        fn set_up<'a, T>(notifier: &'a Option<T>, channel: &str) -> Result<&'a T, SendError> {
+            notifier
+                .as_ref()
+                .ok_or_else(|| SendError::permanent(format!("the {channel} channel is not set up")))
+        }
+        match &message.address {
+            Address::Email(_) => self.email.send(message).await,
+            Address::Webhook => set_up(&self.webhook, "webhook")?.send(message).await,
+            Address::Teams(_) => set_up(&self.teams, "Teams")?.send(message).await,
+            Address::MatrixUser(_) | Address::MatrixRoom(_) => set_up(&self.matrix, "Matrix")?.send(message).await,
+            Address::MatrixHook(_) => set_up(&self.matrix_hooks, "Matrix webhook")?.send(message).await,
         }
     }
 }
@@ -48,6 +76,8 @@ pub struct Dispatched {
     pub sent: usize,
     pub retried: usize,
     pub dead: usize,
+    /// Chat deliveries given up and replaced by email.
+    pub fell_back: usize,
 }
 
 /// The result of one `try_next`.
@@ -147,7 +177,7 @@ impl Dispatcher {
                 async move {
                     let started = Instant::now();
                     let result = match composed {
-                        Ok(message) => self.notifiers.send(&channel, &message).await,
+                        Ok(message) => self.notifiers.send(&message).await,
                         Err(error) => Err(error),
                     };
                     self.shared.metrics.send_took(started.elapsed());
@@ -169,6 +199,10 @@ impl Dispatcher {
                 match &outcome {
                     DeliveryOutcome::Sent { .. } => summary.sent += 1,
                     DeliveryOutcome::Retry { .. } => summary.retried += 1,
+                    DeliveryOutcome::FallBack { error, .. } => {
+                        summary.fell_back += 1;
+                        tracing::warn!(delivery = row.id, recipient = %row.recipient, %channel, %error, "chat delivery failed; falling back to email");
+                    }
                     DeliveryOutcome::Dead { error } => {
                         summary.dead += 1;
                         tracing::warn!(delivery = row.id, recipient = %row.recipient, %channel, %error, "delivery is dead");
@@ -183,11 +217,23 @@ impl Dispatcher {
         Ok(DispatchOutcome::Dispatched(summary))
     }
 
-    /// What becomes of `row` after its message's `result`.
+    /// What becomes of `row` after its message's `result`. A chat delivery that fails for
+    /// good, or has failed `routing.fallback_to_email_after` times, is replaced by email.
     fn outcome(&self, row: &OutboxRow, result: &Result<Receipt, SendError>, now: Timestamp) -> DeliveryOutcome {
+        let fallback_after = i64::from(self.shared.routing.fallback_to_email_after);
+        let chat = row.channel.parse::<Route>().is_ok_and(|r| r.transport.is_chat());
+        let falls_back = |error: &SendError| {
+            chat && fallback_after > 0
+                && (matches!(error, SendError::Permanent { .. }) || row.attempts >= fallback_after)
+        };
         match result {
             Ok(receipt) => DeliveryOutcome::Sent {
                 provider_id: receipt.provider_id.clone(),
+                destination: receipt.destination.clone(),
+            },
+            Err(error) if falls_back(error) => DeliveryOutcome::FallBack {
+                error: format!("sent by email instead after {} attempts: {error}", row.attempts),
+                email_key: idempotency_key(row.occurrence_id, &row.step, &row.recipient, Transport::Email.as_str()),
             },
             Err(SendError::Permanent { reason }) => DeliveryOutcome::Dead { error: reason.clone() },
             Err(SendError::Retryable { reason, .. }) if row.attempts >= i64::from(self.settings.max_attempts) => {
@@ -256,19 +302,41 @@ impl Dispatcher {
                 action_url,
             });
         }
-        let rendered = compose(config, person, &entries, channel == "email")
+        let route: Route = channel.parse().map_err(SendError::permanent)?;
+        let address = self
+            .shared
+            .routing
+            .address(config, person, &route)
+            .map_err(SendError::permanent)?;
+        let format = match &address {
+            Address::Email(_) => Format::Email,
+            Address::MatrixUser(_) | Address::MatrixRoom(_) | Address::MatrixHook(_) => Format::Chat,
+            Address::Teams(_) | Address::Webhook => Format::Plain,
+        };
+        let rendered = compose(config, person, &entries, format)
             .map_err(|e| SendError::permanent(format!("cannot render the message: {e}")))?;
         Ok(Outgoing {
-            message_key: rows[0].idempotency_key.clone(),
-            recipient: Recipient {
-                id: person.id.to_string(),
-                name: person.name.clone(),
-                email: person.email.clone(),
-                language: person.language,
-            },
+            message_key: message_key(rows),
+            recipient: Recipient::from(person),
+            address,
             rendered,
             items,
             composed_at: now,
         })
+    }
+}
+
+/// The stable key of a message: its delivery's key, or for a digest one made from all its
+/// deliveries' keys, so that a retry of the same digest is recognised (a Matrix transaction id
+/// must not repeat for different content).
+fn message_key(rows: &[OutboxRow]) -> String {
+    match rows {
+        [one] => one.idempotency_key.clone(),
+        many => {
+            let keys: Vec<&str> = many.iter().map(|r| r.idempotency_key.as_str()).collect();
+            let digest = ring::digest::digest(&ring::digest::SHA256, keys.join("\n").as_bytes());
+            let hex: String = digest.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect();
+            format!("digest-{}-{hex}", many.len())
+        }
     }
 }

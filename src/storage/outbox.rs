@@ -13,6 +13,7 @@ use sqlx::Row as _;
 use super::{Backend, OCCURRENCE_COLUMNS, PLAN_LOCK, Store, occurrence_from_row, timestamp};
 use crate::domain::config::Config;
 use crate::domain::planner::{Delivery, plan};
+use crate::domain::routing::Routing;
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -87,6 +88,8 @@ pub struct OutboxRow {
     pub attempts: i64,
     pub last_error: Option<String>,
     pub provider_id: Option<String>,
+    /// Where it went, when the channel says (a Matrix room id).
+    pub destination: Option<String>,
     pub sent_at: Option<Timestamp>,
 }
 
@@ -95,6 +98,7 @@ pub struct OutboxRow {
 pub enum DeliveryOutcome {
     Sent {
         provider_id: Option<String>,
+        destination: Option<String>,
     },
     /// Try again at `at`.
     Retry {
@@ -103,6 +107,12 @@ pub enum DeliveryOutcome {
     },
     Dead {
         error: String,
+    },
+    /// Given up on a chat channel: dead, and replaced by an email delivery with `email_key`
+    /// (unless that one exists already).
+    FallBack {
+        error: String,
+        email_key: String,
     },
 }
 
@@ -113,18 +123,19 @@ impl DeliveryOutcome {
             Self::Sent { .. } => "sent",
             Self::Retry { .. } => "retry",
             Self::Dead { .. } => "dead",
+            Self::FallBack { .. } => "fallback",
         }
     }
 }
 
 const OUTBOX_COLUMNS: &str = "id, idempotency_key, occurrence_id, step, recipient, channel, reason, state, not_before, \
-     attempts, last_error, provider_id, sent_at";
+     attempts, last_error, provider_id, destination, sent_at";
 
 impl Store {
     /// Runs the planner over the stored occurrences at `now` and writes every wanted delivery
     /// to the outbox in the same transaction; a delivery already there is left alone.
     /// Returns how many were new. Only one instance plans at a time.
-    pub async fn plan(&self, config: &Config, channels: &[&'static str], now: Timestamp) -> anyhow::Result<usize> {
+    pub async fn plan(&self, config: &Config, routing: &Routing, now: Timestamp) -> anyhow::Result<usize> {
         let mut tx = self.begin_singleton(PLAN_LOCK).await?;
         let rows = sqlx::query(&format!(
             "SELECT {OCCURRENCE_COLUMNS} FROM occurrences WHERE state IN ('open', 'submitted') AND configured = 1"
@@ -137,7 +148,7 @@ impl Store {
             .map(occurrence_from_row)
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mut created = 0;
-        for delivery in plan(config, &occurrences, now, channels) {
+        for delivery in plan(config, &occurrences, now, routing) {
             created += insert_delivery(&mut tx, &delivery, now).await?;
         }
         tx.commit().await.context("committing the plan")?;
@@ -204,13 +215,18 @@ impl Store {
                 let guard = format!("WHERE id IN ({list}) AND state = 'sending'");
                 let (sql, query);
                 match outcome {
-                    DeliveryOutcome::Sent { provider_id } => {
+                    DeliveryOutcome::Sent {
+                        provider_id,
+                        destination,
+                    } => {
                         sql = format!(
-                            "UPDATE outbox SET state = 'sent', sent_at = $1, provider_id = $2, lease_until = NULL, updated_at = $3 {guard}"
+                            "UPDATE outbox SET state = 'sent', sent_at = $1, provider_id = $2, destination = $3, \
+                             lease_until = NULL, updated_at = $4 {guard}"
                         );
                         query = sqlx::query(&sql)
                             .bind(now_secs)
                             .bind(provider_id.clone())
+                            .bind(destination.clone())
                             .bind(now_secs);
                     }
                     DeliveryOutcome::Retry { error, at } => {
@@ -222,11 +238,30 @@ impl Store {
                             .bind(error.clone())
                             .bind(now_secs);
                     }
-                    DeliveryOutcome::Dead { error } => {
+                    DeliveryOutcome::Dead { error } | DeliveryOutcome::FallBack { error, .. } => {
                         sql = format!(
                             "UPDATE outbox SET state = 'dead', last_error = $1, lease_until = NULL, updated_at = $2 {guard}"
                         );
                         query = sqlx::query(&sql).bind(error.clone()).bind(now_secs);
+                    }
+                }
+                if let DeliveryOutcome::FallBack { email_key, .. } = outcome {
+                    // Inserted first: the copy is made from the row while it is still `sending`.
+                    for id in chunk {
+                        sqlx::query(
+                            "INSERT INTO outbox (idempotency_key, occurrence_id, step, recipient, channel, reason, \
+                             not_before, created_at, updated_at) \
+                             SELECT $1, occurrence_id, step, recipient, 'email', reason, $2, $3, $4 FROM outbox \
+                             WHERE id = $5 AND state = 'sending' ON CONFLICT (idempotency_key) DO NOTHING",
+                        )
+                        .bind(email_key.as_str())
+                        .bind(now_secs)
+                        .bind(now_secs)
+                        .bind(now_secs)
+                        .bind(*id)
+                        .execute(&mut *tx)
+                        .await
+                        .context("replacing a chat delivery by email")?;
                     }
                 }
                 query.execute(&mut *tx).await.context("recording delivery outcomes")?;
@@ -325,7 +360,7 @@ async fn insert_delivery(
     .bind(delivery.occurrence_id)
     .bind(delivery.step.to_string())
     .bind(delivery.recipient.as_str())
-    .bind(delivery.channel)
+    .bind(delivery.route.to_string())
     .bind(delivery.reason.to_string())
     .bind(delivery.not_before.as_second())
     .bind(now.as_second())
@@ -351,6 +386,7 @@ fn row_to_delivery(row: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
         attempts: row.try_get("attempts")?,
         last_error: row.try_get("last_error")?,
         provider_id: row.try_get("provider_id")?,
+        destination: row.try_get("destination")?,
         sent_at: row.try_get::<Option<i64>, _>("sent_at")?.map(timestamp).transpose()?,
     })
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::process::{Command, Output};
 
+use arshjul::domain::routing::Routing;
 use icalendar::Component;
 
 use crate::helpers::{TestDir, repo};
@@ -165,7 +166,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
         (
             "unknown role",
             Box::new(|d, c| (d.replacen("[units.roles.eu_contact]", "[units.roles.eu_kontakt]", 1), c)),
-            "directory.toml:65: unknown variant `eu_kontakt`",
+            "directory.toml:73: unknown variant `eu_kontakt`",
         ),
         (
             "unit without manager",
@@ -179,7 +180,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     c,
                 )
             }),
-            "directory.toml:46: units[1].roles: unit \"ks\" has no manager",
+            "directory.toml:54: units[1].roles: unit \"ks\" has no manager",
         ),
         (
             "due rule to a missing obligation",
@@ -225,7 +226,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
         (
             "duplicate ids",
             Box::new(|d, c| (d.replacen("id = \"tekniska\"", "id = \"omsorg\"", 1), c)),
-            "directory.toml:143: units[10].id: duplicate unit id \"omsorg\"",
+            "directory.toml:151: units[10].id: duplicate unit id \"omsorg\"",
         ),
     ];
     for (mistake, edit, expected) in cases {
@@ -338,7 +339,7 @@ async fn the_outbox_can_be_listed_retried_and_cancelled_from_the_command_line() 
     let config = settings.files.load().unwrap();
     store.materialise(&config, crate::helpers::test_now()).await.unwrap();
     store
-        .plan(&config, &["email"], crate::helpers::test_now())
+        .plan(&config, &Routing::default(), crate::helpers::test_now())
         .await
         .unwrap();
     let lease = jiff::SignedDuration::from_secs(60);

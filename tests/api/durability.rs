@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use arshjul::domain::planner::{Delivery, Reason, Step};
+use arshjul::domain::routing::Routing;
+use arshjul::domain::routing::{Route, Transport};
 use arshjul::storage::{DeliveryState, Store};
 use sqlx::Connection as _;
 
@@ -29,7 +31,7 @@ async fn backlog(dir: &TestDir, count: usize) -> (String, Store) {
             occurrence_id: occurrence,
             step: Step::Due,
             recipient: people[i % people.len()].id.clone(),
-            channel: "webhook",
+            route: Route::personal(Transport::Webhook),
             not_before: now,
             reason: Reason::Holder,
             idempotency_key: format!("load/{i}"),
@@ -52,7 +54,9 @@ fn daemon(dir: &TestDir, url: &str, sink: &WebhookSink, lease: u32) -> Child {
         .env("ARSHJUL__SERVER__PORT", port.to_string())
         .env("ARSHJUL__DATABASE__URL", url)
         .env("ARSHJUL__EMAIL__FILE_DIR", dir.path().join("outbox-mail"))
-        .env("ARSHJUL__DELIVERY__CHANNELS", "webhook")
+        .env("ARSHJUL__ROUTING__REMINDERS", "webhook")
+        .env("ARSHJUL__ROUTING__ESCALATIONS", "webhook")
+        .env("ARSHJUL__ROUTING__ACKNOWLEDGEMENTS", "webhook")
         .env("ARSHJUL__DELIVERY__LEASE_SECONDS", lease.to_string())
         .env("ARSHJUL__DELIVERY__POLL_MILLISECONDS", "50")
         .env("ARSHJUL__DELIVERY__BATCH_SIZE", "100")
@@ -176,7 +180,11 @@ async fn planning_waits_while_another_instance_holds_the_planning_lock() {
     };
     sqlx::query(&lock).execute(&mut *held).await.unwrap();
 
-    let planning = tokio::spawn(async move { store.plan(&config, &["email"], crate::helpers::test_now()).await });
+    let planning = tokio::spawn(async move {
+        store
+            .plan(&config, &Routing::default(), crate::helpers::test_now())
+            .await
+    });
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!planning.is_finished(), "the planner waits for the lock");
     held.rollback().await.unwrap();

@@ -105,6 +105,14 @@ pub async fn test_settings(dir: &TestDir) -> Settings {
     settings
 }
 
+/// Sends every kind of step on `channels` (routing names) and nothing else.
+pub fn route_all(settings: &mut Settings, channels: &[&str]) {
+    let names: Vec<String> = channels.iter().map(|c| (*c).to_owned()).collect();
+    settings.routing.reminders = names.clone();
+    settings.routing.escalations = names.clone();
+    settings.routing.acknowledgements = names;
+}
+
 /// A connected, migrated store on a fresh database.
 pub async fn test_store(dir: &TestDir) -> Store {
     let settings = test_settings(dir).await;

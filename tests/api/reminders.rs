@@ -7,13 +7,14 @@ use std::sync::Arc;
 use arshjul::clock::ManualClock;
 use arshjul::domain::occurrence::OccurrenceState;
 use arshjul::domain::planner::{Delivery, Reason, Step};
+use arshjul::domain::routing::{Route, Transport};
 use arshjul::outbox::DispatchOutcome;
-use arshjul::settings::{ChannelKind, EmailTransport, Secret, Settings};
+use arshjul::settings::{EmailTransport, Secret, Settings};
 use arshjul::startup::Application;
 use arshjul::storage::DeliveryState;
 use jiff::SignedDuration;
 
-use crate::helpers::{TestDir, test_now, test_settings};
+use crate::helpers::{TestDir, route_all, test_now, test_settings};
 use crate::peers::{SmtpSink, WebhookSink, eventually};
 
 /// An application that is built but not running: the test drives planning and dispatching.
@@ -153,7 +154,7 @@ async fn deliveries_for_one_recipient_in_one_window_go_out_as_one_digest() {
                 .unwrap()
                 .id
                 .clone(),
-            channel: "email",
+            route: Route::personal(Transport::Email),
             not_before: test_now(),
             reason: Reason::Holder,
             idempotency_key: format!("{}/before-30/linnea.dahl/email", o.id),
@@ -250,7 +251,7 @@ async fn a_permanently_refused_address_goes_dead_with_its_reason() {
 /// A worker posting to `sink` on the webhook channel, with one delivery in its outbox.
 async fn webhook_worker(dir: &TestDir, sink: &WebhookSink, max_attempts: u32) -> Worker {
     let mut settings = test_settings(dir).await;
-    settings.delivery.channels = vec![ChannelKind::Webhook];
+    route_all(&mut settings, &["webhook"]);
     settings.delivery.max_attempts = max_attempts;
     settings.webhook.url = Secret::new(sink.url.clone());
     settings.webhook.secret = Secret::new("webhook-secret");
@@ -263,7 +264,7 @@ async fn webhook_worker(dir: &TestDir, sink: &WebhookSink, max_attempts: u32) ->
         occurrence_id: occurrence.id,
         step: Step::Due,
         recipient: shared.config().directory.people[0].id.clone(),
-        channel: "webhook",
+        route: Route::personal(Transport::Webhook),
         not_before: test_now(),
         reason: Reason::Holder,
         idempotency_key: "test/webhook/1".into(),
@@ -527,7 +528,7 @@ async fn a_webhook_that_does_not_answer_at_all_is_retried() {
         .unwrap()
         .port();
     let mut settings = test_settings(&dir).await;
-    settings.delivery.channels = vec![ChannelKind::Webhook];
+    route_all(&mut settings, &["webhook"]);
     settings.webhook.url = Secret::new(format!("http://127.0.0.1:{closed}/hook?token=secret-in-url"));
     settings.webhook.secret = Secret::new("s");
     let worker = Worker::build(settings).await;

@@ -10,6 +10,7 @@ use toml::Spanned;
 
 use super::errors::{ConfigError, ConfigErrors, SourceFile};
 use super::{check_id, parse_date};
+use crate::domain::routing::Transport;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -140,6 +141,10 @@ pub struct Person {
     pub language: Language,
     /// Matrix user id, e.g. `@anna:example.org`.
     pub matrix_id: Option<String>,
+    /// The name of a Teams webhook (in the settings) that posts to this person's chat.
+    pub teams: Option<String>,
+    /// The channels this person wants reminders on, in order; empty means email.
+    pub prefers: Vec<Transport>,
     pub absences: Vec<Absence>,
 }
 
@@ -175,8 +180,12 @@ pub struct Unit {
 pub struct Channel {
     pub name: String,
     pub description: String,
-    /// Matrix room id or alias the channel posts to.
+    /// Matrix room id or alias the bot posts to.
     pub matrix_room: Option<String>,
+    /// Or: the name of a Matrix webhook (matrix-hookshot, in the settings) that posts there.
+    pub matrix_webhook: Option<String>,
+    /// The name of a Teams webhook (in the settings) that posts to the channel.
+    pub teams: Option<String>,
 }
 
 /// Everyone and everything arshjul can address.
@@ -244,11 +253,29 @@ impl Directory {
                         ),
                     )
                 });
-                errors.extend(checked.as_ref().err().cloned().into_iter().chain(room_error));
+                let raw = channel.get_ref();
+                let both = (raw.matrix_room.is_some() && raw.matrix_webhook.is_some()).then(|| {
+                    source.error_at(
+                        channel.span(),
+                        format!("{key}.matrix_webhook"),
+                        "give matrix_room (posted by the bot) or matrix_webhook, not both",
+                    )
+                });
+                errors.extend(
+                    checked
+                        .as_ref()
+                        .err()
+                        .cloned()
+                        .into_iter()
+                        .chain(room_error)
+                        .chain(both),
+                );
                 checked.ok().map(|()| Channel {
                     name: name.clone(),
-                    description: channel.get_ref().description.clone(),
-                    matrix_room: channel.get_ref().matrix_room.as_ref().map(|r| r.get_ref().clone()),
+                    description: raw.description.clone(),
+                    matrix_room: raw.matrix_room.as_ref().map(|r| r.get_ref().clone()),
+                    matrix_webhook: raw.matrix_webhook.clone(),
+                    teams: raw.teams.clone(),
                 })
             })
             .collect();
@@ -315,6 +342,8 @@ struct RawPerson {
     #[serde(default)]
     language: Language,
     matrix_id: Option<Spanned<String>>,
+    teams: Option<String>,
+    prefers: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     absences: Vec<RawAbsence>,
 }
@@ -332,6 +361,8 @@ struct RawChannel {
     #[serde(default)]
     description: String,
     matrix_room: Option<Spanned<String>>,
+    matrix_webhook: Option<String>,
+    teams: Option<String>,
 }
 
 fn parse_people(source: SourceFile<'_>, raw: &[RawPerson], errors: &mut Vec<ConfigError>) -> Vec<Person> {
@@ -364,6 +395,27 @@ fn parse_people(source: SourceFile<'_>, raw: &[RawPerson], errors: &mut Vec<Conf
                 format!("\"{}\" is not a Matrix user id like @name:server", matrix_id.get_ref()),
             );
         }
+        let mut prefers = Vec::new();
+        for (span, name) in person
+            .prefers
+            .iter()
+            .flat_map(|p| p.get_ref().iter().map(|n| (p.span(), n)))
+        {
+            let problem = match Transport::named(name) {
+                Some(Transport::Matrix) if person.matrix_id.is_none() => Some("matrix needs a matrix_id".to_owned()),
+                Some(Transport::Teams) if person.teams.is_none() => {
+                    Some("teams needs the name of the person's Teams webhook in teams".to_owned())
+                }
+                Some(transport @ (Transport::Email | Transport::Matrix | Transport::Teams)) => {
+                    prefers.push(transport);
+                    None
+                }
+                _ => Some(format!("unknown channel \"{name}\"; use email, matrix or teams")),
+            };
+            if let Some(reason) = problem {
+                fail(span, "prefers", reason);
+            }
+        }
         let mut absences = Vec::new();
         for (j, absence) in person.absences.iter().enumerate() {
             let from = parse_date(absence.from.get_ref());
@@ -386,6 +438,8 @@ fn parse_people(source: SourceFile<'_>, raw: &[RawPerson], errors: &mut Vec<Conf
                 email: person.email.get_ref().clone(),
                 language: person.language,
                 matrix_id: person.matrix_id.as_ref().map(|m| m.get_ref().clone()),
+                teams: person.teams.clone(),
+                prefers,
                 absences,
             });
         }
