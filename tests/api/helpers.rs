@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use arshjul::clock::FixedClock;
+use arshjul::clock::{FixedClock, ManualClock};
+use arshjul::outbox::DispatchOutcome;
 use arshjul::settings::{Secret, Settings};
 use arshjul::startup::{Application, Shared};
 use arshjul::storage::Store;
@@ -167,4 +168,63 @@ impl TestApp {
         self.shutdown.cancel();
         self.running.await.expect("joined").expect("stopped cleanly");
     }
+}
+
+/// An application that is built but not running: the test drives planning and dispatching.
+pub struct Worker {
+    pub app: Application,
+    pub clock: Arc<ManualClock>,
+}
+
+impl Worker {
+    pub async fn build(settings: Settings) -> Self {
+        let clock = Arc::new(ManualClock::new(test_now()));
+        let app = Application::build(settings, clock.clone())
+            .await
+            .expect("building the app");
+        Self { app, clock }
+    }
+
+    pub async fn materialise_and_plan(&self) -> usize {
+        let shared = self.app.shared();
+        shared.materialise().await.unwrap();
+        shared.plan().await.unwrap()
+    }
+
+    /// Dispatches until nothing is due; returns the summed counts.
+    pub async fn drain(&self) -> arshjul::outbox::dispatcher::Dispatched {
+        let mut total = arshjul::outbox::dispatcher::Dispatched::default();
+        for _ in 0..100 {
+            match self.app.dispatcher().try_next().await.unwrap() {
+                DispatchOutcome::Idle => return total,
+                DispatchOutcome::Dispatched(d) => {
+                    total.messages += d.messages;
+                    total.sent += d.sent;
+                    total.retried += d.retried;
+                    total.dead += d.dead;
+                    total.fell_back += d.fell_back;
+                }
+            }
+        }
+        panic!("the outbox never emptied");
+    }
+
+    pub async fn outbox(&self) -> Vec<arshjul::storage::OutboxRow> {
+        self.app.shared().store.outbox(None, 10_000).await.unwrap()
+    }
+}
+
+/// The shipped directory with every chat address and preference taken out, so that everyone
+/// gets email, except `person`, who gets `lines` (e.g. a matrix_id and prefers) added.
+pub fn directory_reaching(person: &str, lines: &str) -> String {
+    let shipped = std::fs::read_to_string(repo().join("config/directory.toml")).expect("the shipped directory");
+    let chat_keys = ["matrix_id =", "prefers =", "teams =", "matrix_room ="];
+    let plain: String = shipped
+        .lines()
+        .filter(|line| !chat_keys.iter().any(|key| line.starts_with(key)))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let email = format!("email = \"{person}@example.org\"\n");
+    assert!(plain.contains(&email), "{person} is in the shipped directory");
+    plain.replacen(&email, &format!("{email}{lines}\n"), 1)
 }

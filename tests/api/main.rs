@@ -5,6 +5,7 @@ mod cli;
 mod durability;
 mod helpers;
 mod materialise;
+mod matrix;
 mod peers;
 mod reminders;
 mod serve;

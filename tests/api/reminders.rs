@@ -8,57 +8,13 @@ use arshjul::clock::ManualClock;
 use arshjul::domain::occurrence::OccurrenceState;
 use arshjul::domain::planner::{Delivery, Reason, Step};
 use arshjul::domain::routing::{Route, Transport};
-use arshjul::outbox::DispatchOutcome;
 use arshjul::settings::{EmailTransport, Secret, Settings};
 use arshjul::startup::Application;
 use arshjul::storage::DeliveryState;
 use jiff::SignedDuration;
 
-use crate::helpers::{TestDir, route_all, test_now, test_settings};
+use crate::helpers::{TestDir, Worker, route_all, test_now, test_settings};
 use crate::peers::{SmtpSink, WebhookSink, eventually};
-
-/// An application that is built but not running: the test drives planning and dispatching.
-struct Worker {
-    app: Application,
-    clock: Arc<ManualClock>,
-}
-
-impl Worker {
-    async fn build(settings: Settings) -> Self {
-        let clock = Arc::new(ManualClock::new(test_now()));
-        let app = Application::build(settings, clock.clone())
-            .await
-            .expect("building the app");
-        Self { app, clock }
-    }
-
-    async fn materialise_and_plan(&self) -> usize {
-        let shared = self.app.shared();
-        shared.materialise().await.unwrap();
-        shared.plan().await.unwrap()
-    }
-
-    /// Dispatches until nothing is due; returns the summed counts.
-    async fn drain(&self) -> arshjul::outbox::dispatcher::Dispatched {
-        let mut total = arshjul::outbox::dispatcher::Dispatched::default();
-        for _ in 0..100 {
-            match self.app.dispatcher().try_next().await.unwrap() {
-                DispatchOutcome::Idle => return total,
-                DispatchOutcome::Dispatched(d) => {
-                    total.messages += d.messages;
-                    total.sent += d.sent;
-                    total.retried += d.retried;
-                    total.dead += d.dead;
-                }
-            }
-        }
-        panic!("the outbox never emptied");
-    }
-
-    async fn outbox(&self) -> Vec<arshjul::storage::OutboxRow> {
-        self.app.shared().store.outbox(None, 10_000).await.unwrap()
-    }
-}
 
 fn smtp(settings: &mut Settings, sink: &SmtpSink) {
     settings.email.transport = EmailTransport::Smtp;

@@ -1,0 +1,342 @@
+//! Matrix against a real Synapse that `scripts/test` starts: reminders in direct rooms with a
+//! mention, posts in the directory's rooms, and no duplicate when a send is repeated.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use arshjul::settings::{Secret, Settings};
+use arshjul::storage::OutboxRow;
+use ring::hmac;
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+
+use crate::helpers::{TestDir, Worker, directory_reaching, http, test_now, test_settings};
+
+/// The homeserver `scripts/test` started.
+pub struct Homeserver {
+    pub url: String,
+    secret: String,
+}
+
+/// A user registered for one test.
+pub struct MatrixUser {
+    pub user_id: String,
+    pub token: String,
+    homeserver: String,
+}
+
+impl Homeserver {
+    /// The running Synapse; the suite is meant to run through `scripts/test`, which starts it.
+    pub fn get() -> Self {
+        let var = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the suite with scripts/test"))
+        };
+        Self {
+            url: var("ARSHJUL_TEST_MATRIX_URL"),
+            secret: var("ARSHJUL_TEST_MATRIX_SECRET"),
+        }
+    }
+
+    /// Registers a new user named after `name`, unique to this test, with Synapse's
+    /// shared-secret registration.
+    pub async fn register(&self, name: &str) -> MatrixUser {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let localpart = format!(
+            "{name}-{}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            fastrand::u32(..)
+        );
+        let endpoint = format!("{}/_synapse/admin/v1/register", self.url);
+        let nonce: Value = http().get(&endpoint).send().await.unwrap().json().await.unwrap();
+        let nonce = nonce["nonce"].as_str().unwrap();
+        let password = "test-password";
+        let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, self.secret.as_bytes());
+        let mac = hmac::sign(&key, format!("{nonce}\0{localpart}\0{password}\0notadmin").as_bytes());
+        let mac: String = mac.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let registered: Value = http()
+            .post(&endpoint)
+            .json(&json!({"nonce": nonce, "username": localpart, "password": password, "admin": false, "mac": mac}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        MatrixUser {
+            user_id: registered["user_id"].as_str().expect("registered").to_owned(),
+            token: registered["access_token"].as_str().unwrap().to_owned(),
+            homeserver: self.url.clone(),
+        }
+    }
+}
+
+impl MatrixUser {
+    /// Calls the Client-Server API as this user.
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = http()
+            .request(method, format!("{}/_matrix/client/v3/{path}", self.homeserver))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    /// The rooms this user is invited to.
+    pub async fn invites(&self) -> Vec<String> {
+        let sync = self.call(reqwest::Method::GET, "sync?timeout=0", None).await;
+        sync["rooms"]["invite"]
+            .as_object()
+            .map(|rooms| rooms.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub async fn join(&self, room: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("join/{}", encode(room)),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// The `m.room.message` events in `room`, oldest first.
+    pub async fn messages(&self, room: &str) -> Vec<Value> {
+        let page = self
+            .call(
+                reqwest::Method::GET,
+                &format!("rooms/{}/messages?dir=b&limit=200", encode(room)),
+                None,
+            )
+            .await;
+        let mut events: Vec<Value> = page["chunk"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "m.room.message")
+            .cloned()
+            .collect();
+        events.reverse();
+        events
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Settings whose Matrix bot is `bot`.
+pub fn with_bot(settings: &mut Settings, homeserver: &Homeserver, bot: &MatrixUser) {
+    settings.matrix.homeserver_url = homeserver.url.clone();
+    settings.matrix.access_token = Secret::new(bot.token.clone());
+}
+
+/// A test directory in which only Kristina Falk, the housing company's CEO (reminded at
+/// `test_now`), is on Matrix, as `kristina`.
+fn kristina_on_matrix(dir: &TestDir, kristina: &MatrixUser, prefers: &str) {
+    let lines = format!("matrix_id = \"{}\"\nprefers = {prefers}", kristina.user_id);
+    dir.write("directory.toml", &directory_reaching("kristina.falk", &lines));
+    dir.write(
+        "calendar.toml",
+        &std::fs::read_to_string(crate::helpers::repo().join("config/calendar.toml")).unwrap(),
+    );
+}
+
+fn row_for<'a>(rows: &'a [OutboxRow], recipient: &str, channel: &str) -> &'a OutboxRow {
+    rows.iter()
+        .find(|r| r.recipient == recipient && r.channel == channel)
+        .unwrap_or_else(|| panic!("no {channel} delivery to {recipient} in {rows:#?}"))
+}
+
+#[tokio::test]
+async fn a_reminder_reaches_the_person_in_a_direct_room_with_a_mention_and_the_room_is_kept() {
+    let homeserver = Homeserver::get();
+    let bot = homeserver.register("arshjul").await;
+    let kristina = homeserver.register("kristina").await;
+    let dir = TestDir::new();
+    kristina_on_matrix(&dir, &kristina, "[\"matrix\"]");
+    let mut settings = test_settings(&dir).await;
+    with_bot(&mut settings, &homeserver, &bot);
+    let worker = Worker::build(settings.clone()).await;
+
+    worker.materialise_and_plan().await;
+    let dispatched = worker.drain().await;
+
+    assert_eq!((dispatched.sent, dispatched.dead, dispatched.fell_back), (14, 0, 0));
+    let rows = worker.outbox().await;
+    let row = row_for(&rows, "kristina.falk", "matrix");
+    let room = row.destination.clone().expect("the room is recorded");
+    let event_id = row.provider_id.clone().expect("the event id is recorded");
+    assert!(event_id.starts_with('$'), "{event_id}");
+    assert_eq!(kristina.invites().await, [room.clone()], "invited to one direct room");
+    kristina.join(&room).await;
+    let messages = kristina.messages(&room).await;
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    let event = &messages[0];
+    assert_eq!(event["event_id"], event_id.as_str());
+    assert_eq!(event["sender"], bot.user_id.as_str());
+    let content = &event["content"];
+    assert_eq!(content["msgtype"], "m.text");
+    assert_eq!(content["format"], "org.matrix.custom.html");
+    assert_eq!(content["m.mentions"], json!({"user_ids": [kristina.user_id]}));
+    let html = content["formatted_body"].as_str().unwrap();
+    assert!(
+        html.contains(&format!(
+            "<a href=\"https://matrix.to/#/{}\">Kristina Falk</a>",
+            kristina.user_id
+        )),
+        "a pill: {html}"
+    );
+    assert!(html.contains("<strong>Internationella prioriteringar"), "{html}");
+    assert!(html.contains("Hembygd Bostäder AB"), "{html}");
+    let body = content["body"].as_str().unwrap();
+    for expected in [
+        "Hej Kristina Falk!",
+        "Sista dag:  måndag 30 november 2026 kl. 16.00",
+        "Markera som inlämnad: http://127.0.0.1:8080/ack/v1.",
+    ] {
+        assert!(body.contains(expected), "missing {expected:?} in\n{body}");
+    }
+    let direct = bot
+        .call(
+            reqwest::Method::GET,
+            &format!("user/{}/account_data/m.direct", encode(&bot.user_id)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        direct,
+        json!({ kristina.user_id.clone(): [room.clone()] }),
+        "recorded as a direct room"
+    );
+
+    // A restarted daemon finds the room again: Monday's due-day reminder goes to the same room.
+    drop(worker);
+    let restarted = Worker::build(settings).await;
+    restarted.clock.set("2026-11-30T07:00:00Z".parse().unwrap());
+    restarted.materialise_and_plan().await;
+    restarted.drain().await;
+    let rows = restarted.outbox().await;
+    let due: Vec<&OutboxRow> = rows
+        .iter()
+        .filter(|r| r.recipient == "kristina.falk" && r.step == "due")
+        .collect();
+    assert_eq!(due.len(), 1, "{rows:#?}");
+    assert_eq!(due[0].destination.as_deref(), Some(room.as_str()));
+    assert_eq!(kristina.messages(&room).await.len(), 2);
+    let bot_rooms = bot.call(reqwest::Method::GET, "joined_rooms", None).await;
+    assert_eq!(bot_rooms["joined_rooms"], json!([room]), "no second room");
+}
+
+#[tokio::test]
+async fn a_send_repeated_after_a_crash_returns_the_first_event_instead_of_posting_again() {
+    let homeserver = Homeserver::get();
+    let bot = homeserver.register("arshjul").await;
+    let kristina = homeserver.register("kristina").await;
+    let dir = TestDir::new();
+    kristina_on_matrix(&dir, &kristina, "[\"matrix\"]");
+    let mut settings = test_settings(&dir).await;
+    with_bot(&mut settings, &homeserver, &bot);
+    settings.delivery.lease_seconds = 5;
+    let worker = Worker::build(settings.clone()).await;
+    worker.materialise_and_plan().await;
+    worker.drain().await;
+    let sent = row_for(&worker.outbox().await, "kristina.falk", "matrix").clone();
+
+    // The homeserver took the message, then the daemon died before recording it: the row is
+    // still claimed, and its lease runs out.
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(settings.database.url.expose())
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE outbox SET state = 'sending', lease_until = $1, provider_id = NULL, destination = NULL, \
+         sent_at = NULL WHERE id = $2",
+    )
+    .bind(test_now().as_second() + 5)
+    .bind(sent.id)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    worker.clock.advance(jiff::SignedDuration::from_secs(6));
+    let again = worker.drain().await;
+
+    assert_eq!(again.sent, 1, "the delivery is sent again");
+    let resent = row_for(&worker.outbox().await, "kristina.falk", "matrix").clone();
+    assert_eq!(resent.attempts, 2);
+    assert_eq!(
+        resent.provider_id, sent.provider_id,
+        "the homeserver answered with the first event"
+    );
+    let room = resent.destination.unwrap();
+    kristina.join(&room).await;
+    assert_eq!(kristina.messages(&room).await.len(), 1, "and posted nothing new");
+}
+
+#[tokio::test]
+async fn a_directory_room_is_joined_and_each_post_mentions_its_person() {
+    let homeserver = Homeserver::get();
+    let bot = homeserver.register("arshjul").await;
+    let kristina = homeserver.register("kristina").await;
+    let alias_name = format!("eu-{}", fastrand::u32(..));
+    let room = kristina
+        .call(
+            reqwest::Method::POST,
+            "createRoom",
+            Some(json!({"preset": "public_chat", "room_alias_name": alias_name})),
+        )
+        .await["room_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = TestDir::new();
+    kristina_on_matrix(&dir, &kristina, "[\"email\"]");
+    let directory = std::fs::read_to_string(dir.path().join("directory.toml"))
+        .unwrap()
+        .replace(
+            "[channels.eu-network]\n",
+            &format!("[channels.eu-network]\nmatrix_room = \"#{alias_name}:localhost\"\n"),
+        );
+    dir.write("directory.toml", &directory);
+    let mut settings = test_settings(&dir).await;
+    with_bot(&mut settings, &homeserver, &bot);
+    settings.routing.reminders = vec!["preferred".into(), "eu-network".into()];
+    let worker = Worker::build(settings).await;
+
+    worker.materialise_and_plan().await;
+    let dispatched = worker.drain().await;
+
+    // Fourteen managers are reminded by email and in the network's room.
+    assert_eq!((dispatched.sent, dispatched.dead), (28, 0));
+    let rows = worker.outbox().await;
+    assert_eq!(
+        row_for(&rows, "kristina.falk", "matrix:eu-network")
+            .destination
+            .as_deref(),
+        Some(room.as_str())
+    );
+    row_for(&rows, "kristina.falk", "email");
+    let messages = kristina.messages(&room).await;
+    assert_eq!(messages.len(), 14);
+    assert!(messages.iter().all(|m| m["sender"] == bot.user_id.as_str()));
+    let mentioning: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["content"]["m.mentions"]["user_ids"] == json!([kristina.user_id]))
+        .collect();
+    assert_eq!(mentioning.len(), 1, "only Kristina is on Matrix");
+    assert!(
+        mentioning[0]["content"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("Hembygd Bostäder AB")
+    );
+}
