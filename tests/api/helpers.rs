@@ -209,6 +209,11 @@ impl Worker {
         panic!("the outbox never emptied");
     }
 
+    /// The worker's clock.
+    pub fn now(&self) -> jiff::Timestamp {
+        arshjul::clock::Clock::now(self.clock.as_ref())
+    }
+
     pub async fn outbox(&self) -> Vec<arshjul::storage::OutboxRow> {
         self.app.shared().store.outbox(None, 10_000).await.unwrap()
     }

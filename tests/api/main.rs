@@ -9,3 +9,4 @@ mod matrix;
 mod peers;
 mod reminders;
 mod serve;
+mod teams;

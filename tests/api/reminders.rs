@@ -247,7 +247,7 @@ async fn webhook_failures_are_retried_as_classified_and_the_signature_verifies()
     assert_eq!(error.as_deref(), Some("HTTP 429"));
     assert_eq!(
         at,
-        worker.clock_now().checked_add(SignedDuration::from_secs(7)).unwrap(),
+        worker.now().checked_add(SignedDuration::from_secs(7)).unwrap(),
         "Retry-After is honoured"
     );
 
@@ -311,12 +311,6 @@ async fn webhook_client_errors_are_dead_at_once_and_endless_failures_dead_after_
     assert_eq!(row.state, DeliveryState::Dead);
     assert_eq!(row.last_error.as_deref(), Some("gave up after 3 attempts: HTTP 503"));
     assert_eq!(failing.received().len(), 3);
-}
-
-impl Worker {
-    fn clock_now(&self) -> jiff::Timestamp {
-        arshjul::clock::Clock::now(self.clock.as_ref())
-    }
 }
 
 #[tokio::test]
