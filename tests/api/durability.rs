@@ -14,8 +14,15 @@ use sqlx::Connection as _;
 use crate::helpers::{TestDir, fresh_database_url, repo};
 use crate::peers::WebhookSink;
 
-/// A database with the shipped occurrences and `count` deliveries due now on the webhook channel.
+/// A database with the shipped occurrences and `count` deliveries due now on the webhook channel,
+/// keyed `load/N`, to everyone in turn.
 async fn backlog(dir: &TestDir, count: usize) -> (String, Store) {
+    backlog_to(dir, count, &Route::personal(Transport::Webhook), None).await
+}
+
+/// A database with the occurrences of `dir`'s configuration and `count` deliveries due now on
+/// `route`, keyed `load/N`, to `only` or to everyone in turn.
+pub async fn backlog_to(dir: &TestDir, count: usize, route: &Route, only: Option<&str>) -> (String, Store) {
     let url = fresh_database_url(dir).await;
     let mut settings = crate::helpers::test_settings(dir).await;
     settings.database.url = arshjul::settings::Secret::new(url.clone());
@@ -25,13 +32,18 @@ async fn backlog(dir: &TestDir, count: usize) -> (String, Store) {
     let now = jiff::Timestamp::now();
     store.materialise(&config, now).await.unwrap();
     let occurrence = store.occurrences().await.unwrap()[0].id;
-    let people = &config.directory.people;
+    let people: Vec<_> = config
+        .directory
+        .people
+        .iter()
+        .filter(|p| only.is_none_or(|id| p.id.as_str() == id))
+        .collect();
     let deliveries: Vec<Delivery> = (0..count)
         .map(|i| Delivery {
             occurrence_id: occurrence,
             step: Step::Due,
             recipient: people[i % people.len()].id.clone(),
-            route: Route::personal(Transport::Webhook),
+            route: route.clone(),
             not_before: now,
             reason: Reason::Holder,
             idempotency_key: format!("load/{i}"),
@@ -43,6 +55,23 @@ async fn backlog(dir: &TestDir, count: usize) -> (String, Store) {
 
 /// `arshjul serve` on the shared database, posting to `sink`, its claims leased for `lease` seconds.
 fn daemon(dir: &TestDir, url: &str, sink: &WebhookSink, lease: u32) -> Child {
+    serve(
+        dir,
+        url,
+        lease,
+        &[
+            ("ROUTING__REMINDERS", "webhook"),
+            ("ROUTING__ESCALATIONS", "webhook"),
+            ("ROUTING__ACKNOWLEDGEMENTS", "webhook"),
+            ("WEBHOOK__URL", &sink.url),
+            ("WEBHOOK__SECRET", "durability"),
+        ],
+    )
+}
+
+/// `arshjul serve` on the database at `url`, its claims leased for `lease` seconds, with the
+/// settings `env` (ARSHJUL__ left out of the names) on top of quick polling.
+pub fn serve(dir: &TestDir, url: &str, lease: u32, env: &[(&str, &str)]) -> Child {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -54,15 +83,11 @@ fn daemon(dir: &TestDir, url: &str, sink: &WebhookSink, lease: u32) -> Child {
         .env("ARSHJUL__SERVER__PORT", port.to_string())
         .env("ARSHJUL__DATABASE__URL", url)
         .env("ARSHJUL__EMAIL__FILE_DIR", dir.path().join("outbox-mail"))
-        .env("ARSHJUL__ROUTING__REMINDERS", "webhook")
-        .env("ARSHJUL__ROUTING__ESCALATIONS", "webhook")
-        .env("ARSHJUL__ROUTING__ACKNOWLEDGEMENTS", "webhook")
         .env("ARSHJUL__DELIVERY__LEASE_SECONDS", lease.to_string())
         .env("ARSHJUL__DELIVERY__POLL_MILLISECONDS", "50")
         .env("ARSHJUL__DELIVERY__BATCH_SIZE", "100")
-        .env("ARSHJUL__WEBHOOK__URL", &sink.url)
-        .env("ARSHJUL__WEBHOOK__SECRET", "durability")
         .env("ARSHJUL__LOG__FILTER", "warn")
+        .envs(env.iter().map(|(name, value)| (format!("ARSHJUL__{name}"), *value)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -109,7 +109,11 @@ async fn a_teams_card_follows_the_rules_teams_enforces_and_opens_the_signed_link
     worker.materialise_and_plan().await;
     let dispatched = worker.drain().await;
 
-    assert_eq!((dispatched.sent, dispatched.dead), (14, 0), "202 (queued by Workflows) is success");
+    assert_eq!(
+        (dispatched.sent, dispatched.dead),
+        (14, 0),
+        "202 (queued by Workflows) is success"
+    );
     assert_eq!(kristina(&worker.outbox().await, "teams").state, DeliveryState::Sent);
     let posted = sink.received();
     assert_eq!(posted.len(), 1);
@@ -128,7 +132,10 @@ async fn a_teams_card_follows_the_rules_teams_enforces_and_opens_the_signed_link
     ] {
         assert!(all.iter().any(|t| t == expected), "missing {expected:?} in {all:#?}");
     }
-    assert!(all.iter().any(|t| t.starts_with("Grund i riktlinjerna: ”")), "the guideline's basis");
+    assert!(
+        all.iter().any(|t| t.starts_with("Grund i riktlinjerna: ”")),
+        "the guideline's basis"
+    );
     let link = all
         .iter()
         .find(|t| t.starts_with("http://127.0.0.1:8080/ack/v1."))
@@ -147,8 +154,15 @@ async fn teams_throttling_is_waited_out_and_a_refusal_goes_by_email_instead() {
 
     assert_eq!(worker.drain().await.retried, 1);
     let row = kristina(&worker.outbox().await, "teams").clone();
-    assert_eq!((row.state, row.last_error.as_deref()), (DeliveryState::Failed, Some("HTTP 429")));
-    assert_eq!(row.not_before, worker.now() + SignedDuration::from_secs(9), "Retry-After is honoured");
+    assert_eq!(
+        (row.state, row.last_error.as_deref()),
+        (DeliveryState::Failed, Some("HTTP 429"))
+    );
+    assert_eq!(
+        row.not_before,
+        worker.now() + SignedDuration::from_secs(9),
+        "Retry-After is honoured"
+    );
 
     worker.clock.advance(SignedDuration::from_secs(10));
     let dispatched = worker.drain().await;
@@ -162,7 +176,10 @@ async fn teams_throttling_is_waited_out_and_a_refusal_goes_by_email_instead() {
         Some("sent by email instead after 2 attempts: HTTP 400")
     );
     let email = kristina(&rows, "email");
-    assert_eq!((email.state, email.step.as_str()), (DeliveryState::Sent, teams.step.as_str()));
+    assert_eq!(
+        (email.state, email.step.as_str()),
+        (DeliveryState::Sent, teams.step.as_str())
+    );
     let mails: Vec<String> = std::fs::read_dir(dir.path().join("outbox-mail"))
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
@@ -194,7 +211,9 @@ async fn a_teams_webhook_that_keeps_failing_falls_back_after_the_set_attempts_or
         let rows = worker.outbox().await;
         let teams = kristina(&rows, "teams");
         assert_eq!(teams.state, DeliveryState::Dead);
-        let has_email = rows.iter().any(|r| r.recipient == "kristina.falk" && r.channel == "email");
+        let has_email = rows
+            .iter()
+            .any(|r| r.recipient == "kristina.falk" && r.channel == "email");
         if fallback_after == 0 {
             assert_eq!(teams.last_error.as_deref(), Some("gave up after 2 attempts: HTTP 500"));
             assert!(!has_email, "no fall-back when it is switched off");
@@ -225,7 +244,10 @@ async fn a_legacy_connector_gets_a_message_card_with_link_buttons() {
     assert_eq!(section["facts"][2]["name"], "Sista dag");
     assert_eq!(section["facts"][2]["value"], "måndag 30 november 2026 kl. 16.00");
     let action = &section["potentialAction"][0];
-    assert_eq!((action["@type"].as_str(), action["name"].as_str()), (Some("OpenUri"), Some("Markera som inlämnad")));
+    assert_eq!(
+        (action["@type"].as_str(), action["name"].as_str()),
+        (Some("OpenUri"), Some("Markera som inlämnad"))
+    );
     assert!(
         action["targets"][0]["uri"]
             .as_str()
@@ -256,7 +278,10 @@ async fn a_matrix_webhook_posts_text_and_html_into_its_room() {
     worker.materialise_and_plan().await;
     let dispatched = worker.drain().await;
 
-    assert_eq!(dispatched.sent, 14, "each manager's reminder is posted in the network's room");
+    assert_eq!(
+        dispatched.sent, 14,
+        "each manager's reminder is posted in the network's room"
+    );
     let posted = sink.received();
     assert_eq!(posted.len(), 14);
     let bodies: Vec<Value> = posted.iter().map(|p| serde_json::from_str(&p.body).unwrap()).collect();
