@@ -41,7 +41,6 @@ pub struct BenchArgs {
 
 /// Runs every measurement and prints the figures.
 pub async fn run(base: Settings, args: &BenchArgs) -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let work = tempfile_dir()?;
     let (sink_url, received) = start_sink().await?;
     let ceiling = sink_ceiling(&sink_url, (args.deliveries / 3).clamp(1_000, 30_000)).await?;

@@ -346,7 +346,6 @@ fn channel_state(settings: &Settings, transport: crate::domain::routing::Transpo
 async fn test_channel(settings: &Settings, name: &str, to: Option<&str>) -> anyhow::Result<ExitCode> {
     use crate::channels::{Outgoing, Recipient};
     use crate::domain::routing::Transport;
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let config = settings
         .files
         .load()

@@ -10,6 +10,7 @@ use arshjul::settings::Settings;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    arshjul::channels::install_crypto_provider();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {

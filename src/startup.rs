@@ -118,8 +118,7 @@ impl Application {
     /// Loads the configuration, connects and migrates the database, builds the channels and
     /// binds the HTTP port. Any setting that is wrong stops it here, with the key named.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        // rustls needs a process-wide crypto provider; a second install is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::channels::install_crypto_provider();
         let routing = settings.routing();
         let config = settings
             .files

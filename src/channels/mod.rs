@@ -129,6 +129,12 @@ pub fn classify_status(status: u16, retry_after: Option<&str>) -> Result<(), Sen
     }
 }
 
+/// Installs the process-wide TLS crypto provider that every HTTP channel needs (rustls with
+/// ring). Called once at start; calling it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// An HTTP client for one channel, with its request timeout.
 pub(crate) fn http_client(channel: &str, timeout_seconds: u64) -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()

@@ -224,6 +224,11 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
             "calendar.toml:27: time_zone: unknown time zone \"Europe/Kristianstad\"",
         ),
         (
+            "a preferred channel the person has no address on",
+            Box::new(|d, c| (d.replacen("matrix_id = \"@helena.akesson:example.org\"\n", "", 1), c)),
+            "directory.toml:343: people[2].prefers: matrix needs a matrix_id",
+        ),
+        (
             "duplicate ids",
             Box::new(|d, c| (d.replacen("id = \"tekniska\"", "id = \"omsorg\"", 1), c)),
             "directory.toml:151: units[10].id: duplicate unit id \"omsorg\"",
@@ -468,4 +473,105 @@ fn bench_prints_throughput_latency_memory_and_planner_figures() {
     assert!(line("planner: one pass over 300 municipalities").contains("15300 occurrences"));
     assert!(line("memory: RSS ").contains("2000 pending deliveries"));
     assert!(!output.contains('\r'), "no progress display when piped");
+}
+
+#[test]
+fn check_config_refuses_channel_settings_that_cannot_work_without_showing_secrets() {
+    let dir = TestDir::new();
+    for (settings, expected) in [
+        (
+            "[teams.webhooks.eu-network]\nurl = \"http://teams.example.org/hook?sig=hemligt\"\n",
+            "teams.webhooks.eu-network.url: must be https:// (plain http only to this machine)",
+        ),
+        (
+            "[matrix.webhooks.eu-network]\nurl = \"not a url sig=hemligt\"\n",
+            "matrix.webhooks.eu-network.url: not a valid URL",
+        ),
+        (
+            "[matrix]\nhomeserver_url = \"https://matrix.example.org\"\n",
+            "matrix: set access_token, or user and password, for the bot",
+        ),
+        (
+            "[routing]\nescalations = [\"preferred\", \"klk-internationl\"]\n",
+            "routing.escalations: unknown channel \"klk-internationl\"; use preferred, email, matrix, teams, \
+             webhook or a channel of the directory (eu-network, klk-international)",
+        ),
+        (
+            "[routing]\nreminders = [\"matrix\"]\n",
+            "routing.reminders: \"matrix\" needs the Matrix bot: set matrix.homeserver_url",
+        ),
+        (
+            "[routing]\nacknowledgements = []\n",
+            "routing.acknowledgements: name at least one channel",
+        ),
+    ] {
+        let file = dir.write("channels.toml", settings);
+        let output = arshjul(&["check-config", "--config", file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{settings} should be refused");
+        assert!(stderr.contains(expected), "expected {expected:?} in\n{stderr}");
+        assert!(!stderr.contains("hemligt"), "a secret URL is never shown: {stderr}");
+    }
+}
+
+#[test]
+fn check_config_shows_the_channels_set_up_and_what_still_cannot_reach_people() {
+    let dir = TestDir::new();
+    let file = dir.write(
+        "channels.toml",
+        "[teams.webhooks.eu-network]\nurl = \"https://example.org/workflows/x?sig=hemligt\"\n",
+    );
+    let output = arshjul(&["check-config", "--config", file.to_str().unwrap()]);
+    let text = stdout(&output);
+    assert!(text.contains("teams (eu-network)"), "{text}");
+    assert!(!text.contains("hemligt"), "{text}");
+    assert!(
+        text.contains("channels.klk-international: channel \"klk-international\" has no Teams webhook that is set up"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("channels.eu-network: channel \"eu-network\" has no Teams webhook"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 people prefer teams but cannot be reached there with these settings; they get their other channels or email: magnus.berg"),
+        "{text}"
+    );
+}
+
+#[test]
+fn channels_test_posts_one_message_and_reports_each_answer() {
+    let dir = TestDir::new();
+    let sink = crate::peers::WebhookSink::start(dir.path(), &["202"]);
+    let output = Command::new(env!("CARGO_BIN_EXE_arshjul"))
+        .args(["channels", "test", "eu-network"])
+        .current_dir(repo())
+        .env("ARSHJUL__TEAMS__WEBHOOKS__EU_NETWORK__URL", &sink.url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "Matrix is not set up: {text}");
+    assert!(text.contains("teams:eu-network: sent\n"), "{text}");
+    assert!(
+        text.contains(
+            "matrix:eu-network: FAILED: not set up: channel \"eu-network\" has no Matrix room or webhook that is set up"
+        ),
+        "{text}"
+    );
+    let posted = sink.received();
+    assert_eq!(posted.len(), 1);
+    assert!(
+        posted[0].body.contains("Testmeddelande från arshjul"),
+        "{}",
+        posted[0].body
+    );
+
+    let output = arshjul(&["channels", "test", "pigeon"]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(
+            "unknown channel \"pigeon\"; use email, matrix, teams or webhook with --to PERSON, or one of the directory's channels: eu-network, klk-international"
+        ),
+        "{output:?}"
+    );
 }

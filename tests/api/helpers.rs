@@ -25,7 +25,7 @@ pub fn repo() -> PathBuf {
 
 /// An HTTP client for tests (rustls needs its crypto provider installed once per process).
 pub fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    arshjul::channels::install_crypto_provider();
     reqwest::Client::new()
 }
 

@@ -180,7 +180,11 @@ async fn a_reminder_reaches_the_person_in_a_direct_room_with_a_mention_and_the_r
     let room = row.destination.clone().expect("the room is recorded");
     let event_id = row.provider_id.clone().expect("the event id is recorded");
     assert!(event_id.starts_with('$'), "{event_id}");
-    assert_eq!(kristina.invites().await, [room.clone()], "invited to one direct room");
+    assert_eq!(
+        kristina.invites().await,
+        vec![room.clone()],
+        "invited to one direct room"
+    );
     kristina.join(&room).await;
     let messages = kristina.messages(&room).await;
     assert_eq!(messages.len(), 1, "{messages:#?}");
@@ -431,4 +435,44 @@ async fn a_daemon_killed_mid_send_and_restarted_posts_no_duplicate_and_the_teams
     assert!(!cards.is_empty(), "the Teams card reaches its webhook");
     let card: Value = serde_json::from_str(&cards[0].body).unwrap();
     assert_eq!(card["attachments"][0]["content"]["type"], "AdaptiveCard");
+}
+
+#[tokio::test]
+async fn channels_test_sends_a_person_a_test_message_in_their_direct_room() {
+    let homeserver = Homeserver::get();
+    let bot = homeserver.register("arshjul").await;
+    let kristina = homeserver.register("kristina").await;
+    let dir = TestDir::new();
+    kristina_on_matrix(&dir, &kristina, "[\"matrix\"]");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_arshjul"))
+        .args(["channels", "test", "matrix", "--to", "kristina.falk"])
+        .current_dir(crate::helpers::repo())
+        .env("ARSHJUL__FILES__DIRECTORY", dir.path().join("directory.toml"))
+        .env("ARSHJUL__MATRIX__HOMESERVER_URL", &homeserver.url)
+        .env("ARSHJUL__MATRIX__ACCESS_TOKEN", &bot.token)
+        .output()
+        .unwrap();
+
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.starts_with("matrix to kristina.falk: sent (id $"), "{text}");
+    let room = kristina.invites().await.remove(0);
+    assert!(text.contains(&format!(" in {room})")), "{text}");
+    kristina.join(&room).await;
+    let messages = kristina.messages(&room).await;
+    assert!(
+        messages[0]["content"]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Det här är ett testmeddelande från arshjul")
+    );
+    assert_eq!(
+        messages[0]["content"]["m.mentions"]["user_ids"],
+        json!([kristina.user_id])
+    );
 }
