@@ -1,16 +1,17 @@
 //! arshjul keeps a Swedish municipality's governance calendar for its international and EU
-//! work: it knows every deadline the guideline creates and, in later stages, reminds the
-//! people responsible and records their acknowledgements.
+//! work: it knows every deadline the guideline creates, reminds the people responsible by
+//! email, Microsoft Teams and Matrix, escalates, and records their acknowledgements.
 //!
 //! # Layout
 //!
 //! - [`domain`]: the pure core — configuration, Swedish business days, mandate periods, due
-//!   dates, occurrences. No I/O, no clock.
+//!   dates, occurrences, the planner, routing, messages. No I/O, no clock.
 //! - [`settings`]: layered runtime settings (defaults, a file, `ARSHJUL__…` variables).
 //! - [`clock`]: the only reader of wall time.
 //! - [`storage`]: one `Store` over SQLite or PostgreSQL; occurrences, outbox, audit log.
 //! - [`outbox`]: the dispatcher that claims due deliveries, sends and records them.
-//! - [`channels`]: one `Notifier` per channel (email, webhook) and the HTTP status rules.
+//! - [`channels`]: one `Notifier` per channel (email, Teams, Matrix bot and webhooks, signed
+//!   webhook) and the HTTP status rules.
 //! - [`links`]: signed acknowledgement links in messages.
 //! - [`metrics`]: Prometheus counters and gauges for `/metrics`.
 //! - [`startup`]: the composition root, `Application::build` → `run_until_stopped`.
