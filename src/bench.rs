@@ -17,7 +17,7 @@ use crate::domain::config::{Config, SourceFile};
 use crate::domain::planner::{Delivery, Reason, Step, plan};
 use crate::domain::routing::{Route, Routing, Transport};
 use crate::outbox::DispatchOutcome;
-use crate::settings::{Secret, Settings};
+use crate::settings::{CardFormat, Secret, Settings, TeamsWebhook};
 use crate::startup::Application;
 use crate::storage::{DeliveryState, Store};
 
@@ -37,6 +37,16 @@ pub struct BenchArgs {
     /// a database `arshjul_bench` is created there (and dropped first if it exists).
     #[arg(long, value_name = "URL")]
     pub postgres: Option<String>,
+    /// Also measure the Matrix channel against this homeserver (a Synapse whose shared-secret
+    /// registration is open to --matrix-secret), e.g. http://127.0.0.1:8008.
+    #[arg(long, value_name = "URL", requires = "matrix_secret")]
+    pub matrix: Option<String>,
+    /// The homeserver's `registration_shared_secret`, to register the benchmark's bot.
+    #[arg(long, value_name = "SECRET")]
+    pub matrix_secret: Option<String>,
+    /// Messages to send through the Matrix channel (and again with a plain HTTP client).
+    #[arg(long, default_value_t = 2_000)]
+    pub matrix_messages: usize,
 }
 
 /// Runs every measurement and prints the figures.
@@ -46,14 +56,17 @@ pub async fn run(base: Settings, args: &BenchArgs) -> anyhow::Result<()> {
     let ceiling = sink_ceiling(&sink_url, (args.deliveries / 3).clamp(1_000, 30_000)).await?;
     println!("loopback HTTP sink ceiling: {ceiling:.0} requests/s (64 connections, keep-alive)");
 
-    let config_files = write_synthetic_directory(&work, 200)?;
-    let mut databases = vec![("SQLite", format!("sqlite://{}/bench.db", work.display()))];
+    let config_files = write_synthetic_directory(&work, 200, None)?;
+    let sqlite = |name: &str| format!("sqlite://{}/{name}.db", work.display());
+    let mut runs = vec![("SQLite, webhook", sqlite("webhook"), Transport::Webhook)];
     if let Some(admin) = &args.postgres {
-        databases.push(("PostgreSQL", fresh_postgres(admin).await?));
+        runs.push(("PostgreSQL, webhook", fresh_postgres(admin).await?, Transport::Webhook));
     }
-    for (name, url) in databases {
+    runs.push(("SQLite, Teams", sqlite("teams"), Transport::Teams));
+    for (name, url, transport) in runs {
         let before = received.load(Ordering::Relaxed);
-        let result = dispatch(&base, &config_files, &url, &sink_url, args.deliveries).await?;
+        let settings = bench_settings(&base, &config_files, &url, &sink_url);
+        let result = dispatch(settings, args.deliveries, &Route::personal(transport)).await?;
         let posts = received.load(Ordering::Relaxed) - before;
         println!(
             "{name}: {} deliveries in {:.2} s = {:.0} deliveries/s ({:.0} % of the sink's ceiling; {posts} requests), \
@@ -66,6 +79,9 @@ pub async fn run(base: Settings, args: &BenchArgs) -> anyhow::Result<()> {
             result.p99,
             result.rss,
         );
+    }
+    if let (Some(homeserver), Some(secret)) = (&args.matrix, &args.matrix_secret) {
+        matrix(&base, &work, &sink_url, homeserver, secret, args.matrix_messages).await?;
     }
 
     let (pass_10_years, occurrences) = planner_pass_over_years(10)?;
@@ -129,9 +145,92 @@ async fn sink_ceiling(url: &str, requests: usize) -> anyhow::Result<f64> {
     Ok(requests as f64 / started.elapsed().as_secs_f64())
 }
 
+/// The Matrix channel to Synapse, beside Synapse's own rate for the same number of messages of
+/// the same size from a plain HTTP client with as many in flight.
+async fn matrix(
+    base: &Settings,
+    work: &std::path::Path,
+    sink: &str,
+    homeserver: &str,
+    secret: &str,
+    count: usize,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let localpart = format!("arshjul-bench-{}-{}", std::process::id(), Timestamp::now().as_second());
+    let (_, token) =
+        crate::channels::matrix::register_with_shared_secret(&client, homeserver, secret, &localpart, "bench-password")
+            .await?;
+    let api = |path: &str| format!("{}/_matrix/client/v3/{path}", homeserver.trim_end_matches('/'));
+    let created: serde_json::Value = client
+        .post(api("createRoom"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"preset": "private_chat", "name": "arshjul bench"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let room = created["room_id"]
+        .as_str()
+        .context("createRoom gave no room_id")?
+        .to_owned();
+    let files = write_synthetic_directory(work, 200, Some(&room))?;
+    let mut settings = bench_settings(base, &files, &format!("sqlite://{}/matrix.db", work.display()), sink);
+    settings.matrix.homeserver_url = homeserver.to_owned();
+    settings.matrix.access_token = Secret::new(token.clone());
+    let route = Route {
+        transport: Transport::Matrix,
+        channel: Some("bench".into()),
+    };
+    let result = dispatch(settings, count, &route).await?;
+    let per_message = result.messages as f64 / result.elapsed.as_secs_f64();
+    println!(
+        "SQLite, Matrix (Synapse): {count} deliveries as {} messages in {:.2} s = {per_message:.0} messages/s, \
+         lag due→sent p50 {} s, p99 {} s",
+        result.messages,
+        result.elapsed.as_secs_f64(),
+        result.p50,
+        result.p99,
+    );
+    // The same room, as many messages of the size arshjul sends, 64 in flight per dispatch loop.
+    let content = serde_json::json!({
+        "msgtype": "m.text", "body": "x".repeat(1_200), "format": "org.matrix.custom.html",
+        "formatted_body": "x".repeat(1_600), "m.mentions": {"user_ids": ["@p00000:localhost"]},
+    });
+    let started = Instant::now();
+    let room_path = room.replace('!', "%21").replace(':', "%3A");
+    let mut sends = futures_util::stream::iter(0..result.messages)
+        .map(|i| {
+            client
+                .put(api(&format!(
+                    "rooms/{room_path}/send/m.room.message/plain-{localpart}-{i}"
+                )))
+                .bearer_auth(&token)
+                .json(&content)
+                .send()
+        })
+        .buffer_unordered(64 * WORKERS);
+    while let Some(response) = sends.next().await {
+        response?.error_for_status()?;
+    }
+    let plain = result.messages as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "Synapse itself, plain HTTP client: {} messages in {:.2} s = {plain:.0} messages/s (arshjul reaches {:.0} %)",
+        result.messages,
+        started.elapsed().as_secs_f64(),
+        100.0 * per_message / plain
+    );
+    Ok(())
+}
+
 /// A directory of `units` departments with ten people each, so that a batch of deliveries
-/// goes to many different recipients (the worst case: one message per delivery).
-fn write_synthetic_directory(work: &std::path::Path, units: usize) -> anyhow::Result<(String, String)> {
+/// goes to many different recipients (the worst case: one message per delivery). Everyone has
+/// the Teams webhook `bench`; with `room`, the channel `bench` is that Matrix room.
+fn write_synthetic_directory(
+    work: &std::path::Path,
+    units: usize,
+    room: Option<&str>,
+) -> anyhow::Result<(String, String)> {
     let mut toml = String::new();
     for u in 0..units {
         let _ = write!(
@@ -142,11 +241,19 @@ fn write_synthetic_directory(work: &std::path::Path, units: usize) -> anyhow::Re
         for p in 0..10 {
             let _ = write!(
                 toml,
-                "[[people]]\nid = \"p{u:04}{p}\"\nname = \"Person {u} {p}\"\nemail = \"p{u:04}{p}@example.org\"\n\n"
+                "[[people]]\nid = \"p{u:04}{p}\"\nname = \"Person {u} {p}\"\nemail = \"p{u:04}{p}@example.org\"\n\
+                 matrix_id = \"@p{u:04}{p}:localhost\"\nteams = \"bench\"\n\n"
             );
         }
     }
-    let directory = work.join("directory.toml");
+    if let Some(room) = room {
+        let _ = write!(toml, "[channels.bench]\nmatrix_room = \"{room}\"\n");
+    }
+    let directory = work.join(if room.is_some() {
+        "directory-matrix.toml"
+    } else {
+        "directory.toml"
+    });
     std::fs::write(&directory, toml)?;
     let calendar = work.join("calendar.toml");
     std::fs::write(&calendar, include_str!("../config/calendar.toml"))?;
@@ -182,11 +289,20 @@ fn bench_settings(base: &Settings, files: &(String, String), url: &str, sink: &s
     settings.delivery.concurrency = 64;
     settings.webhook.url = Secret::new(sink);
     settings.webhook.secret = Secret::new("bench");
+    settings.teams.webhooks.insert(
+        "bench".into(),
+        TeamsWebhook {
+            url: Secret::new(sink),
+            format: CardFormat::AdaptiveCard,
+        },
+    );
     settings
 }
 
 struct DispatchResult {
     elapsed: Duration,
+    /// Messages sent (a digest of several deliveries is one).
+    messages: usize,
     per_second: f64,
     p50: i64,
     p99: i64,
@@ -194,29 +310,27 @@ struct DispatchResult {
     rss: u64,
 }
 
-async fn dispatch(
-    base: &Settings,
-    files: &(String, String),
-    url: &str,
-    sink: &str,
-    count: usize,
-) -> anyhow::Result<DispatchResult> {
-    let app = Application::build(bench_settings(base, files, url, sink), Arc::new(SystemClock)).await?;
+/// Fills the outbox of an application with `settings` with `count` deliveries on `route` and
+/// dispatches them as the daemon would.
+async fn dispatch(settings: Settings, count: usize, route: &Route) -> anyhow::Result<DispatchResult> {
+    let app = Application::build(settings, Arc::new(SystemClock)).await?;
     let shared = app.shared();
     let now = Timestamp::now();
     shared.materialise().await?;
-    fill(&shared.store, &shared.config(), count, now).await?;
+    fill(&shared.store, &shared.config(), count, now, route).await?;
     let progress = Progress::new("dispatching", count);
     let began = Timestamp::now().as_second();
     let started = Instant::now();
     // The daemon's dispatch loops, run until the outbox is empty.
     let done = Arc::new(AtomicU64::new(0));
+    let messages = Arc::new(AtomicU64::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..WORKERS {
-        let (dispatcher, done) = (Arc::clone(app.dispatcher()), Arc::clone(&done));
+        let (dispatcher, done, messages) = (Arc::clone(app.dispatcher()), Arc::clone(&done), Arc::clone(&messages));
         workers.spawn(async move {
             while let DispatchOutcome::Dispatched(batch) = dispatcher.try_next().await? {
                 done.fetch_add((batch.sent + batch.dead + batch.retried) as u64, Ordering::Relaxed);
+                messages.fetch_add(batch.messages as u64, Ordering::Relaxed);
             }
             anyhow::Ok(())
         });
@@ -251,6 +365,7 @@ async fn dispatch(
     shared.store.close().await;
     Ok(DispatchResult {
         elapsed,
+        messages: usize::try_from(messages.load(Ordering::Relaxed)).unwrap_or(usize::MAX),
         per_second: count as f64 / elapsed.as_secs_f64(),
         p50: percentile(50),
         p99: percentile(99),
@@ -258,8 +373,8 @@ async fn dispatch(
     })
 }
 
-/// Writes `count` due deliveries, cycling through every person of `config`.
-async fn fill(store: &Store, config: &Config, count: usize, now: Timestamp) -> anyhow::Result<()> {
+/// Writes `count` due deliveries on `route`, cycling through every person of `config`.
+async fn fill(store: &Store, config: &Config, count: usize, now: Timestamp, route: &Route) -> anyhow::Result<()> {
     let occurrence = store
         .occurrences()
         .await?
@@ -274,7 +389,7 @@ async fn fill(store: &Store, config: &Config, count: usize, now: Timestamp) -> a
                 occurrence_id: occurrence,
                 step: Step::Due,
                 recipient: people[i % people.len()].id.clone(),
-                route: Route::personal(Transport::Webhook),
+                route: route.clone(),
                 not_before: now,
                 reason: Reason::Holder,
                 idempotency_key: format!("bench/{i}"),
@@ -397,7 +512,8 @@ async fn pending_rss(
     let shared = app.shared();
     shared.materialise().await?;
     let before = current_rss_mb();
-    fill(&shared.store, &shared.config(), count, Timestamp::now()).await?;
+    let webhook = Route::personal(Transport::Webhook);
+    fill(&shared.store, &shared.config(), count, Timestamp::now(), &webhook).await?;
     for _ in 0..3 {
         app.dispatcher().try_next().await?;
     }

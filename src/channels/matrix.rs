@@ -341,6 +341,38 @@ impl Notifier for MatrixHookNotifier {
     }
 }
 
+/// Registers a user with Synapse's shared-secret admin API (as `register_new_matrix_user`
+/// does): for test set-ups and `arshjul bench`. Returns the user id and an access token.
+pub async fn register_with_shared_secret(
+    client: &reqwest::Client,
+    homeserver: &str,
+    shared_secret: &str,
+    localpart: &str,
+    password: &str,
+) -> anyhow::Result<(String, String)> {
+    let endpoint = format!("{}/_synapse/admin/v1/register", homeserver.trim_end_matches('/'));
+    let nonce: Value = client.get(&endpoint).send().await?.error_for_status()?.json().await?;
+    let nonce = nonce["nonce"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no nonce from {endpoint}"))?;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, shared_secret.as_bytes());
+    let mac = ring::hmac::sign(&key, format!("{nonce}\0{localpart}\0{password}\0notadmin").as_bytes());
+    let mac: String = mac.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let body = json!({"nonce": nonce, "username": localpart, "password": password, "admin": false, "mac": mac});
+    let registered: Value = client
+        .post(&endpoint)
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    match (registered["user_id"].as_str(), registered["access_token"].as_str()) {
+        (Some(user), Some(token)) => Ok((user.to_owned(), token.to_owned())),
+        _ => anyhow::bail!("registration answered without a user id and token: {registered}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

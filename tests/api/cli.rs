@@ -454,7 +454,20 @@ async fn the_registrar_records_actions_from_the_command_line_with_a_note() {
 
 #[test]
 fn bench_prints_throughput_latency_memory_and_planner_figures() {
-    let output = stdout(&arshjul(&["bench", "--deliveries", "300", "--pending", "2000"]));
+    let homeserver = crate::matrix::Homeserver::get();
+    let output = stdout(&arshjul(&[
+        "bench",
+        "--deliveries",
+        "300",
+        "--pending",
+        "2000",
+        "--matrix",
+        &homeserver.url,
+        "--matrix-secret",
+        homeserver.secret(),
+        "--matrix-messages",
+        "20",
+    ]));
 
     let line = |prefix: &str| {
         output
@@ -464,11 +477,15 @@ fn bench_prints_throughput_latency_memory_and_planner_figures() {
             .to_owned()
     };
     assert!(line("loopback HTTP sink ceiling: ").ends_with("requests/s (64 connections, keep-alive)"));
-    let sqlite = line("SQLite: 300 deliveries in ");
-    assert!(
-        sqlite.contains("deliveries/s") && sqlite.contains("300 requests") && sqlite.contains("p99"),
-        "{sqlite}"
-    );
+    for channel in ["webhook", "Teams"] {
+        let sqlite = line(&format!("SQLite, {channel}: 300 deliveries in "));
+        assert!(
+            sqlite.contains("deliveries/s") && sqlite.contains("300 requests") && sqlite.contains("p99"),
+            "{sqlite}"
+        );
+    }
+    assert!(line("SQLite, Matrix (Synapse): 20 deliveries as 20 messages in ").contains("messages/s"));
+    assert!(line("Synapse itself, plain HTTP client: 20 messages in ").contains("arshjul reaches"));
     assert!(line("planner: one pass over 10 years").contains(" ms"));
     assert!(line("planner: one pass over 300 municipalities").contains("15300 occurrences"));
     assert!(line("memory: RSS ").contains("2000 pending deliveries"));

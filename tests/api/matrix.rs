@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use arshjul::domain::planner::{Delivery, Reason, Step};
 use arshjul::settings::{Secret, Settings};
 use arshjul::storage::{DeliveryState, OutboxRow};
-use ring::hmac;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 
@@ -28,6 +27,11 @@ pub struct MatrixUser {
 }
 
 impl Homeserver {
+    /// The shared secret that registers users.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
     /// The running Synapse; the suite is meant to run through `scripts/test`, which starts it.
     pub fn get() -> Self {
         let var = |name: &str| {
@@ -49,30 +53,22 @@ impl Homeserver {
             COUNTER.fetch_add(1, Ordering::Relaxed),
             fastrand::u32(..)
         );
-        let endpoint = format!("{}/_synapse/admin/v1/register", self.url);
-        let nonce: Value = http().get(&endpoint).send().await.unwrap().json().await.unwrap();
-        let nonce = nonce["nonce"].as_str().unwrap();
-        let password = "test-password";
-        let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, self.secret.as_bytes());
-        let mac = hmac::sign(&key, format!("{nonce}\0{localpart}\0{password}\0notadmin").as_bytes());
-        let mac: String = mac.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-        let registered: Value = http()
-            .post(&endpoint)
-            .json(&json!({"nonce": nonce, "username": localpart, "password": password, "admin": false, "mac": mac}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (user_id, token) = arshjul::channels::matrix::register_with_shared_secret(
+            &http(),
+            &self.url,
+            &self.secret,
+            &localpart,
+            "test-password",
+        )
+        .await
+        .expect("registering a test user");
         MatrixUser {
-            user_id: registered["user_id"].as_str().expect("registered").to_owned(),
-            token: registered["access_token"].as_str().unwrap().to_owned(),
+            user_id,
+            token,
             homeserver: self.url.clone(),
         }
     }
 }
-
 impl MatrixUser {
     /// Calls the Client-Server API as this user.
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {

@@ -1,0 +1,88 @@
+# Starts the peers that tests and benchmarks talk to, all on 127.0.0.1, and stops them on exit:
+# a throwaway PostgreSQL cluster ($pg_port), the Python peers' virtualenv ($ARSHJUL_TEST_PYTHON)
+# and Synapse ($ARSHJUL_TEST_MATRIX_URL, $ARSHJUL_TEST_MATRIX_SECRET). Installs what is missing.
+# Sourced by scripts/test and scripts/bench from the repository root.
+
+peers=$(mktemp -d /tmp/arshjul-peers.XXXXXX)
+chmod 755 "$peers"
+pg_ctl_cmd=()
+synapse_pid=
+cleanup() {
+    if [ -n "$synapse_pid" ]; then kill "$synapse_pid" 2>/dev/null || true; wait "$synapse_pid" 2>/dev/null || true; fi
+    if [ ${#pg_ctl_cmd[@]} -gt 0 ]; then "${pg_ctl_cmd[@]}" -D "$peers/pgdata" -m fast -w stop >/dev/null 2>&1 || true; fi
+    rm -rf "$peers"
+}
+trap cleanup EXIT
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+pg_bindir() {
+    if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then pg_config --bindir; return; fi
+    local found
+    found=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+    if [ -n "$found" ] && [ -x "$found/initdb" ]; then echo "$found"; fi
+}
+pgbin=$(pg_bindir)
+if [ -z "$pgbin" ]; then
+    echo "== installing PostgreSQL from apt"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    pgbin=$(pg_bindir)
+fi
+# initdb refuses to run as root: run the cluster as the `postgres` system user then.
+run_pg=()
+if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    run_pg=(runuser -u postgres --)
+fi
+mkdir -p "$peers/pgdata"
+[ ${#run_pg[@]} -gt 0 ] && chown postgres "$peers/pgdata"
+chmod 700 "$peers/pgdata"
+"${run_pg[@]}" "$pgbin/initdb" -D "$peers/pgdata" -U postgres --auth=trust -E UTF8 --no-locale --no-sync >/dev/null
+pg_port=$(free_port)
+pg_ctl_cmd=("${run_pg[@]}" "$pgbin/pg_ctl")
+"${pg_ctl_cmd[@]}" -D "$peers/pgdata" -l "$peers/pgdata/log" -w -o \
+    "-c listen_addresses=127.0.0.1 -p $pg_port -k $peers/pgdata -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null
+echo "== PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
+
+# --- Python peers: aiosmtpd for the SMTP server (the webhook sink needs only the stdlib) ----
+venv=target/test-peers/venv
+if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+    echo "== installing aiosmtpd into $venv"
+    python3 -m venv "$venv" 2>/dev/null || { as_root apt-get update -qq && as_root apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q aiosmtpd
+fi
+export ARSHJUL_TEST_PYTHON="$PWD/$venv/bin/python"
+
+# --- Synapse, a real Matrix homeserver: SQLite, loopback, shared-secret registration -------
+synapse_venv=target/test-peers/venv-synapse
+synapse_version=1.163.2
+if ! "$synapse_venv/bin/python" -c "import synapse, sys; sys.exit(not synapse.__version__.startswith('$synapse_version'))" >/dev/null 2>&1; then
+    echo "== installing Synapse $synapse_version into $synapse_venv"
+    python3 -m venv "$synapse_venv"
+    "$synapse_venv/bin/pip" install -q "matrix-synapse==$synapse_version"
+fi
+synapse_port=$(free_port)
+synapse_secret=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+mkdir -p "$peers/synapse"
+sed -e "s|@DIR@|$peers/synapse|g" -e "s|@PORT@|$synapse_port|g" -e "s|@SECRET@|$synapse_secret|g" \
+    tests/peers/synapse.yaml > "$peers/synapse/homeserver.yaml"
+sed -e "s|@DIR@|$peers/synapse|g" tests/peers/synapse.log.yaml > "$peers/synapse/log.yaml"
+"$synapse_venv/bin/python" -m synapse.app.homeserver -c "$peers/synapse/homeserver.yaml" --generate-keys >/dev/null
+"$synapse_venv/bin/python" -m synapse.app.homeserver -c "$peers/synapse/homeserver.yaml" >"$peers/synapse/stdout" 2>&1 &
+synapse_pid=$!
+for _ in $(seq 1 300); do
+    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$synapse_port/_matrix/client/versions')" 2>/dev/null && break
+    kill -0 "$synapse_pid" 2>/dev/null || { cat "$peers/synapse/stdout" "$peers/synapse/homeserver.log" 2>/dev/null; echo "Synapse did not start"; exit 1; }
+    sleep 0.1
+done
+export ARSHJUL_TEST_MATRIX_URL="http://127.0.0.1:$synapse_port"
+export ARSHJUL_TEST_MATRIX_SECRET="$synapse_secret"
+echo "== Synapse $synapse_version on 127.0.0.1:$synapse_port"
+
