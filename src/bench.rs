@@ -178,6 +178,8 @@ async fn matrix(
     let mut settings = bench_settings(base, &files, &format!("sqlite://{}/matrix.db", work.display()), sink);
     settings.matrix.homeserver_url = homeserver.to_owned();
     settings.matrix.access_token = Secret::new(token.clone());
+    // Synapse serialises sends to one room; 128 in flight wait long, and must not time out.
+    settings.matrix.timeout_seconds = 300;
     let route = Route {
         transport: Transport::Matrix,
         channel: Some("bench".into()),

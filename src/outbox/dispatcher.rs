@@ -218,13 +218,15 @@ impl Dispatcher {
     }
 
     /// What becomes of `row` after its message's `result`. A chat delivery that fails for
-    /// good, or has failed `routing.fallback_to_email_after` times, is replaced by email.
+    /// good, or has failed `routing.fallback_to_email_after` times (or the last allowed time),
+    /// is replaced by email.
     fn outcome(&self, row: &OutboxRow, result: &Result<Receipt, SendError>, now: Timestamp) -> DeliveryOutcome {
+        let max_attempts = i64::from(self.settings.max_attempts);
         let fallback_after = i64::from(self.shared.routing.fallback_to_email_after);
         let chat = row.channel.parse::<Route>().is_ok_and(|r| r.transport.is_chat());
         let falls_back = |error: &SendError| {
             chat && fallback_after > 0
-                && (matches!(error, SendError::Permanent { .. }) || row.attempts >= fallback_after)
+                && (matches!(error, SendError::Permanent { .. }) || row.attempts >= fallback_after.min(max_attempts))
         };
         match result {
             Ok(receipt) => DeliveryOutcome::Sent {
@@ -236,11 +238,9 @@ impl Dispatcher {
                 email_key: idempotency_key(row.occurrence_id, &row.step, &row.recipient, Transport::Email.as_str()),
             },
             Err(SendError::Permanent { reason }) => DeliveryOutcome::Dead { error: reason.clone() },
-            Err(SendError::Retryable { reason, .. }) if row.attempts >= i64::from(self.settings.max_attempts) => {
-                DeliveryOutcome::Dead {
-                    error: format!("gave up after {} attempts: {reason}", row.attempts),
-                }
-            }
+            Err(SendError::Retryable { reason, .. }) if row.attempts >= max_attempts => DeliveryOutcome::Dead {
+                error: format!("gave up after {} attempts: {reason}", row.attempts),
+            },
             Err(SendError::Retryable { reason, retry_after }) => {
                 let wait = retry_after.unwrap_or_else(|| {
                     backoff(
