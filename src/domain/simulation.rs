@@ -86,16 +86,22 @@ mod tests {
     use crate::domain::planner::Step;
     use jiff::civil::date;
 
-    #[test]
-    fn a_simulated_year_reminds_on_business_days_inside_the_window() {
-        let config = shipped_with(SHIPPED_CALENDAR);
-        let made = simulate(
-            &config,
+    /// The simulated year 2027, everyone acting after `act_after_days` (or never).
+    fn year_2027(config: &Config, act_after_days: Option<u16>) -> Vec<Simulated> {
+        let behaviour = Behaviour { act_after_days };
+        simulate(
+            config,
             &Routing::default(),
             date(2027, 1, 1),
             date(2027, 12, 31),
-            Behaviour::default(),
-        );
+            behaviour,
+        )
+    }
+
+    #[test]
+    fn a_simulated_year_reminds_on_business_days_inside_the_window() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let made = year_2027(&config, None);
         assert!(made.len() > 500, "{}", made.len());
         for simulated in &made {
             let local = config.calendar.time_zone.to_datetime(simulated.delivery.not_before);
@@ -109,15 +115,7 @@ mod tests {
     #[test]
     fn nothing_goes_out_after_acknowledgement() {
         let config = shipped_with(SHIPPED_CALENDAR);
-        let made = simulate(
-            &config,
-            &Routing::default(),
-            date(2027, 1, 1),
-            date(2027, 12, 31),
-            Behaviour {
-                act_after_days: Some(2),
-            },
-        );
+        let made = year_2027(&config, Some(2));
         let follow_up: Vec<_> = made
             .iter()
             .filter(|s| s.occurrence.obligation.as_str() == "uppfoljning" && s.occurrence.unit.as_str() == "tekniska")
@@ -132,13 +130,7 @@ mod tests {
                 (Step::Acknowledge(0), "magnus.berg".to_owned()),
             ]
         );
-        let idle = simulate(
-            &config,
-            &Routing::default(),
-            date(2027, 1, 1),
-            date(2027, 12, 31),
-            Behaviour::default(),
-        );
+        let idle = year_2027(&config, None);
         assert!(
             made.len() * 3 < idle.len(),
             "acting early stops most reminders: {} vs {}",

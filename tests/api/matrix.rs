@@ -150,6 +150,32 @@ fn kristina_on_matrix(dir: &TestDir, kristina: &MatrixUser, prefers: &str) {
     );
 }
 
+/// A bot, Kristina on Matrix preferring `prefers`, her directory, and settings with the bot.
+struct Setup {
+    bot: MatrixUser,
+    kristina: MatrixUser,
+    dir: TestDir,
+    settings: Settings,
+}
+
+impl Setup {
+    async fn new(prefers: &str) -> Self {
+        let homeserver = Homeserver::get();
+        let bot = homeserver.register("arshjul").await;
+        let kristina = homeserver.register("kristina").await;
+        let dir = TestDir::new();
+        kristina_on_matrix(&dir, &kristina, prefers);
+        let mut settings = test_settings(&dir).await;
+        with_bot(&mut settings, &homeserver, &bot);
+        Self {
+            bot,
+            kristina,
+            dir,
+            settings,
+        }
+    }
+}
+
 fn row_for<'a>(rows: &'a [OutboxRow], recipient: &str, channel: &str) -> &'a OutboxRow {
     rows.iter()
         .find(|r| r.recipient == recipient && r.channel == channel)
@@ -158,13 +184,12 @@ fn row_for<'a>(rows: &'a [OutboxRow], recipient: &str, channel: &str) -> &'a Out
 
 #[tokio::test]
 async fn a_reminder_reaches_the_person_in_a_direct_room_with_a_mention_and_the_room_is_kept() {
-    let homeserver = Homeserver::get();
-    let bot = homeserver.register("arshjul").await;
-    let kristina = homeserver.register("kristina").await;
-    let dir = TestDir::new();
-    kristina_on_matrix(&dir, &kristina, "[\"matrix\"]");
-    let mut settings = test_settings(&dir).await;
-    with_bot(&mut settings, &homeserver, &bot);
+    let Setup {
+        bot,
+        kristina,
+        dir: _dir,
+        settings,
+    } = Setup::new("[\"matrix\"]").await;
     let worker = Worker::build(settings.clone()).await;
 
     worker.materialise_and_plan().await;
@@ -242,13 +267,12 @@ async fn a_reminder_reaches_the_person_in_a_direct_room_with_a_mention_and_the_r
 
 #[tokio::test]
 async fn a_send_repeated_after_a_crash_returns_the_first_event_instead_of_posting_again() {
-    let homeserver = Homeserver::get();
-    let bot = homeserver.register("arshjul").await;
-    let kristina = homeserver.register("kristina").await;
-    let dir = TestDir::new();
-    kristina_on_matrix(&dir, &kristina, "[\"matrix\"]");
-    let mut settings = test_settings(&dir).await;
-    with_bot(&mut settings, &homeserver, &bot);
+    let Setup {
+        bot: _,
+        kristina,
+        dir: _dir,
+        mut settings,
+    } = Setup::new("[\"matrix\"]").await;
     settings.delivery.lease_seconds = 5;
     let worker = Worker::build(settings.clone()).await;
     worker.materialise_and_plan().await;
@@ -287,9 +311,12 @@ async fn a_send_repeated_after_a_crash_returns_the_first_event_instead_of_postin
 
 #[tokio::test]
 async fn a_directory_room_is_joined_and_each_post_mentions_its_person() {
-    let homeserver = Homeserver::get();
-    let bot = homeserver.register("arshjul").await;
-    let kristina = homeserver.register("kristina").await;
+    let Setup {
+        bot,
+        kristina,
+        dir,
+        mut settings,
+    } = Setup::new("[\"email\"]").await;
     let alias_name = format!("eu-{}", fastrand::u32(..));
     let room = kristina
         .call(
@@ -301,8 +328,6 @@ async fn a_directory_room_is_joined_and_each_post_mentions_its_person() {
         .as_str()
         .unwrap()
         .to_owned();
-    let dir = TestDir::new();
-    kristina_on_matrix(&dir, &kristina, "[\"email\"]");
     let directory = std::fs::read_to_string(dir.path().join("directory.toml"))
         .unwrap()
         .replace(
@@ -310,8 +335,6 @@ async fn a_directory_room_is_joined_and_each_post_mentions_its_person() {
             &format!("[channels.eu-network]\nmatrix_room = \"#{alias_name}:localhost\"\n"),
         );
     dir.write("directory.toml", &directory);
-    let mut settings = test_settings(&dir).await;
-    with_bot(&mut settings, &homeserver, &bot);
     settings.routing.reminders = vec!["preferred".into(), "eu-network".into()];
     let worker = Worker::build(settings).await;
 
