@@ -183,3 +183,30 @@ async fn the_binary_serves_with_no_configuration_reloads_on_sighup_and_stops_on_
     assert!(log.lines().all(|line| line.starts_with('{')), "JSON logs: {log}");
     assert!(log.contains("arshjul stopped"), "{log}");
 }
+
+#[tokio::test]
+async fn a_reload_that_removes_a_channel_the_routing_names_is_refused() {
+    let dir = TestDir::new().with_shipped_config();
+    let mut settings = test_settings(&dir).await;
+    settings.routing.escalations = vec!["preferred".into(), "klk-international".into()];
+    let app = TestApp::spawn(settings).await;
+    let directory = std::fs::read_to_string(dir.path().join("directory.toml")).unwrap();
+
+    let cut = directory.find("[channels.klk-international]").unwrap();
+    dir.write("directory.toml", &directory[..cut]);
+    let refused = app.shared.reload().await;
+
+    let errors = refused
+        .expect_err("the routing would name a missing channel")
+        .to_string();
+    assert!(
+        errors.contains("routing.escalations: unknown channel \"klk-international\""),
+        "{errors}"
+    );
+    assert_eq!(
+        app.shared.config().directory.channels.len(),
+        2,
+        "the running directory stays"
+    );
+    app.stop().await;
+}
