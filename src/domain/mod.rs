@@ -8,6 +8,7 @@ pub mod messages;
 pub mod occurrence;
 pub mod planner;
 pub mod policy;
+pub mod replies;
 pub mod routing;
 pub mod schedule;
 pub mod simulation;

@@ -63,6 +63,8 @@ pub struct StoredOccurrence {
     pub submitted_at: Option<Timestamp>,
     /// False once the obligation or unit is no longer in the configuration.
     pub configured: bool,
+    /// Reminders and escalations wait until then ("will do by", snooze).
+    pub paused_until: Option<Timestamp>,
 }
 
 impl Occurrence {
@@ -77,6 +79,7 @@ impl Occurrence {
             state: OccurrenceState::Open,
             submitted_at: None,
             configured: true,
+            paused_until: None,
         }
     }
 }

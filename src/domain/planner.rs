@@ -220,7 +220,10 @@ fn tracks(
     };
     let today = config.local_date(now);
     let mut wanted = Vec::new();
+    let paused = occurrence.paused_until.is_some_and(|until| now < until);
     match occurrence.state {
+        // The unit said when it will be done (or asked for a few days): nothing until then.
+        OccurrenceState::Open if paused => {}
         OccurrenceState::Open => {
             let mut reminders: Vec<(Step, Date)> = policy
                 .before

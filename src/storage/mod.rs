@@ -23,7 +23,7 @@ pub use actions::{ActionOutcome, Actor};
 pub use outbox::{DeliveryOutcome, DeliveryState, OutboxRow};
 
 /// The columns `occurrence_from_row` reads.
-const OCCURRENCE_COLUMNS: &str = "id, obligation, unit, period, due_at, state, submitted_at, configured";
+const OCCURRENCE_COLUMNS: &str = "id, obligation, unit, period, due_at, state, submitted_at, configured, paused_until";
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -320,6 +320,10 @@ fn occurrence_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredOccurren
             .map(timestamp)
             .transpose()?,
         configured: row.try_get::<i64, _>("configured")? != 0,
+        paused_until: row
+            .try_get::<Option<i64>, _>("paused_until")?
+            .map(timestamp)
+            .transpose()?,
     })
 }
 

@@ -111,6 +111,7 @@ pub(crate) mod fixtures {
             state,
             submitted_at: None,
             configured: true,
+            paused_until: None,
         }
     }
 

@@ -1,0 +1,337 @@
+//! What people answer — "klar", "ok", ✅, "påminn om 3 dagar", "!arshjul kvittera 42" — read
+//! as what they ask arshjul to do, in Swedish or English; and who may do it. Pure: the channel
+//! adapters bring the text, the inbound service acts on the result.
+
+use jiff::civil::Date;
+
+use super::config::{Config, Person, Role, UnitKind};
+use super::occurrence::{Action, StoredOccurrence};
+use super::planner::Ask;
+
+/// What a reply asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// "klar", "ok", ✅: yes to whatever the message asked (submit or acknowledge).
+    Done { note: Option<String> },
+    /// "inlämnad", "submitted", optionally with a diary number or a document link.
+    Submit { note: Option<String> },
+    /// "kvitterad", "godkänd", "acknowledged".
+    Acknowledge { note: Option<String> },
+    /// "klar till 2027-03-01", "will do by 1/3": reminders pause until then.
+    WillDoBy { date: Date },
+    /// "påminn om 3 dagar", "snooze 3": reminders pause for that many days.
+    Snooze { days: u16 },
+    /// "ej aktuellt: vi har inga EU-projekt", "not applicable": asks KLK to waive.
+    NotApplicable { reason: String },
+    /// "stryk", "waive": only a registrar may.
+    Waive { reason: Option<String> },
+    /// "status": the sender's open items.
+    Status,
+    /// Anything else.
+    NotUnderstood,
+}
+
+/// A reply read: the command, and the occurrence it names (`!arshjul klar 42`), if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub command: Command,
+    pub occurrence: Option<i64>,
+}
+
+/// The most days a snooze may last.
+const MAX_SNOOZE_DAYS: u16 = 90;
+
+/// Reads a reply: its first line of the sender's own text (quotes, "On … wrote:" blocks and
+/// signatures cut away), a `!arshjul` command prefix, and the words or reactions it starts with.
+/// `today` anchors dates without a year. Never fails: what it cannot read is `NotUnderstood`.
+pub fn interpret(text: &str, today: Date) -> Reply {
+    let line = own_text(text).into_iter().next().unwrap_or_default();
+    let lowered = line.to_lowercase();
+    let trimmed = lowered.trim();
+    let (body, command_mode) = match trimmed.strip_prefix("!arshjul") {
+        Some(rest) => (rest.trim(), true),
+        None => (trimmed, false),
+    };
+    let words: Vec<&str> = body
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| matches!(c, '.' | ',' | '!' | ':' | ';' | '?')))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let occurrence = if command_mode {
+        words.iter().skip(1).find_map(|w| w.trim_start_matches('#').parse::<i64>().ok())
+    } else {
+        None
+    };
+    let command = command(&words, body, today);
+    Reply { command, occurrence }
+}
+
+/// The sender's own lines, before anything quoted or signed.
+fn own_text(text: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        let lowered = trimmed.to_lowercase();
+        let quote_starts = trimmed.starts_with('>')
+            || trimmed == "--"
+            || lowered.starts_with("-----original message")
+            || lowered.starts_with("-----ursprungligt meddelande")
+            || lowered.starts_with("från:")
+            || lowered.starts_with("from:")
+            || lowered.starts_with("skickat från")
+            || lowered.starts_with("sent from")
+            || (lowered.starts_with("on ") && lowered.ends_with("wrote:"))
+            || (lowered.starts_with("den ") && lowered.ends_with("skrev:"));
+        if quote_starts {
+            break;
+        }
+        if !trimmed.is_empty() {
+            lines.push(trimmed.to_owned());
+        }
+    }
+    lines
+}
+
+fn command(words: &[&str], body: &str, today: Date) -> Command {
+    let Some(first) = words.first() else {
+        return Command::NotUnderstood;
+    };
+    // What follows the first word, as the person wrote it: a diary number, a link, a reason.
+    let rest = |skip: usize| {
+        let rest = words[skip.min(words.len())..].join(" ");
+        Some(rest).filter(|r| !r.is_empty() && r.parse::<i64>().is_err())
+    };
+    let number = |at: usize| words.get(at).and_then(|w| w.parse::<u16>().ok());
+    match *first {
+        w if is_yes_reaction(w) => Command::Done { note: rest(1) },
+        "klar" | "klart" | "färdig" | "färdigt" | "done" | "ok" | "okej" | "okay" | "ja" | "yes" => {
+            match (words.get(1).copied(), words.get(2).and_then(|w| parse_date(w, today))) {
+                (Some("till" | "by" | "senast"), Some(date)) => Command::WillDoBy { date },
+                _ => Command::Done { note: rest(1) },
+            }
+        }
+        "inlämnad" | "inlämnat" | "inlämnade" | "submitted" | "submit" => Command::Submit { note: rest(1) },
+        "kvitterad" | "kvitterat" | "kvittera" | "kvitterar" | "godkänd" | "godkänt" | "godkänner" | "acknowledged"
+        | "acknowledge" | "approved" | "ack" => Command::Acknowledge { note: rest(1) },
+        "status" => Command::Status,
+        "snooze" => number(1).map_or(Command::NotUnderstood, snooze),
+        "påminn" | "remind" => {
+            // "påminn om 3 dagar", "remind me in 3 days"
+            words
+                .iter()
+                .skip(1)
+                .find_map(|w| w.parse::<u16>().ok())
+                .map_or(Command::NotUnderstood, snooze)
+        }
+        "senast" | "by" => words
+            .get(1)
+            .and_then(|w| parse_date(w, today))
+            .map_or(Command::NotUnderstood, |date| Command::WillDoBy { date }),
+        "will" if words.get(1) == Some(&"do") && words.get(2) == Some(&"by") => words
+            .get(3)
+            .and_then(|w| parse_date(w, today))
+            .map_or(Command::NotUnderstood, |date| Command::WillDoBy { date }),
+        "ej" | "inte" | "not" | "gäller" | "n/a" => {
+            let phrase = words.join(" ");
+            ["ej aktuellt", "inte aktuellt", "not applicable", "gäller inte", "n/a"]
+                .iter()
+                .find_map(|p| phrase.strip_prefix(p))
+                .map_or(Command::NotUnderstood, |after| {
+                    let reason = body.split_once(':').map_or(after, |(_, r)| r);
+                    Command::NotApplicable {
+                        reason: reason.trim().to_owned(),
+                    }
+                })
+        }
+        "stryk" | "waive" => Command::Waive { reason: rest(1) },
+        _ => Command::NotUnderstood,
+    }
+}
+
+fn snooze(days: u16) -> Command {
+    if (1..=MAX_SNOOZE_DAYS).contains(&days) {
+        Command::Snooze { days }
+    } else {
+        Command::NotUnderstood
+    }
+}
+
+/// ✅, ✔️, 👍 (any skin tone), ☑️, 👌: the reactions that mean yes.
+pub fn is_yes_reaction(text: &str) -> bool {
+    let plain: String = text
+        .chars()
+        .filter(|c| *c != '\u{FE0F}' && !('\u{1F3FB}'..='\u{1F3FF}').contains(c))
+        .collect();
+    matches!(plain.as_str(), "✅" | "✔" | "👍" | "☑" | "👌" | "+1" | ":+1:")
+}
+
+/// `2027-03-01`, or `1/3` (day/month), the next such day from `today`.
+fn parse_date(word: &str, today: Date) -> Option<Date> {
+    if let Ok(date) = word.parse::<Date>() {
+        return Some(date);
+    }
+    let (day, month) = word.split_once('/')?;
+    let (day, month) = (day.parse::<i8>().ok()?, month.parse::<i8>().ok()?);
+    let this_year = Date::new(today.year(), month, day).ok()?;
+    if this_year >= today {
+        Some(this_year)
+    } else {
+        Date::new(today.year().checked_add(1)?, month, day).ok()
+    }
+}
+
+/// The action a command takes on an occurrence, given what the message replied to asked
+/// (`None` for a command on its own). `None` for commands that are not state changes.
+pub fn action(command: &Command, asked: Option<Ask>) -> Option<Action> {
+    match (command, asked) {
+        (Command::Submit { .. }, _) | (Command::Done { .. }, Some(Ask::Submit)) => Some(Action::Submit),
+        (Command::Acknowledge { .. }, _) | (Command::Done { .. }, Some(Ask::Acknowledge | Ask::FollowUp)) => {
+            Some(Action::Acknowledge)
+        }
+        (Command::Waive { .. }, _) => Some(Action::Waive),
+        _ => None,
+    }
+}
+
+/// Whether `person` may take `action` on `occurrence`, or why not: the holder of the
+/// responsible role (or their deputy) and the unit's manager submit; the unit's manager (or
+/// deputy) and KLK's strategist acknowledge; a registrar waives.
+pub fn may(config: &Config, person: &Person, occurrence: &StoredOccurrence, action: Action) -> Result<(), String> {
+    let directory = &config.directory;
+    let holds = |unit_id: &str, role: Role| {
+        directory.unit_named(unit_id).is_some_and(|unit| {
+            unit.roles
+                .get(&role)
+                .is_some_and(|a| a.person == person.id || a.deputy.as_ref() == Some(&person.id))
+        })
+    };
+    let klk = |role: Role| {
+        directory
+            .units
+            .iter()
+            .filter(|u| u.kind == UnitKind::Klk)
+            .any(|u| holds(u.id.as_str(), role))
+    };
+    let responsible = config
+        .calendar
+        .obligations
+        .iter()
+        .find(|o| o.id.as_str() == occurrence.obligation)
+        .map(|o| o.responsible_role);
+    let unit = occurrence.unit.as_str();
+    let allowed = match action {
+        Action::Submit => holds(unit, Role::Manager) || responsible.is_some_and(|role| holds(unit, role)),
+        Action::Acknowledge => holds(unit, Role::Manager) || klk(Role::Strategist),
+        Action::Waive => directory.units.iter().any(|u| holds(u.id.as_str(), Role::Registrar)),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(match action {
+            Action::Submit => format!("{} is not responsible for this in {unit}", person.name),
+            Action::Acknowledge => format!("{} is neither the manager of {unit} nor KLK's strategist", person.name),
+            Action::Waive => format!("only a registrar may waive; {} is not one", person.name),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn read(text: &str) -> Command {
+        interpret(text, date(2027, 2, 10)).command
+    }
+
+    #[test]
+    fn yes_in_swedish_english_and_reactions_means_done() {
+        for yes in ["klar", "Klar!", "klart", "ok", "OK.", "done", "Ja", "✅", "✔️", "👍", "👍🏽", "+1"] {
+            assert_eq!(read(yes), Command::Done { note: None }, "{yes}");
+        }
+        assert_eq!(
+            read("klar, dnr KS 2027/123"),
+            Command::Done {
+                note: Some("dnr ks 2027/123".into())
+            }
+        );
+    }
+
+    #[test]
+    fn specific_words_name_their_action() {
+        assert_eq!(read("inlämnad"), Command::Submit { note: None });
+        assert_eq!(
+            read("Submitted https://docs.example.org/x"),
+            Command::Submit {
+                note: Some("https://docs.example.org/x".into())
+            }
+        );
+        for ack in ["kvitterad", "Godkänd", "acknowledged", "approved"] {
+            assert_eq!(read(ack), Command::Acknowledge { note: None }, "{ack}");
+        }
+        assert_eq!(read("status"), Command::Status);
+        assert_eq!(read("stryk"), Command::Waive { reason: None });
+    }
+
+    #[test]
+    fn pauses_and_not_applicable_carry_their_dates_and_reasons() {
+        assert_eq!(read("snooze 3"), Command::Snooze { days: 3 });
+        assert_eq!(read("Påminn om 3 dagar"), Command::Snooze { days: 3 });
+        assert_eq!(read("remind me in 5 days"), Command::Snooze { days: 5 });
+        assert_eq!(read("snooze 400"), Command::NotUnderstood, "too long");
+        assert_eq!(read("klar till 2027-03-01"), Command::WillDoBy { date: date(2027, 3, 1) });
+        assert_eq!(read("will do by 1/3"), Command::WillDoBy { date: date(2027, 3, 1) });
+        assert_eq!(read("senast 5/1"), Command::WillDoBy { date: date(2028, 1, 5) }, "the next 5 January");
+        assert_eq!(
+            read("Ej aktuellt: vi har inga EU-projekt"),
+            Command::NotApplicable {
+                reason: "vi har inga eu-projekt".into()
+            }
+        );
+        assert_eq!(
+            read("not applicable to us"),
+            Command::NotApplicable { reason: "to us".into() }
+        );
+    }
+
+    #[test]
+    fn only_the_senders_own_first_line_counts() {
+        let reply = "ok\n\nMed vänlig hälsning\nMagnus\n\nDen 1 feb 2027 skrev arshjul:\n> Markera som inlämnad";
+        assert_eq!(read(reply), Command::Done { note: None });
+        assert_eq!(read("\n\n> klar\n> ok"), Command::NotUnderstood, "quoted text does not count");
+        assert_eq!(read("On Mon, 1 Feb 2027 arshjul wrote:\n> ok"), Command::NotUnderstood);
+        assert_eq!(read("Tack, vi återkommer"), Command::NotUnderstood);
+    }
+
+    #[test]
+    fn commands_name_their_occurrence() {
+        let reply = interpret("!arshjul kvittera 42", date(2027, 2, 10));
+        assert_eq!(reply.command, Command::Acknowledge { note: None });
+        assert_eq!(reply.occurrence, Some(42));
+        assert_eq!(interpret("!arshjul klar #7", date(2027, 2, 10)).occurrence, Some(7));
+        assert_eq!(interpret("!arshjul status", date(2027, 2, 10)).command, Command::Status);
+        assert_eq!(interpret("klar 42", date(2027, 2, 10)).occurrence, None, "only commands name ids");
+    }
+
+    #[test]
+    fn done_means_what_the_message_asked() {
+        let done = Command::Done { note: None };
+        assert_eq!(action(&done, Some(Ask::Submit)), Some(Action::Submit));
+        assert_eq!(action(&done, Some(Ask::Acknowledge)), Some(Action::Acknowledge));
+        assert_eq!(action(&done, None), None, "a bare yes names no action");
+        assert_eq!(action(&Command::Acknowledge { note: None }, Some(Ask::Submit)), Some(Action::Acknowledge));
+        assert_eq!(action(&Command::Status, Some(Ask::Submit)), None);
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics() {
+        let alphabet: Vec<char> = "klar ok !arshjul 0123456789/-:>\n\t åäö✅👍🏽\u{FE0F}\u{0}\u{202E}ẞ𝔘 påminn om dagar till by snooze ej aktuellt"
+            .chars()
+            .collect();
+        let mut rng = fastrand::Rng::with_seed(6);
+        for _ in 0..50_000 {
+            let text: String = (0..rng.usize(0..40)).map(|_| alphabet[rng.usize(..alphabet.len())]).collect();
+            let _ = interpret(&text, date(2027, 12, 31));
+        }
+    }
+}
