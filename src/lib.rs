@@ -12,6 +12,7 @@
 //! - [`outbox`]: the dispatcher that claims due deliveries, sends and records them.
 //! - [`channels`]: one `Notifier` per channel (email, Teams, Matrix bot and webhooks, signed
 //!   webhook) and the HTTP status rules.
+//! - [`inbound`]: replies, reactions and commands from people, in one pipeline per message.
 //! - [`links`]: signed acknowledgement links in messages.
 //! - [`metrics`]: Prometheus counters and gauges for `/metrics`.
 //! - [`startup`]: the composition root, `Application::build` → `run_until_stopped`.
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod http;
+pub mod inbound;
 pub mod jobs;
 pub mod links;
 pub mod listing;

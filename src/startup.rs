@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::channels::matrix::MatrixNotifier;
 use crate::clock::Clock;
 use crate::domain::config::{Config, ConfigError, ConfigErrors};
 use crate::domain::routing::Routing;
@@ -108,6 +109,8 @@ pub fn checked_routing(routing: &Routing, config: Config) -> Result<Config, Conf
 /// A built, not yet running, arshjul daemon.
 pub struct Application {
     listener: TcpListener,
+    /// The Matrix bot, whose rooms are followed for replies.
+    matrix_bot: Option<Arc<MatrixNotifier>>,
     shared: Arc<Shared>,
     dispatcher: Arc<Dispatcher>,
     materialise_cron: String,
@@ -128,6 +131,7 @@ impl Application {
         crate::jobs::validate_cron("jobs.materialise", &settings.jobs.materialise)?;
         crate::jobs::validate_cron("delivery.plan", &settings.delivery.plan)?;
         let notifiers = Notifiers::new(&settings)?;
+        let matrix_bot = notifiers.matrix.clone();
         let store = Store::connect(&settings.database).await?;
         store.migrate().await?;
         let links = Links::new(&settings.links, &store).await?;
@@ -152,6 +156,7 @@ impl Application {
         ));
         Ok(Self {
             listener,
+            matrix_bot,
             shared,
             dispatcher,
             materialise_cron: settings.jobs.materialise,
@@ -183,6 +188,13 @@ impl Application {
         let mut scheduler =
             crate::jobs::start(Arc::clone(&self.shared), &self.materialise_cron, &self.plan_cron).await?;
         let dispatching = tokio::spawn(self.dispatcher.run_until_stopped(shutdown.clone()));
+        let following = self.matrix_bot.map(|bot| {
+            tokio::spawn(crate::inbound::matrix::follow_until_stopped(
+                Arc::clone(&self.shared),
+                bot,
+                shutdown.clone(),
+            ))
+        });
         tracing::info!(address = %self.listener.local_addr()?, "arshjul is serving");
         let served = axum::serve(self.listener, crate::http::router(Arc::clone(&self.shared)))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -192,6 +204,9 @@ impl Application {
         shutdown.cancel();
         scheduler.shutdown().await.context("stopping the job scheduler")?;
         dispatching.await.context("joining the dispatcher")?;
+        if let Some(following) = following {
+            following.await.context("joining the Matrix follower")?;
+        }
         self.shared.store.close().await;
         tracing::info!("arshjul stopped");
         served

@@ -24,3 +24,6 @@ CREATE TABLE inbox (
     UNIQUE (channel, reference)
 );
 CREATE INDEX inbox_received ON inbox (received_at);
+
+-- Replies name the message they answer by its id on the channel.
+CREATE INDEX outbox_provider ON outbox (provider_id);

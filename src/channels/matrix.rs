@@ -23,6 +23,8 @@ use crate::settings::{MatrixSettings, Secret};
 pub struct MatrixNotifier {
     client: reqwest::Client,
     homeserver: reqwest::Url,
+    /// The request timeout (a long-polling sync gets its wait on top).
+    timeout: Duration,
     /// User and password, when the bot logs in itself.
     login: Option<(String, Secret)>,
     device_id: String,
@@ -51,6 +53,7 @@ impl MatrixNotifier {
             // Long enough for a slow homeserver; the dispatcher retries what times out.
             client: http_client("matrix", settings.timeout_seconds)?,
             homeserver,
+            timeout: Duration::from_secs(settings.timeout_seconds),
             login,
             device_id: settings.device_id.clone(),
             token: RwLock::new(token),
@@ -139,6 +142,63 @@ impl MatrixNotifier {
         };
         direct.insert(user.to_owned(), id.clone());
         Ok(id)
+    }
+
+    /// One `/sync` from `since` (the first without: only its `next_batch` matters), waiting
+    /// up to `timeout_ms` for something to happen. Only timelines, invites and the bot's
+    /// account data are asked for.
+    pub async fn sync(&self, since: Option<&str>, timeout_ms: u64) -> Result<Value, SendError> {
+        let filter = json!({
+            "room": {
+                "timeline": {"types": ["m.room.message", "m.reaction"], "limit": 100},
+                "state": {"types": []},
+                "ephemeral": {"types": []},
+                "account_data": {"types": []},
+            },
+            "presence": {"types": []},
+            "account_data": {"types": ["m.direct"]},
+        });
+        let mut url = self.endpoint(&["sync"])?;
+        url.query_pairs_mut()
+            .append_pair("timeout", &timeout_ms.to_string())
+            .append_pair("filter", &filter.to_string());
+        if let Some(since) = since {
+            url.query_pairs_mut().append_pair("since", since);
+        }
+        let token = self.token().await?;
+        let response = self
+            .client
+            .get(url)
+            .bearer_auth(&token)
+            // The long poll itself, plus the channel's usual allowance.
+            .timeout(Duration::from_millis(timeout_ms) + self.timeout)
+            .send()
+            .await
+            .map_err(|e| SendError::retryable(describe("matrix sync", &e)))?;
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if (200..300).contains(&status) {
+            Ok(answer)
+        } else {
+            Err(matrix_error(status, None, &answer))
+        }
+    }
+
+    /// Joins `room` (an id or alias) and returns its id.
+    pub async fn join(&self, room: &str) -> Result<String, SendError> {
+        self.joined_room(room).await
+    }
+
+    /// Posts `content` as an `m.room.message` in `room` with transaction id `txn`; the event id.
+    pub async fn post(&self, room: &str, txn: &str, content: &Value) -> Result<String, SendError> {
+        let sent = self
+            .api(
+                Method::PUT,
+                &["rooms", room, "send", "m.room.message", txn],
+                Some(content),
+            )
+            .await?;
+        text(&sent, "event_id")
     }
 
     /// A Client-Server API call that must succeed; its JSON answer.
@@ -237,16 +297,11 @@ impl MatrixNotifier {
 impl Notifier for MatrixNotifier {
     async fn send(&self, message: &Outgoing) -> Result<Receipt, SendError> {
         let room = self.room_for(&message.address).await?;
-        let content = message_content(message);
-        let sent = self
-            .api(
-                Method::PUT,
-                &["rooms", &room, "send", "m.room.message", &message.message_key],
-                Some(&content),
-            )
+        let event_id = self
+            .post(&room, &message.message_key, &message_content(message))
             .await?;
         Ok(Receipt {
-            provider_id: Some(text(&sent, "event_id")?),
+            provider_id: Some(event_id),
             destination: Some(room),
         })
     }

@@ -4,7 +4,7 @@
 
 use jiff::civil::Date;
 
-use super::config::{Config, Person, Role, UnitKind};
+use super::config::{Config, Language, Person, Role, UnitKind};
 use super::occurrence::{Action, StoredOccurrence};
 use super::planner::Ask;
 
@@ -58,7 +58,10 @@ pub fn interpret(text: &str, today: Date) -> Reply {
         .filter(|w| !w.is_empty())
         .collect();
     let occurrence = if command_mode {
-        words.iter().skip(1).find_map(|w| w.trim_start_matches('#').parse::<i64>().ok())
+        words
+            .iter()
+            .skip(1)
+            .find_map(|w| w.trim_start_matches('#').parse::<i64>().ok())
     } else {
         None
     };
@@ -235,6 +238,98 @@ pub fn may(config: &Config, person: &Person, occurrence: &StoredOccurrence, acti
     }
 }
 
+/// What became of a message, for the answer to its sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// `action` was recorded on the item named `item` ("Uppföljning – Tekniska förvaltningen").
+    Recorded {
+        action: Action,
+        item: String,
+    },
+    /// It was so already.
+    Already {
+        item: String,
+    },
+    /// It does not count, and why.
+    Refused {
+        reason: String,
+    },
+    /// Reminders wait until `until` (a long date).
+    Paused {
+        item: String,
+        until: String,
+    },
+    /// KLK will decide whether the item applies.
+    Requested {
+        item: String,
+    },
+    /// The sender's open items, one line each.
+    Status {
+        lines: Vec<String>,
+    },
+    NotUnderstood,
+    /// The reply names no item: it answers no reminder and gives no id.
+    NoItem,
+    /// The sender is not in the directory.
+    UnknownSender,
+}
+
+impl Answer {
+    /// The inbox outcome this answer records.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Recorded { .. } => "recorded",
+            Self::Already { .. } => "already",
+            Self::Refused { .. } => "refused",
+            Self::Paused { .. } => "paused",
+            Self::Requested { .. } => "requested",
+            Self::Status { .. } => "status",
+            Self::NotUnderstood | Self::NoItem => "not_understood",
+            Self::UnknownSender => "unknown_sender",
+        }
+    }
+
+    /// The short answer to the sender, in `language`.
+    pub fn text(&self, language: Language) -> String {
+        let sv = language == Language::Sv;
+        let how = if sv {
+            "Svara \"klar\" när det är gjort, \"påminn om 3 dagar\", \"klar till 2027-03-01\" eller \"ej aktuellt: skäl\"."
+        } else {
+            "Reply \"done\" when it is done, \"remind me in 3 days\", \"will do by 2027-03-01\" or \"not applicable: reason\"."
+        };
+        match (self, sv) {
+            (Self::Recorded { action: Action::Submit, item }, true) => {
+                format!("Tack! Noterat som inlämnat: {item}. Chefen ombeds kvittera.")
+            }
+            (Self::Recorded { action: Action::Submit, item }, false) => {
+                format!("Thank you! Recorded as submitted: {item}. The manager is asked to acknowledge.")
+            }
+            (Self::Recorded { action: Action::Acknowledge, item }, true) => format!("Tack! Kvitterat: {item}."),
+            (Self::Recorded { action: Action::Acknowledge, item }, false) => format!("Thank you! Acknowledged: {item}."),
+            (Self::Recorded { action: Action::Waive, item }, true) => format!("Struket: {item}."),
+            (Self::Recorded { action: Action::Waive, item }, false) => format!("Waived: {item}."),
+            (Self::Already { item }, true) => format!("Det var redan noterat: {item}."),
+            (Self::Already { item }, false) => format!("That was already recorded: {item}."),
+            (Self::Refused { reason }, true) => format!("Svaret räknades inte: {reason}."),
+            (Self::Refused { reason }, false) => format!("Your reply did not count: {reason}."),
+            (Self::Paused { item, until }, true) => format!("Noterat: inga påminnelser om {item} före {until}."),
+            (Self::Paused { item, until }, false) => format!("Noted: no reminders about {item} before {until}."),
+            (Self::Requested { item }, true) => format!("Noterat: kommunledningskontoret avgör om {item} gäller er."),
+            (Self::Requested { item }, false) => format!("Noted: the central office will decide whether {item} applies to you."),
+            (Self::Status { lines }, _) if lines.is_empty() => {
+                if sv { "Du har inga öppna ärenden." } else { "You have no open items." }.to_owned()
+            }
+            (Self::Status { lines }, true) => format!("Dina öppna ärenden:\n{}", lines.join("\n")),
+            (Self::Status { lines }, false) => format!("Your open items:\n{}", lines.join("\n")),
+            (Self::NotUnderstood, true) => format!("Jag förstod inte svaret. {how}"),
+            (Self::NotUnderstood, false) => format!("I did not understand the reply. {how}"),
+            (Self::NoItem, true) => "Svara på en påminnelse, eller skriv \"!arshjul klar ID\" (ID från \"!arshjul status\").".to_owned(),
+            (Self::NoItem, false) => "Reply to a reminder, or write \"!arshjul done ID\" (the ID from \"!arshjul status\").".to_owned(),
+            (Self::UnknownSender, _) => "Du finns inte i arshjuls katalog, så svaret räknades inte. / You are not in arshjul's directory, so your reply did not count.".to_owned(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,7 +341,9 @@ mod tests {
 
     #[test]
     fn yes_in_swedish_english_and_reactions_means_done() {
-        for yes in ["klar", "Klar!", "klart", "ok", "OK.", "done", "Ja", "✅", "✔️", "👍", "👍🏽", "+1"] {
+        for yes in [
+            "klar", "Klar!", "klart", "ok", "OK.", "done", "Ja", "✅", "✔️", "👍", "👍🏽", "+1",
+        ] {
             assert_eq!(read(yes), Command::Done { note: None }, "{yes}");
         }
         assert_eq!(
@@ -279,9 +376,16 @@ mod tests {
         assert_eq!(read("Påminn om 3 dagar"), Command::Snooze { days: 3 });
         assert_eq!(read("remind me in 5 days"), Command::Snooze { days: 5 });
         assert_eq!(read("snooze 400"), Command::NotUnderstood, "too long");
-        assert_eq!(read("klar till 2027-03-01"), Command::WillDoBy { date: date(2027, 3, 1) });
+        assert_eq!(
+            read("klar till 2027-03-01"),
+            Command::WillDoBy { date: date(2027, 3, 1) }
+        );
         assert_eq!(read("will do by 1/3"), Command::WillDoBy { date: date(2027, 3, 1) });
-        assert_eq!(read("senast 5/1"), Command::WillDoBy { date: date(2028, 1, 5) }, "the next 5 January");
+        assert_eq!(
+            read("senast 5/1"),
+            Command::WillDoBy { date: date(2028, 1, 5) },
+            "the next 5 January"
+        );
         assert_eq!(
             read("Ej aktuellt: vi har inga EU-projekt"),
             Command::NotApplicable {
@@ -298,7 +402,11 @@ mod tests {
     fn only_the_senders_own_first_line_counts() {
         let reply = "ok\n\nMed vänlig hälsning\nMagnus\n\nDen 1 feb 2027 skrev arshjul:\n> Markera som inlämnad";
         assert_eq!(read(reply), Command::Done { note: None });
-        assert_eq!(read("\n\n> klar\n> ok"), Command::NotUnderstood, "quoted text does not count");
+        assert_eq!(
+            read("\n\n> klar\n> ok"),
+            Command::NotUnderstood,
+            "quoted text does not count"
+        );
         assert_eq!(read("On Mon, 1 Feb 2027 arshjul wrote:\n> ok"), Command::NotUnderstood);
         assert_eq!(read("Tack, vi återkommer"), Command::NotUnderstood);
     }
@@ -310,7 +418,11 @@ mod tests {
         assert_eq!(reply.occurrence, Some(42));
         assert_eq!(interpret("!arshjul klar #7", date(2027, 2, 10)).occurrence, Some(7));
         assert_eq!(interpret("!arshjul status", date(2027, 2, 10)).command, Command::Status);
-        assert_eq!(interpret("klar 42", date(2027, 2, 10)).occurrence, None, "only commands name ids");
+        assert_eq!(
+            interpret("klar 42", date(2027, 2, 10)).occurrence,
+            None,
+            "only commands name ids"
+        );
     }
 
     #[test]
@@ -319,7 +431,10 @@ mod tests {
         assert_eq!(action(&done, Some(Ask::Submit)), Some(Action::Submit));
         assert_eq!(action(&done, Some(Ask::Acknowledge)), Some(Action::Acknowledge));
         assert_eq!(action(&done, None), None, "a bare yes names no action");
-        assert_eq!(action(&Command::Acknowledge { note: None }, Some(Ask::Submit)), Some(Action::Acknowledge));
+        assert_eq!(
+            action(&Command::Acknowledge { note: None }, Some(Ask::Submit)),
+            Some(Action::Acknowledge)
+        );
         assert_eq!(action(&Command::Status, Some(Ask::Submit)), None);
     }
 
@@ -330,7 +445,9 @@ mod tests {
             .collect();
         let mut rng = fastrand::Rng::with_seed(6);
         for _ in 0..50_000 {
-            let text: String = (0..rng.usize(0..40)).map(|_| alphabet[rng.usize(..alphabet.len())]).collect();
+            let text: String = (0..rng.usize(0..40))
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
             let _ = interpret(&text, date(2027, 12, 31));
         }
     }

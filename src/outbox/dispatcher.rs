@@ -31,7 +31,8 @@ pub struct Notifiers {
     pub email: EmailNotifier,
     pub webhook: Option<WebhookNotifier>,
     pub teams: Option<TeamsNotifier>,
-    pub matrix: Option<MatrixNotifier>,
+    /// Shared with the Matrix follower, which answers as the same bot.
+    pub matrix: Option<Arc<MatrixNotifier>>,
     pub matrix_hooks: Option<MatrixHookNotifier>,
 }
 
@@ -46,7 +47,7 @@ impl Notifiers {
                 Some(WebhookNotifier::new(&settings.webhook)?)
             },
             teams: TeamsNotifier::new(&settings.teams)?,
-            matrix: MatrixNotifier::new(&settings.matrix)?,
+            matrix: MatrixNotifier::new(&settings.matrix)?.map(Arc::new),
             matrix_hooks: MatrixHookNotifier::new(&settings.matrix)?,
         })
     }

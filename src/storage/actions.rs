@@ -4,6 +4,7 @@
 use anyhow::Context as _;
 use jiff::Timestamp;
 
+use super::inbox::withdraw_unsent;
 use super::{Backend, OCCURRENCE_COLUMNS, Store, audit, occurrence_from_row};
 use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence, Transition};
 
@@ -51,11 +52,7 @@ impl Store {
         actor: &Actor<'_>,
         now: Timestamp,
     ) -> anyhow::Result<Option<ActionOutcome>> {
-        let mut tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        }
-        .context("starting a transaction")?;
+        let mut tx = self.begin_write().await?;
         let lock = if self.backend == Backend::Postgres {
             "FOR UPDATE"
         } else {
@@ -92,15 +89,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .context("moving the occurrence")?;
-        sqlx::query(
-            "UPDATE outbox SET state = 'cancelled', lease_until = NULL, updated_at = $1 \
-             WHERE occurrence_id = $2 AND state IN ('pending', 'failed')",
-        )
-        .bind(now.as_second())
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .context("withdrawing deliveries for the old state")?;
+        withdraw_unsent(&mut tx, id, now).await?;
         let detail = serde_json::json!({
             "from": from.as_str(),
             "to": to.as_str(),

@@ -16,9 +16,11 @@ use crate::domain::occurrence::{Change, OccurrenceState, StoredOccurrence, recon
 use crate::settings::DatabaseSettings;
 
 mod actions;
+mod inbox;
 mod outbox;
 
 pub use actions::{ActionOutcome, Actor};
+pub use inbox::{InboxRow, Settled};
 
 pub use outbox::{DeliveryOutcome, DeliveryState, OutboxRow};
 
@@ -185,12 +187,10 @@ impl Store {
                 .await
                 .context("taking the materialisation lock")?;
         }
-        let rows = sqlx::query(
-            "SELECT id, obligation, unit, period, due_at, state, submitted_at, configured FROM occurrences",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .context("reading occurrences")?;
+        let rows = sqlx::query(&format!("SELECT {OCCURRENCE_COLUMNS} FROM occurrences"))
+            .fetch_all(&mut *tx)
+            .await
+            .context("reading occurrences")?;
         let stored = rows
             .iter()
             .map(occurrence_from_row)

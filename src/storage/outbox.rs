@@ -270,6 +270,29 @@ impl Store {
         tx.commit().await.context("committing delivery outcomes")
     }
 
+    /// The delivery whose message the channel knows by `provider_id` (a Matrix event id, a
+    /// Message-ID), if any.
+    pub async fn delivery_by_provider_id(&self, provider_id: &str) -> anyhow::Result<Option<OutboxRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE provider_id = $1 ORDER BY id LIMIT 1"
+        ))
+        .bind(provider_id)
+        .fetch_optional(&self.pool)
+        .await
+        .context("finding a delivery by its message id")?;
+        row.as_ref().map(row_to_delivery).transpose()
+    }
+
+    /// The rooms personal Matrix deliveries went to: the bot's direct rooms.
+    pub async fn direct_destinations(&self) -> anyhow::Result<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT DISTINCT destination FROM outbox WHERE channel = 'matrix' AND destination IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .context("listing direct rooms")
+    }
+
     /// Deliveries, newest first; only those in `state` if given.
     pub async fn outbox(&self, state: Option<DeliveryState>, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

@@ -495,3 +495,113 @@ async fn channels_test_sends_a_person_a_test_message_in_their_direct_room() {
         json!([kristina.user_id])
     );
 }
+
+/// Sends `content` as `event_type` into `room` as `user`; the event id.
+async fn say(user: &MatrixUser, room: &str, event_type: &str, content: Value) -> String {
+    let txn = format!("t{}", fastrand::u64(..));
+    let path = format!("rooms/{}/send/{event_type}/{txn}", encode(room));
+    user.call(reqwest::Method::PUT, &path, Some(content)).await["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_reply_and_a_reaction_in_matrix_submit_and_acknowledge_and_a_stranger_is_refused_but_kept() {
+    let Setup {
+        bot: _,
+        kristina,
+        dir: _dir,
+        settings,
+    } = Setup::new("[\"matrix\"]").await;
+    let follower = arshjul::channels::matrix::MatrixNotifier::new(&settings.matrix)
+        .unwrap()
+        .unwrap();
+    let worker = Worker::build(settings).await;
+    let shared = worker.app.shared();
+    let sync = || arshjul::inbound::matrix::sync_once(&shared, &follower, 1_000);
+    worker.materialise_and_plan().await;
+    worker.drain().await;
+    assert_eq!(sync().await.unwrap(), 0, "the first sync only takes the position");
+    let position = shared.store.meta("matrix_next_batch").await.unwrap();
+    let reminder = row_for(&worker.outbox().await, "kristina.falk", "matrix").clone();
+    let room = reminder.destination.clone().unwrap();
+    kristina.join(&room).await;
+
+    let reply = json!({"msgtype": "m.text", "body": "Klar!",
+        "m.relates_to": {"m.in_reply_to": {"event_id": reminder.provider_id}}});
+    say(&kristina, &room, "m.room.message", reply).await;
+    assert_eq!(sync().await.unwrap(), 1);
+
+    let occurrence = shared.store.occurrence(reminder.occurrence_id).await.unwrap().unwrap();
+    assert_eq!(occurrence.state.as_str(), "submitted");
+    let answers: Vec<Value> = kristina
+        .messages(&room)
+        .await
+        .into_iter()
+        .filter(|m| m["content"]["msgtype"] == "m.notice")
+        .collect();
+    assert_eq!(answers.len(), 1);
+    assert!(
+        answers[0]["content"]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Tack! Noterat som inlämnat: "),
+        "{answers:?}"
+    );
+
+    // The manager (Kristina again: she is the company's CEO) is asked to acknowledge, and
+    // reacts ✅ to that request.
+    worker.drain().await;
+    let request = worker
+        .outbox()
+        .await
+        .into_iter()
+        .find(|r| r.step == "acknowledge" && r.channel == "matrix")
+        .expect("an acknowledgement request on Matrix");
+    let reaction =
+        json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": request.provider_id, "key": "✅\u{FE0F}"}});
+    say(&kristina, &room, "m.reaction", reaction).await;
+    assert_eq!(sync().await.unwrap(), 1);
+    let occurrence = shared.store.occurrence(reminder.occurrence_id).await.unwrap().unwrap();
+    assert_eq!(occurrence.state.as_str(), "acknowledged");
+
+    // Someone not in the directory, let into the room, answers "ok": refused, kept, told.
+    let stranger = Homeserver::get().register("stranger").await;
+    kristina
+        .call(
+            reqwest::Method::POST,
+            &format!("rooms/{}/invite", encode(&room)),
+            Some(json!({"user_id": stranger.user_id})),
+        )
+        .await;
+    stranger.join(&room).await;
+    let ok = json!({"msgtype": "m.text", "body": "ok", "m.relates_to": {"m.in_reply_to": {"event_id": request.provider_id}}});
+    say(&stranger, &room, "m.room.message", ok).await;
+    assert_eq!(sync().await.unwrap(), 1);
+    let inbox = shared.store.inbox(None, 10).await.unwrap();
+    assert_eq!(
+        inbox.iter().map(|m| m.outcome.as_str()).collect::<Vec<_>>(),
+        ["unknown_sender", "recorded", "recorded"]
+    );
+    assert_eq!(inbox[0].sender, stranger.user_id);
+    assert_eq!(inbox[0].person, None);
+
+    // A restart that syncs from the old position sees everything again and does nothing twice.
+    shared
+        .store
+        .set_meta("matrix_next_batch", &position.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(sync().await.unwrap(), 0);
+    let actions: Vec<String> = shared
+        .store
+        .audit_log(Some(reminder.occurrence_id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .filter(|a| a == "submit" || a == "acknowledge")
+        .collect();
+    assert_eq!(actions, ["submit", "acknowledge"]);
+}

@@ -1,0 +1,268 @@
+//! Inbound: whatever people send arshjul — a reply, a reaction, a command, in any channel —
+//! arrives here as one [`Inbound`] message. One service takes it in once (the inbox), finds the
+//! sender in the directory and the item it is about, checks that the sender may act, acts, and
+//! says what to answer. Nothing is dropped: what does not count is kept in the inbox with why.
+
+pub mod matrix;
+
+use std::sync::Arc;
+
+use crate::domain::config::{Config, Language, Person};
+use crate::domain::messages::{long_date, title, unit_name};
+use crate::domain::occurrence::{OccurrenceState, StoredOccurrence};
+use crate::domain::planner::Step;
+use crate::domain::replies::{Answer, Command, action, interpret, may};
+use crate::startup::Shared;
+use crate::storage::{ActionOutcome, Actor, Settled};
+
+/// Who sent a message, as the channel names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sender {
+    Matrix(String),
+    Email(String),
+}
+
+impl Sender {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Matrix(id) | Self::Email(id) => id,
+        }
+    }
+
+    /// The directory's person behind this sender.
+    fn person<'a>(&self, config: &'a Config) -> Option<&'a Person> {
+        config.directory.people.iter().find(|p| match self {
+            Self::Matrix(id) => p.matrix_id.as_deref() == Some(id.as_str()),
+            Self::Email(address) => p.email.eq_ignore_ascii_case(address),
+        })
+    }
+}
+
+/// One message from a person.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// `matrix`, `email`, `teams`.
+    pub channel: &'static str,
+    /// The channel's id of this message (event id, Message-ID): it is taken in once.
+    pub reference: String,
+    pub sender: Sender,
+    /// The channel's id of the message it answers, when it is a reply or a reaction.
+    pub in_reply_to: Option<String>,
+    /// The text, or the reaction's key.
+    pub text: String,
+}
+
+/// What became of a message, and what to answer.
+#[derive(Debug, Clone)]
+pub struct Handled {
+    pub answer: Answer,
+    /// The answer in the sender's language (both languages for strangers).
+    pub text: String,
+}
+
+/// Takes `message` in and acts on it; `None` when it was taken in before (nothing is done
+/// twice).
+pub async fn handle(shared: &Arc<Shared>, message: &Inbound) -> anyhow::Result<Option<Handled>> {
+    let store = &shared.store;
+    let now = shared.clock.now();
+    let Some(inbox_id) = store
+        .inbox_receive(
+            message.channel,
+            &message.reference,
+            message.sender.as_str(),
+            &message.text,
+            now,
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let config = shared.config();
+    let person = message.sender.person(&config);
+    let delivery = match &message.in_reply_to {
+        Some(id) => store.delivery_by_provider_id(id).await?,
+        None => None,
+    };
+    let reply = interpret(&message.text, config.local_date(now));
+    let occurrence_id = reply.occurrence.or(delivery.as_ref().map(|d| d.occurrence_id));
+    let occurrence = match occurrence_id {
+        Some(id) => store.occurrence(id).await?,
+        None => None,
+    };
+    let answer = match person {
+        None => Answer::UnknownSender,
+        Some(person) => {
+            let asked = delivery
+                .as_ref()
+                .and_then(|d| d.step.parse::<Step>().ok())
+                .map(Step::ask);
+            let actor = Actor {
+                person: person.id.as_str(),
+                channel: message.channel,
+                source: &message.reference,
+                note: None,
+            };
+            act(
+                shared,
+                &config,
+                person,
+                &reply.command,
+                asked,
+                occurrence.as_ref(),
+                actor,
+            )
+            .await?
+        }
+    };
+    let language = person.map_or(Language::Sv, |p| p.language);
+    let text = answer.text(language);
+    store
+        .inbox_settle(
+            inbox_id,
+            &Settled {
+                person: person.map(|p| p.id.as_str()),
+                delivery_id: delivery.as_ref().map(|d| d.id),
+                occurrence_id: occurrence.as_ref().map(|o| o.id),
+                outcome: answer.outcome(),
+                detail: &text,
+            },
+        )
+        .await?;
+    tracing::info!(
+        channel = message.channel,
+        sender = message.sender.as_str(),
+        outcome = answer.outcome(),
+        "inbound message"
+    );
+    Ok(Some(Handled { answer, text }))
+}
+
+/// Carries out `command` of `person` on `occurrence`.
+async fn act(
+    shared: &Arc<Shared>,
+    config: &Config,
+    person: &Person,
+    command: &Command,
+    asked: Option<crate::domain::planner::Ask>,
+    occurrence: Option<&StoredOccurrence>,
+    actor: Actor<'_>,
+) -> anyhow::Result<Answer> {
+    let store = &shared.store;
+    let now = shared.clock.now();
+    if *command == Command::Status {
+        return Ok(Answer::Status {
+            lines: status_lines(shared, config, person).await?,
+        });
+    }
+    if *command == Command::NotUnderstood {
+        return Ok(Answer::NotUnderstood);
+    }
+    let Some(occurrence) = occurrence else {
+        return Ok(Answer::NoItem);
+    };
+    let item = format!(
+        "{} – {} {}",
+        title(config, occurrence, person.language),
+        unit_name(config, occurrence, person.language),
+        occurrence.period
+    );
+    let note = match command {
+        Command::Done { note } | Command::Submit { note } | Command::Acknowledge { note } => note.clone(),
+        Command::Waive { reason } => reason.clone(),
+        Command::NotApplicable { reason } => Some(reason.clone()),
+        _ => None,
+    };
+    let actor = Actor {
+        note: note.as_deref(),
+        ..actor
+    };
+    if let Some(action) = action(command, asked) {
+        if let Err(reason) = may(config, person, occurrence, action) {
+            return Ok(Answer::Refused { reason });
+        }
+        return Ok(match store.record_action(occurrence.id, action, &actor, now).await? {
+            Some(ActionOutcome::Recorded { .. }) => {
+                // The next step (the manager's acknowledgement request) follows at once.
+                let _ = shared.plan().await;
+                Answer::Recorded { action, item }
+            }
+            Some(ActionOutcome::AlreadyRecorded(_)) => Answer::Already { item },
+            Some(ActionOutcome::Refused(state)) => Answer::Refused {
+                reason: format!("{item} is {}", state.as_str()),
+            },
+            None => Answer::NoItem,
+        });
+    }
+    let submit = crate::domain::occurrence::Action::Submit;
+    let until = match command {
+        Command::Snooze { days } => config.local_date(now).checked_add(jiff::Span::new().days(*days)).ok(),
+        Command::WillDoBy { date } => Some(*date),
+        Command::NotApplicable { .. } => {
+            if let Err(reason) = may(config, person, occurrence, submit) {
+                return Ok(Answer::Refused { reason });
+            }
+            store.request_waiver(occurrence.id, &actor, now).await?;
+            return Ok(Answer::Requested { item });
+        }
+        // A bare "ok" to no particular request.
+        _ => return Ok(Answer::NoItem),
+    };
+    if let Err(reason) = may(config, person, occurrence, submit) {
+        return Ok(Answer::Refused { reason });
+    }
+    // Reminders resume when the send window opens on that day (or the next business day).
+    let start_of = |date: jiff::civil::Date| {
+        config
+            .calendar
+            .time_zone
+            .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+    };
+    let Some(until) = until
+        .and_then(|date| start_of(date).ok())
+        .map(|at| config.next_send_time(at))
+    else {
+        return Ok(Answer::Refused {
+            reason: "the date is out of range".into(),
+        });
+    };
+    if occurrence.state != OccurrenceState::Open || !store.pause(occurrence.id, until, &actor, now).await? {
+        return Ok(Answer::Refused {
+            reason: format!("{item} is {}", occurrence.state.as_str()),
+        });
+    }
+    Ok(Answer::Paused {
+        item,
+        until: long_date(config, until, person.language),
+    })
+}
+
+/// The open and submitted items of units where `person` holds a role, one line each.
+async fn status_lines(shared: &Arc<Shared>, config: &Config, person: &Person) -> anyhow::Result<Vec<String>> {
+    let units: Vec<&str> = config
+        .directory
+        .units
+        .iter()
+        .filter(|u| {
+            u.roles
+                .values()
+                .any(|a| a.person == person.id || a.deputy.as_ref() == Some(&person.id))
+        })
+        .map(|u| u.id.as_str())
+        .collect();
+    let mut lines = Vec::new();
+    for occurrence in shared.store.occurrences().await? {
+        let open = matches!(occurrence.state, OccurrenceState::Open | OccurrenceState::Submitted);
+        if open && occurrence.configured && units.contains(&occurrence.unit.as_str()) {
+            lines.push(format!(
+                "#{} {} – {} {}: {} ({})",
+                occurrence.id,
+                title(config, &occurrence, person.language),
+                unit_name(config, &occurrence, person.language),
+                occurrence.period,
+                long_date(config, occurrence.due_at, person.language),
+                occurrence.state.as_str()
+            ));
+        }
+    }
+    Ok(lines)
+}

@@ -1,0 +1,192 @@
+//! The inbox: everything people sent arshjul — counted, refused or not understood — once per
+//! message; and the two things a reply can record besides a state change: a pause of the
+//! reminders and a request to waive.
+
+use anyhow::Context as _;
+use jiff::Timestamp;
+use sqlx::Row as _;
+
+use super::{Actor, Backend, Store, audit, timestamp};
+
+/// One message in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InboxRow {
+    pub id: i64,
+    pub channel: String,
+    pub reference: String,
+    pub sender: String,
+    pub person: Option<String>,
+    pub delivery_id: Option<i64>,
+    pub occurrence_id: Option<i64>,
+    pub text: String,
+    pub outcome: String,
+    pub detail: String,
+    pub received_at: Timestamp,
+}
+
+/// How a message was settled.
+#[derive(Debug, Clone, Default)]
+pub struct Settled<'a> {
+    pub person: Option<&'a str>,
+    pub delivery_id: Option<i64>,
+    pub occurrence_id: Option<i64>,
+    pub outcome: &'a str,
+    pub detail: &'a str,
+}
+
+impl Store {
+    /// Takes a message in, once: its inbox id the first time `(channel, reference)` is seen,
+    /// `None` every later time (a restart that reads it again).
+    pub async fn inbox_receive(
+        &self,
+        channel: &str,
+        reference: &str,
+        sender: &str,
+        text: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<Option<i64>> {
+        sqlx::query_scalar(
+            "INSERT INTO inbox (channel, reference, sender, text, outcome, detail, received_at) \
+             VALUES ($1, $2, $3, $4, 'received', '', $5) ON CONFLICT (channel, reference) DO NOTHING RETURNING id",
+        )
+        .bind(channel)
+        .bind(reference)
+        .bind(sender)
+        .bind(text)
+        .bind(now.as_second())
+        .fetch_optional(&self.pool)
+        .await
+        .context("taking a message into the inbox")
+    }
+
+    /// Records what became of inbox message `id`.
+    pub async fn inbox_settle(&self, id: i64, settled: &Settled<'_>) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE inbox SET person = $1, delivery_id = $2, occurrence_id = $3, outcome = $4, detail = $5 WHERE id = $6",
+        )
+        .bind(settled.person)
+        .bind(settled.delivery_id)
+        .bind(settled.occurrence_id)
+        .bind(settled.outcome)
+        .bind(settled.detail)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .context("settling an inbox message")?;
+        Ok(())
+    }
+
+    /// The inbox, newest first; only messages with `outcome` if given.
+    pub async fn inbox(&self, outcome: Option<&str>, limit: usize) -> anyhow::Result<Vec<InboxRow>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let columns =
+            "id, channel, reference, sender, person, delivery_id, occurrence_id, text, outcome, detail, received_at";
+        let filtered = format!("SELECT {columns} FROM inbox WHERE outcome = $1 ORDER BY id DESC LIMIT $2");
+        let all = format!("SELECT {columns} FROM inbox ORDER BY id DESC LIMIT $1");
+        let query = match outcome {
+            Some(outcome) => sqlx::query(&filtered).bind(outcome).bind(limit),
+            None => sqlx::query(&all).bind(limit),
+        };
+        let rows = query.fetch_all(&self.pool).await.context("reading the inbox")?;
+        rows.iter()
+            .map(|row| {
+                Ok(InboxRow {
+                    id: row.try_get("id")?,
+                    channel: row.try_get("channel")?,
+                    reference: row.try_get("reference")?,
+                    sender: row.try_get("sender")?,
+                    person: row.try_get("person")?,
+                    delivery_id: row.try_get("delivery_id")?,
+                    occurrence_id: row.try_get("occurrence_id")?,
+                    text: row.try_get("text")?,
+                    outcome: row.try_get("outcome")?,
+                    detail: row.try_get("detail")?,
+                    received_at: timestamp(row.try_get("received_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Pauses the reminders of open occurrence `id` until `until`, withdrawing those not yet
+    /// sent; audited. False when the occurrence is not open.
+    pub async fn pause(&self, id: i64, until: Timestamp, actor: &Actor<'_>, now: Timestamp) -> anyhow::Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let paused =
+            sqlx::query("UPDATE occurrences SET paused_until = $1, updated_at = $2 WHERE id = $3 AND state = 'open'")
+                .bind(until.as_second())
+                .bind(now.as_second())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .context("pausing an occurrence")?
+                .rows_affected()
+                == 1;
+        if paused {
+            withdraw_unsent(&mut tx, id, now).await?;
+            let detail = serde_json::json!({
+                "until": until.to_string(), "channel": actor.channel, "source": actor.source, "note": actor.note,
+            });
+            audit(&mut tx, now, id, actor.person, "pause", &detail).await?;
+        }
+        tx.commit().await.context("committing a pause")?;
+        Ok(paused)
+    }
+
+    /// Records that `actor` asks for occurrence `id` to be waived, for KLK to decide; audited.
+    pub async fn request_waiver(&self, id: i64, actor: &Actor<'_>, now: Timestamp) -> anyhow::Result<()> {
+        let mut tx = self.begin_write().await?;
+        let detail = serde_json::json!({"channel": actor.channel, "source": actor.source, "reason": actor.note});
+        audit(&mut tx, now, id, actor.person, "waive-request", &detail).await?;
+        tx.commit().await.context("committing a waiver request")
+    }
+
+    /// A write transaction; on SQLite it takes the write lock at once.
+    pub(super) async fn begin_write(&self) -> anyhow::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .context("starting a transaction")
+    }
+
+    /// The value stored under `key`, if any.
+    pub async fn meta(&self, key: &str) -> anyhow::Result<Option<String>> {
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading a meta value")
+    }
+
+    /// Stores `value` under `key`, replacing what was there.
+    pub async fn set_meta(&self, key: &str, value: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .context("storing a meta value")?;
+        Ok(())
+    }
+}
+
+/// Cancels the deliveries of occurrence `id` that are not yet sent: they were planned for a
+/// state or a time that no longer holds.
+pub(super) async fn withdraw_unsent(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: i64,
+    now: Timestamp,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET state = 'cancelled', lease_until = NULL, updated_at = $1 \
+         WHERE occurrence_id = $2 AND state IN ('pending', 'failed')",
+    )
+    .bind(now.as_second())
+    .bind(id)
+    .execute(&mut **tx)
+    .await
+    .context("withdrawing deliveries not yet sent")?;
+    Ok(())
+}
