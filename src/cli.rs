@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
@@ -43,6 +44,14 @@ pub enum Command {
     Outbox(OutboxArgs),
     /// Record an action on an occurrence, as the registrar does for paper submissions.
     Ack(AckArgs),
+    /// Where every unit stands: each occurrence falling due in a year, its state, and who last
+    /// acted on it, when and through which channel.
+    Status(StatusArgs),
+    /// What people sent arshjul (replies, reactions, commands), counted or not, newest first.
+    Inbox(InboxArgs),
+    /// Read one email from standard input (as a mail server's pipe delivers it), act on it,
+    /// and answer its sender by email.
+    Mailgate,
     /// Try the channels reminders go out on.
     Channels {
         #[command(subcommand)]
@@ -72,6 +81,30 @@ pub enum OutboxCommand {
     RetryDead,
     /// Withdraw a delivery that has not been sent.
     Cancel { id: i64 },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The year whose deadlines to show (default: the current year).
+    #[arg(long)]
+    pub year: Option<i16>,
+    /// Only this unit.
+    #[arg(long, value_name = "ID")]
+    pub unit: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InboxArgs {
+    /// Only messages with this outcome: recorded, already, refused, not_understood,
+    /// unknown_sender, paused, requested, status.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,13 +151,13 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "ID")]
     pub unit: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = SimulateFormat::Table)]
-    pub format: SimulateFormat,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 /// How `arshjul simulate` prints.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum SimulateFormat {
+pub enum ListFormat {
     Table,
     Json,
 }
@@ -161,6 +194,9 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => Ok(check_config(&settings)),
+        Command::Status(args) => status(&settings, &args, &SystemClock).await,
+        Command::Inbox(args) => inbox(&settings, &args).await,
+        Command::Mailgate => mailgate(&settings).await,
         Command::Channels {
             command: ChannelsCommand::Test { name, to },
         } => test_channel(&settings, &name, to.as_deref()).await,
@@ -313,6 +349,132 @@ fn print_summary(settings: &Settings, config: &Config, routing_warnings: &[Strin
     }
 }
 
+/// One row of `arshjul status`.
+#[derive(serde::Serialize)]
+struct StatusRow {
+    occurrence: i64,
+    unit: String,
+    obligation: String,
+    period: String,
+    due: String,
+    state: String,
+    /// The last action: who, what, through which channel, when.
+    last_action: Option<String>,
+}
+
+async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
+    let Some(config) = load_for_listing(settings, args.unit.as_deref()) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let store = Store::connect(&settings.database).await?;
+    store.migrate().await?;
+    let year = args.year.unwrap_or_else(|| config.local_date(clock.now()).year());
+    let mut last: std::collections::BTreeMap<i64, String> = std::collections::BTreeMap::new();
+    for entry in store.audit_log(None).await? {
+        let detail: serde_json::Value = serde_json::from_str(&entry.detail).unwrap_or_default();
+        if let (Some(id), Some(channel)) = (entry.occurrence_id, detail["channel"].as_str()) {
+            let when = config
+                .calendar
+                .time_zone
+                .to_datetime(entry.at)
+                .strftime("%Y-%m-%d %H:%M");
+            last.insert(id, format!("{} {} by {channel} {when}", entry.action, entry.actor));
+        }
+    }
+    let rows: Vec<StatusRow> = store
+        .occurrences()
+        .await?
+        .into_iter()
+        .filter(|o| config.local_date(o.due_at).year() == year)
+        .filter(|o| args.unit.as_deref().is_none_or(|unit| o.unit == unit))
+        .map(|o| StatusRow {
+            occurrence: o.id,
+            due: config
+                .calendar
+                .time_zone
+                .to_datetime(o.due_at)
+                .strftime("%Y-%m-%d")
+                .to_string(),
+            state: o.state.as_str().to_owned(),
+            last_action: last.remove(&o.id),
+            unit: o.unit,
+            obligation: o.obligation,
+            period: o.period,
+        })
+        .collect();
+    match args.format {
+        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        ListFormat::Table => {
+            let header = ["ID", "UNIT", "OBLIGATION", "PERIOD", "DUE", "STATE", "LAST ACTION"];
+            let lines = rows.into_iter().map(|r| {
+                vec![
+                    r.occurrence.to_string(),
+                    r.unit,
+                    r.obligation,
+                    r.period,
+                    r.due,
+                    r.state,
+                    r.last_action.unwrap_or_default(),
+                ]
+            });
+            print!("{}", crate::listing::text_table(&header, lines));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn mailgate(settings: &Settings) -> anyhow::Result<ExitCode> {
+    use std::io::Read as _;
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut raw)
+        .context("reading the message from standard input")?;
+    let (shared, notifiers) = crate::startup::Shared::open(settings, Arc::new(SystemClock)).await?;
+    let shared = Arc::new(shared);
+    let received = crate::inbound::email::receive(&shared, &raw).await?;
+    match &received {
+        crate::inbound::email::Received::Reply(Some(handled)) => {
+            println!("{}: {}", handled.answer.outcome(), handled.text);
+            if let Err(error) = crate::inbound::email::answer(&shared, &notifiers, &raw, &handled.text).await {
+                eprintln!("the answer could not be sent: {error}");
+            }
+        }
+        crate::inbound::email::Received::Reply(None) => println!("already taken in"),
+        crate::inbound::email::Received::AutoReply => println!("auto_reply: kept, not counted"),
+        crate::inbound::email::Received::Bounce { deliveries } => println!("bounce: {}", deliveries.join(" ")),
+        crate::inbound::email::Received::Unreadable => {
+            eprintln!("not a mail message");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    shared.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn inbox(settings: &Settings, args: &InboxArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::connect(&settings.database).await?;
+    store.migrate().await?;
+    let messages = store.inbox(args.outcome.as_deref(), args.limit).await?;
+    let header = [
+        "ID", "RECEIVED", "CHANNEL", "FROM", "PERSON", "ITEM", "TEXT", "OUTCOME", "DETAIL",
+    ];
+    let rows = messages.into_iter().map(|m| {
+        vec![
+            m.id.to_string(),
+            m.received_at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+            m.channel,
+            m.sender,
+            m.person.unwrap_or_default(),
+            m.occurrence_id.map(|id| id.to_string()).unwrap_or_default(),
+            m.text.lines().next().unwrap_or_default().chars().take(40).collect(),
+            m.outcome,
+            m.detail.lines().next().unwrap_or_default().to_owned(),
+        ]
+    });
+    print!("{}", crate::listing::text_table(&header, rows));
+    Ok(ExitCode::SUCCESS)
+}
+
 /// How a channel is set up, in a few words (never a URL or token).
 fn channel_state(settings: &Settings, transport: crate::domain::routing::Transport) -> String {
     use crate::domain::routing::Transport;
@@ -409,6 +571,7 @@ async fn test_channel(settings: &Settings, name: &str, to: Option<&str>) -> anyh
                     rendered: crate::domain::messages::test_message(recipient.language, &label),
                     recipient,
                     address,
+                    reply_token: None,
                     items: Vec::new(),
                     composed_at: now,
                 };
@@ -601,8 +764,8 @@ fn simulate(settings: &Settings, args: &SimulateArgs, clock: &dyn Clock) -> anyh
         }
     });
     match args.format {
-        SimulateFormat::Json => println!("{}", serde_json::to_string_pretty(&rows.collect::<Vec<_>>())?),
-        SimulateFormat::Table => {
+        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&rows.collect::<Vec<_>>())?),
+        ListFormat::Table => {
             let header = [
                 "WHEN",
                 "TO",

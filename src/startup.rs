@@ -31,6 +31,33 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Loads and checks the configuration, builds the channels, connects and migrates the
+    /// database: everything but HTTP and the jobs, for the daemon and for commands such as
+    /// `mailgate` that act while it runs.
+    pub async fn open(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<(Self, Notifiers)> {
+        crate::channels::install_crypto_provider();
+        let routing = settings.routing();
+        let config = settings
+            .files
+            .load()
+            .and_then(|config| checked_routing(&routing, config))
+            .map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
+        let notifiers = Notifiers::new(settings)?;
+        let store = Store::connect(&settings.database).await?;
+        store.migrate().await?;
+        let links = Links::new(&settings.links, &store).await?;
+        let shared = Self {
+            store,
+            clock,
+            metrics: Metrics::default(),
+            links,
+            routing,
+            files: settings.files.clone(),
+            config: RwLock::new(Arc::new(config)),
+        };
+        Ok((shared, notifiers))
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> Arc<Config> {
         Arc::clone(&self.config.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
@@ -121,33 +148,15 @@ impl Application {
     /// Loads the configuration, connects and migrates the database, builds the channels and
     /// binds the HTTP port. Any setting that is wrong stops it here, with the key named.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        crate::channels::install_crypto_provider();
-        let routing = settings.routing();
-        let config = settings
-            .files
-            .load()
-            .and_then(|config| checked_routing(&routing, config))
-            .map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
         crate::jobs::validate_cron("jobs.materialise", &settings.jobs.materialise)?;
         crate::jobs::validate_cron("delivery.plan", &settings.delivery.plan)?;
-        let notifiers = Notifiers::new(&settings)?;
+        let (shared, notifiers) = Shared::open(&settings, clock).await?;
         let matrix_bot = notifiers.matrix.clone();
-        let store = Store::connect(&settings.database).await?;
-        store.migrate().await?;
-        let links = Links::new(&settings.links, &store).await?;
         let address = settings.server.address();
         let listener = TcpListener::bind(&address)
             .await
             .with_context(|| format!("binding HTTP on {address}"))?;
-        let shared = Arc::new(Shared {
-            store,
-            clock,
-            metrics: Metrics::default(),
-            links,
-            routing,
-            files: settings.files,
-            config: RwLock::new(Arc::new(config)),
-        });
+        let shared = Arc::new(shared);
         let plan_cron = settings.delivery.plan.clone();
         let dispatcher = Arc::new(Dispatcher::new(
             Arc::clone(&shared),

@@ -93,7 +93,7 @@ impl EmailNotifier {
                 keys.join(" "),
             ));
         if let Some(reply_to) = &self.reply_to {
-            builder = builder.reply_to(reply_to.clone());
+            builder = builder.reply_to(reply_address(reply_to, message.reply_token.as_deref()));
         }
         builder
             .multipart(MultiPart::alternative_plain_html(
@@ -102,6 +102,18 @@ impl EmailNotifier {
             ))
             .map_err(|e| SendError::permanent(format!("cannot build the message: {e}")))
     }
+}
+
+/// The reply address for a message: `user+TOKEN@domain`, so that a reply names its delivery
+/// even when the mail program drops In-Reply-To.
+fn reply_address(base: &Mailbox, token: Option<&str>) -> Mailbox {
+    let Some(token) = token else {
+        return base.clone();
+    };
+    let address = format!("{}+{token}@{}", base.email.user(), base.email.domain());
+    address
+        .parse()
+        .map_or_else(|_| base.clone(), |email| Mailbox::new(base.name.clone(), email))
 }
 
 /// A Message-ID local part from a delivery key (`7/before-14/anna/email` → `7.before-14.anna.email`).

@@ -101,6 +101,8 @@ pub struct Outgoing {
     pub recipient: Recipient,
     /// Where it goes.
     pub address: Address,
+    /// Names the delivery in the reply address of an email (see `LinkSigner::reply_token`).
+    pub reply_token: Option<String>,
     pub rendered: Rendered,
     pub items: Vec<ItemSummary>,
     /// When the dispatcher composed it (from its clock); the webhook signs this time.

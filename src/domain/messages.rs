@@ -167,7 +167,7 @@ pub fn compose(
 
 /// The message `arshjul channels test` sends, in `language`, naming where it went.
 pub fn test_message(language: Language, destination: &str) -> Rendered {
-    let (subject, text) = match language {
+    let (subject, text): (String, String) = match language {
         Language::Sv => (
             "Testmeddelande från arshjul".to_owned(),
             format!(
@@ -179,10 +179,15 @@ pub fn test_message(language: Language, destination: &str) -> Rendered {
             format!("This is a test message from arshjul to {destination}. Reminders will arrive like this."),
         ),
     };
+    short_message(language, &subject, &text)
+}
+
+/// A message of one paragraph, such as an answer to a reply.
+pub fn short_message(language: Language, subject: &str, text: &str) -> Rendered {
     Rendered {
-        html: format!("<p>{}</p>", minijinja::HtmlEscape(&text)),
-        subject,
-        text,
+        html: format!("<p>{}</p>", minijinja::HtmlEscape(text)),
+        subject: subject.to_owned(),
+        text: text.to_owned(),
         items: Vec::new(),
         labels: Labels::new(language),
     }

@@ -78,6 +78,32 @@ impl LinkSigner {
         format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
     }
 
+    /// A short token naming delivery `delivery_id` for its reply address (`ID-TAG`, the tag 64
+    /// bits of HMAC in hex), short enough for an email address's local part.
+    pub fn reply_token(&self, delivery_id: i64) -> String {
+        format!("{delivery_id}-{}", self.reply_tag(delivery_id))
+    }
+
+    /// The delivery a reply token names, if the token is genuine.
+    pub fn verify_reply_token(&self, token: &str) -> Option<i64> {
+        let (id, tag) = token.split_once('-')?;
+        let id: i64 = id.parse().ok()?;
+        let expected = self.reply_tag(id);
+        // Compared in constant time: every byte is looked at whatever the first difference.
+        let same = expected.len() == tag.len()
+            && expected
+                .bytes()
+                .zip(tag.to_ascii_lowercase().bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        same.then_some(id)
+    }
+
+    fn reply_tag(&self, delivery_id: i64) -> String {
+        let tag = hmac::sign(&self.key, format!("reply.{delivery_id}").as_bytes());
+        tag.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The claims of `token` if it is genuine, unexpired and not revoked at `now`.
     pub fn verify(&self, token: &str, now: Timestamp) -> Result<LinkClaims, LinkError> {
         let (signed, tag) = token.rsplit_once('.').ok_or(LinkError::Malformed)?;
@@ -105,6 +131,24 @@ impl LinkSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reply_tokens_name_their_delivery_and_cannot_be_forged() {
+        let signer = LinkSigner::new(b"secret", None);
+        let token = signer.reply_token(42);
+        assert!(token.len() < 40, "fits an address: {token}");
+        assert_eq!(signer.verify_reply_token(&token), Some(42));
+        assert_eq!(
+            signer.verify_reply_token(&token.to_uppercase()),
+            Some(42),
+            "addresses may change case"
+        );
+        assert_eq!(signer.verify_reply_token(&token.replacen("42", "43", 1)), None);
+        assert_eq!(LinkSigner::new(b"other", None).verify_reply_token(&token), None);
+        for junk in ["", "-", "42", "x-y", "42-", "99999999999999999999-00"] {
+            assert_eq!(signer.verify_reply_token(junk), None, "{junk}");
+        }
+    }
 
     fn claims() -> LinkClaims {
         LinkClaims {

@@ -3,6 +3,7 @@
 //! sender in the directory and the item it is about, checks that the sender may act, acts, and
 //! says what to answer. Nothing is dropped: what does not count is kept in the inbox with why.
 
+pub mod email;
 pub mod matrix;
 
 use std::sync::Arc;
@@ -30,7 +31,7 @@ impl Sender {
     }
 
     /// The directory's person behind this sender.
-    fn person<'a>(&self, config: &'a Config) -> Option<&'a Person> {
+    pub fn person<'a>(&self, config: &'a Config) -> Option<&'a Person> {
         config.directory.people.iter().find(|p| match self {
             Self::Matrix(id) => p.matrix_id.as_deref() == Some(id.as_str()),
             Self::Email(address) => p.email.eq_ignore_ascii_case(address),
@@ -53,7 +54,7 @@ pub struct Inbound {
 }
 
 /// What became of a message, and what to answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handled {
     pub answer: Answer,
     /// The answer in the sender's language (both languages for strangers).
@@ -91,6 +92,14 @@ pub async fn handle(shared: &Arc<Shared>, message: &Inbound) -> anyhow::Result<O
     };
     let answer = match person {
         None => Answer::UnknownSender,
+        // An email reply counts only from the address its reminder went to.
+        Some(person)
+            if message.channel == "email" && delivery.as_ref().is_some_and(|d| d.recipient != person.id.as_str()) =>
+        {
+            Answer::Refused {
+                reason: "the reply came from another address than the reminder went to".into(),
+            }
+        }
         Some(person) => {
             let asked = delivery
                 .as_ref()

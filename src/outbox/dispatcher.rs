@@ -318,6 +318,7 @@ impl Dispatcher {
             .map_err(|e| SendError::permanent(format!("cannot render the message: {e}")))?;
         Ok(Outgoing {
             message_key: message_key(rows),
+            reply_token: Some(self.shared.links.signer.reply_token(rows[0].id)),
             recipient: Recipient::from(person),
             address,
             rendered,

@@ -283,6 +283,32 @@ impl Store {
         row.as_ref().map(row_to_delivery).transpose()
     }
 
+    /// One delivery by id.
+    pub async fn delivery(&self, id: i64) -> anyhow::Result<Option<OutboxRow>> {
+        let row = sqlx::query(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading a delivery")?;
+        row.as_ref().map(row_to_delivery).transpose()
+    }
+
+    /// Marks the sent deliveries with these idempotency keys dead: their mail bounced.
+    pub async fn bounce(&self, keys: &[String], now: Timestamp) -> anyhow::Result<()> {
+        for key in keys {
+            sqlx::query(
+                "UPDATE outbox SET state = 'dead', last_error = 'bounced: the mail server returned the message', \
+                 updated_at = $1 WHERE idempotency_key = $2 AND state = 'sent'",
+            )
+            .bind(now.as_second())
+            .bind(key.as_str())
+            .execute(&self.pool)
+            .await
+            .context("marking a bounced delivery")?;
+        }
+        Ok(())
+    }
+
     /// The rooms personal Matrix deliveries went to: the bot's direct rooms.
     pub async fn direct_destinations(&self) -> anyhow::Result<Vec<String>> {
         sqlx::query_scalar(

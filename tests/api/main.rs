@@ -4,6 +4,7 @@
 mod cli;
 mod durability;
 mod helpers;
+mod inbound;
 mod materialise;
 mod matrix;
 mod peers;

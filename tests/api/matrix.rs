@@ -497,7 +497,7 @@ async fn channels_test_sends_a_person_a_test_message_in_their_direct_room() {
 }
 
 /// Sends `content` as `event_type` into `room` as `user`; the event id.
-async fn say(user: &MatrixUser, room: &str, event_type: &str, content: Value) -> String {
+pub async fn say(user: &MatrixUser, room: &str, event_type: &str, content: Value) -> String {
     let txn = format!("t{}", fastrand::u64(..));
     let path = format!("rooms/{}/send/{event_type}/{txn}", encode(room));
     user.call(reqwest::Method::PUT, &path, Some(content)).await["event_id"]

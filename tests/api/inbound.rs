@@ -1,0 +1,280 @@
+//! Replies count: a contact person answers "klar" to a Matrix reminder, the manager answers
+//! "ok" by email through `arshjul mailgate`, and `arshjul status` shows both; auto-replies,
+//! bounces and strangers never count, and nothing is lost.
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+use arshjul::settings::{Secret, Settings};
+use serde_json::json;
+
+use crate::helpers::{TestDir, Worker, directory_reaching, repo, test_settings};
+use crate::matrix::{Homeserver, say, with_bot};
+
+/// Runs the binary with `settings`' database and files, `stdin` fed to it.
+fn arshjul(settings: &Settings, dir: &TestDir, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_arshjul"))
+        .args(args)
+        .current_dir(repo())
+        .env("ARSHJUL__DATABASE__URL", settings.database.url.expose())
+        .env("ARSHJUL__FILES__DIRECTORY", &settings.files.directory)
+        .env("ARSHJUL__EMAIL__FILE_DIR", dir.path().join("outbox-mail"))
+        .env("ARSHJUL__EMAIL__REPLY_TO", "arshjul <arshjul@example.org>")
+        .env("ARSHJUL__LINKS__SECRET", "inbound-test")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The mail files written to `address`, parsed.
+fn mails_to(dir: &TestDir, address: &str) -> Vec<mail_parser::Message<'static>> {
+    std::fs::read_dir(dir.path().join("outbox-mail"))
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .filter_map(|raw| {
+            mail_parser::MessageParser::default()
+                .parse(&raw)
+                .map(|m| m.into_owned())
+        })
+        .filter(|m| {
+            m.to()
+                .and_then(|t| t.first())
+                .and_then(|a| a.address())
+                .is_some_and(|a| a == address)
+        })
+        .collect()
+}
+
+/// A reply to `original` from `from`, sent to its Reply-To, saying `body`.
+fn reply(original: &mail_parser::Message<'_>, from: &str, body: &str, extra_headers: &str) -> Vec<u8> {
+    let reply_to = original
+        .reply_to()
+        .and_then(|r| r.first())
+        .and_then(|a| a.address())
+        .unwrap();
+    format!(
+        "From: <{from}>\r\nTo: <{reply_to}>\r\nSubject: Re: {}\r\nMessage-ID: <{}@mail.example.org>\r\n\
+         In-Reply-To: <{}>\r\n{extra_headers}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+        original.subject().unwrap(),
+        fastrand::u64(..),
+        original.message_id().unwrap(),
+    )
+    .into_bytes()
+}
+
+struct Flow {
+    worker: Worker,
+    settings: Settings,
+    dir: TestDir,
+    occurrence: i64,
+}
+
+/// Linnea Dahl, the technical department's EU contact, is on Matrix; its manager Magnus Berg
+/// reads email. On 26 January 2027 Linnea is reminded of the follow-up; she answers "klar".
+async fn linnea_submits_on_matrix() -> Flow {
+    let homeserver = Homeserver::get();
+    let bot = homeserver.register("arshjul").await;
+    let linnea = homeserver.register("linnea").await;
+    let dir = TestDir::new();
+    let lines = format!("matrix_id = \"{}\"\nprefers = [\"matrix\"]", linnea.user_id);
+    dir.write("directory.toml", &directory_reaching("linnea.dahl", &lines));
+    let mut settings = test_settings(&dir).await;
+    with_bot(&mut settings, &homeserver, &bot);
+    settings.email.reply_to = Some("arshjul <arshjul@example.org>".into());
+    settings.links.secret = Secret::new("inbound-test");
+    let follower = arshjul::channels::matrix::MatrixNotifier::new(&settings.matrix)
+        .unwrap()
+        .unwrap();
+    let worker = Worker::build(settings.clone()).await;
+    worker.clock.set("2027-01-26T07:00:00Z".parse().unwrap());
+    let shared = worker.app.shared();
+    worker.materialise_and_plan().await;
+    worker.drain().await;
+    arshjul::inbound::matrix::sync_once(&shared, &follower, 0)
+        .await
+        .unwrap();
+    let reminder = worker
+        .outbox()
+        .await
+        .into_iter()
+        .find(|r| r.recipient == "linnea.dahl" && r.channel == "matrix")
+        .expect("Linnea's reminder on Matrix");
+    let room = reminder.destination.clone().unwrap();
+    linnea.join(&room).await;
+    let answer = json!({"msgtype": "m.text", "body": "klar",
+        "m.relates_to": {"m.in_reply_to": {"event_id": reminder.provider_id}}});
+    say(&linnea, &room, "m.room.message", answer).await;
+    assert_eq!(
+        arshjul::inbound::matrix::sync_once(&shared, &follower, 1_000)
+            .await
+            .unwrap(),
+        1
+    );
+    worker.drain().await;
+    Flow {
+        worker,
+        settings,
+        dir,
+        occurrence: reminder.occurrence_id,
+    }
+}
+
+#[tokio::test]
+async fn klar_on_matrix_then_ok_by_email_closes_the_occurrence_and_status_shows_both() {
+    let Flow {
+        worker,
+        settings,
+        dir,
+        occurrence,
+    } = linnea_submits_on_matrix().await;
+    let request = mails_to(&dir, "magnus.berg@example.org")
+        .into_iter()
+        .find(|m| m.subject().unwrap_or_default().contains("väntar på kvittens"))
+        .expect("the manager is asked by email to acknowledge");
+    let reply_to = request
+        .reply_to()
+        .and_then(|r| r.first())
+        .and_then(|a| a.address())
+        .unwrap();
+    assert!(
+        reply_to.starts_with("arshjul+") && reply_to.ends_with("@example.org"),
+        "{reply_to}"
+    );
+
+    let raw = reply(
+        &request,
+        "magnus.berg@example.org",
+        "Ok, tack!\r\n\r\nDen 26 jan 2027 skrev arshjul:\r\n> Granska och kvittera",
+        "",
+    );
+    let output = arshjul(&settings, &dir, &["mailgate"], &raw);
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.starts_with("recorded: Tack! Kvitterat: "), "{stdout}");
+    let shared = worker.app.shared();
+    let stored = shared.store.occurrence(occurrence).await.unwrap().unwrap();
+    assert_eq!(stored.state.as_str(), "acknowledged");
+    let actions: Vec<(String, String, String)> = shared
+        .store
+        .audit_log(Some(occurrence))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "submit" || e.action == "acknowledge")
+        .map(|e| {
+            let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap();
+            (e.action, e.actor, detail["channel"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("submit".into(), "linnea.dahl".into(), "matrix".into()),
+            ("acknowledge".into(), "magnus.berg".into(), "email".into())
+        ]
+    );
+    let answers = mails_to(&dir, "magnus.berg@example.org");
+    assert!(
+        answers
+            .iter()
+            .any(|m| m.body_text(0).is_some_and(|t| t.starts_with("Tack! Kvitterat:"))),
+        "Magnus gets an answer"
+    );
+
+    let status = arshjul(
+        &settings,
+        &dir,
+        &["status", "--year", "2027", "--unit", "tekniska"],
+        b"",
+    );
+    let table = String::from_utf8_lossy(&status.stdout);
+    let line = table
+        .lines()
+        .find(|l| l.contains("uppfoljning"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        line.contains("acknowledged") && line.contains("acknowledge magnus.berg by email"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn auto_replies_bounces_strangers_and_the_wrong_sender_never_count_but_are_kept() {
+    let Flow {
+        worker,
+        settings,
+        dir,
+        occurrence,
+    } = linnea_submits_on_matrix().await;
+    let request = mails_to(&dir, "magnus.berg@example.org").remove(0);
+    let mailgate = |raw: Vec<u8>| {
+        let output = arshjul(&settings, &dir, &["mailgate"], &raw);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+
+    let out_of_office = reply(
+        &request,
+        "magnus.berg@example.org",
+        "Jag är på semester till 1 februari.",
+        "Auto-Submitted: auto-replied\r\n",
+    );
+    assert_eq!(mailgate(out_of_office), "auto_reply: kept, not counted\n");
+    let stranger = reply(&request, "someone@elsewhere.example.com", "ok", "");
+    assert!(mailgate(stranger).starts_with("unknown_sender: "));
+    let colleague = reply(&request, "linnea.dahl@example.org", "ok", "");
+    assert!(
+        mailgate(colleague.clone()).starts_with("refused: Svaret räknades inte: the reply came from another address")
+    );
+    assert_eq!(
+        mailgate(colleague),
+        "already taken in\n",
+        "the same message twice does nothing"
+    );
+    let bounce = format!(
+        "From: MAILER-DAEMON@example.org\r\nTo: <arshjul@example.org>\r\nReturn-Path: <>\r\nSubject: Undelivered Mail\r\n\
+         Message-ID: <bounce-1@example.org>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nThe message could not be delivered.\r\n\
+         --b\r\nContent-Type: text/rfc822-headers\r\n\r\nX-Arshjul-Deliveries: {}\r\n--b--\r\n",
+        request.header_raw("X-Arshjul-Deliveries").unwrap().trim()
+    );
+    assert!(mailgate(bounce.into_bytes()).starts_with("bounce: "));
+
+    let shared = worker.app.shared();
+    let stored = shared.store.occurrence(occurrence).await.unwrap().unwrap();
+    assert_eq!(stored.state.as_str(), "submitted", "nothing of that acknowledged it");
+    let outcomes: Vec<String> = shared
+        .store
+        .inbox(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["bounce", "refused", "unknown_sender", "auto_reply", "recorded"]
+    );
+    let bounced = shared
+        .store
+        .outbox(Some(arshjul::storage::DeliveryState::Dead), 10)
+        .await
+        .unwrap();
+    assert_eq!(bounced.len(), 1);
+    assert!(bounced[0].last_error.as_deref().unwrap().starts_with("bounced"));
+    let inbox = arshjul(&settings, &dir, &["inbox"], b"");
+    let listing = String::from_utf8_lossy(&inbox.stdout);
+    assert!(
+        listing.contains("someone@elsewhere.example.com") && listing.contains("unknown_sender"),
+        "{listing}"
+    );
+}
