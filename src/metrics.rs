@@ -22,6 +22,8 @@ pub struct Metrics {
     actions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// reason → refused links.
     rejected_links: Mutex<BTreeMap<&'static str, u64>>,
+    /// reason → refused inbound webhook requests.
+    rejected_hooks: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, by: u64) {
@@ -55,6 +57,11 @@ impl Metrics {
     /// Counts a refused link by reason (forged, expired, …).
     pub fn rejected_link(&self, reason: &'static str) {
         bump(&self.rejected_links, reason, 1);
+    }
+
+    /// Counts a refused inbound webhook request by reason (unsigned, forged, stale).
+    pub fn rejected_hook(&self, reason: &'static str) {
+        bump(&self.rejected_hooks, reason, 1);
     }
 
     /// The exposition text, with the outbox gauges read at scrape time.
@@ -110,13 +117,23 @@ impl Metrics {
                 "arshjul_actions_total{{action=\"{action}\",outcome=\"{outcome}\"}} {n}"
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP arshjul_rejected_links_total Refused signed links, by reason."
-        );
-        let _ = writeln!(out, "# TYPE arshjul_rejected_links_total counter");
-        for (reason, n) in self.rejected_links.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(out, "arshjul_rejected_links_total{{reason=\"{reason}\"}} {n}");
+        for (name, help, counts) in [
+            (
+                "arshjul_rejected_links_total",
+                "Refused signed links, by reason.",
+                &self.rejected_links,
+            ),
+            (
+                "arshjul_rejected_hooks_total",
+                "Refused inbound webhook requests (Teams), by reason.",
+                &self.rejected_hooks,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            for (reason, n) in counts.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {n}");
+            }
         }
         out
     }

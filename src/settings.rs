@@ -64,6 +64,8 @@ pub struct RoutingSettings {
 #[serde(deny_unknown_fields)]
 pub struct TeamsSettings {
     pub timeout_seconds: u64,
+    /// The security token Teams shows for an outgoing webhook (base64); empty: no endpoint.
+    pub outgoing_secret: Secret,
     #[serde(default)]
     pub webhooks: BTreeMap<String, TeamsWebhook>,
 }

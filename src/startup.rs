@@ -25,6 +25,8 @@ pub struct Shared {
     pub links: Links,
     /// Which channels each step goes out on.
     pub routing: Routing,
+    /// The key that signs requests from the Teams outgoing webhook, when it is set up.
+    pub teams_hook_key: Option<ring::hmac::Key>,
     files: FilesSettings,
     /// The configuration in force; replaced whole on a successful reload.
     config: RwLock<Arc<Config>>,
@@ -46,7 +48,18 @@ impl Shared {
         let store = Store::connect(&settings.database).await?;
         store.migrate().await?;
         let links = Links::new(&settings.links, &store).await?;
+        let teams_hook_key = match settings.teams.outgoing_secret.expose() {
+            "" => None,
+            secret => {
+                use base64::Engine as _;
+                let key = base64::engine::general_purpose::STANDARD
+                    .decode(secret.trim())
+                    .map_err(|_| anyhow::anyhow!("teams.outgoing_secret: not the base64 token Teams showed"))?;
+                Some(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key))
+            }
+        };
         let shared = Self {
+            teams_hook_key,
             store,
             clock,
             metrics: Metrics::default(),

@@ -5,7 +5,7 @@
 use jiff::civil::Date;
 
 use super::config::{Config, Language, Person, Role, UnitKind};
-use super::occurrence::{Action, StoredOccurrence};
+use super::occurrence::{Action, OccurrenceState, StoredOccurrence};
 use super::planner::Ask;
 
 /// What a reply asks for.
@@ -183,15 +183,18 @@ fn parse_date(word: &str, today: Date) -> Option<Date> {
     }
 }
 
-/// The action a command takes on an occurrence, given what the message replied to asked
-/// (`None` for a command on its own). `None` for commands that are not state changes.
-pub fn action(command: &Command, asked: Option<Ask>) -> Option<Action> {
-    match (command, asked) {
-        (Command::Submit { .. }, _) | (Command::Done { .. }, Some(Ask::Submit)) => Some(Action::Submit),
-        (Command::Acknowledge { .. }, _) | (Command::Done { .. }, Some(Ask::Acknowledge | Ask::FollowUp)) => {
-            Some(Action::Acknowledge)
-        }
-        (Command::Waive { .. }, _) => Some(Action::Waive),
+/// The action a command takes on an occurrence in `state`, given what the message replied to
+/// asked (`None` for a command on its own, where a bare yes takes the item's next step).
+/// `None` for commands that are not state changes.
+pub fn action(command: &Command, asked: Option<Ask>, state: OccurrenceState) -> Option<Action> {
+    match (command, asked, state) {
+        (Command::Submit { .. }, _, _)
+        | (Command::Done { .. }, Some(Ask::Submit), _)
+        | (Command::Done { .. }, None, OccurrenceState::Open) => Some(Action::Submit),
+        (Command::Acknowledge { .. }, _, _)
+        | (Command::Done { .. }, Some(Ask::Acknowledge | Ask::FollowUp), _)
+        | (Command::Done { .. }, None, OccurrenceState::Submitted) => Some(Action::Acknowledge),
+        (Command::Waive { .. }, _, _) => Some(Action::Waive),
         _ => None,
     }
 }
@@ -426,16 +429,22 @@ mod tests {
     }
 
     #[test]
-    fn done_means_what_the_message_asked() {
+    fn done_means_what_the_message_asked_or_the_items_next_step() {
+        use OccurrenceState::{Acknowledged, Open, Submitted};
         let done = Command::Done { note: None };
-        assert_eq!(action(&done, Some(Ask::Submit)), Some(Action::Submit));
-        assert_eq!(action(&done, Some(Ask::Acknowledge)), Some(Action::Acknowledge));
-        assert_eq!(action(&done, None), None, "a bare yes names no action");
+        assert_eq!(action(&done, Some(Ask::Submit), Open), Some(Action::Submit));
         assert_eq!(
-            action(&Command::Acknowledge { note: None }, Some(Ask::Submit)),
+            action(&done, Some(Ask::Acknowledge), Submitted),
             Some(Action::Acknowledge)
         );
-        assert_eq!(action(&Command::Status, Some(Ask::Submit)), None);
+        assert_eq!(action(&done, None, Open), Some(Action::Submit));
+        assert_eq!(action(&done, None, Submitted), Some(Action::Acknowledge));
+        assert_eq!(action(&done, None, Acknowledged), None);
+        assert_eq!(
+            action(&Command::Acknowledge { note: None }, Some(Ask::Submit), Open),
+            Some(Action::Acknowledge)
+        );
+        assert_eq!(action(&Command::Status, Some(Ask::Submit), Open), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 mod ack;
 mod health;
+mod hooks;
 mod metrics;
 
 use std::sync::Arc;
@@ -16,5 +17,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(health::router())
         .merge(metrics::router())
         .merge(ack::router())
+        .merge(hooks::router())
         .with_state(shared)
 }

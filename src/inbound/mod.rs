@@ -21,12 +21,14 @@ use crate::storage::{ActionOutcome, Actor, Settled};
 pub enum Sender {
     Matrix(String),
     Email(String),
+    /// A Teams user by Entra object id.
+    Teams(String),
 }
 
 impl Sender {
     fn as_str(&self) -> &str {
         match self {
-            Self::Matrix(id) | Self::Email(id) => id,
+            Self::Matrix(id) | Self::Email(id) | Self::Teams(id) => id,
         }
     }
 
@@ -35,6 +37,10 @@ impl Sender {
         config.directory.people.iter().find(|p| match self {
             Self::Matrix(id) => p.matrix_id.as_deref() == Some(id.as_str()),
             Self::Email(address) => p.email.eq_ignore_ascii_case(address),
+            Self::Teams(id) => p
+                .teams_user_id
+                .as_deref()
+                .is_some_and(|mine| mine.eq_ignore_ascii_case(id)),
         })
     }
 }
@@ -185,7 +191,7 @@ async fn act(
         note: note.as_deref(),
         ..actor
     };
-    if let Some(action) = action(command, asked) {
+    if let Some(action) = action(command, asked, occurrence.state) {
         if let Err(reason) = may(config, person, occurrence, action) {
             return Ok(Answer::Refused { reason });
         }

@@ -278,3 +278,110 @@ async fn auto_replies_bounces_strangers_and_the_wrong_sender_never_count_but_are
         "{listing}"
     );
 }
+
+/// A Teams outgoing-webhook request saying `text` from `sender`, at `at`, signed with `key`.
+async fn teams_post(
+    app: &crate::helpers::TestApp,
+    key: &[u8],
+    id: &str,
+    sender: &str,
+    text: &str,
+    at: jiff::Timestamp,
+) -> (u16, String) {
+    use base64::Engine as _;
+    let body = json!({
+        "type": "message", "id": id, "timestamp": at.to_string(), "text": text,
+        "from": {"id": "29:1", "name": "Someone", "aadObjectId": sender},
+    })
+    .to_string();
+    let tag = ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), body.as_bytes());
+    let response = crate::helpers::http()
+        .post(format!("{}/hooks/teams", app.address))
+        .header(
+            "Authorization",
+            format!(
+                "HMAC {}",
+                base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
+            ),
+        )
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn teams_commands_count_only_when_signed_fresh_and_from_the_directory() {
+    use base64::Engine as _;
+    let dir = TestDir::new();
+    dir.write(
+        "directory.toml",
+        &directory_reaching("kristina.falk", "teams_user_id = \"6f1c-kristina\""),
+    );
+    let mut settings = test_settings(&dir).await;
+    settings.teams.outgoing_secret = Secret::new(base64::engine::general_purpose::STANDARD.encode(b"teams-token"));
+    let app = crate::helpers::TestApp::spawn(settings).await;
+    let now = crate::helpers::test_now();
+    let occurrence = loop {
+        let rows = app.shared.store.outbox(None, 100).await.unwrap();
+        if let Some(row) = rows.iter().find(|r| r.recipient == "kristina.falk") {
+            break row.occurrence_id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let command = format!("<at>arshjul</at> klar {occurrence}");
+
+    let (status, body) = teams_post(&app, b"teams-token", "a1", "6f1c-kristina", &command, now).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["type"], "message");
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Tack! Noterat som inlämnat: "),
+        "{answer}"
+    );
+    let stored = app.shared.store.occurrence(occurrence).await.unwrap().unwrap();
+    assert_eq!(stored.state.as_str(), "submitted");
+
+    let (status, body) = teams_post(&app, b"teams-token", "a1", "6f1c-kristina", &command, now).await;
+    assert_eq!(
+        (status, body.contains("Already received")),
+        (200, true),
+        "a replay does nothing"
+    );
+    let (status, _) = teams_post(&app, b"wrong-token", "a2", "6f1c-kristina", &command, now).await;
+    assert_eq!(status, 401, "a forged signature");
+    let old = now - jiff::SignedDuration::from_mins(10);
+    let (status, _) = teams_post(&app, b"teams-token", "a3", "6f1c-kristina", &command, old).await;
+    assert_eq!(status, 401, "an old request");
+    let unsigned = crate::helpers::http()
+        .post(format!("{}/hooks/teams", app.address))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status().as_u16(), 401);
+    let (status, body) = teams_post(&app, b"teams-token", "a4", "someone-else", "status", now).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("not in arshjul's directory"), "{body}");
+
+    let metrics = crate::helpers::http()
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for reason in ["forged", "stale", "unsigned"] {
+        assert!(
+            metrics.contains(&format!("arshjul_rejected_hooks_total{{reason=\"{reason}\"}} 1")),
+            "{metrics}"
+        );
+    }
+    app.stop().await;
+}

@@ -143,6 +143,8 @@ pub struct Person {
     pub matrix_id: Option<String>,
     /// The name of a Teams webhook (in the settings) that posts to this person's chat.
     pub teams: Option<String>,
+    /// The person's Microsoft Entra (Azure AD) object id, which Teams names senders by.
+    pub teams_user_id: Option<String>,
     /// The channels this person wants reminders on, in order; empty means email.
     pub prefers: Vec<Transport>,
     pub absences: Vec<Absence>,
@@ -343,6 +345,7 @@ struct RawPerson {
     language: Language,
     matrix_id: Option<Spanned<String>>,
     teams: Option<String>,
+    teams_user_id: Option<String>,
     prefers: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     absences: Vec<RawAbsence>,
@@ -439,6 +442,7 @@ fn parse_people(source: SourceFile<'_>, raw: &[RawPerson], errors: &mut Vec<Conf
                 language: person.language,
                 matrix_id: person.matrix_id.as_ref().map(|m| m.get_ref().clone()),
                 teams: person.teams.clone(),
+                teams_user_id: person.teams_user_id.clone(),
                 prefers,
                 absences,
             });
