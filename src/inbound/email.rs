@@ -41,9 +41,15 @@ pub async fn receive(shared: &Arc<Shared>, raw: &[u8]) -> anyhow::Result<Receive
         .and_then(|a| a.address())
         .unwrap_or_default()
         .to_owned();
-    let reference = message
-        .message_id()
-        .map_or_else(|| format!("no-message-id-{}", now.as_nanosecond()), str::to_owned);
+    // Without a Message-ID, the message's own bytes name it: the same message twice is one.
+    let reference = message.message_id().map_or_else(
+        || {
+            let digest = ring::digest::digest(&ring::digest::SHA256, raw);
+            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+            format!("sha256:{hex}")
+        },
+        str::to_owned,
+    );
     if is_bounce(&message, &from) {
         let deliveries = bounced_deliveries(raw);
         let text = format!("bounce for {}", deliveries.join(" "));

@@ -385,3 +385,42 @@ async fn teams_commands_count_only_when_signed_fresh_and_from_the_directory() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn arbitrary_mail_never_panics_and_is_never_counted() {
+    let dir = TestDir::new();
+    let worker = Worker::build(test_settings(&dir).await).await;
+    let shared = worker.app.shared();
+    worker.materialise_and_plan().await;
+    let pieces: [&[u8]; 14] = [
+        b"From: magnus.berg@example.org\r\n",
+        b"To: arshjul+1-0123456789abcdef@example.org\r\n",
+        b"In-Reply-To: <7.due.magnus.berg.email@example.org>\r\n",
+        b"Content-Type: multipart/report; boundary=x\r\n",
+        b"Content-Type: text/plain; charset=utf-8\r\n",
+        b"Auto-Submitted: no\r\n",
+        b"Return-Path: <>\r\n",
+        b"\r\n",
+        b"--x\r\n",
+        b"klar\r\n",
+        b"> ok\r\n",
+        "Hälsningar ✅ 👍🏽\r\n".as_bytes(),
+        b"=?utf-8?b?w6XDpA==?=",
+        &[0xff, 0xfe, 0x00, 0x80],
+    ];
+    let mut rng = fastrand::Rng::with_seed(822);
+    for _ in 0..300 {
+        let raw: Vec<u8> = (0..rng.usize(0..12))
+            .flat_map(|_| pieces[rng.usize(..pieces.len())].to_vec())
+            .collect();
+        arshjul::inbound::email::receive(&shared, &raw)
+            .await
+            .expect("handled without error");
+    }
+    let kept = shared.store.inbox(None, 1_000).await.unwrap();
+    assert!(kept.len() > 100, "most of it is kept in the inbox: {}", kept.len());
+    assert!(
+        kept.iter().all(|m| m.outcome != "recorded" && m.outcome != "received"),
+        "random mail never acts and is always settled"
+    );
+}
