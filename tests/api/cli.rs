@@ -166,7 +166,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
         (
             "unknown role",
             Box::new(|d, c| (d.replacen("[units.roles.eu_contact]", "[units.roles.eu_kontakt]", 1), c)),
-            "directory.toml:73: unknown variant `eu_kontakt`",
+            "directory.toml:75: unknown variant `eu_kontakt`",
         ),
         (
             "unit without manager",
@@ -180,7 +180,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     c,
                 )
             }),
-            "directory.toml:54: units[1].roles: unit \"ks\" has no manager",
+            "directory.toml:56: units[1].roles: unit \"ks\" has no manager",
         ),
         (
             "due rule to a missing obligation",
@@ -226,12 +226,12 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
         (
             "a preferred channel the person has no address on",
             Box::new(|d, c| (d.replacen("matrix_id = \"@helena.akesson:example.org\"\n", "", 1), c)),
-            "directory.toml:343: people[2].prefers: matrix needs a matrix_id",
+            "directory.toml:345: people[2].prefers: matrix needs a matrix_id",
         ),
         (
             "duplicate ids",
             Box::new(|d, c| (d.replacen("id = \"tekniska\"", "id = \"omsorg\"", 1), c)),
-            "directory.toml:151: units[10].id: duplicate unit id \"omsorg\"",
+            "directory.toml:153: units[10].id: duplicate unit id \"omsorg\"",
         ),
     ];
     for (mistake, edit, expected) in cases {
