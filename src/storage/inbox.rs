@@ -50,9 +50,9 @@ impl Store {
              VALUES ($1, $2, $3, $4, 'received', '', $5) ON CONFLICT (channel, reference) DO NOTHING RETURNING id",
         )
         .bind(channel)
-        .bind(reference)
-        .bind(sender)
-        .bind(text)
+        .bind(storable(reference))
+        .bind(storable(sender))
+        .bind(storable(text))
         .bind(now.as_second())
         .fetch_optional(&self.pool)
         .await
@@ -170,6 +170,12 @@ impl Store {
         .context("storing a meta value")?;
         Ok(())
     }
+}
+
+/// `text` as PostgreSQL can store it: NUL characters (which arrive in hostile mail) become
+/// U+FFFD, so the message is kept rather than refused.
+fn storable(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
 }
 
 /// Cancels the deliveries of occurrence `id` that are not yet sent: they were planned for a
