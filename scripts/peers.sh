@@ -1,14 +1,17 @@
 # Starts the peers that tests and benchmarks talk to, all on 127.0.0.1, and stops them on exit:
-# a throwaway PostgreSQL cluster ($pg_port), the Python peers' virtualenv ($ARSHJUL_TEST_PYTHON)
-# and Synapse ($ARSHJUL_TEST_MATRIX_URL, $ARSHJUL_TEST_MATRIX_SECRET). Installs what is missing.
+# a throwaway PostgreSQL cluster ($pg_port), the Python peers' virtualenv ($ARSHJUL_TEST_PYTHON),
+# Dovecot ($ARSHJUL_TEST_IMAP_URL) and Synapse ($ARSHJUL_TEST_MATRIX_URL,
+# $ARSHJUL_TEST_MATRIX_SECRET). Installs what is missing.
 # Sourced by scripts/test and scripts/bench from the repository root.
 
 peers=$(mktemp -d /tmp/arshjul-peers.XXXXXX)
 chmod 755 "$peers"
 pg_ctl_cmd=()
 synapse_pid=
+dovecot_pid=
 cleanup() {
     if [ -n "$synapse_pid" ]; then kill "$synapse_pid" 2>/dev/null || true; wait "$synapse_pid" 2>/dev/null || true; fi
+    if [ -n "$dovecot_pid" ]; then kill "$dovecot_pid" 2>/dev/null || true; wait "$dovecot_pid" 2>/dev/null || true; fi
     if [ ${#pg_ctl_cmd[@]} -gt 0 ]; then "${pg_ctl_cmd[@]}" -D "$peers/pgdata" -m fast -w stop >/dev/null 2>&1 || true; fi
     rm -rf "$peers"
 }
@@ -59,6 +62,35 @@ if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
     "$venv/bin/pip" install -q aiosmtpd
 fi
 export ARSHJUL_TEST_PYTHON="$PWD/$venv/bin/python"
+
+# --- Dovecot, a real IMAP server: one mail user, plain IMAP on loopback ----------------------
+if ! command -v dovecot >/dev/null 2>&1; then
+    echo "== installing Dovecot from apt"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
+fi
+imap_port=$(free_port)
+imap_password=$(python3 -c 'import secrets; print(secrets.token_hex(8))')
+mkdir -p "$peers/dovecot/mail"
+mail_owner=$(id -un)
+if [ "$(id -u)" -eq 0 ]; then
+    # Dovecot does not deliver mail as root.
+    id arshjulmail >/dev/null 2>&1 || useradd --system --no-create-home arshjulmail
+    mail_owner=arshjulmail
+    chown arshjulmail "$peers/dovecot/mail"
+fi
+printf 'arshjul:{PLAIN}%s\n' "$imap_password" > "$peers/dovecot/users"
+sed -e "s|@DIR@|$peers/dovecot|g" -e "s|@PORT@|$imap_port|g" -e "s|@OWNER@|$mail_owner|g" \
+    tests/peers/dovecot.conf > "$peers/dovecot/dovecot.conf"
+dovecot -F -c "$peers/dovecot/dovecot.conf" >"$peers/dovecot/stdout" 2>&1 &
+dovecot_pid=$!
+for _ in $(seq 1 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $imap_port), 0.2)" 2>/dev/null && break
+    kill -0 "$dovecot_pid" 2>/dev/null || { cat "$peers/dovecot/stdout" "$peers/dovecot/dovecot.log" 2>/dev/null; echo "Dovecot did not start"; exit 1; }
+    sleep 0.05
+done
+export ARSHJUL_TEST_IMAP_URL="imap://arshjul:$imap_password@127.0.0.1:$imap_port"
+echo "== Dovecot $(dovecot --version | cut -d' ' -f1) on 127.0.0.1:$imap_port"
 
 # --- Synapse, a real Matrix homeserver: SQLite, loopback, shared-secret registration -------
 synapse_venv=target/test-peers/venv-synapse

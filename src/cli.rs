@@ -265,9 +265,14 @@ fn check_config(settings: &Settings) -> ExitCode {
             failed = true;
         }
     }
-    if let Err(error) = Notifiers::new(settings) {
-        eprintln!("settings: {error:#}");
-        failed = true;
+    for checked in [
+        Notifiers::new(settings).map(drop),
+        crate::inbound::imap::check(&settings.email),
+    ] {
+        if let Err(error) = checked {
+            eprintln!("settings: {error:#}");
+            failed = true;
+        }
     }
     let routing = settings.routing();
     match settings.files.load() {

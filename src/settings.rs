@@ -123,6 +123,14 @@ pub struct EmailSettings {
     pub from: String,
     pub reply_to: Option<String>,
     pub timeout_seconds: u64,
+    /// Where replies are fetched from: `imap://` or `imaps://USER:PASSWORD@HOST:PORT`; empty: no poller.
+    pub imap_url: Secret,
+    /// The folder replies arrive in.
+    pub imap_folder: String,
+    /// The folder processed mail is moved to (created when missing).
+    pub imap_processed_folder: String,
+    /// Seconds between polls.
+    pub imap_interval_seconds: u64,
 }
 
 /// How email leaves arshjul.

@@ -45,6 +45,7 @@ impl Shared {
             .and_then(|config| checked_routing(&routing, config))
             .map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
         let notifiers = Notifiers::new(settings)?;
+        crate::inbound::imap::check(&settings.email)?;
         let store = Store::connect(&settings.database).await?;
         store.migrate().await?;
         let links = Links::new(&settings.links, &store).await?;
@@ -151,6 +152,9 @@ pub struct Application {
     listener: TcpListener,
     /// The Matrix bot, whose rooms are followed for replies.
     matrix_bot: Option<Arc<MatrixNotifier>>,
+    /// The email settings, when replies are fetched by IMAP.
+    imap: Option<crate::settings::EmailSettings>,
+    notifiers: Arc<Notifiers>,
     shared: Arc<Shared>,
     dispatcher: Arc<Dispatcher>,
     materialise_cron: String,
@@ -171,14 +175,18 @@ impl Application {
             .with_context(|| format!("binding HTTP on {address}"))?;
         let shared = Arc::new(shared);
         let plan_cron = settings.delivery.plan.clone();
+        let notifiers = Arc::new(notifiers);
         let dispatcher = Arc::new(Dispatcher::new(
             Arc::clone(&shared),
-            Arc::new(notifiers),
+            Arc::clone(&notifiers),
             settings.delivery,
         ));
+        let imap = (!settings.email.imap_url.expose().is_empty()).then_some(settings.email);
         Ok(Self {
             listener,
             matrix_bot,
+            imap,
+            notifiers,
             shared,
             dispatcher,
             materialise_cron: settings.jobs.materialise,
@@ -210,6 +218,14 @@ impl Application {
         let mut scheduler =
             crate::jobs::start(Arc::clone(&self.shared), &self.materialise_cron, &self.plan_cron).await?;
         let dispatching = tokio::spawn(self.dispatcher.run_until_stopped(shutdown.clone()));
+        let polling = self.imap.map(|email| {
+            tokio::spawn(crate::inbound::imap::poll_until_stopped(
+                Arc::clone(&self.shared),
+                Arc::clone(&self.notifiers),
+                email,
+                shutdown.clone(),
+            ))
+        });
         let following = self.matrix_bot.map(|bot| {
             tokio::spawn(crate::inbound::matrix::follow_until_stopped(
                 Arc::clone(&self.shared),
@@ -228,6 +244,9 @@ impl Application {
         dispatching.await.context("joining the dispatcher")?;
         if let Some(following) = following {
             following.await.context("joining the Matrix follower")?;
+        }
+        if let Some(polling) = polling {
+            polling.await.context("joining the IMAP poller")?;
         }
         self.shared.store.close().await;
         tracing::info!("arshjul stopped");

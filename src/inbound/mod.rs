@@ -4,6 +4,7 @@
 //! says what to answer. Nothing is dropped: what does not count is kept in the inbox with why.
 
 pub mod email;
+pub mod imap;
 pub mod matrix;
 
 use std::sync::Arc;

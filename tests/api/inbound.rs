@@ -49,6 +49,14 @@ fn mails_to(dir: &TestDir, address: &str) -> Vec<mail_parser::Message<'static>> 
         .collect()
 }
 
+/// The email asking Magnus Berg to acknowledge the follow-up.
+fn acknowledgement_request(dir: &TestDir) -> mail_parser::Message<'static> {
+    mails_to(dir, "magnus.berg@example.org")
+        .into_iter()
+        .find(|m| m.subject().unwrap_or_default().contains("väntar på kvittens"))
+        .expect("the manager is asked by email to acknowledge")
+}
+
 /// A reply to `original` from `from`, sent to its Reply-To, saying `body`.
 fn reply(original: &mail_parser::Message<'_>, from: &str, body: &str, extra_headers: &str) -> Vec<u8> {
     let reply_to = original
@@ -131,10 +139,7 @@ async fn klar_on_matrix_then_ok_by_email_closes_the_occurrence_and_status_shows_
         dir,
         occurrence,
     } = linnea_submits_on_matrix().await;
-    let request = mails_to(&dir, "magnus.berg@example.org")
-        .into_iter()
-        .find(|m| m.subject().unwrap_or_default().contains("väntar på kvittens"))
-        .expect("the manager is asked by email to acknowledge");
+    let request = acknowledgement_request(&dir);
     let reply_to = request
         .reply_to()
         .and_then(|r| r.first())
@@ -215,7 +220,7 @@ async fn auto_replies_bounces_strangers_and_the_wrong_sender_never_count_but_are
         dir,
         occurrence,
     } = linnea_submits_on_matrix().await;
-    let request = mails_to(&dir, "magnus.berg@example.org").remove(0);
+    let request = acknowledgement_request(&dir);
     let mailgate = |raw: Vec<u8>| {
         let output = arshjul(&settings, &dir, &["mailgate"], &raw);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -423,4 +428,84 @@ async fn arbitrary_mail_never_panics_and_is_never_counted() {
         kept.iter().all(|m| m.outcome != "recorded" && m.outcome != "received"),
         "random mail never acts and is always settled"
     );
+}
+
+/// Logs in to the test run's Dovecot.
+async fn imap_session() -> async_imap::Session<tokio::net::TcpStream> {
+    let url = std::env::var("ARSHJUL_TEST_IMAP_URL")
+        .expect("ARSHJUL_TEST_IMAP_URL is not set: run the suite with scripts/test");
+    let url = reqwest::Url::parse(&url).unwrap();
+    let tcp = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap()))
+        .await
+        .unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap();
+    client
+        .login(url.username(), url.password().unwrap())
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap()
+}
+
+async fn count(session: &mut async_imap::Session<tokio::net::TcpStream>, folder: &str) -> u32 {
+    session.select(folder).await.unwrap().exists
+}
+
+#[tokio::test]
+async fn the_imap_poller_takes_in_replies_and_auto_replies_and_moves_them_away() {
+    let Flow {
+        worker,
+        mut settings,
+        dir,
+        occurrence,
+    } = linnea_submits_on_matrix().await;
+    let request = acknowledgement_request(&dir);
+    let folder = format!("replies-{}", fastrand::u32(..));
+    settings.email.imap_url = Secret::new(std::env::var("ARSHJUL_TEST_IMAP_URL").unwrap());
+    settings.email.imap_folder = folder.clone();
+    settings.email.imap_processed_folder = format!("{folder}-done");
+    let mut imap = imap_session().await;
+    imap.create(&folder).await.unwrap();
+    let out_of_office = reply(
+        &request,
+        "magnus.berg@example.org",
+        "Borta.",
+        "Auto-Submitted: auto-replied\r\n",
+    );
+    let ok = reply(&request, "magnus.berg@example.org", "ok", "");
+    for raw in [out_of_office, ok] {
+        imap.append(&folder, None, None, raw).await.unwrap();
+    }
+
+    let shared = worker.app.shared();
+    let notifiers = arshjul::outbox::Notifiers::new(&settings).unwrap();
+    let taken = arshjul::inbound::imap::poll_once(&shared, &notifiers, &settings.email)
+        .await
+        .unwrap();
+
+    assert_eq!(taken, 2);
+    let stored = shared.store.occurrence(occurrence).await.unwrap().unwrap();
+    assert_eq!(stored.state.as_str(), "acknowledged");
+    let outcomes: Vec<String> = shared
+        .store
+        .inbox(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.outcome)
+        .collect();
+    assert_eq!(outcomes, ["recorded", "auto_reply", "recorded"]);
+    assert_eq!(count(&mut imap, &folder).await, 0, "processed mail leaves the folder");
+    assert_eq!(
+        count(&mut imap, &format!("{folder}-done")).await,
+        2,
+        "and is kept in the processed folder"
+    );
+    assert_eq!(
+        arshjul::inbound::imap::poll_once(&shared, &notifiers, &settings.email)
+            .await
+            .unwrap(),
+        0
+    );
+    imap.logout().await.unwrap();
 }
