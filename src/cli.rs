@@ -203,7 +203,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Calendar(args) => calendar(&settings, &args, &SystemClock),
         Command::Simulate(args) => simulate(&settings, &args, &SystemClock),
         Command::Outbox(args) => outbox(&settings, args, &SystemClock).await,
-        Command::Ack(args) => ack(&settings, &args, &SystemClock).await,
+        Command::Ack(args) => ack(&settings, &args).await,
         Command::Bench(args) => crate::bench::run(settings, &args).await.map(|()| ExitCode::SUCCESS),
     }
 }
@@ -664,7 +664,7 @@ async fn outbox(settings: &Settings, args: OutboxArgs, clock: &dyn Clock) -> any
     }
 }
 
-async fn ack(settings: &Settings, args: &AckArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
+async fn ack(settings: &Settings, args: &AckArgs) -> anyhow::Result<ExitCode> {
     let action: Action = match args.action.parse() {
         Ok(action) => action,
         Err(reason) => {
@@ -691,18 +691,15 @@ async fn ack(settings: &Settings, args: &AckArgs, clock: &dyn Clock) -> anyhow::
         );
         return Ok(ExitCode::FAILURE);
     }
-    let store = Store::connect(&settings.database).await?;
-    store.migrate().await?;
+    // As the daemon would: the next step is planned and an acknowledgement told at once.
+    let (shared, _) = crate::startup::Shared::open(settings, Arc::new(SystemClock)).await?;
     let actor = Actor {
         person: &args.person,
         channel: "cli",
         source: "arshjul ack",
         note: args.note.as_deref(),
     };
-    match store
-        .record_action(args.occurrence, action, &actor, clock.now())
-        .await?
-    {
+    match shared.record_action(args.occurrence, action, &actor).await? {
         Some(ActionOutcome::Recorded { from, to }) => {
             println!("occurrence {}: {from} → {to}", args.occurrence);
             Ok(ExitCode::SUCCESS)

@@ -10,12 +10,14 @@ use tokio_util::sync::CancellationToken;
 use crate::channels::matrix::MatrixNotifier;
 use crate::clock::Clock;
 use crate::domain::config::{Config, ConfigError, ConfigErrors};
+use crate::domain::occurrence::{Action, OccurrenceState};
+use crate::domain::planner::closing_notice;
 use crate::domain::routing::Routing;
 use crate::links::Links;
 use crate::metrics::Metrics;
 use crate::outbox::{Dispatcher, Notifiers};
 use crate::settings::{FilesSettings, Settings};
-use crate::storage::{MaterialiseReport, Store};
+use crate::storage::{ActionOutcome, Actor, MaterialiseReport, Store};
 
 /// State shared by the HTTP handlers, the jobs, the dispatcher and the reload signal.
 pub struct Shared {
@@ -111,6 +113,30 @@ impl Shared {
             Err(error) => tracing::error!(error = format!("{error:#}"), "materialisation failed"),
         }
         outcome
+    }
+
+    /// Records `action` on occurrence `id` as `actor` does, and what follows from it at once: the
+    /// next step is planned (the manager's acknowledgement request), and an acknowledgement is
+    /// told to the responsible person.
+    pub async fn record_action(
+        &self,
+        id: i64,
+        action: Action,
+        actor: &Actor<'_>,
+    ) -> anyhow::Result<Option<ActionOutcome>> {
+        let now = self.clock.now();
+        let outcome = self.store.record_action(id, action, actor, now).await?;
+        if let Some(ActionOutcome::Recorded { to, .. }) = &outcome {
+            // `plan` logs its own failure, and the minute job tries again.
+            let _ = self.plan().await;
+            if *to == OccurrenceState::Acknowledged
+                && let Some(occurrence) = self.store.occurrence(id).await?
+            {
+                let notice = closing_notice(&self.config(), &occurrence, &self.routing, actor.person, now);
+                self.store.enqueue(&notice, now).await?;
+            }
+        }
+        Ok(outcome)
     }
 
     /// Writes the deliveries wanted now to the outbox; returns how many were new.

@@ -49,7 +49,7 @@ pub fn action_for(step: Step) -> Option<Action> {
     match step.ask() {
         Ask::Submit => Some(Action::Submit),
         Ask::Acknowledge => Some(Action::Acknowledge),
-        Ask::FollowUp => None,
+        Ask::FollowUp | Ask::Nothing => None,
     }
 }
 
@@ -246,6 +246,8 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
         (Step::Overdue(_) | Step::EscalateManager | Step::EscalateKlk, false) => "Overdue".to_owned(),
         (Step::Acknowledge(_), true) => "Inlämnad – väntar på kvittens".to_owned(),
         (Step::Acknowledge(_), false) => "Submitted – awaiting acknowledgement".to_owned(),
+        (Step::Closed, true) => "Kvitterad".to_owned(),
+        (Step::Closed, false) => "Acknowledged".to_owned(),
     };
     let ask = match (entry.step.ask(), sv) {
         (Ask::Submit, true) => "Gör klart och markera som inlämnad.",
@@ -254,6 +256,8 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
         (Ask::FollowUp, false) => "The unit has not submitted. Please make sure it gets done.",
         (Ask::Acknowledge, true) => "Granska och kvittera inlämningen.",
         (Ask::Acknowledge, false) => "Please review and acknowledge the submission.",
+        (Ask::Nothing, true) => "Chefen har kvitterat inlämningen. Ärendet är klart – tack!",
+        (Ask::Nothing, false) => "The manager has acknowledged the submission. The item is closed – thank you!",
     };
     let note = match &entry.reason {
         Reason::Holder => None,

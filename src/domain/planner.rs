@@ -33,6 +33,8 @@ pub enum Step {
     EscalateKlk,
     /// The manager is asked to acknowledge a submission (0 = the first request).
     Acknowledge(u16),
+    /// The responsible person is told that the manager acknowledged: the item is closed.
+    Closed,
 }
 
 impl fmt::Display for Step {
@@ -45,6 +47,7 @@ impl fmt::Display for Step {
             Self::EscalateKlk => f.write_str("escalate-klk"),
             Self::Acknowledge(0) => f.write_str("acknowledge"),
             Self::Acknowledge(k) => write!(f, "acknowledge-{k}"),
+            Self::Closed => f.write_str("closed"),
         }
     }
 }
@@ -60,6 +63,7 @@ impl std::str::FromStr for Step {
             "escalate-manager" => Ok(Self::EscalateManager),
             "escalate-klk" => Ok(Self::EscalateKlk),
             "acknowledge" => Ok(Self::Acknowledge(0)),
+            "closed" => Ok(Self::Closed),
             _ => match text.split_once('-') {
                 Some(("before", n)) => number(n).map(Self::Before),
                 Some(("overdue", n)) => number(n).map(Self::Overdue),
@@ -77,6 +81,7 @@ impl Step {
             Self::Before(_) | Self::Due | Self::Overdue(_) => Ask::Submit,
             Self::EscalateManager | Self::EscalateKlk => Ask::FollowUp,
             Self::Acknowledge(_) => Ask::Acknowledge,
+            Self::Closed => Ask::Nothing,
         }
     }
 }
@@ -91,6 +96,8 @@ pub enum Ask {
     FollowUp,
     /// Confirm a submission.
     Acknowledge,
+    /// Nothing: the message only tells.
+    Nothing,
 }
 
 /// Why a delivery goes to its recipient and not to someone else.
@@ -188,6 +195,46 @@ pub fn plan(config: &Config, occurrences: &[StoredOccurrence], now: Timestamp, r
                         })
                 })
                 .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The message telling the responsible person of `occurrence` that it was acknowledged, on
+/// the channels they get reminders on, at the first send time from `now`; none when the
+/// responsible person acknowledged it themselves (`by`).
+pub fn closing_notice(
+    config: &Config,
+    occurrence: &StoredOccurrence,
+    routing: &Routing,
+    by: &str,
+    now: Timestamp,
+) -> Vec<Delivery> {
+    let obligation = config
+        .calendar
+        .obligations
+        .iter()
+        .find(|o| o.id.as_str() == occurrence.obligation);
+    let (Some(obligation), Some(unit)) = (obligation, config.directory.unit_named(&occurrence.unit)) else {
+        return Vec::new();
+    };
+    let today = config.local_date(now);
+    let Some((person, reason)) = recipient(config, unit, Addressee::Role(obligation.responsible_role), today) else {
+        return Vec::new();
+    };
+    if person.id.as_str() == by {
+        return Vec::new();
+    }
+    routing
+        .routes(config, person, Ask::Nothing)
+        .into_iter()
+        .map(|route| Delivery {
+            occurrence_id: occurrence.id,
+            step: Step::Closed,
+            idempotency_key: idempotency_key(occurrence.id, Step::Closed, &person.id, &route),
+            recipient: person.id.clone(),
+            route,
+            not_before: config.next_send_time(now),
+            reason: reason.clone(),
         })
         .collect()
 }

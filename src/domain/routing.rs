@@ -175,7 +175,8 @@ impl Routing {
     /// email when nothing else can reach them.
     pub fn routes(&self, config: &Config, person: &Person, ask: Ask) -> Vec<Route> {
         let targets = match ask {
-            Ask::Submit => &self.reminders,
+            // What is done is told where the reminders went.
+            Ask::Submit | Ask::Nothing => &self.reminders,
             Ask::FollowUp => &self.escalations,
             Ask::Acknowledge => &self.acknowledgements,
         };

@@ -128,18 +128,12 @@ async fn record(State(shared): State<Arc<Shared>>, Path(token): Path<String>) ->
         source: "signed link",
         note: None,
     };
-    let outcome = shared
-        .store
-        .record_action(occurrence.id, claims.action, &actor, shared.clock.now())
-        .await;
+    let outcome = shared.record_action(occurrence.id, claims.action, &actor).await;
     let config = shared.config();
     match outcome {
         Ok(Some(ActionOutcome::Recorded { to, .. })) => {
             shared.metrics.action(claims.action.as_str(), "recorded");
             tracing::info!(occurrence = occurrence.id, person = %claims.person, action = claims.action.as_str(), "action recorded from a link");
-            // The next step (e.g. the manager's acknowledgement request) is planned at once;
-            // `plan` logs its own failure and the minute job tries again.
-            let _ = shared.plan().await;
             let mut recorded = occurrence.clone();
             recorded.state = to;
             Page {

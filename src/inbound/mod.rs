@@ -196,12 +196,8 @@ async fn act(
         if let Err(reason) = may(config, person, occurrence, action) {
             return Ok(Answer::Refused { reason });
         }
-        return Ok(match store.record_action(occurrence.id, action, &actor, now).await? {
-            Some(ActionOutcome::Recorded { .. }) => {
-                // The next step (the manager's acknowledgement request) follows at once.
-                let _ = shared.plan().await;
-                Answer::Recorded { action, item }
-            }
+        return Ok(match shared.record_action(occurrence.id, action, &actor).await? {
+            Some(ActionOutcome::Recorded { .. }) => Answer::Recorded { action, item },
             Some(ActionOutcome::AlreadyRecorded(_)) => Answer::Already { item },
             Some(ActionOutcome::Refused(state)) => Answer::Refused {
                 reason: format!("{item} is {}", state.as_str()),

@@ -21,6 +21,9 @@ fn arshjul(settings: &Settings, dir: &TestDir, args: &[&str], stdin: &[u8]) -> O
         .env("ARSHJUL__EMAIL__FILE_DIR", dir.path().join("outbox-mail"))
         .env("ARSHJUL__EMAIL__REPLY_TO", "arshjul <arshjul@example.org>")
         .env("ARSHJUL__LINKS__SECRET", "inbound-test")
+        // The same channels as the daemon: what mailgate plans goes where the daemon's would.
+        .env("ARSHJUL__MATRIX__HOMESERVER_URL", &settings.matrix.homeserver_url)
+        .env("ARSHJUL__MATRIX__ACCESS_TOKEN", settings.matrix.access_token.expose())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -187,6 +190,18 @@ async fn klar_on_matrix_then_ok_by_email_closes_the_occurrence_and_status_shows_
             ("acknowledge".into(), "magnus.berg".into(), "email".into())
         ]
     );
+    worker.drain().await;
+    let closed = worker
+        .outbox()
+        .await
+        .into_iter()
+        .find(|r| r.step == "closed")
+        .expect("the contact person is told");
+    assert_eq!(
+        (closed.recipient.as_str(), closed.channel.as_str()),
+        ("linnea.dahl", "matrix")
+    );
+    assert_eq!(closed.state.as_str(), "sent");
     let answers = mails_to(&dir, "magnus.berg@example.org");
     assert!(
         answers
