@@ -60,6 +60,19 @@ fn acknowledgement_request(dir: &TestDir) -> mail_parser::Message<'static> {
         .expect("the manager is asked by email to acknowledge")
 }
 
+/// The mail server's report that `original` could not be delivered.
+fn bounce_of(original: &mail_parser::Message<'_>) -> Vec<u8> {
+    format!(
+        "From: MAILER-DAEMON@example.org\r\nTo: <arshjul@example.org>\r\nReturn-Path: <>\r\nSubject: Undelivered Mail\r\n\
+         Message-ID: <bounce-{}@example.org>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nThe message could not be delivered.\r\n\
+         --b\r\nContent-Type: text/rfc822-headers\r\n\r\nX-Arshjul-Deliveries: {}\r\n--b--\r\n",
+        fastrand::u64(..),
+        original.header_raw("X-Arshjul-Deliveries").unwrap().trim()
+    )
+    .into_bytes()
+}
+
 /// A reply to `original` from `from`, sent to its Reply-To, saying `body`.
 fn reply(original: &mail_parser::Message<'_>, from: &str, body: &str, extra_headers: &str) -> Vec<u8> {
     let reply_to = original
@@ -260,14 +273,7 @@ async fn auto_replies_bounces_strangers_and_the_wrong_sender_never_count_but_are
         "already taken in\n",
         "the same message twice does nothing"
     );
-    let bounce = format!(
-        "From: MAILER-DAEMON@example.org\r\nTo: <arshjul@example.org>\r\nReturn-Path: <>\r\nSubject: Undelivered Mail\r\n\
-         Message-ID: <bounce-1@example.org>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n\
-         --b\r\nContent-Type: text/plain\r\n\r\nThe message could not be delivered.\r\n\
-         --b\r\nContent-Type: text/rfc822-headers\r\n\r\nX-Arshjul-Deliveries: {}\r\n--b--\r\n",
-        request.header_raw("X-Arshjul-Deliveries").unwrap().trim()
-    );
-    assert!(mailgate(bounce.into_bytes()).starts_with("bounce: "));
+    assert!(mailgate(bounce_of(&request)).starts_with("bounce: "));
 
     let shared = worker.app.shared();
     let stored = shared.store.occurrence(occurrence).await.unwrap().unwrap();
@@ -467,7 +473,7 @@ async fn count(session: &mut async_imap::Session<tokio::net::TcpStream>, folder:
 }
 
 #[tokio::test]
-async fn the_imap_poller_takes_in_replies_and_auto_replies_and_moves_them_away() {
+async fn the_imap_poller_takes_in_replies_auto_replies_and_bounces_and_moves_them_away() {
     let Flow {
         worker,
         mut settings,
@@ -488,7 +494,8 @@ async fn the_imap_poller_takes_in_replies_and_auto_replies_and_moves_them_away()
         "Auto-Submitted: auto-replied\r\n",
     );
     let ok = reply(&request, "magnus.berg@example.org", "ok", "");
-    for raw in [out_of_office, ok] {
+    let bounce = bounce_of(&request);
+    for raw in [out_of_office, ok, bounce] {
         imap.append(&folder, None, None, raw).await.unwrap();
     }
 
@@ -498,7 +505,7 @@ async fn the_imap_poller_takes_in_replies_and_auto_replies_and_moves_them_away()
         .await
         .unwrap();
 
-    assert_eq!(taken, 2);
+    assert_eq!(taken, 3);
     let stored = shared.store.occurrence(occurrence).await.unwrap().unwrap();
     assert_eq!(stored.state.as_str(), "acknowledged");
     let outcomes: Vec<String> = shared
@@ -509,11 +516,11 @@ async fn the_imap_poller_takes_in_replies_and_auto_replies_and_moves_them_away()
         .into_iter()
         .map(|m| m.outcome)
         .collect();
-    assert_eq!(outcomes, ["recorded", "auto_reply", "recorded"]);
+    assert_eq!(outcomes, ["bounce", "recorded", "auto_reply", "recorded"]);
     assert_eq!(count(&mut imap, &folder).await, 0, "processed mail leaves the folder");
     assert_eq!(
         count(&mut imap, &format!("{folder}-done")).await,
-        2,
+        3,
         "and is kept in the processed folder"
     );
     assert_eq!(

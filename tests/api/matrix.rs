@@ -605,3 +605,37 @@ async fn a_reply_and_a_reaction_in_matrix_submit_and_acknowledge_and_a_stranger_
         .collect();
     assert_eq!(actions, ["submit", "acknowledge"]);
 }
+
+/// A new private room of `user`'s with `bot` invited; its id.
+async fn invite_bot(user: &MatrixUser, bot: &MatrixUser) -> String {
+    let body = json!({"preset": "private_chat", "invite": [bot.user_id]});
+    user.call(reqwest::Method::POST, "createRoom", Some(body)).await["room_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_bot_accepts_invitations_from_the_directory_only() {
+    let Setup {
+        bot,
+        kristina,
+        dir: _dir,
+        settings,
+    } = Setup::new("[\"matrix\"]").await;
+    let stranger = Homeserver::get().register("stranger").await;
+    let follower = arshjul::channels::matrix::MatrixNotifier::new(&settings.matrix)
+        .unwrap()
+        .unwrap();
+    let worker = Worker::build(settings).await;
+    let shared = worker.app.shared();
+    let from_kristina = invite_bot(&kristina, &bot).await;
+    let from_stranger = invite_bot(&stranger, &bot).await;
+
+    arshjul::inbound::matrix::sync_once(&shared, &follower, 0)
+        .await
+        .unwrap();
+
+    let joined = bot.call(reqwest::Method::GET, "joined_rooms", None).await;
+    assert_eq!(joined["joined_rooms"], json!([from_kristina]), "not {from_stranger}");
+}
