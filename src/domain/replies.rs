@@ -23,8 +23,11 @@ pub enum Command {
     Snooze { days: u16 },
     /// "ej aktuellt: vi har inga EU-projekt", "not applicable": asks KLK to waive.
     NotApplicable { reason: String },
-    /// "stryk", "waive": only a registrar may.
+    /// "stryk", "bevilja", "waive", "grant": KLK grants a request to waive (or a registrar
+    /// records a decision).
     Waive { reason: Option<String> },
+    /// "avslå", "refuse": KLK refuses a request to waive; reminders go on.
+    Refuse { reason: Option<String> },
     /// "status": the sender's open items.
     Status,
     /// Anything else.
@@ -146,7 +149,8 @@ fn command(words: &[&str], body: &str, today: Date) -> Command {
                     }
                 })
         }
-        "stryk" | "waive" => Command::Waive { reason: rest(1) },
+        "stryk" | "waive" | "bevilja" | "beviljad" | "grant" | "granted" => Command::Waive { reason: rest(1) },
+        "avslå" | "avslås" | "avslagen" | "refuse" | "refused" | "deny" => Command::Refuse { reason: rest(1) },
         _ => Command::NotUnderstood,
     }
 }
@@ -228,7 +232,8 @@ pub fn may(config: &Config, person: &Person, occurrence: &StoredOccurrence, acti
     let allowed = match action {
         Action::Submit => holds(unit, Role::Manager) || responsible.is_some_and(|role| holds(unit, role)),
         Action::Acknowledge => holds(unit, Role::Manager) || klk(Role::Strategist),
-        Action::Waive => directory.units.iter().any(|u| holds(u.id.as_str(), Role::Registrar)),
+        // KLK grants the units' requests to waive; the registrar records paper decisions.
+        Action::Waive => klk(Role::Strategist) || directory.units.iter().any(|u| holds(u.id.as_str(), Role::Registrar)),
     };
     if allowed {
         Ok(())
@@ -236,7 +241,10 @@ pub fn may(config: &Config, person: &Person, occurrence: &StoredOccurrence, acti
         Err(match action {
             Action::Submit => format!("{} is not responsible for this in {unit}", person.name),
             Action::Acknowledge => format!("{} is neither the manager of {unit} nor KLK's strategist", person.name),
-            Action::Waive => format!("only a registrar may waive; {} is not one", person.name),
+            Action::Waive => format!(
+                "only KLK's strategist or a registrar may waive; {} is neither",
+                person.name
+            ),
         })
     }
 }
@@ -266,6 +274,10 @@ pub enum Answer {
     Requested {
         item: String,
     },
+    /// KLK refused a request to waive the item.
+    RefusedRequest {
+        item: String,
+    },
     /// The sender's open items, one line each.
     Status {
         lines: Vec<String>,
@@ -286,6 +298,7 @@ impl Answer {
             Self::Refused { .. } => "refused",
             Self::Paused { .. } => "paused",
             Self::Requested { .. } => "requested",
+            Self::RefusedRequest { .. } => "waive_refused",
             Self::Status { .. } => "status",
             Self::NotUnderstood | Self::NoItem => "not_understood",
             Self::UnknownSender => "unknown_sender",
@@ -319,6 +332,8 @@ impl Answer {
             (Self::Paused { item, until }, false) => format!("Noted: no reminders about {item} before {until}."),
             (Self::Requested { item }, true) => format!("Noterat: kommunledningskontoret avgör om {item} gäller er."),
             (Self::Requested { item }, false) => format!("Noted: the central office will decide whether {item} applies to you."),
+            (Self::RefusedRequest { item }, true) => format!("Noterat: begäran att stryka {item} är avslagen."),
+            (Self::RefusedRequest { item }, false) => format!("Noted: the request to waive {item} is refused."),
             (Self::Status { lines }, _) if lines.is_empty() => {
                 if sv { "Du har inga öppna ärenden." } else { "You have no open items." }.to_owned()
             }
@@ -371,6 +386,13 @@ mod tests {
         }
         assert_eq!(read("status"), Command::Status);
         assert_eq!(read("stryk"), Command::Waive { reason: None });
+        assert_eq!(read("bevilja"), Command::Waive { reason: None });
+        assert_eq!(
+            read("avslå: de har EU-projekt"),
+            Command::Refuse {
+                reason: Some("de har eu-projekt".into())
+            }
+        );
     }
 
     #[test]

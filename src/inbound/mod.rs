@@ -184,7 +184,7 @@ async fn act(
     );
     let note = match command {
         Command::Done { note } | Command::Submit { note } | Command::Acknowledge { note } => note.clone(),
-        Command::Waive { reason } => reason.clone(),
+        Command::Waive { reason } | Command::Refuse { reason } => reason.clone(),
         Command::NotApplicable { reason } => Some(reason.clone()),
         _ => None,
     };
@@ -213,8 +213,20 @@ async fn act(
             if let Err(reason) = may(config, person, occurrence, submit) {
                 return Ok(Answer::Refused { reason });
             }
-            store.request_waiver(occurrence.id, &actor, now).await?;
+            store
+                .waiver_decision(occurrence.id, "waive-request", &actor, now)
+                .await?;
             return Ok(Answer::Requested { item });
+        }
+        Command::Refuse { .. } => {
+            let waive = crate::domain::occurrence::Action::Waive;
+            if let Err(reason) = may(config, person, occurrence, waive) {
+                return Ok(Answer::Refused { reason });
+            }
+            store
+                .waiver_decision(occurrence.id, "waive-refused", &actor, now)
+                .await?;
+            return Ok(Answer::RefusedRequest { item });
         }
         // A bare "ok" to no particular request.
         _ => return Ok(Answer::NoItem),

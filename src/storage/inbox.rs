@@ -132,12 +132,13 @@ impl Store {
         Ok(paused)
     }
 
-    /// Records that `actor` asks for occurrence `id` to be waived, for KLK to decide; audited.
-    pub async fn request_waiver(&self, id: i64, actor: &Actor<'_>, now: Timestamp) -> anyhow::Result<()> {
+    /// Records a step of a request to waive occurrence `id` in the audit log: `waive-request`
+    /// (a unit asks) or `waive-refused` (KLK says no; granting is the waive itself).
+    pub async fn waiver_decision(&self, id: i64, what: &str, actor: &Actor<'_>, now: Timestamp) -> anyhow::Result<()> {
         let mut tx = self.begin_write().await?;
         let detail = serde_json::json!({"channel": actor.channel, "source": actor.source, "reason": actor.note});
-        audit(&mut tx, now, id, actor.person, "waive-request", &detail).await?;
-        tx.commit().await.context("committing a waiver request")
+        audit(&mut tx, now, id, actor.person, what, &detail).await?;
+        tx.commit().await.context("committing a waiver decision")
     }
 
     /// A write transaction; on SQLite it takes the write lock at once.

@@ -531,3 +531,81 @@ async fn the_imap_poller_takes_in_replies_auto_replies_and_bounces_and_moves_the
     );
     imap.logout().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_unit_asks_to_waive_and_klk_refuses_then_grants() {
+    use base64::Engine as _;
+    let dir = TestDir::new();
+    let directory = directory_reaching("kristina.falk", "teams_user_id = \"aad-kristina\"").replacen(
+        "email = \"johan.lindqvist@example.org\"\n",
+        "email = \"johan.lindqvist@example.org\"\nteams_user_id = \"aad-johan\"\n",
+        1,
+    );
+    dir.write("directory.toml", &directory);
+    let mut settings = test_settings(&dir).await;
+    settings.teams.outgoing_secret = Secret::new(base64::engine::general_purpose::STANDARD.encode(b"teams-token"));
+    let app = crate::helpers::TestApp::spawn(settings).await;
+    let now = crate::helpers::test_now();
+    let occurrence = loop {
+        let rows = app.shared.store.outbox(None, 100).await.unwrap();
+        if let Some(row) = rows.iter().find(|r| r.recipient == "kristina.falk") {
+            break row.occurrence_id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let say = |id: &'static str, who: &'static str, text: String| {
+        let app = &app;
+        async move { teams_post(app, b"teams-token", id, who, &text, now).await.1 }
+    };
+
+    let asked = say(
+        "w1",
+        "aad-kristina",
+        format!("ej aktuellt {occurrence}: inga EU-projekt"),
+    )
+    .await;
+    assert!(asked.contains("kommunledningskontoret avgör"), "{asked}");
+    let not_hers = say("w2", "aad-kristina", format!("bevilja {occurrence}")).await;
+    assert!(
+        not_hers.contains("Svaret räknades inte"),
+        "a unit cannot grant its own request: {not_hers}"
+    );
+    let refused = say("w3", "aad-johan", format!("avslå {occurrence}")).await;
+    assert!(refused.contains("är avslagen"), "{refused}");
+    let state = |app: &crate::helpers::TestApp| {
+        let store = app.shared.store.clone();
+        async move {
+            store
+                .occurrence(occurrence)
+                .await
+                .unwrap()
+                .unwrap()
+                .state
+                .as_str()
+                .to_owned()
+        }
+    };
+    assert_eq!(state(&app).await, "open", "a refused request changes nothing");
+    let granted = say("w4", "aad-johan", format!("bevilja {occurrence}")).await;
+    assert!(granted.contains("Struket"), "{granted}");
+    assert_eq!(state(&app).await, "waived");
+    let trail: Vec<String> = app
+        .shared
+        .store
+        .audit_log(Some(occurrence))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{} {}", e.action, e.actor))
+        .filter(|a| a.starts_with("waive"))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            "waive-request kristina.falk",
+            "waive-refused johan.lindqvist",
+            "waive johan.lindqvist"
+        ]
+    );
+    app.stop().await;
+}
