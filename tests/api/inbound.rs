@@ -338,18 +338,15 @@ async fn teams_post(
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-#[tokio::test]
-async fn teams_commands_count_only_when_signed_fresh_and_from_the_directory() {
+/// A daemon with `directory` and a Teams outgoing webhook, and the occurrence Kristina Falk is
+/// reminded of at `test_now`.
+async fn teams_daemon(directory: &str) -> (TestDir, crate::helpers::TestApp, i64) {
     use base64::Engine as _;
     let dir = TestDir::new();
-    dir.write(
-        "directory.toml",
-        &directory_reaching("kristina.falk", "teams_user_id = \"6f1c-kristina\""),
-    );
+    dir.write("directory.toml", directory);
     let mut settings = test_settings(&dir).await;
     settings.teams.outgoing_secret = Secret::new(base64::engine::general_purpose::STANDARD.encode(b"teams-token"));
     let app = crate::helpers::TestApp::spawn(settings).await;
-    let now = crate::helpers::test_now();
     let occurrence = loop {
         let rows = app.shared.store.outbox(None, 100).await.unwrap();
         if let Some(row) = rows.iter().find(|r| r.recipient == "kristina.falk") {
@@ -357,6 +354,17 @@ async fn teams_commands_count_only_when_signed_fresh_and_from_the_directory() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
+    (dir, app, occurrence)
+}
+
+#[tokio::test]
+async fn teams_commands_count_only_when_signed_fresh_and_from_the_directory() {
+    let (_dir, app, occurrence) = teams_daemon(&directory_reaching(
+        "kristina.falk",
+        "teams_user_id = \"6f1c-kristina\"",
+    ))
+    .await;
+    let now = crate::helpers::test_now();
     let command = format!("<at>arshjul</at> klar {occurrence}");
 
     let (status, body) = teams_post(&app, b"teams-token", "a1", "6f1c-kristina", &command, now).await;
@@ -534,25 +542,13 @@ async fn the_imap_poller_takes_in_replies_auto_replies_and_bounces_and_moves_the
 
 #[tokio::test]
 async fn a_unit_asks_to_waive_and_klk_refuses_then_grants() {
-    use base64::Engine as _;
-    let dir = TestDir::new();
     let directory = directory_reaching("kristina.falk", "teams_user_id = \"aad-kristina\"").replacen(
         "email = \"johan.lindqvist@example.org\"\n",
         "email = \"johan.lindqvist@example.org\"\nteams_user_id = \"aad-johan\"\n",
         1,
     );
-    dir.write("directory.toml", &directory);
-    let mut settings = test_settings(&dir).await;
-    settings.teams.outgoing_secret = Secret::new(base64::engine::general_purpose::STANDARD.encode(b"teams-token"));
-    let app = crate::helpers::TestApp::spawn(settings).await;
+    let (_dir, app, occurrence) = teams_daemon(&directory).await;
     let now = crate::helpers::test_now();
-    let occurrence = loop {
-        let rows = app.shared.store.outbox(None, 100).await.unwrap();
-        if let Some(row) = rows.iter().find(|r| r.recipient == "kristina.falk") {
-            break row.occurrence_id;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
     let say = |id: &'static str, who: &'static str, text: String| {
         let app = &app;
         async move { teams_post(app, b"teams-token", id, who, &text, now).await.1 }
