@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 use crate::channels::matrix::MatrixNotifier;
 use crate::clock::Clock;
 use crate::domain::config::{Config, ConfigError, ConfigErrors};
-use crate::domain::occurrence::{Action, OccurrenceState};
-use crate::domain::planner::closing_notice;
+use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence};
+use crate::domain::planner::{Step, notice};
 use crate::domain::routing::Routing;
 use crate::links::Links;
 use crate::metrics::Metrics;
@@ -132,11 +132,17 @@ impl Shared {
             if *to == OccurrenceState::Acknowledged
                 && let Some(occurrence) = self.store.occurrence(id).await?
             {
-                let notice = closing_notice(&self.config(), &occurrence, &self.routing, actor.person, now);
-                self.store.enqueue(&notice, now).await?;
+                self.notify(&occurrence, Step::Closed, actor.person).await?;
             }
         }
         Ok(outcome)
+    }
+
+    /// Puts a one-off `step` message about `occurrence` in the outbox (see [`notice`]).
+    pub async fn notify(&self, occurrence: &StoredOccurrence, step: Step, by: &str) -> anyhow::Result<()> {
+        let now = self.clock.now();
+        let deliveries = notice(&self.config(), occurrence, &self.routing, step, by, now);
+        self.store.enqueue(&deliveries, now).await.map(drop)
     }
 
     /// Writes the deliveries wanted now to the outbox; returns how many were new.

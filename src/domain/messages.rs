@@ -49,7 +49,7 @@ pub fn action_for(step: Step) -> Option<Action> {
     match step.ask() {
         Ask::Submit => Some(Action::Submit),
         Ask::Acknowledge => Some(Action::Acknowledge),
-        Ask::FollowUp | Ask::Nothing => None,
+        Ask::FollowUp | Ask::Nothing | Ask::Decide => None,
     }
 }
 
@@ -248,6 +248,8 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
         (Step::Acknowledge(_), false) => "Submitted – awaiting acknowledgement".to_owned(),
         (Step::Closed, true) => "Kvitterad".to_owned(),
         (Step::Closed, false) => "Acknowledged".to_owned(),
+        (Step::WaiveRequest, true) => "Begäran att stryka".to_owned(),
+        (Step::WaiveRequest, false) => "Request to waive".to_owned(),
     };
     let ask = match (entry.step.ask(), sv) {
         (Ask::Submit, true) => "Gör klart och markera som inlämnad.",
@@ -258,6 +260,12 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
         (Ask::Acknowledge, false) => "Please review and acknowledge the submission.",
         (Ask::Nothing, true) => "Chefen har kvitterat inlämningen. Ärendet är klart – tack!",
         (Ask::Nothing, false) => "The manager has acknowledged the submission. The item is closed – thank you!",
+        (Ask::Decide, true) => {
+            "Enheten anser att detta inte gäller dem. Svara \"bevilja ID\" eller \"avslå ID\" (ID från \"status\")."
+        }
+        (Ask::Decide, false) => {
+            "The unit says this does not apply to them. Answer \"grant ID\" or \"refuse ID\" (the ID from \"status\")."
+        }
     };
     let note = match &entry.reason {
         Reason::Holder => None,

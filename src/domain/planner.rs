@@ -35,6 +35,8 @@ pub enum Step {
     Acknowledge(u16),
     /// The responsible person is told that the manager acknowledged: the item is closed.
     Closed,
+    /// KLK's strategist is asked to grant or refuse a unit's request to waive.
+    WaiveRequest,
 }
 
 impl fmt::Display for Step {
@@ -48,6 +50,7 @@ impl fmt::Display for Step {
             Self::Acknowledge(0) => f.write_str("acknowledge"),
             Self::Acknowledge(k) => write!(f, "acknowledge-{k}"),
             Self::Closed => f.write_str("closed"),
+            Self::WaiveRequest => f.write_str("waive-request"),
         }
     }
 }
@@ -64,6 +67,7 @@ impl std::str::FromStr for Step {
             "escalate-klk" => Ok(Self::EscalateKlk),
             "acknowledge" => Ok(Self::Acknowledge(0)),
             "closed" => Ok(Self::Closed),
+            "waive-request" => Ok(Self::WaiveRequest),
             _ => match text.split_once('-') {
                 Some(("before", n)) => number(n).map(Self::Before),
                 Some(("overdue", n)) => number(n).map(Self::Overdue),
@@ -82,6 +86,7 @@ impl Step {
             Self::EscalateManager | Self::EscalateKlk => Ask::FollowUp,
             Self::Acknowledge(_) => Ask::Acknowledge,
             Self::Closed => Ask::Nothing,
+            Self::WaiveRequest => Ask::Decide,
         }
     }
 }
@@ -98,6 +103,8 @@ pub enum Ask {
     Acknowledge,
     /// Nothing: the message only tells.
     Nothing,
+    /// Grant or refuse a request to waive.
+    Decide,
 }
 
 /// Why a delivery goes to its recipient and not to someone else.
@@ -199,13 +206,14 @@ pub fn plan(config: &Config, occurrences: &[StoredOccurrence], now: Timestamp, r
         .collect()
 }
 
-/// The message telling the responsible person of `occurrence` that it was acknowledged, on
-/// the channels they get reminders on, at the first send time from `now`; none when the
-/// responsible person acknowledged it themselves (`by`).
-pub fn closing_notice(
+/// A one-off message about `occurrence` at the first send time from `now`: `Closed` tells the
+/// responsible person it was acknowledged, `WaiveRequest` asks KLK's strategist to decide on a
+/// request to waive. None to the person who caused it (`by`).
+pub fn notice(
     config: &Config,
     occurrence: &StoredOccurrence,
     routing: &Routing,
+    step: Step,
     by: &str,
     now: Timestamp,
 ) -> Vec<Delivery> {
@@ -218,19 +226,23 @@ pub fn closing_notice(
         return Vec::new();
     };
     let today = config.local_date(now);
-    let Some((person, reason)) = recipient(config, unit, Addressee::Role(obligation.responsible_role), today) else {
+    let addressee = match step {
+        Step::WaiveRequest => Addressee::Klk,
+        _ => Addressee::Role(obligation.responsible_role),
+    };
+    let Some((person, reason)) = recipient(config, unit, addressee, today) else {
         return Vec::new();
     };
     if person.id.as_str() == by {
         return Vec::new();
     }
     routing
-        .routes(config, person, Ask::Nothing)
+        .routes(config, person, step.ask())
         .into_iter()
         .map(|route| Delivery {
             occurrence_id: occurrence.id,
-            step: Step::Closed,
-            idempotency_key: idempotency_key(occurrence.id, Step::Closed, &person.id, &route),
+            step,
+            idempotency_key: idempotency_key(occurrence.id, step, &person.id, &route),
             recipient: person.id.clone(),
             route,
             not_before: config.next_send_time(now),

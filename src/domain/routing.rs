@@ -177,7 +177,8 @@ impl Routing {
         let targets = match ask {
             // What is done is told where the reminders went.
             Ask::Submit | Ask::Nothing => &self.reminders,
-            Ask::FollowUp => &self.escalations,
+            // Decisions for KLK go where escalations go.
+            Ask::FollowUp | Ask::Decide => &self.escalations,
             Ask::Acknowledge => &self.acknowledgements,
         };
         let mut routes: Vec<Route> = Vec::new();

@@ -216,6 +216,7 @@ async fn act(
             store
                 .waiver_decision(occurrence.id, "waive-request", &actor, now)
                 .await?;
+            shared.notify(occurrence, Step::WaiveRequest, actor.person).await?;
             return Ok(Answer::Requested { item });
         }
         Command::Refuse { .. } => {

@@ -561,6 +561,15 @@ async fn a_unit_asks_to_waive_and_klk_refuses_then_grants() {
     )
     .await;
     assert!(asked.contains("kommunledningskontoret avgör"), "{asked}");
+    let outbox = app.shared.store.outbox(None, 1_000).await.unwrap();
+    let told = outbox
+        .iter()
+        .find(|r| r.step == "waive-request")
+        .expect("KLK is asked to decide");
+    assert_eq!(
+        (told.recipient.as_str(), told.channel.as_str()),
+        ("johan.lindqvist", "email")
+    );
     let not_hers = say("w2", "aad-kristina", format!("bevilja {occurrence}")).await;
     assert!(
         not_hers.contains("Svaret räknades inte"),
