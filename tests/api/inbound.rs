@@ -60,6 +60,16 @@ fn acknowledgement_request(dir: &TestDir) -> mail_parser::Message<'static> {
         .expect("the manager is asked by email to acknowledge")
 }
 
+/// The state of `occurrence` and the outcomes in the inbox, newest first.
+async fn state_and_inbox(shared: &arshjul::startup::Shared, occurrence: i64) -> (String, Vec<String>) {
+    let stored = shared.store.occurrence(occurrence).await.unwrap().unwrap();
+    let inbox = shared.store.inbox(None, 10).await.unwrap();
+    (
+        stored.state.as_str().to_owned(),
+        inbox.into_iter().map(|m| m.outcome).collect(),
+    )
+}
+
 /// The mail server's report that `original` could not be delivered.
 fn bounce_of(original: &mail_parser::Message<'_>) -> Vec<u8> {
     format!(
@@ -276,16 +286,8 @@ async fn auto_replies_bounces_strangers_and_the_wrong_sender_never_count_but_are
     assert!(mailgate(bounce_of(&request)).starts_with("bounce: "));
 
     let shared = worker.app.shared();
-    let stored = shared.store.occurrence(occurrence).await.unwrap().unwrap();
-    assert_eq!(stored.state.as_str(), "submitted", "nothing of that acknowledged it");
-    let outcomes: Vec<String> = shared
-        .store
-        .inbox(None, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.outcome)
-        .collect();
+    let (state, outcomes) = state_and_inbox(&shared, occurrence).await;
+    assert_eq!(state, "submitted", "nothing of that acknowledged it");
     assert_eq!(
         outcomes,
         ["bounce", "refused", "unknown_sender", "auto_reply", "recorded"]
@@ -514,16 +516,8 @@ async fn the_imap_poller_takes_in_replies_auto_replies_and_bounces_and_moves_the
         .unwrap();
 
     assert_eq!(taken, 3);
-    let stored = shared.store.occurrence(occurrence).await.unwrap().unwrap();
-    assert_eq!(stored.state.as_str(), "acknowledged");
-    let outcomes: Vec<String> = shared
-        .store
-        .inbox(None, 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.outcome)
-        .collect();
+    let (state, outcomes) = state_and_inbox(&shared, occurrence).await;
+    assert_eq!(state, "acknowledged");
     assert_eq!(outcomes, ["bounce", "recorded", "auto_reply", "recorded"]);
     assert_eq!(count(&mut imap, &folder).await, 0, "processed mail leaves the folder");
     assert_eq!(
