@@ -79,13 +79,13 @@ impl MatrixNotifier {
     async fn room_for(&self, address: &Address) -> Result<String, SendError> {
         match address {
             Address::MatrixUser(user) => self.direct_room(user).await,
-            Address::MatrixRoom(room) => self.joined_room(room).await,
+            Address::MatrixRoom(room) => self.join(room).await,
             _ => Err(SendError::permanent("not a Matrix address")),
         }
     }
 
     /// Joins `room` (an id or an alias) once and returns its id.
-    async fn joined_room(&self, room: &str) -> Result<String, SendError> {
+    pub async fn join(&self, room: &str) -> Result<String, SendError> {
         if let Some(id) = self.rooms.lock().await.get(room) {
             return Ok(id.clone());
         }
@@ -182,11 +182,6 @@ impl MatrixNotifier {
         } else {
             Err(matrix_error(status, None, &answer))
         }
-    }
-
-    /// Joins `room` (an id or alias) and returns its id.
-    pub async fn join(&self, room: &str) -> Result<String, SendError> {
-        self.joined_room(room).await
     }
 
     /// Posts `content` as an `m.room.message` in `room` with transaction id `txn`; the event id.
