@@ -14,7 +14,7 @@ use jiff::Timestamp;
 
 use crate::clock::SystemClock;
 use crate::domain::config::{Config, SourceFile};
-use crate::domain::planner::{Delivery, Reason, Step, plan};
+use crate::domain::planner::{Delivery, Reason, Step, Subject, plan};
 use crate::domain::routing::{Route, Routing, Transport};
 use crate::outbox::DispatchOutcome;
 use crate::settings::{CardFormat, Secret, Settings, TeamsWebhook};
@@ -388,9 +388,9 @@ async fn fill(store: &Store, config: &Config, count: usize, now: Timestamp, rout
     for start in (0..count).step_by(10_000) {
         let chunk: Vec<Delivery> = (start..count.min(start + 10_000))
             .map(|i| Delivery {
-                occurrence_id: occurrence,
+                subject: Subject::Occurrence(occurrence),
                 step: Step::Due,
-                recipient: people[i % people.len()].id.clone(),
+                recipient: people[i % people.len()].id.to_string(),
                 route: route.clone(),
                 not_before: now,
                 reason: Reason::Holder,

@@ -335,10 +335,11 @@ fn print_summary(settings: &Settings, config: &Config, routing_warnings: &[Strin
             .join(", ")
     );
     println!(
-        "  routing    reminders → {}; escalations → {}; acknowledgements → {}; chat falls back to email after {}",
+        "  routing    reminders → {}; escalations → {}; acknowledgements → {}; calls → {}; chat falls back to email after {}",
         routing.reminders.join(" + "),
         routing.escalations.join(" + "),
         routing.acknowledgements.join(" + "),
+        routing.announcements.join(" + "),
         match routing.fallback_to_email_after {
             0 => "never".to_owned(),
             n => format!("{n} attempts"),
@@ -547,13 +548,7 @@ async fn test_channel(settings: &Settings, name: &str, to: Option<&str>) -> anyh
                             known.join(", ")
                         )
                     })?;
-                let recipient = Recipient {
-                    id: channel.name.clone(),
-                    name: channel.name.clone(),
-                    email: String::new(),
-                    language: crate::domain::config::Language::Sv,
-                    matrix_id: None,
-                };
+                let recipient = Recipient::channel(channel);
                 [Transport::Matrix, Transport::Teams]
                     .into_iter()
                     .map(|t| {
@@ -577,6 +572,7 @@ async fn test_channel(settings: &Settings, name: &str, to: Option<&str>) -> anyh
                     recipient,
                     address,
                     reply_token: None,
+                    in_reply_to: None,
                     items: Vec::new(),
                     composed_at: now,
                 };
@@ -635,7 +631,7 @@ async fn outbox(settings: &Settings, args: OutboxArgs, clock: &dyn Clock) -> any
                     r.recipient.clone(),
                     r.channel.clone(),
                     r.step.clone(),
-                    r.occurrence_id.to_string(),
+                    r.subject().map(|s| s.to_string()).unwrap_or_default(),
                     r.attempts.to_string(),
                     r.last_error.clone().unwrap_or_default(),
                 ]

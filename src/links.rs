@@ -5,7 +5,8 @@ use base64::Engine as _;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::domain::occurrence::Action;
-use crate::domain::tokens::{LinkClaims, LinkSigner};
+use crate::domain::calls::Interest;
+use crate::domain::tokens::{CallLinkClaims, LinkClaims, LinkSigner};
 use crate::settings::LinksSettings;
 use crate::storage::Store;
 
@@ -47,6 +48,18 @@ impl Links {
             expires: now.checked_add(self.valid_for).unwrap_or(now).as_second(),
         };
         format!("{}/ack/{}", self.base_url, self.signer.sign(&claims))
+    }
+
+    /// The link that lets `person` answer `interest` to call `call_id` for their unit.
+    pub fn call_url(&self, call_id: i64, person: &str, interest: Interest, now: Timestamp) -> String {
+        let claims = CallLinkClaims {
+            call_id,
+            person: person.to_owned(),
+            interest,
+            issued: now.as_second(),
+            expires: now.checked_add(self.valid_for).unwrap_or(now).as_second(),
+        };
+        format!("{}/calls/answer/{}", self.base_url, self.signer.sign(&claims))
     }
 }
 

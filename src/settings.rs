@@ -56,6 +56,7 @@ pub struct RoutingSettings {
     pub reminders: Vec<String>,
     pub escalations: Vec<String>,
     pub acknowledgements: Vec<String>,
+    pub announcements: Vec<String>,
     pub fallback_to_email_after: u32,
 }
 
@@ -317,7 +318,9 @@ impl Settings {
                     .list_separator(",")
                     .with_list_parse_key("routing.reminders")
                     .with_list_parse_key("routing.escalations")
-                    .with_list_parse_key("routing.acknowledgements"),
+                    .with_list_parse_key("routing.acknowledgements")
+                    .with_list_parse_key("routing.announcements")
+                    .with_list_parse_key("calls.network"),
             )
             .build()?
             .try_deserialize()?;
@@ -333,6 +336,7 @@ impl Settings {
             reminders: targets(&self.routing.reminders),
             escalations: targets(&self.routing.escalations),
             acknowledgements: targets(&self.routing.acknowledgements),
+            announcements: targets(&self.routing.announcements),
             fallback_to_email_after: self.routing.fallback_to_email_after,
             available: Available {
                 matrix_bot: !self.matrix.homeserver_url.is_empty(),

@@ -318,13 +318,17 @@ pub fn message_content(message: &Outgoing) -> Value {
         ),
         None => (String::new(), json!({})),
     };
-    json!({
+    let mut content = json!({
         "msgtype": "m.text",
         "body": rendered.text,
         "format": "org.matrix.custom.html",
         "formatted_body": format!("{pill}{}", rendered.html),
         "m.mentions": mentions,
-    })
+    });
+    if let Some(event) = &message.in_reply_to {
+        content["m.relates_to"] = json!({"m.in_reply_to": {"event_id": event}});
+    }
+    content
 }
 
 /// A homeserver's refusal as a send error: 429 (`M_LIMIT_EXCEEDED`), 408 and 5xx are

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::domain::config::{Language, Person};
+use crate::domain::config::{Channel, Language, Person};
 use crate::domain::messages::Rendered;
 use crate::domain::routing::{Address, hook_key};
 use crate::settings::Secret;
@@ -65,6 +65,19 @@ pub struct Recipient {
     pub matrix_id: Option<String>,
 }
 
+impl Recipient {
+    /// The readers of a directory channel: no one to mention, Swedish.
+    pub fn channel(channel: &Channel) -> Self {
+        Self {
+            id: channel.name.clone(),
+            name: channel.name.clone(),
+            email: String::new(),
+            language: Language::Sv,
+            matrix_id: None,
+        }
+    }
+}
+
 impl From<&Person> for Recipient {
     fn from(person: &Person) -> Self {
         Self {
@@ -82,7 +95,10 @@ impl From<&Person> for Recipient {
 pub struct ItemSummary {
     pub delivery_id: i64,
     pub idempotency_key: String,
-    pub occurrence_id: i64,
+    /// What it is about: an occurrence, or an EU funding call (then `obligation` is `eu-call`,
+    /// `period` the programme and `due` the call's deadline).
+    pub occurrence_id: Option<i64>,
+    pub call_id: Option<i64>,
     pub obligation: String,
     pub unit: String,
     pub period: String,
@@ -103,6 +119,8 @@ pub struct Outgoing {
     pub address: Address,
     /// Names the delivery in the reply address of an email (see `LinkSigner::reply_token`).
     pub reply_token: Option<String>,
+    /// The channel's id of an earlier message this one follows up (a Matrix event), if any.
+    pub in_reply_to: Option<String>,
     pub rendered: Rendered,
     pub items: Vec<ItemSummary>,
     /// When the dispatcher composed it (from its clock); the webhook signs this time.

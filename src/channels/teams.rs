@@ -125,11 +125,13 @@ fn item_container(item: &Item, labels: &Labels, detailed: bool) -> Value {
             "wrap": true, "isSubtle": true, "size": "Small",
         }));
     }
-    if let (Some(label), Some(url)) = (item.action_label, &item.action_url) {
-        items.push(json!({
-            "type": "ActionSet",
-            "actions": [{"type": "Action.OpenUrl", "title": label, "url": url}],
-        }));
+    if !item.links.is_empty() {
+        let actions: Vec<Value> = item
+            .links
+            .iter()
+            .map(|link| json!({"type": "Action.OpenUrl", "title": link.label, "url": link.url}))
+            .collect();
+        items.push(json!({"type": "ActionSet", "actions": actions}));
     }
     json!({"type": "Container", "separator": true, "spacing": "Medium", "items": items})
 }
@@ -162,10 +164,9 @@ pub fn message_card(rendered: &Rendered, detailed: bool) -> Value {
                 text = format!("{text}\n\n{}: ”{}”", labels.basis, item.basis);
             }
             let actions: Vec<Value> = item
-                .action_label
-                .zip(item.action_url.as_ref())
-                .map(|(label, url)| json!({"@type": "OpenUri", "name": label, "targets": [{"os": "default", "uri": url}]}))
-                .into_iter()
+                .links
+                .iter()
+                .map(|link| json!({"@type": "OpenUri", "name": link.label, "targets": [{"os": "default", "uri": link.url}]}))
                 .collect();
             json!({"activityTitle": item.title, "facts": facts, "text": text, "potentialAction": actions})
         })
@@ -185,6 +186,7 @@ pub fn message_card(rendered: &Rendered, detailed: bool) -> Value {
 mod tests {
     use super::*;
     use crate::domain::config::Language;
+    use crate::domain::messages::ItemLink;
 
     fn rendered(items: usize, basis_len: usize) -> Rendered {
         let item = Item {
@@ -196,8 +198,11 @@ mod tests {
             ask: "Gör klart.",
             note: None,
             basis: "x".repeat(basis_len),
-            action_label: Some("Markera som inlämnad"),
-            action_url: Some("https://arshjul.example.org/ack/v1.a.b".into()),
+            basis_html: None,
+            links: vec![ItemLink {
+                label: "Markera som inlämnad".into(),
+                url: "https://arshjul.example.org/ack/v1.a.b".into(),
+            }],
         };
         Rendered {
             subject: "Påminnelse".into(),

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use minijinja::Environment;
 use serde::Serialize;
 
+use super::calls::Announcement;
 use super::config::{Config, Language, Person, Role};
 use super::occurrence::{Action, StoredOccurrence};
 use super::planner::{Ask, Reason, Step};
@@ -49,7 +50,7 @@ pub fn action_for(step: Step) -> Option<Action> {
     match step.ask() {
         Ask::Submit => Some(Action::Submit),
         Ask::Acknowledge => Some(Action::Acknowledge),
-        Ask::FollowUp | Ask::Nothing | Ask::Decide => None,
+        Ask::FollowUp | Ask::Nothing | Ask::Decide | Ask::Interest => None,
     }
 }
 
@@ -65,10 +66,19 @@ pub struct Item {
     pub ask: &'static str,
     /// Why the recipient gets it, when they stand in for someone.
     pub note: Option<String>,
-    /// The sentence of the guideline the obligation comes from.
+    /// The sentence of the guideline the obligation comes from (a call: its description).
     pub basis: String,
-    pub action_label: Option<&'static str>,
-    pub action_url: Option<String>,
+    /// The basis as HTML, when it is Markdown (a call's description).
+    pub basis_html: Option<String>,
+    /// What the recipient can do with one click: mark as submitted, say they are interested.
+    pub links: Vec<ItemLink>,
+}
+
+/// A labelled link in a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemLink {
+    pub label: String,
+    pub url: String,
 }
 
 /// The names of an item's fields, in the recipient's language.
@@ -82,6 +92,26 @@ pub struct Labels {
 }
 
 impl Labels {
+    /// The labels of an EU funding call's fields in `language`.
+    pub fn for_calls(language: Language) -> Self {
+        match language {
+            Language::Sv => Self {
+                unit: "Målgrupp",
+                period: "Program",
+                due: "Sista ansökningsdag",
+                status: "Läge",
+                basis: "Om utlysningen",
+            },
+            Language::En => Self {
+                unit: "For",
+                period: "Programme",
+                due: "Call deadline",
+                status: "Status",
+                basis: "About the call",
+            },
+        }
+    }
+
     /// The labels in `language`.
     pub fn new(language: Language) -> Self {
         match language {
@@ -113,6 +143,12 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("en.html", include_str!("../../templates/email/en.html")),
         ("sv.chat.html", include_str!("../../templates/chat/sv.html")),
         ("en.chat.html", include_str!("../../templates/chat/en.html")),
+        ("calls.sv.txt", include_str!("../../templates/calls/sv.txt")),
+        ("calls.en.txt", include_str!("../../templates/calls/en.txt")),
+        ("calls.sv.html", include_str!("../../templates/calls/sv.html")),
+        ("calls.en.html", include_str!("../../templates/calls/en.html")),
+        ("calls.sv.chat.html", include_str!("../../templates/calls/sv.chat.html")),
+        ("calls.en.chat.html", include_str!("../../templates/calls/en.chat.html")),
     ] {
         if let Err(error) = env.add_template(name, source) {
             tracing::error!(%error, template = name, "invalid message template");
@@ -137,25 +173,10 @@ pub fn compose(
         (Language::Sv, many) => format!("arshjul: {} ärenden att hantera", many.len()),
         (Language::En, many) => format!("arshjul: {} items to handle", many.len()),
     };
-    let contact = config
-        .directory
-        .units
-        .iter()
-        .filter(|u| u.kind == super::config::UnitKind::Klk)
-        .find_map(|u| config.directory.holder(u, Role::Strategist))
-        .map(|p| format!("{} <{}>", p.name, p.email));
-    let context =
-        minijinja::context! { name => recipient.name, items => items, contact => contact, subject => subject };
-    let code = match language {
-        Language::Sv => "sv",
-        Language::En => "en",
+    let context = minijinja::context! {
+        name => recipient.name, items => items, contact => strategist_contact(config), subject => subject,
     };
-    let text = TEMPLATES.get_template(&format!("{code}.txt"))?.render(&context)?;
-    let html = match format {
-        Format::Email => TEMPLATES.get_template(&format!("{code}.html"))?.render(&context)?,
-        Format::Chat => TEMPLATES.get_template(&format!("{code}.chat.html"))?.render(&context)?,
-        Format::Plain => String::new(),
-    };
+    let (text, html) = render("", language, format, &context)?;
     Ok(Rendered {
         subject,
         text,
@@ -163,6 +184,37 @@ pub fn compose(
         items,
         labels: Labels::new(language),
     })
+}
+
+/// Who people ask: KLK's strategist, "Name <address>".
+fn strategist_contact(config: &Config) -> Option<String> {
+    config
+        .directory
+        .units
+        .iter()
+        .filter(|u| u.kind == super::config::UnitKind::Klk)
+        .find_map(|u| config.directory.holder(u, Role::Strategist))
+        .map(|p| format!("{} <{}>", p.name, p.email))
+}
+
+/// The plain text and the HTML (in `format`) of the templates named `{kind}{language}.…`.
+fn render(
+    kind: &str,
+    language: Language,
+    format: Format,
+    context: &minijinja::Value,
+) -> Result<(String, String), minijinja::Error> {
+    let code = match language {
+        Language::Sv => "sv",
+        Language::En => "en",
+    };
+    let text = TEMPLATES.get_template(&format!("{kind}{code}.txt"))?.render(context)?;
+    let html = match format {
+        Format::Email => TEMPLATES.get_template(&format!("{kind}{code}.html"))?.render(context)?,
+        Format::Chat => TEMPLATES.get_template(&format!("{kind}{code}.chat.html"))?.render(context)?,
+        Format::Plain => String::new(),
+    };
+    Ok((text, html))
 }
 
 /// The message `arshjul channels test` sends, in `language`, naming where it went.
@@ -237,55 +289,9 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
     let title = title(config, occurrence, language);
     let unit_name = unit_name(config, occurrence, language);
     let due = long_date(config, occurrence.due_at, language);
-    let status = match (entry.step, sv) {
-        (Step::Before(days), true) => format!("Sista dag om {days} arbetsdagar"),
-        (Step::Before(days), false) => format!("Due in {days} business days"),
-        (Step::Due, true) => "Sista dag i dag".to_owned(),
-        (Step::Due, false) => "Due today".to_owned(),
-        (Step::Overdue(_) | Step::EscalateManager | Step::EscalateKlk, true) => "Försenad".to_owned(),
-        (Step::Overdue(_) | Step::EscalateManager | Step::EscalateKlk, false) => "Overdue".to_owned(),
-        (Step::Acknowledge(_), true) => "Inlämnad – väntar på kvittens".to_owned(),
-        (Step::Acknowledge(_), false) => "Submitted – awaiting acknowledgement".to_owned(),
-        (Step::Closed, true) => "Kvitterad".to_owned(),
-        (Step::Closed, false) => "Acknowledged".to_owned(),
-        (Step::WaiveRequest, true) => "Begäran att stryka".to_owned(),
-        (Step::WaiveRequest, false) => "Request to waive".to_owned(),
-    };
-    let ask = match (entry.step.ask(), sv) {
-        (Ask::Submit, true) => "Gör klart och markera som inlämnad.",
-        (Ask::Submit, false) => "Complete it and mark it as submitted.",
-        (Ask::FollowUp, true) => "Enheten har inte lämnat in. Följ upp att det blir gjort.",
-        (Ask::FollowUp, false) => "The unit has not submitted. Please make sure it gets done.",
-        (Ask::Acknowledge, true) => "Granska och kvittera inlämningen.",
-        (Ask::Acknowledge, false) => "Please review and acknowledge the submission.",
-        (Ask::Nothing, true) => "Chefen har kvitterat inlämningen. Ärendet är klart – tack!",
-        (Ask::Nothing, false) => "The manager has acknowledged the submission. The item is closed – thank you!",
-        (Ask::Decide, true) => {
-            "Enheten anser att detta inte gäller dem. Svara \"bevilja ID\" eller \"avslå ID\" (ID från \"status\")."
-        }
-        (Ask::Decide, false) => {
-            "The unit says this does not apply to them. Answer \"grant ID\" or \"refuse ID\" (the ID from \"status\")."
-        }
-    };
-    let note = match &entry.reason {
-        Reason::Holder => None,
-        Reason::StandIn { away } => {
-            let name = config.directory.person(away).map_or(away.as_str(), |p| &p.name);
-            Some(if sv {
-                format!("Du får detta som ersättare för {name}, som är frånvarande.")
-            } else {
-                format!("You receive this as deputy for {name}, who is away.")
-            })
-        }
-        Reason::VacantRole { role } => Some(if sv {
-            format!("Enheten saknar {}; som chef får du ärendet.", role_sv(*role))
-        } else {
-            format!(
-                "The unit has no {}; as its manager you receive this item.",
-                role.as_str().replace('_', " ")
-            )
-        }),
-    };
+    let status = status(entry.step, sv);
+    let ask = ask(entry.step, sv);
+    let note = reason_note(config, &entry.reason, sv);
     let action_label = action_for(entry.step).map(|action| match (action, sv) {
         (Action::Submit, true) => "Markera som inlämnad",
         (Action::Submit, false) => "Mark as submitted",
@@ -303,9 +309,196 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
         ask,
         note,
         basis: obligation.map(|o| o.basis.clone()).unwrap_or_default(),
-        action_label: entry.action_url.as_ref().and(action_label),
-        action_url: entry.action_url.clone(),
+        basis_html: None,
+        links: entry
+            .action_url
+            .iter()
+            .zip(action_label)
+            .map(|(url, label)| ItemLink {
+                label: label.to_owned(),
+                url: url.clone(),
+            })
+            .collect(),
     }
+}
+
+/// Where an item stands at `step`, in Swedish (`sv`) or English.
+fn status(step: Step, sv: bool) -> String {
+    match (step, sv) {
+        (Step::Before(days), true) => format!("Sista dag om {days} arbetsdagar"),
+        (Step::Before(days), false) => format!("Due in {days} business days"),
+        (Step::Due, true) => "Sista dag i dag".to_owned(),
+        (Step::Due, false) => "Due today".to_owned(),
+        (Step::Overdue(_) | Step::EscalateManager | Step::EscalateKlk, true) => "Försenad".to_owned(),
+        (Step::Overdue(_) | Step::EscalateManager | Step::EscalateKlk, false) => "Overdue".to_owned(),
+        (Step::Acknowledge(_), true) => "Inlämnad – väntar på kvittens".to_owned(),
+        (Step::Acknowledge(_), false) => "Submitted – awaiting acknowledgement".to_owned(),
+        (Step::Closed, true) => "Kvitterad".to_owned(),
+        (Step::Closed, false) => "Acknowledged".to_owned(),
+        (Step::WaiveRequest, true) => "Begäran att stryka".to_owned(),
+        (Step::WaiveRequest, false) => "Request to waive".to_owned(),
+        (Step::Announce, true) => "Ny utlysning".to_owned(),
+        (Step::Announce, false) => "New call".to_owned(),
+        (Step::CallUpdate(_), true) => "Rättelse".to_owned(),
+        (Step::CallUpdate(_), false) => "Correction".to_owned(),
+        (Step::CallCancelled, true) => "Inställd".to_owned(),
+        (Step::CallCancelled, false) => "Cancelled".to_owned(),
+    }
+}
+
+/// What the recipient of `step` is asked to do.
+fn ask(step: Step, sv: bool) -> &'static str {
+    match (step.ask(), sv) {
+        _ if step == Step::CallCancelled => {
+            if sv {
+                "Utlysningen är inställd och gäller inte längre."
+            } else {
+                "The call is cancelled and no longer applies."
+            }
+        }
+        (Ask::Submit, true) => "Gör klart och markera som inlämnad.",
+        (Ask::Submit, false) => "Complete it and mark it as submitted.",
+        (Ask::FollowUp, true) => "Enheten har inte lämnat in. Följ upp att det blir gjort.",
+        (Ask::FollowUp, false) => "The unit has not submitted. Please make sure it gets done.",
+        (Ask::Acknowledge, true) => "Granska och kvittera inlämningen.",
+        (Ask::Acknowledge, false) => "Please review and acknowledge the submission.",
+        (Ask::Nothing, true) => "Chefen har kvitterat inlämningen. Ärendet är klart – tack!",
+        (Ask::Nothing, false) => "The manager has acknowledged the submission. The item is closed – thank you!",
+        (Ask::Decide, true) => {
+            "Enheten anser att detta inte gäller dem. Svara \"bevilja ID\" eller \"avslå ID\" (ID från \"status\")."
+        }
+        (Ask::Decide, false) => {
+            "The unit says this does not apply to them. Answer \"grant ID\" or \"refuse ID\" (the ID from \"status\")."
+        }
+        (Ask::Interest, true) => {
+            "Är er enhet intresserad? Svara \"intresserad\", \"ansöker\" eller \"inte aktuellt\" – eller reagera med 👍, ✅ eller 👎."
+        }
+        (Ask::Interest, false) => {
+            "Is your unit interested? Answer \"interested\", \"applying\" or \"not relevant\" – or react with 👍, ✅ or 👎."
+        }
+    }
+}
+
+/// Why the recipient gets the item, when it is not simply theirs.
+fn reason_note(config: &Config, reason: &Reason, sv: bool) -> Option<String> {
+    match reason {
+        Reason::Holder => None,
+        Reason::StandIn { away } => {
+            let name = config.directory.person(away).map_or(away.as_str(), |p| &p.name);
+            Some(if sv {
+                format!("Du får detta som ersättare för {name}, som är frånvarande.")
+            } else {
+                format!("You receive this as deputy for {name}, who is away.")
+            })
+        }
+        Reason::VacantRole { role } => Some(if sv {
+            format!("Enheten saknar {}; som chef får du ärendet.", role_sv(*role))
+        } else {
+            format!(
+                "The unit has no {}; as its manager you receive this item.",
+                role.as_str().replace('_', " ")
+            )
+        }),
+    }
+}
+
+/// One item of a message about an EU funding call: the announcement at one step.
+#[derive(Debug, Clone)]
+pub struct CallEntry<'a> {
+    pub announcement: &'a Announcement,
+    pub step: Step,
+    pub reason: Reason,
+    /// Signed links that answer for the recipient's unit (none in a channel post).
+    pub links: Vec<ItemLink>,
+}
+
+/// One message about `entries` (EU funding calls) to `name` — a person, or a channel's
+/// readers — in `language`, with HTML in `format`.
+pub fn compose_calls(
+    config: &Config,
+    name: &str,
+    language: Language,
+    entries: &[CallEntry<'_>],
+    format: Format,
+) -> Result<Rendered, minijinja::Error> {
+    let sv = language == Language::Sv;
+    let items: Vec<Item> = entries.iter().map(|entry| call_item(config, language, entry)).collect();
+    let subject = match (sv, items.as_slice()) {
+        (true, [one]) => format!("EU-utlysning: {} ({})", one.title, one.status.to_lowercase()),
+        (false, [one]) => format!("EU funding call: {} ({})", one.title, one.status.to_lowercase()),
+        (true, many) => format!("{} EU-utlysningar", many.len()),
+        (false, many) => format!("{} EU funding calls", many.len()),
+    };
+    let personal = entries.iter().any(|e| !e.links.is_empty());
+    let context = minijinja::context! {
+        name, items => items, contact => strategist_contact(config), subject => subject, personal,
+    };
+    let (text, html) = render("calls.", language, format, &context)?;
+    Ok(Rendered {
+        subject,
+        text,
+        html,
+        items,
+        labels: Labels::for_calls(language),
+    })
+}
+
+fn call_item(config: &Config, language: Language, entry: &CallEntry<'_>) -> Item {
+    let call = &entry.announcement.call;
+    let sv = language == Language::Sv;
+    let units = if call.units.is_empty() {
+        if sv { "Alla förvaltningar och bolag" } else { "All departments and companies" }.to_owned()
+    } else {
+        call.targeted(config)
+            .iter()
+            .map(|u| if sv { u.name.as_str() } else { u.name_en.as_str() })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let tags = (!call.tags.is_empty()).then(|| call.tags.iter().map(|t| format!("#{t}")).collect::<Vec<_>>().join(" "));
+    let read = ItemLink {
+        label: if sv { "Läs utlysningen" } else { "Read the call" }.to_owned(),
+        url: call.link.clone(),
+    };
+    Item {
+        title: format!("{} (#{})", call.title, entry.announcement.id),
+        unit: units,
+        period: if call.programme.is_empty() { "–".to_owned() } else { call.programme.clone() },
+        due: long_day(call.deadline, language),
+        status: status(entry.step, sv),
+        ask: ask(entry.step, sv),
+        note: [reason_note(config, &entry.reason, sv), tags].into_iter().flatten().reduce(|a, b| format!("{a}\n{b}")),
+        basis: call.description.clone(),
+        basis_html: (!call.description.is_empty()).then(|| markdown_html(&call.description)),
+        links: std::iter::once(read).chain(entry.links.iter().cloned()).collect(),
+    }
+}
+
+/// Markdown as HTML; HTML written in the Markdown is shown as text, and links go only to web
+/// and mail addresses.
+fn markdown_html(markdown: &str) -> String {
+    use pulldown_cmark::{CowStr, Event, Parser, Tag};
+    let events = Parser::new(markdown).map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => {
+            let safe = ["https://", "http://", "mailto:"].iter().any(|s| dest_url.starts_with(s));
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url: if safe { dest_url } else { CowStr::Borrowed("#") },
+                title,
+                id,
+            })
+        }
+        other => other,
+    });
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, events);
+    html
 }
 
 fn role_sv(role: Role) -> &'static str {
@@ -320,6 +513,15 @@ fn role_sv(role: Role) -> &'static str {
 
 /// "måndag 15 februari 2027 kl. 16.00" or "Monday 15 February 2027 at 16:00", local time.
 pub fn long_date(config: &Config, at: Timestamp, language: Language) -> String {
+    let local = config.calendar.time_zone.to_datetime(at);
+    match language {
+        Language::Sv => format!("{} kl. {}", long_day(local.date(), language), local.strftime("%H.%M")),
+        Language::En => format!("{} at {}", long_day(local.date(), language), local.strftime("%H:%M")),
+    }
+}
+
+/// "måndag 15 mars 2027" or "Monday 15 March 2027".
+pub fn long_day(date: jiff::civil::Date, language: Language) -> String {
     const WEEKDAYS_SV: [&str; 7] = ["måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"];
     const MONTHS_SV: [&str; 12] = [
         "januari",
@@ -335,17 +537,15 @@ pub fn long_date(config: &Config, at: Timestamp, language: Language) -> String {
         "november",
         "december",
     ];
-    let local = config.calendar.time_zone.to_datetime(at);
     match language {
         Language::Sv => format!(
-            "{} {} {} {} kl. {}",
-            WEEKDAYS_SV[usize::from(local.weekday().to_monday_zero_offset().unsigned_abs())],
-            local.day(),
-            MONTHS_SV[usize::from(local.month().unsigned_abs()) - 1],
-            local.year(),
-            local.strftime("%H.%M")
+            "{} {} {} {}",
+            WEEKDAYS_SV[usize::from(date.weekday().to_monday_zero_offset().unsigned_abs())],
+            date.day(),
+            MONTHS_SV[usize::from(date.month().unsigned_abs()) - 1],
+            date.year(),
         ),
-        Language::En => local.strftime("%A %-d %B %Y at %H:%M").to_string(),
+        Language::En => date.strftime("%A %-d %B %Y").to_string(),
     }
 }
 

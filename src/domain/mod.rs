@@ -2,6 +2,7 @@
 //! or reads the clock; time is always an argument.
 
 pub mod business_days;
+pub mod calls;
 pub mod config;
 pub mod mandate;
 pub mod messages;

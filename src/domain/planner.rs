@@ -37,6 +37,12 @@ pub enum Step {
     Closed,
     /// KLK's strategist is asked to grant or refuse a unit's request to waive.
     WaiveRequest,
+    /// An EU funding call is announced to the network.
+    Announce,
+    /// A correction of an announced call (its revision).
+    CallUpdate(u16),
+    /// An announced call is withdrawn.
+    CallCancelled,
 }
 
 impl fmt::Display for Step {
@@ -51,6 +57,9 @@ impl fmt::Display for Step {
             Self::Acknowledge(k) => write!(f, "acknowledge-{k}"),
             Self::Closed => f.write_str("closed"),
             Self::WaiveRequest => f.write_str("waive-request"),
+            Self::Announce => f.write_str("announce"),
+            Self::CallUpdate(revision) => write!(f, "update-{revision}"),
+            Self::CallCancelled => f.write_str("cancelled"),
         }
     }
 }
@@ -68,10 +77,13 @@ impl std::str::FromStr for Step {
             "acknowledge" => Ok(Self::Acknowledge(0)),
             "closed" => Ok(Self::Closed),
             "waive-request" => Ok(Self::WaiveRequest),
+            "announce" => Ok(Self::Announce),
+            "cancelled" => Ok(Self::CallCancelled),
             _ => match text.split_once('-') {
                 Some(("before", n)) => number(n).map(Self::Before),
                 Some(("overdue", n)) => number(n).map(Self::Overdue),
                 Some(("acknowledge", n)) => number(n).map(Self::Acknowledge),
+                Some(("update", n)) => number(n).map(Self::CallUpdate),
                 _ => Err(format!("unknown step \"{text}\"")),
             },
         }
@@ -85,8 +97,9 @@ impl Step {
             Self::Before(_) | Self::Due | Self::Overdue(_) => Ask::Submit,
             Self::EscalateManager | Self::EscalateKlk => Ask::FollowUp,
             Self::Acknowledge(_) => Ask::Acknowledge,
-            Self::Closed => Ask::Nothing,
+            Self::Closed | Self::CallCancelled => Ask::Nothing,
             Self::WaiveRequest => Ask::Decide,
+            Self::Announce | Self::CallUpdate(_) => Ask::Interest,
         }
     }
 }
@@ -105,6 +118,8 @@ pub enum Ask {
     Nothing,
     /// Grant or refuse a request to waive.
     Decide,
+    /// Say whether the unit is interested in an EU funding call.
+    Interest,
 }
 
 /// Why a delivery goes to its recipient and not to someone else.
@@ -143,12 +158,34 @@ impl Reason {
     }
 }
 
-/// One message that should exist: an occurrence's step, for one recipient on one channel.
+/// What a delivery is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject {
+    /// An occurrence, by id.
+    Occurrence(i64),
+    /// An EU funding call, by announcement id.
+    Call(i64),
+}
+
+impl fmt::Display for Subject {
+    /// The subject's part of an idempotency key: `7` for occurrence 7 (as before calls
+    /// existed), `call-7` for call 7.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Occurrence(id) => write!(f, "{id}"),
+            Self::Call(id) => write!(f, "call-{id}"),
+        }
+    }
+}
+
+/// One message that should exist: a step of an occurrence or a call, for one recipient on one
+/// channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
-    pub occurrence_id: i64,
+    pub subject: Subject,
     pub step: Step,
-    pub recipient: PersonId,
+    /// A person id, or `#name` for a post in a directory channel.
+    pub recipient: String,
     /// The channel it goes out on.
     pub route: Route,
     /// Not to be sent before this instant: the step's time, moved into the send window.
@@ -158,14 +195,14 @@ pub struct Delivery {
     pub idempotency_key: String,
 }
 
-/// The outbox's unique key of a delivery: occurrence, step, recipient and channel.
+/// The outbox's unique key of a delivery: subject, step, recipient and channel.
 pub fn idempotency_key(
-    occurrence_id: i64,
+    subject: Subject,
     step: impl fmt::Display,
     recipient: impl fmt::Display,
     route: impl fmt::Display,
 ) -> String {
-    format!("{occurrence_id}/{step}/{recipient}/{route}")
+    format!("{subject}/{step}/{recipient}/{route}")
 }
 
 /// Every delivery wanted at `now` for `occurrences`, one per step, recipient and route.
@@ -184,7 +221,7 @@ pub fn plan(config: &Config, occurrences: &[StoredOccurrence], now: Timestamp, r
             Some((o, obligation, unit))
         })
         .flat_map(|(occurrence, obligation, unit)| {
-            tracks(config, occurrence, obligation, unit, now)
+            tracks(config, occurrence, obligation, now)
                 .into_iter()
                 .filter_map(|(step, at, role)| Some((step, at, recipient(config, unit, role, today)?)))
                 .flat_map(|(step, at, (recipient, reason))| {
@@ -192,10 +229,10 @@ pub fn plan(config: &Config, occurrences: &[StoredOccurrence], now: Timestamp, r
                         .routes(config, recipient, step.ask())
                         .into_iter()
                         .map(move |route| Delivery {
-                            occurrence_id: occurrence.id,
+                            subject: Subject::Occurrence(occurrence.id),
                             step,
-                            idempotency_key: idempotency_key(occurrence.id, step, &recipient.id, &route),
-                            recipient: recipient.id.clone(),
+                            idempotency_key: idempotency_key(Subject::Occurrence(occurrence.id), step, &recipient.id, &route),
+                            recipient: recipient.id.to_string(),
                             route,
                             not_before: config.next_send_time(at.max(now)),
                             reason: reason.clone(),
@@ -240,10 +277,10 @@ pub fn notice(
         .routes(config, person, step.ask())
         .into_iter()
         .map(|route| Delivery {
-            occurrence_id: occurrence.id,
+            subject: Subject::Occurrence(occurrence.id),
             step,
-            idempotency_key: idempotency_key(occurrence.id, step, &person.id, &route),
-            recipient: person.id.clone(),
+            idempotency_key: idempotency_key(Subject::Occurrence(occurrence.id), step, &person.id, &route),
+            recipient: person.id.to_string(),
             route,
             not_before: config.next_send_time(now),
             reason: reason.clone(),
@@ -265,7 +302,6 @@ fn tracks(
     config: &Config,
     occurrence: &StoredOccurrence,
     obligation: &Obligation,
-    unit: &Unit,
     now: Timestamp,
 ) -> Vec<(Step, Timestamp, Addressee)> {
     let due = config.local_date(occurrence.due_at);
@@ -316,7 +352,8 @@ fn tracks(
                     latest(on_days(vec![manager]), now).map(|(step, at)| (step, at, Addressee::Role(Role::Manager))),
                 );
             }
-            if unit.kind != UnitKind::Klk || obligation.responsible_role != Role::Strategist {
+            // KLK's strategist is not told about their own items.
+            if obligation.responsible_role != Role::Strategist {
                 wanted.extend(latest(on_days(vec![klk]), now).map(|(step, at)| (step, at, Addressee::Klk)));
             }
         }
@@ -357,6 +394,17 @@ fn latest(steps: Vec<(Step, Timestamp)>, now: Timestamp) -> Option<(Step, Timest
     steps.into_iter().filter(|(_, at)| *at <= now).max_by_key(|(_, at)| *at)
 }
 
+/// Who receives what is for `role` in `unit` on `today` (a deputy or the manager standing in),
+/// and why.
+pub(crate) fn recipient_for_role<'a>(
+    config: &'a Config,
+    unit: &'a Unit,
+    role: Role,
+    today: Date,
+) -> Option<(&'a Person, Reason)> {
+    recipient(config, unit, Addressee::Role(role), today)
+}
+
 /// Who receives a step for `addressee` in `unit` on `today`, and why.
 fn recipient<'a>(
     config: &'a Config,
@@ -366,8 +414,9 @@ fn recipient<'a>(
 ) -> Option<(&'a Person, Reason)> {
     let directory = &config.directory;
     let (unit, role) = match addressee {
-        Addressee::Role(role) => (unit, role),
-        Addressee::Klk => {
+        Addressee::Role(role) if role != Role::Strategist || unit.roles.contains_key(&role) => (unit, role),
+        // The strategist is a central role: held at KLK, whichever unit the item is for.
+        Addressee::Role(_) | Addressee::Klk => {
             let klk = directory
                 .units
                 .iter()

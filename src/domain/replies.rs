@@ -73,7 +73,7 @@ pub fn interpret(text: &str, today: Date) -> Reply {
 }
 
 /// The sender's own lines, before anything quoted or signed.
-fn own_text(text: &str) -> Vec<String> {
+pub(crate) fn own_text(text: &str) -> Vec<String> {
     let mut lines = Vec::new();
     for line in text.lines() {
         let trimmed = line.trim();
@@ -230,7 +230,12 @@ pub fn may(config: &Config, person: &Person, occurrence: &StoredOccurrence, acti
         .map(|o| o.responsible_role);
     let unit = occurrence.unit.as_str();
     let allowed = match action {
-        Action::Submit => holds(unit, Role::Manager) || responsible.is_some_and(|role| holds(unit, role)),
+        Action::Submit => {
+            holds(unit, Role::Manager)
+                || responsible.is_some_and(|role| holds(unit, role))
+                // The strategist is a central role (see the planner).
+                || responsible == Some(Role::Strategist) && klk(Role::Strategist)
+        }
         Action::Acknowledge => holds(unit, Role::Manager) || klk(Role::Strategist),
         // KLK grants the units' requests to waive; the registrar records paper decisions.
         Action::Waive => klk(Role::Strategist) || directory.units.iter().any(|u| holds(u.id.as_str(), Role::Registrar)),

@@ -151,6 +151,8 @@ pub struct Routing {
     pub escalations: Vec<Target>,
     /// Requests to acknowledge a submission.
     pub acknowledgements: Vec<Target>,
+    /// EU funding calls to the EU contact persons (the network channels get them besides).
+    pub announcements: Vec<Target>,
     /// A chat delivery that fails this many attempts (or fails for good) is sent by email
     /// instead; 0 never falls back.
     pub fallback_to_email_after: u32,
@@ -164,6 +166,7 @@ impl Default for Routing {
             reminders: vec![Target::Preferred],
             escalations: vec![Target::Preferred],
             acknowledgements: vec![Target::Preferred],
+            announcements: vec![Target::Preferred],
             fallback_to_email_after: 0,
             available: Available::default(),
         }
@@ -180,6 +183,7 @@ impl Routing {
             // Decisions for KLK go where escalations go.
             Ask::FollowUp | Ask::Decide => &self.escalations,
             Ask::Acknowledge => &self.acknowledgements,
+            Ask::Interest => &self.announcements,
         };
         let mut routes: Vec<Route> = Vec::new();
         for target in targets {
@@ -286,6 +290,7 @@ impl Routing {
             ("routing.reminders", &self.reminders),
             ("routing.escalations", &self.escalations),
             ("routing.acknowledgements", &self.acknowledgements),
+            ("routing.announcements", &self.announcements),
         ] {
             if targets.is_empty() {
                 errors.push(format!("{key}: name at least one channel, e.g. \"preferred\""));

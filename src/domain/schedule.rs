@@ -19,6 +19,8 @@ pub enum Period {
     Mandate(MandatePeriod),
     /// The only period of an obligation that occurs once.
     Once,
+    /// An EU funding call (by its announcement id) with its deadline.
+    Call { id: i64, deadline: Date },
 }
 
 impl Period {
@@ -27,7 +29,7 @@ impl Period {
         match self {
             Self::Year(year) => Some(year),
             Self::Mandate(mandate) => Some(mandate.election_year()),
-            Self::Once => None,
+            Self::Once | Self::Call { .. } => None,
         }
     }
 }
@@ -38,6 +40,7 @@ impl fmt::Display for Period {
             Self::Year(year) => write!(f, "{year}"),
             Self::Mandate(mandate) => f.write_str(&mandate.label()),
             Self::Once => f.write_str("once"),
+            Self::Call { id, .. } => write!(f, "call-{id}"),
         }
     }
 }
@@ -72,6 +75,10 @@ impl Config {
                 let other = self.calendar.obligation(other)?;
                 add_business_days(self.due_date(other, period)?, *business_days)
             }
+            DueRule::BeforeCallDeadline { business_days } => match period {
+                Period::Call { deadline, .. } => add_business_days(deadline, -i32::from(*business_days)),
+                _ => return None,
+            },
         };
         Some(obligation.move_due.apply(unmoved))
     }
@@ -132,6 +139,28 @@ impl Config {
         occurrences
     }
 
+    /// The per-call occurrences for `unit` applying to call `id` with `deadline`: drafting the
+    /// application for the strategist's review, the review itself, and whatever else the
+    /// calendar has per call. Due dates past `deadline` are not moved.
+    pub fn call_occurrences(&self, id: i64, deadline: Date, unit: &Unit) -> Vec<Occurrence> {
+        let period = Period::Call { id, deadline };
+        self.calendar
+            .obligations
+            .iter()
+            .filter(|o| o.recurrence == Recurrence::PerCall && o.unit_kinds.contains(&unit.kind))
+            .filter_map(|obligation| {
+                let due_date = self.due_date(obligation, period)?;
+                Some(Occurrence {
+                    obligation: obligation.id.clone(),
+                    unit: unit.id.clone(),
+                    period,
+                    due_date,
+                    due_at: self.due_at(due_date)?,
+                })
+            })
+            .collect()
+    }
+
     /// Whether occurrences of `obligation` for `unit` still follow from the configuration.
     pub fn is_configured(&self, obligation: &str, unit: &str) -> bool {
         let obligation = self.calendar.obligations.iter().find(|o| o.id.as_str() == obligation);
@@ -154,6 +183,8 @@ fn candidate_periods(recurrence: Recurrence, years: &std::ops::RangeInclusive<i1
             .map(Period::Mandate)
             .collect(),
         Recurrence::Once => vec![Period::Once],
+        // Created when a unit applies to a call, never by the calendar.
+        Recurrence::PerCall => Vec::new(),
     }
 }
 

@@ -9,7 +9,7 @@ use jiff::civil::Date;
 use super::business_days::{add_business_days, is_business_day};
 use super::config::Config;
 use super::occurrence::{OccurrenceState, StoredOccurrence};
-use super::planner::{Delivery, plan};
+use super::planner::{Delivery, Subject, plan};
 use super::routing::Routing;
 use super::schedule::Occurrence;
 
@@ -45,8 +45,11 @@ pub fn simulate(config: &Config, routing: &Routing, from: Date, to: Date, behavi
             }
             for delivery in plan(config, &states, now, routing) {
                 if planned.insert(delivery.idempotency_key.clone()) {
-                    // Ids are 1-based positions in `occurrences`.
-                    let index = usize::try_from(delivery.occurrence_id - 1).unwrap_or_default();
+                    // Ids are 1-based positions in `occurrences`; the planner plans nothing else.
+                    let Subject::Occurrence(id) = delivery.subject else {
+                        continue;
+                    };
+                    let index = usize::try_from(id - 1).unwrap_or_default();
                     first_reminder[index].get_or_insert(day);
                     made.push(Simulated {
                         occurrence: occurrences[index].clone(),

@@ -5,7 +5,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
 use ring::hmac;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use super::calls::Interest;
 
 use super::occurrence::Action;
 
@@ -24,6 +27,49 @@ pub struct LinkClaims {
     /// When the link stops working (seconds since the epoch).
     #[serde(rename = "e")]
     pub expires: i64,
+}
+
+/// What a link to answer an EU funding call allows: `person` answers `interest` for their unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallLinkClaims {
+    #[serde(rename = "c")]
+    pub call_id: i64,
+    #[serde(rename = "p")]
+    pub person: String,
+    #[serde(rename = "n")]
+    pub interest: Interest,
+    #[serde(rename = "i")]
+    pub issued: i64,
+    #[serde(rename = "e")]
+    pub expires: i64,
+}
+
+/// Claims a link carries say when the link was made and when it stops working.
+pub trait Expiring {
+    /// Seconds since the epoch.
+    fn issued(&self) -> i64;
+    /// Seconds since the epoch.
+    fn expires(&self) -> i64;
+}
+
+impl Expiring for LinkClaims {
+    fn issued(&self) -> i64 {
+        self.issued
+    }
+
+    fn expires(&self) -> i64 {
+        self.expires
+    }
+}
+
+impl Expiring for CallLinkClaims {
+    fn issued(&self) -> i64 {
+        self.issued
+    }
+
+    fn expires(&self) -> i64 {
+        self.expires
+    }
 }
 
 /// Why a link was refused.
@@ -70,7 +116,7 @@ impl LinkSigner {
     }
 
     /// A token carrying `claims`, safe to put in a URL path.
-    pub fn sign(&self, claims: &LinkClaims) -> String {
+    pub fn sign(&self, claims: &impl Serialize) -> String {
         // Serialising a struct of integers and strings cannot fail.
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
         let signed = format!("{VERSION}.{payload}");
@@ -105,7 +151,7 @@ impl LinkSigner {
     }
 
     /// The claims of `token` if it is genuine, unexpired and not revoked at `now`.
-    pub fn verify(&self, token: &str, now: Timestamp) -> Result<LinkClaims, LinkError> {
+    pub fn verify<T: DeserializeOwned + Expiring>(&self, token: &str, now: Timestamp) -> Result<T, LinkError> {
         let (signed, tag) = token.rsplit_once('.').ok_or(LinkError::Malformed)?;
         let (version, payload) = signed.split_once('.').ok_or(LinkError::Malformed)?;
         if version != VERSION {
@@ -114,14 +160,14 @@ impl LinkSigner {
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| LinkError::Forged)?;
         hmac::verify(&self.key, signed.as_bytes(), &tag).map_err(|_| LinkError::Forged)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| LinkError::Malformed)?;
-        let claims: LinkClaims = serde_json::from_slice(&payload).map_err(|_| LinkError::Malformed)?;
+        let claims: T = serde_json::from_slice(&payload).map_err(|_| LinkError::Malformed)?;
         if self
             .revoked_before
-            .is_some_and(|before| claims.issued < before.as_second())
+            .is_some_and(|before| claims.issued() < before.as_second())
         {
             return Err(LinkError::Revoked);
         }
-        if now.as_second() >= claims.expires {
+        if now.as_second() >= claims.expires() {
             return Err(LinkError::Expired);
         }
         Ok(claims)

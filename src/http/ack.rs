@@ -70,7 +70,7 @@ fn say(language: Language, sv: &'static str, en: &'static str) -> &'static str {
 
 /// The verified claims of `token` and the occurrence they name, or the page that says why not.
 async fn open(shared: &Shared, token: &str) -> Result<(LinkClaims, StoredOccurrence, Language), Page> {
-    let claims = shared.links.signer.verify(token, shared.clock.now()).map_err(|error| {
+    let claims: LinkClaims = shared.links.signer.verify(token, shared.clock.now()).map_err(|error| {
         shared.metrics.rejected_link(error.label());
         tracing::warn!(reason = error.label(), "refused a signed link");
         refused(error)

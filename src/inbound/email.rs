@@ -123,6 +123,7 @@ pub async fn answer(shared: &Shared, notifiers: &Notifiers, raw: &[u8], text: &s
         recipient,
         address: Address::Email(from.to_owned()),
         reply_token: None,
+        in_reply_to: None,
         items: Vec::new(),
         composed_at: shared.clock.now(),
     };

@@ -92,7 +92,7 @@ pub async fn handle(shared: &Arc<Shared>, message: &Inbound) -> anyhow::Result<O
         None => None,
     };
     let reply = interpret(&message.text, config.local_date(now));
-    let occurrence_id = reply.occurrence.or(delivery.as_ref().map(|d| d.occurrence_id));
+    let occurrence_id = reply.occurrence.or(delivery.as_ref().and_then(|d| d.occurrence_id));
     let occurrence = match occurrence_id {
         Some(id) => store.occurrence(id).await?,
         None => None,

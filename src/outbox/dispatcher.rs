@@ -17,14 +17,15 @@ use crate::channels::matrix::{MatrixHookNotifier, MatrixNotifier};
 use crate::channels::teams::TeamsNotifier;
 use crate::channels::webhook::WebhookNotifier;
 use crate::channels::{ItemSummary, Notifier, Outgoing, Receipt, Recipient, SendError};
-use crate::domain::config::Config;
-use crate::domain::messages::{Entry, Format, action_for, compose};
+use crate::domain::calls::{Announcement, Interest, channel_named};
+use crate::domain::config::{Config, Language, Person};
+use crate::domain::messages::{CallEntry, Entry, Format, ItemLink, Rendered, action_for, compose, compose_calls};
 use crate::domain::occurrence::StoredOccurrence;
-use crate::domain::planner::{Reason, Step, idempotency_key};
+use crate::domain::planner::{Ask, Reason, Step, Subject, idempotency_key};
 use crate::domain::routing::{Address, Route, Transport};
 use crate::settings::{DeliverySettings, Settings};
 use crate::startup::Shared;
-use crate::storage::{DeliveryOutcome, OutboxRow};
+use crate::storage::{DeliveryOutcome, OutboxRow, Store};
 
 /// One notifier per channel; those not set up are `None`.
 pub struct Notifiers {
@@ -147,27 +148,20 @@ impl Dispatcher {
             return Ok(DispatchOutcome::Idle);
         }
         let config = self.shared.config();
-        let mut ids: Vec<i64> = rows.iter().map(|r| r.occurrence_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let occurrences: BTreeMap<i64, StoredOccurrence> = store
-            .occurrences_by_ids(&ids)
-            .await?
-            .into_iter()
-            .map(|o| (o.id, o))
-            .collect();
+        let subjects = Subjects::load(store, &rows).await?;
         let claimed = rows.len();
-        let mut groups: BTreeMap<(String, String), Vec<OutboxRow>> = BTreeMap::new();
+        // Reminders and calls go in separate messages: they read differently.
+        let mut groups: BTreeMap<(String, String, bool), Vec<OutboxRow>> = BTreeMap::new();
         for row in rows {
             groups
-                .entry((row.recipient.clone(), row.channel.clone()))
+                .entry((row.recipient.clone(), row.channel.clone(), row.announcement_id.is_some()))
                 .or_default()
                 .push(row);
         }
         let sends: Vec<_> = groups
             .into_iter()
-            .map(|((recipient, channel), rows)| {
-                let composed = self.compose(&config, &occurrences, &recipient, &channel, &rows, now);
+            .map(|((recipient, channel, _), rows)| {
+                let composed = self.compose(&config, &subjects, &recipient, &channel, &rows, now);
                 let span = tracing::info_span!(
                     "delivery",
                     delivery = rows[0].id,
@@ -224,7 +218,8 @@ impl Dispatcher {
     fn outcome(&self, row: &OutboxRow, result: &Result<Receipt, SendError>, now: Timestamp) -> DeliveryOutcome {
         let max_attempts = i64::from(self.settings.max_attempts);
         let fallback_after = i64::from(self.shared.routing.fallback_to_email_after);
-        let chat = row.channel.parse::<Route>().is_ok_and(|r| r.transport.is_chat());
+        // A channel post has nobody to email instead.
+        let chat = row.channel.parse::<Route>().is_ok_and(|r| r.transport.is_chat()) && channel_named(&row.recipient).is_none();
         let falls_back = |error: &SendError| {
             chat && fallback_after > 0
                 && (matches!(error, SendError::Permanent { .. }) || row.attempts >= fallback_after.min(max_attempts))
@@ -236,7 +231,10 @@ impl Dispatcher {
             },
             Err(error) if falls_back(error) => DeliveryOutcome::FallBack {
                 error: format!("sent by email instead after {} attempts: {error}", row.attempts),
-                email_key: idempotency_key(row.occurrence_id, &row.step, &row.recipient, Transport::Email.as_str()),
+                email_key: match row.subject() {
+                    Ok(subject) => idempotency_key(subject, &row.step, &row.recipient, Transport::Email.as_str()),
+                    Err(error) => return DeliveryOutcome::Dead { error: error.to_string() },
+                },
             },
             Err(SendError::Permanent { reason }) => DeliveryOutcome::Dead { error: reason.clone() },
             Err(SendError::Retryable { reason, .. }) if row.attempts >= max_attempts => DeliveryOutcome::Dead {
@@ -262,33 +260,98 @@ impl Dispatcher {
         }
     }
 
-    /// One message for `recipient` listing `rows`, or why it cannot be made (permanent).
+    /// One message for `recipient` (a person or `#channel`) listing `rows`, or why it cannot
+    /// be made (permanent).
     fn compose(
         &self,
         config: &Config,
-        occurrences: &BTreeMap<i64, StoredOccurrence>,
+        subjects: &Subjects,
         recipient: &str,
         channel: &str,
         rows: &[OutboxRow],
         now: Timestamp,
     ) -> Result<Outgoing, SendError> {
-        let person = config
-            .directory
-            .person_named(recipient)
-            .ok_or_else(|| SendError::permanent(format!("recipient \"{recipient}\" is no longer in the directory")))?;
+        let route: Route = channel.parse().map_err(SendError::permanent)?;
+        let routing = &self.shared.routing;
+        let person = match channel_named(recipient) {
+            Some(_) => None,
+            None => Some(config.directory.person_named(recipient).ok_or_else(|| {
+                SendError::permanent(format!("recipient \"{recipient}\" is no longer in the directory"))
+            })?),
+        };
+        let (reader, address) = match (person, channel_named(recipient)) {
+            (Some(person), _) => (Recipient::from(person), routing.address(config, person, &route)),
+            (None, name) => {
+                let name = name.unwrap_or_default();
+                let channel = config
+                    .directory
+                    .channels
+                    .iter()
+                    .find(|c| c.name == name)
+                    .ok_or_else(|| SendError::permanent(format!("channel \"{name}\" is no longer in the directory")))?;
+                (Recipient::channel(channel), routing.channel_address(config, name, route.transport))
+            }
+        };
+        let address = address.map_err(SendError::permanent)?;
+        let format = match &address {
+            Address::Email(_) => Format::Email,
+            Address::MatrixUser(_) | Address::MatrixRoom(_) | Address::MatrixHook(_) => Format::Chat,
+            Address::Teams(_) | Address::Webhook => Format::Plain,
+        };
+        let subject = rows[0].subject().map_err(|e| SendError::permanent(e.to_string()))?;
+        let (rendered, items) = match (subject, person) {
+            (Subject::Occurrence(_), Some(person)) => self.reminders(config, subjects, person, rows, format, now)?,
+            (Subject::Call(_), _) => self.calls(config, subjects, &reader, rows, format, now)?,
+            (Subject::Occurrence(_), None) => {
+                return Err(SendError::permanent("reminders go to people, not to channels"));
+            }
+        };
+        // An update of a call follows up the message that announced it there.
+        let in_reply_to = match (subject, rows) {
+            (Subject::Call(id), [one]) if one.step != Step::Announce.to_string() => subjects
+                .announced
+                .get(&(id, recipient.to_owned(), channel.to_owned()))
+                .cloned(),
+            _ => None,
+        };
+        Ok(Outgoing {
+            message_key: message_key(rows),
+            reply_token: Some(self.shared.links.signer.reply_token(rows[0].id)),
+            in_reply_to,
+            recipient: reader,
+            address,
+            rendered,
+            items,
+            composed_at: now,
+        })
+    }
+
+    /// A reminder (or a digest of several) about occurrences.
+    fn reminders(
+        &self,
+        config: &Config,
+        subjects: &Subjects,
+        person: &Person,
+        rows: &[OutboxRow],
+        format: Format,
+        now: Timestamp,
+    ) -> Result<(Rendered, Vec<ItemSummary>), SendError> {
         let mut entries = Vec::with_capacity(rows.len());
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
-            let occurrence = occurrences
-                .get(&row.occurrence_id)
-                .ok_or_else(|| SendError::permanent(format!("occurrence {} does not exist", row.occurrence_id)))?;
+            let id = row.occurrence_id.unwrap_or_default();
+            let occurrence = subjects
+                .occurrences
+                .get(&id)
+                .ok_or_else(|| SendError::permanent(format!("occurrence {id} does not exist")))?;
             let step: Step = row.step.parse().map_err(SendError::permanent)?;
             let action_url =
-                action_for(step).map(|action| self.shared.links.url(occurrence.id, recipient, action, now));
+                action_for(step).map(|action| self.shared.links.url(occurrence.id, &row.recipient, action, now));
             items.push(ItemSummary {
                 delivery_id: row.id,
                 idempotency_key: row.idempotency_key.clone(),
-                occurrence_id: occurrence.id,
+                occurrence_id: Some(occurrence.id),
+                call_id: None,
                 obligation: occurrence.obligation.clone(),
                 unit: occurrence.unit.clone(),
                 period: occurrence.period.clone(),
@@ -303,27 +366,101 @@ impl Dispatcher {
                 action_url,
             });
         }
-        let route: Route = channel.parse().map_err(SendError::permanent)?;
-        let address = self
-            .shared
-            .routing
-            .address(config, person, &route)
-            .map_err(SendError::permanent)?;
-        let format = match &address {
-            Address::Email(_) => Format::Email,
-            Address::MatrixUser(_) | Address::MatrixRoom(_) | Address::MatrixHook(_) => Format::Chat,
-            Address::Teams(_) | Address::Webhook => Format::Plain,
-        };
         let rendered = compose(config, person, &entries, format)
             .map_err(|e| SendError::permanent(format!("cannot render the message: {e}")))?;
-        Ok(Outgoing {
-            message_key: message_key(rows),
-            reply_token: Some(self.shared.links.signer.reply_token(rows[0].id)),
-            recipient: Recipient::from(person),
-            address,
-            rendered,
-            items,
-            composed_at: now,
+        Ok((rendered, items))
+    }
+
+    /// An announcement (or a digest of several) of EU funding calls, with links to answer for
+    /// a person's unit.
+    fn calls(
+        &self,
+        config: &Config,
+        subjects: &Subjects,
+        reader: &Recipient,
+        rows: &[OutboxRow],
+        format: Format,
+        now: Timestamp,
+    ) -> Result<(Rendered, Vec<ItemSummary>), SendError> {
+        let personal = channel_named(&reader.id).is_none() && config.directory.person_named(&reader.id).is_some();
+        let mut entries = Vec::with_capacity(rows.len());
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = row.announcement_id.unwrap_or_default();
+            let announcement = subjects
+                .announcements
+                .get(&id)
+                .ok_or_else(|| SendError::permanent(format!("call {id} does not exist")))?;
+            let step: Step = row.step.parse().map_err(SendError::permanent)?;
+            let sv = reader.language == Language::Sv;
+            let links: Vec<ItemLink> = if personal && step.ask() == Ask::Interest {
+                Interest::ALL
+                    .into_iter()
+                    .map(|interest| ItemLink {
+                        label: interest.label(sv).to_owned(),
+                        url: self.shared.links.call_url(id, &reader.id, interest, now),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            items.push(ItemSummary {
+                delivery_id: row.id,
+                idempotency_key: row.idempotency_key.clone(),
+                occurrence_id: None,
+                call_id: Some(id),
+                obligation: "eu-call".to_owned(),
+                unit: announcement.call.units.join(","),
+                period: announcement.call.programme.clone(),
+                due: announcement.call.deadline.to_string(),
+                step: row.step.clone(),
+                action_url: None,
+            });
+            entries.push(CallEntry {
+                announcement,
+                step,
+                reason: Reason::parse(&row.reason, config),
+                links,
+            });
+        }
+        let rendered = compose_calls(config, &reader.name, reader.language, &entries, format)
+            .map_err(|e| SendError::permanent(format!("cannot render the message: {e}")))?;
+        Ok((rendered, items))
+    }
+}
+
+/// What a batch of deliveries is about.
+struct Subjects {
+    occurrences: BTreeMap<i64, StoredOccurrence>,
+    announcements: BTreeMap<i64, Announcement>,
+    /// The messages that announced those calls, by (call, recipient, channel).
+    announced: BTreeMap<(i64, String, String), String>,
+}
+
+impl Subjects {
+    async fn load(store: &Store, rows: &[OutboxRow]) -> anyhow::Result<Self> {
+        let ids = |of: fn(&OutboxRow) -> Option<i64>| -> Vec<i64> {
+            let mut ids: Vec<i64> = rows.iter().filter_map(of).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        let calls = ids(|r| r.announcement_id);
+        let mut announcements = BTreeMap::new();
+        for id in &calls {
+            if let Some(announcement) = store.announcement(*id).await? {
+                announcements.insert(*id, announcement);
+            }
+        }
+        Ok(Self {
+            occurrences: store
+                .occurrences_by_ids(&ids(|r| r.occurrence_id))
+                .await?
+                .into_iter()
+                .map(|o| (o.id, o))
+                .collect(),
+            announcements,
+            announced: store.announcement_messages(&calls).await?,
         })
     }
 }

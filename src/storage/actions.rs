@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use super::inbox::withdraw_unsent;
 use super::{Backend, OCCURRENCE_COLUMNS, Store, audit, occurrence_from_row};
 use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence, Transition};
+use crate::domain::planner::Subject;
 
 /// Who acted, how and through which channel — everything the audit log keeps.
 #[derive(Debug, Clone)]
@@ -97,7 +98,7 @@ impl Store {
             "source": actor.source,
             "note": actor.note,
         });
-        audit(&mut tx, now, id, actor.person, action.as_str(), &detail).await?;
+        audit(&mut tx, now, Subject::Occurrence(id), actor.person, action.as_str(), &detail).await?;
         tx.commit().await.context("committing the action")?;
         Ok(Some(ActionOutcome::Recorded { from, to }))
     }

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use sqlx::Row as _;
 
 use super::{Actor, Backend, Store, audit, timestamp};
+use crate::domain::planner::Subject;
 
 /// One message in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -126,7 +127,7 @@ impl Store {
             let detail = serde_json::json!({
                 "until": until.to_string(), "channel": actor.channel, "source": actor.source, "note": actor.note,
             });
-            audit(&mut tx, now, id, actor.person, "pause", &detail).await?;
+            audit(&mut tx, now, Subject::Occurrence(id), actor.person, "pause", &detail).await?;
         }
         tx.commit().await.context("committing a pause")?;
         Ok(paused)
@@ -137,7 +138,7 @@ impl Store {
     pub async fn waiver_decision(&self, id: i64, what: &str, actor: &Actor<'_>, now: Timestamp) -> anyhow::Result<()> {
         let mut tx = self.begin_write().await?;
         let detail = serde_json::json!({"channel": actor.channel, "source": actor.source, "reason": actor.note});
-        audit(&mut tx, now, id, actor.person, what, &detail).await?;
+        audit(&mut tx, now, Subject::Occurrence(id), actor.person, what, &detail).await?;
         tx.commit().await.context("committing a waiver decision")
     }
 

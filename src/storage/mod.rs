@@ -13,13 +13,16 @@ use sqlx::{AnyPool, Executor as _, Row as _};
 
 use crate::domain::config::Config;
 use crate::domain::occurrence::{Change, OccurrenceState, StoredOccurrence, reconcile};
+use crate::domain::planner::Subject;
 use crate::settings::DatabaseSettings;
 
 mod actions;
+mod calls;
 mod inbox;
 mod outbox;
 
 pub use actions::{ActionOutcome, Actor};
+pub use calls::{Announced, CallChange, InterestRecorded, InterestRow, Outcome};
 pub use inbox::{InboxRow, Settled};
 
 pub use outbox::{DeliveryOutcome, DeliveryState, OutboxRow};
@@ -116,11 +119,30 @@ impl Store {
 
     /// Applies the migrations that have not run yet.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&self.pool).await.context("running database migrations")
+        match self.backend {
+            Backend::Postgres => POSTGRES_MIGRATIONS
+                .run(&self.pool)
+                .await
+                .context("running database migrations"),
+            // Some migrations rebuild a table (SQLite cannot alter a column), which the
+            // foreign keys pointing at it would forbid; they are checked once afterwards.
+            Backend::Sqlite => {
+                let mut connection = self.pool.acquire().await.context("connecting to migrate")?;
+                connection.execute("PRAGMA foreign_keys = OFF").await?;
+                let migrated = SQLITE_MIGRATIONS
+                    .run(&mut *connection)
+                    .await
+                    .context("running database migrations");
+                connection.execute("PRAGMA foreign_keys = ON").await?;
+                migrated?;
+                let broken = sqlx::query("PRAGMA foreign_key_check")
+                    .fetch_all(&mut *connection)
+                    .await
+                    .context("checking foreign keys after migrating")?;
+                anyhow::ensure!(broken.is_empty(), "{} rows break foreign keys after migrating", broken.len());
+                Ok(())
+            }
+        }
     }
 
     /// Checks that the database answers.
@@ -258,7 +280,7 @@ impl Store {
                     }
                 }
             };
-            audit(&mut tx, now, occurrence_id, "system", action, &detail).await?;
+            audit(&mut tx, now, Subject::Occurrence(occurrence_id), "system", action, &detail).await?;
         }
         tx.commit().await.context("committing the materialisation")?;
         Ok(report)
@@ -289,14 +311,21 @@ impl Store {
 async fn audit(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     at: Timestamp,
-    occurrence_id: i64,
+    subject: Subject,
     actor: &str,
     action: &str,
     detail: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    sqlx::query("INSERT INTO audit_log (at, occurrence_id, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
+    let (occurrence_id, announcement_id) = match subject {
+        Subject::Occurrence(id) => (Some(id), None),
+        Subject::Call(id) => (None, Some(id)),
+    };
+    sqlx::query(
+        "INSERT INTO audit_log (at, occurrence_id, announcement_id, actor, action, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
         .bind(at.as_second())
         .bind(occurrence_id)
+        .bind(announcement_id)
         .bind(actor)
         .bind(action)
         .bind(detail.to_string())

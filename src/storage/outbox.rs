@@ -12,7 +12,7 @@ use sqlx::Row as _;
 
 use super::{Backend, OCCURRENCE_COLUMNS, PLAN_LOCK, Store, occurrence_from_row, timestamp};
 use crate::domain::config::Config;
-use crate::domain::planner::{Delivery, plan};
+use crate::domain::planner::{Delivery, Subject, plan};
 use crate::domain::routing::Routing;
 
 /// Where a delivery stands.
@@ -78,7 +78,9 @@ impl FromStr for DeliveryState {
 pub struct OutboxRow {
     pub id: i64,
     pub idempotency_key: String,
-    pub occurrence_id: i64,
+    /// What it is about: an occurrence or an EU funding call (exactly one is set).
+    pub occurrence_id: Option<i64>,
+    pub announcement_id: Option<i64>,
     pub step: String,
     pub recipient: String,
     pub channel: String,
@@ -91,6 +93,17 @@ pub struct OutboxRow {
     /// Where it went, when the channel says (a Matrix room id).
     pub destination: Option<String>,
     pub sent_at: Option<Timestamp>,
+}
+
+impl OutboxRow {
+    /// What the delivery is about.
+    pub fn subject(&self) -> anyhow::Result<Subject> {
+        match (self.occurrence_id, self.announcement_id) {
+            (Some(id), None) => Ok(Subject::Occurrence(id)),
+            (None, Some(id)) => Ok(Subject::Call(id)),
+            _ => anyhow::bail!("delivery {} names neither an occurrence nor a call", self.id),
+        }
+    }
 }
 
 /// What became of one claimed delivery.
@@ -128,7 +141,7 @@ impl DeliveryOutcome {
     }
 }
 
-const OUTBOX_COLUMNS: &str = "id, idempotency_key, occurrence_id, step, recipient, channel, reason, state, not_before, \
+const OUTBOX_COLUMNS: &str = "id, idempotency_key, occurrence_id, announcement_id, step, recipient, channel, reason, state, not_before, \
      attempts, last_error, provider_id, destination, sent_at";
 
 impl Store {
@@ -249,9 +262,10 @@ impl Store {
                     // Inserted first: the copy is made from the row while it is still `sending`.
                     for id in chunk {
                         sqlx::query(
-                            "INSERT INTO outbox (idempotency_key, occurrence_id, step, recipient, channel, reason, \
-                             not_before, created_at, updated_at) \
-                             SELECT $1, occurrence_id, step, recipient, 'email', reason, $2, $3, $4 FROM outbox \
+                            "INSERT INTO outbox (idempotency_key, occurrence_id, announcement_id, step, recipient, \
+                             channel, reason, not_before, created_at, updated_at) \
+                             SELECT $1, occurrence_id, announcement_id, step, recipient, 'email', reason, $2, $3, $4 \
+                             FROM outbox \
                              WHERE id = $5 AND state = 'sending' ON CONFLICT (idempotency_key) DO NOTHING",
                         )
                         .bind(email_key.as_str())
@@ -396,17 +410,25 @@ impl Store {
 }
 
 /// Inserts one delivery unless its idempotency key is already there; 1 if inserted.
-async fn insert_delivery(
+pub(super) async fn insert_delivery(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     delivery: &Delivery,
     now: Timestamp,
 ) -> anyhow::Result<usize> {
     let inserted = sqlx::query(
-        "INSERT INTO outbox (idempotency_key, occurrence_id, step, recipient, channel, reason, not_before, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (idempotency_key) DO NOTHING",
+        "INSERT INTO outbox (idempotency_key, occurrence_id, announcement_id, step, recipient, channel, reason, \
+         not_before, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(delivery.idempotency_key.as_str())
-    .bind(delivery.occurrence_id)
+    .bind(match delivery.subject {
+        Subject::Occurrence(id) => Some(id),
+        Subject::Call(_) => None,
+    })
+    .bind(match delivery.subject {
+        Subject::Call(id) => Some(id),
+        Subject::Occurrence(_) => None,
+    })
     .bind(delivery.step.to_string())
     .bind(delivery.recipient.as_str())
     .bind(delivery.route.to_string())
@@ -426,6 +448,7 @@ fn row_to_delivery(row: &sqlx::any::AnyRow) -> anyhow::Result<OutboxRow> {
         id: row.try_get("id")?,
         idempotency_key: row.try_get("idempotency_key")?,
         occurrence_id: row.try_get("occurrence_id")?,
+        announcement_id: row.try_get("announcement_id")?,
         step: row.try_get("step")?,
         recipient: row.try_get("recipient")?,
         channel: row.try_get("channel")?,

@@ -42,6 +42,8 @@ pub enum Recurrence {
     MandatePeriod,
     /// A single time.
     Once,
+    /// For each EU funding call a unit applies to; created when the unit says it applies.
+    PerCall,
 }
 
 impl Recurrence {
@@ -51,6 +53,7 @@ impl Recurrence {
             Self::Yearly => "yearly",
             Self::MandatePeriod => "mandate_period",
             Self::Once => "once",
+            Self::PerCall => "per_call",
         }
     }
 }
@@ -69,6 +72,9 @@ pub enum DueRule {
         obligation: ObligationId,
         business_days: i32,
     },
+    /// A number of business days before the deadline of the EU funding call (per-call
+    /// obligations only).
+    BeforeCallDeadline { business_days: u16 },
 }
 
 /// Something the guideline requires, of one role in every unit of some kinds.
@@ -258,7 +264,7 @@ struct RawObligation {
     reminders: Option<Spanned<RawPolicy>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 struct RawDue {
     date: Option<String>,
@@ -267,10 +273,12 @@ struct RawDue {
     business_days_before: Option<u16>,
     business_days_after: Option<u16>,
     obligation: Option<String>,
+    business_days_before_call: Option<u16>,
 }
 
 const DUE_FORMS: &str = "write due as { date = \"MM-DD\", year_offset = N }, { on = \"YYYY-MM-DD\" }, \
-     or { business_days_before = N, obligation = \"ID\" } / { business_days_after = N, obligation = \"ID\" }";
+     or { business_days_before = N, obligation = \"ID\" } / { business_days_after = N, obligation = \"ID\" }, \
+     or for recurrence = \"per_call\" { business_days_before_call = N }";
 
 fn parse_due(
     raw: &Spanned<RawDue>,
@@ -278,6 +286,19 @@ fn parse_due(
     recurrences: &BTreeMap<&str, Recurrence>,
 ) -> Result<DueRule, String> {
     let raw = raw.get_ref();
+    if recurrence == Recurrence::PerCall || raw.business_days_before_call.is_some() {
+        return match (raw.business_days_before_call, recurrence) {
+            (Some(days), Recurrence::PerCall) if *raw == (RawDue { business_days_before_call: Some(days), ..RawDue::default() }) => {
+                if days > MAX_BUSINESS_DAYS {
+                    return Err(format!("at most {MAX_BUSINESS_DAYS} business days"));
+                }
+                Ok(DueRule::BeforeCallDeadline { business_days: days })
+            }
+            (Some(_), Recurrence::PerCall) => Err("give only business_days_before_call for a per-call obligation".into()),
+            (None, _) => Err("a per-call obligation is due { business_days_before_call = N }".into()),
+            (Some(_), _) => Err("business_days_before_call suits only recurrence = \"per_call\"".into()),
+        };
+    }
     let relative = match (raw.business_days_before, raw.business_days_after) {
         (Some(days), None) => Some(-i32::from(days)),
         (None, Some(days)) => Some(i32::from(days)),

@@ -1,0 +1,619 @@
+//! EU funding calls: what the strategist announces, who hears it (the network's channels and
+//! every targeted unit's EU contact person), and how units answer — interested, applying or
+//! not relevant. A unit that applies gets the calendar's per-call occurrences (see
+//! `Config::call_occurrences`). Pure: storage keeps the calls, the inbound service and the
+//! HTTP API bring the text.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::config::{Config, Person, Role, Unit, UnitKind};
+use super::planner::{Delivery, Reason, Step, Subject, idempotency_key, recipient_for_role};
+use super::replies::own_text;
+use super::routing::{Route, Routing, Transport};
+
+/// Where a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    Active,
+    /// Withdrawn by the strategist; the network was told.
+    Cancelled,
+}
+
+impl CallState {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl FromStr for CallState {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        [Self::Active, Self::Cancelled]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| format!("unknown call state \"{text}\""))
+    }
+}
+
+/// A call as announced: validated, ready to store and post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Call {
+    /// The same call posted twice has the same key: its call id, or else its link normalised.
+    pub call_key: String,
+    pub title: String,
+    /// Interreg, Erasmus+, LIFE, Horizon Europe, …
+    pub programme: String,
+    pub link: String,
+    /// The call's last day (local).
+    pub deadline: Date,
+    /// Markdown.
+    pub description: String,
+    /// The targeted unit ids; empty means every unit with an EU contact person.
+    pub units: Vec<String>,
+    pub tags: Vec<String>,
+}
+
+/// A stored announcement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Announcement {
+    pub id: i64,
+    #[serde(flatten)]
+    pub call: Call,
+    pub state: CallState,
+    /// 0 as announced; raised by every correction and by the cancellation.
+    pub revision: u16,
+    pub created_by: String,
+    pub created_at: Timestamp,
+}
+
+/// What the strategist fills in, from the CLI, the API or a chat command; checked by
+/// [`Draft::validate`]. Missing fields are empty, so they are reported with the others.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Draft {
+    pub title: String,
+    pub programme: String,
+    pub link: String,
+    /// `YYYY-MM-DD`.
+    pub deadline: String,
+    pub description: String,
+    /// Unit ids; empty or `["all"]` for every unit with an EU contact person.
+    pub units: Vec<String>,
+    pub tags: Vec<String>,
+    /// The funder's id of the call (e.g. `ERASMUS-EDU-2027-PI-ALL-INNO`), when it has one.
+    pub call_id: Option<String>,
+}
+
+/// What is wrong with one field of a draft.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+const MAX_TITLE: usize = 200;
+const MAX_DESCRIPTION: usize = 4000;
+
+impl Draft {
+    /// The call this draft describes, or every field that is wrong. `today` is the local date:
+    /// a deadline before it is refused.
+    pub fn validate(&self, config: &Config, today: Date) -> Result<Call, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut wrong = |field, message: String| errors.push(FieldError { field, message });
+        let title = self.title.trim();
+        if title.is_empty() {
+            wrong("title", "must not be empty".into());
+        } else if title.chars().count() > MAX_TITLE {
+            wrong("title", format!("must be at most {MAX_TITLE} characters"));
+        }
+        let link = match url::Url::parse(self.link.trim()) {
+            _ if self.link.trim().is_empty() => {
+                wrong("link", "must not be empty".into());
+                None
+            }
+            Ok(link) if matches!(link.scheme(), "http" | "https") && link.host().is_some() => Some(link),
+            _ => {
+                wrong("link", format!("\"{}\" is not a web address like https://…", self.link.trim()));
+                None
+            }
+        };
+        let deadline = match self.deadline.trim().parse::<Date>() {
+            _ if self.deadline.trim().is_empty() => {
+                wrong("deadline", "must not be empty".into());
+                None
+            }
+            Ok(date) if date < today => {
+                wrong("deadline", format!("{date} is in the past"));
+                None
+            }
+            Ok(date) => Some(date),
+            Err(_) => {
+                wrong("deadline", format!("\"{}\" is not a date like 2027-03-15 (YYYY-MM-DD)", self.deadline.trim()));
+                None
+            }
+        };
+        if self.description.chars().count() > MAX_DESCRIPTION {
+            wrong("description", format!("must be at most {MAX_DESCRIPTION} characters"));
+        }
+        let units: Vec<String> = self
+            .units
+            .iter()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty() && !u.eq_ignore_ascii_case("all") && !u.eq_ignore_ascii_case("alla"))
+            .collect();
+        for unit in &units {
+            if config.directory.unit_named(unit).is_none() {
+                wrong("units", format!("unknown unit \"{unit}\""));
+            }
+        }
+        let (Some(link), Some(deadline), true) = (link, deadline, errors.is_empty()) else {
+            return Err(errors);
+        };
+        let call_key = match self.call_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
+            Some(id) => format!("id:{}", id.to_lowercase()),
+            None => {
+                let mut normalised = link.clone();
+                normalised.set_fragment(None);
+                format!("link:{}", normalised.as_str().trim_end_matches('/'))
+            }
+        };
+        Ok(Call {
+            call_key,
+            title: title.to_owned(),
+            programme: self.programme.trim().to_owned(),
+            link: link.to_string(),
+            deadline,
+            description: self.description.trim().to_owned(),
+            units,
+            tags: self
+                .tags
+                .iter()
+                .map(|t| t.trim().to_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect(),
+        })
+    }
+}
+
+impl Call {
+    /// This call as a draft, to correct some of its fields and validate again.
+    pub fn to_draft(&self) -> Draft {
+        Draft {
+            title: self.title.clone(),
+            programme: self.programme.clone(),
+            link: self.link.clone(),
+            deadline: self.deadline.to_string(),
+            description: self.description.clone(),
+            units: self.units.clone(),
+            tags: self.tags.clone(),
+            call_id: self.call_key.strip_prefix("id:").map(str::to_owned),
+        }
+    }
+
+    /// The units the call is for, in directory order.
+    pub fn targeted<'a>(&self, config: &'a Config) -> Vec<&'a Unit> {
+        config
+            .directory
+            .units
+            .iter()
+            .filter(|u| {
+                if self.units.is_empty() {
+                    u.roles.contains_key(&Role::EuContact)
+                } else {
+                    self.units.iter().any(|id| id == u.id.as_str())
+                }
+            })
+            .collect()
+    }
+
+    /// The targeted units `person` answers for: where they are the EU contact person, its
+    /// deputy, or the manager.
+    pub fn units_answered_by<'a>(&self, config: &'a Config, person: &Person) -> Vec<&'a Unit> {
+        self.targeted(config)
+            .into_iter()
+            .filter(|unit| {
+                [Role::EuContact, Role::Manager].iter().any(|role| {
+                    unit.roles
+                        .get(role)
+                        .is_some_and(|a| a.person == person.id || a.deputy.as_ref() == Some(&person.id))
+                })
+            })
+            .collect()
+    }
+}
+
+/// Whether `person` may announce, correct and cancel calls: KLK's strategist or their deputy.
+pub fn may_announce(config: &Config, person: &Person) -> Result<(), String> {
+    let strategist = config
+        .directory
+        .units
+        .iter()
+        .filter(|u| u.kind == UnitKind::Klk)
+        .filter_map(|u| u.roles.get(&Role::Strategist))
+        .any(|a| a.person == person.id || a.deputy.as_ref() == Some(&person.id));
+    if strategist {
+        Ok(())
+    } else {
+        Err(format!(
+            "only KLK's strategist announces EU funding calls, and {} is not",
+            person.name
+        ))
+    }
+}
+
+/// Every delivery that tells the network about `announcement` at `step`: a post in each
+/// `network` channel (Matrix room, Teams channel) from `now`, and a message to the EU contact
+/// person of every targeted unit (their deputy when away, the manager when there is none) at
+/// `personal_at`, on their own channels — not again in a network channel they already see.
+pub fn deliveries(
+    config: &Config,
+    routing: &Routing,
+    announcement: &Announcement,
+    step: Step,
+    network: &[String],
+    now: Timestamp,
+    personal_at: Timestamp,
+) -> Vec<Delivery> {
+    let subject = Subject::Call(announcement.id);
+    let delivery = |recipient: String, route: Route, not_before, reason| Delivery {
+        subject,
+        step,
+        idempotency_key: idempotency_key(subject, step, &recipient, &route),
+        recipient,
+        route,
+        not_before,
+        reason,
+    };
+    let mut wanted = Vec::new();
+    for name in network {
+        for transport in [Transport::Matrix, Transport::Teams] {
+            if routing.channel_address(config, name, transport).is_ok() {
+                let route = Route {
+                    transport,
+                    channel: Some(name.clone()),
+                };
+                wanted.push(delivery(
+                    channel_recipient(name),
+                    route,
+                    config.next_send_time(now),
+                    Reason::Holder,
+                ));
+            }
+        }
+    }
+    let today = config.local_date(now);
+    let mut told = BTreeSet::new();
+    for unit in announcement.call.targeted(config) {
+        let Some((person, reason)) = recipient_for_role(config, unit, Role::EuContact, today) else {
+            continue;
+        };
+        if !told.insert(person.id.clone()) {
+            continue;
+        }
+        let mut routes: Vec<Route> = routing
+            .routes(config, person, step.ask())
+            .into_iter()
+            .filter(|r| r.channel.as_ref().is_none_or(|c| !network.contains(c)))
+            .collect();
+        if routes.is_empty() {
+            routes.push(Route::personal(Transport::Email));
+        }
+        for route in routes {
+            wanted.push(delivery(
+                person.id.to_string(),
+                route,
+                config.next_send_time(personal_at),
+                reason.clone(),
+            ));
+        }
+    }
+    wanted
+}
+
+/// The outbox's recipient of a post in the directory channel `name`.
+pub fn channel_recipient(name: &str) -> String {
+    format!("#{name}")
+}
+
+/// The directory channel an outbox recipient names, if it is a channel post.
+pub fn channel_named(recipient: &str) -> Option<&str> {
+    recipient.strip_prefix('#')
+}
+
+/// A unit's answer to a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interest {
+    Interested,
+    /// The unit will apply: the per-call occurrences are created.
+    Applying,
+    NotRelevant,
+}
+
+impl Interest {
+    pub const ALL: [Self; 3] = [Self::Interested, Self::Applying, Self::NotRelevant];
+
+    /// The name stored in the database and used in links.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Interested => "interested",
+            Self::Applying => "applying",
+            Self::NotRelevant => "not_relevant",
+        }
+    }
+
+    /// The words people use, in Swedish or English.
+    pub fn label(self, sv: bool) -> &'static str {
+        match (self, sv) {
+            (Self::Interested, true) => "intresserad",
+            (Self::Interested, false) => "interested",
+            (Self::Applying, true) => "ansöker",
+            (Self::Applying, false) => "applying",
+            (Self::NotRelevant, true) => "inte aktuellt",
+            (Self::NotRelevant, false) => "not relevant",
+        }
+    }
+}
+
+impl FromStr for Interest {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|i| i.as_str() == text)
+            .ok_or_else(|| format!("unknown interest \"{text}\"; use interested, applying or not_relevant"))
+    }
+}
+
+/// What a unit answers to an announcement, read from the first line of a reply or from a
+/// reaction: 👍 or "intresserad" (interested), ✅ or "ansöker" (applying), 👎 or "inte
+/// aktuellt" (not relevant). `None` when it says none of these.
+pub fn read_interest(text: &str) -> Option<Interest> {
+    const NOT_RELEVANT: &[&str] = &[
+        "inte aktuellt", "ej aktuellt", "inte aktuell", "ej aktuell", "inte intresserad", "ej intresserad",
+        "inte relevant", "ej relevant", "nej", "not relevant", "not interested", "no", "👎", "❌",
+    ];
+    const APPLYING: &[&str] = &[
+        "ansöker", "vi ansöker", "vi kommer att ansöka", "söker", "vi söker", "applying", "we are applying",
+        "we apply", "we will apply", "will apply", "apply", "✅", "✔",
+    ];
+    const INTERESTED: &[&str] = &[
+        "intresserad", "intresserade", "intressant", "vi är intresserade", "interested", "we are interested",
+        "👍", "❤", "+1",
+    ];
+    let line = own_text(text).into_iter().next()?.to_lowercase();
+    let line = line.trim_start_matches("!arshjul").trim();
+    let says = |phrase: &&str| {
+        line.strip_prefix(*phrase)
+            .is_some_and(|rest| !rest.starts_with(char::is_alphanumeric))
+    };
+    [
+        (NOT_RELEVANT, Interest::NotRelevant),
+        (APPLYING, Interest::Applying),
+        (INTERESTED, Interest::Interested),
+    ]
+    .into_iter()
+    .find(|(phrases, _)| phrases.iter().any(says))
+    .map(|(_, interest)| interest)
+}
+
+/// A chat command about calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallCommand {
+    /// `!arshjul utlysning Titel | https://… | 2027-03-15 [| program] [| enhet, enhet]`
+    Announce(Draft),
+    /// `!arshjul ställ in 12 [skäl]`, `!arshjul cancel 12 [reason]`
+    Cancel { id: i64, reason: Option<String> },
+}
+
+/// The call command in `text`, if it is one. Fields keep the case they were written in.
+pub fn read_command(text: &str) -> Option<CallCommand> {
+    let line = own_text(text).into_iter().next()?;
+    let rest = strip_prefix_ignoring_case(line.trim(), "!arshjul")?.trim_start();
+    let (word, rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    match word.to_lowercase().as_str() {
+        "utlysning" | "call" | "announce" => {
+            let mut fields = rest.split('|').map(str::trim);
+            let mut next = || fields.next().unwrap_or_default().to_owned();
+            let (title, link, deadline, programme, units) = (next(), next(), next(), next(), next());
+            Some(CallCommand::Announce(Draft {
+                title,
+                link,
+                deadline,
+                programme,
+                units: units
+                    .split([',', ' '])
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                ..Draft::default()
+            }))
+        }
+        "ställ" | "inställd" | "cancel" => {
+            let rest = match word.to_lowercase().as_str() {
+                "ställ" => strip_prefix_ignoring_case(rest.trim_start(), "in")?,
+                _ => rest,
+            };
+            let rest = rest.trim_start();
+            let (id, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            let id = id.trim_start_matches('#').parse().ok()?;
+            let reason = reason.trim().trim_start_matches([':', '-']).trim();
+            Some(CallCommand::Cancel {
+                id,
+                reason: (!reason.is_empty()).then(|| reason.to_owned()),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn strip_prefix_ignoring_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, shipped_with};
+    use jiff::civil::date;
+
+    fn draft() -> Draft {
+        Draft {
+            title: "Erasmus+ KA2 Cooperation partnerships".into(),
+            programme: "Erasmus+".into(),
+            link: "https://erasmus-plus.ec.europa.eu/calls/ka220#apply".into(),
+            deadline: "2027-03-15".into(),
+            units: vec!["tekniska".into(), "bildning".into()],
+            ..Draft::default()
+        }
+    }
+
+    #[test]
+    fn a_valid_draft_is_keyed_by_its_link_without_fragment() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let call = draft().validate(&config, date(2027, 1, 10)).unwrap();
+        assert_eq!(call.call_key, "link:https://erasmus-plus.ec.europa.eu/calls/ka220");
+        assert_eq!(call.deadline, date(2027, 3, 15));
+        let with_id = Draft {
+            call_id: Some(" ERASMUS-2027-KA220 ".into()),
+            ..draft()
+        };
+        assert_eq!(
+            with_id.validate(&config, date(2027, 1, 10)).unwrap().call_key,
+            "id:erasmus-2027-ka220"
+        );
+    }
+
+    #[test]
+    fn every_wrong_field_is_named() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let bad = Draft {
+            title: " ".into(),
+            link: "ftp://example.org/x".into(),
+            deadline: "2027-01-09".into(),
+            units: vec!["tekniska".into(), "nowhere".into()],
+            ..Draft::default()
+        };
+        let errors = bad.validate(&config, date(2027, 1, 10)).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["title", "link", "deadline", "units"]);
+        assert!(errors[2].message.contains("in the past"), "{errors:?}");
+        assert!(errors[3].message.contains("\"nowhere\""), "{errors:?}");
+        let unreadable = Draft {
+            deadline: "15 mars".into(),
+            ..draft()
+        };
+        assert_eq!(
+            unreadable.validate(&config, date(2027, 1, 10)).unwrap_err()[0].message,
+            "\"15 mars\" is not a date like 2027-03-15 (YYYY-MM-DD)"
+        );
+    }
+
+    #[test]
+    fn all_targets_every_unit_with_a_contact_person() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let all = Draft {
+            units: vec!["all".into()],
+            ..draft()
+        }
+        .validate(&config, date(2027, 1, 10))
+        .unwrap();
+        let targeted = all.targeted(&config);
+        assert!(targeted.len() > 5);
+        assert!(targeted.iter().all(|u| u.roles.contains_key(&Role::EuContact)));
+    }
+
+    #[test]
+    fn interest_in_words_and_reactions() {
+        for (text, interest) in [
+            ("Intresserad!", Some(Interest::Interested)),
+            ("👍🏽", Some(Interest::Interested)),
+            ("Vi ansöker, skickar utkast i februari", Some(Interest::Applying)),
+            ("ansöker", Some(Interest::Applying)),
+            ("✅", Some(Interest::Applying)),
+            ("✔️", Some(Interest::Applying)),
+            ("inte aktuellt för oss", Some(Interest::NotRelevant)),
+            ("Inte intresserade", Some(Interest::NotRelevant)),
+            ("not interested", Some(Interest::NotRelevant)),
+            ("👎", Some(Interest::NotRelevant)),
+            ("nejlikor", None),
+            ("klar", None),
+            ("", None),
+        ] {
+            assert_eq!(read_interest(text), interest, "{text}");
+        }
+        assert_eq!(
+            read_interest("ansöker\n\nDen 3 feb skrev arshjul:\n> inte aktuellt"),
+            Some(Interest::Applying)
+        );
+    }
+
+    #[test]
+    fn announce_and_cancel_commands() {
+        let Some(CallCommand::Announce(draft)) =
+            read_command("!arshjul utlysning Interreg Öresund | https://interreg.eu/c/1 | 2027-03-15 | Interreg | tekniska, bildning")
+        else {
+            panic!("not read as an announcement");
+        };
+        assert_eq!(draft.title, "Interreg Öresund");
+        assert_eq!(draft.link, "https://interreg.eu/c/1");
+        assert_eq!(draft.deadline, "2027-03-15");
+        assert_eq!(draft.programme, "Interreg");
+        assert_eq!(draft.units, ["tekniska", "bildning"]);
+        assert!(matches!(read_command("!ARSHJUL call Only a title"), Some(CallCommand::Announce(d)) if d.link.is_empty()));
+        assert_eq!(
+            read_command("!arshjul ställ in 12: fel utlysning"),
+            Some(CallCommand::Cancel {
+                id: 12,
+                reason: Some("fel utlysning".into())
+            })
+        );
+        assert_eq!(
+            read_command("!arshjul cancel #7"),
+            Some(CallCommand::Cancel { id: 7, reason: None })
+        );
+        assert_eq!(read_command("!arshjul klar 12"), None);
+        assert_eq!(read_command("utlysning x | y | z"), None);
+        assert_eq!(read_command("!arshjul ställ 12"), None);
+    }
+
+    #[test]
+    fn a_unit_applying_gets_the_draft_and_review_due_in_business_days_before_the_deadline() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let unit = config.directory.unit_named("tekniska").unwrap();
+        // Deadline Tuesday 6 April 2027: ten business days back skip Easter (långfredagen
+        // 26 March, annandag påsk 29 March) → Friday 19 March; three → Thursday 1 April.
+        let occurrences = config.call_occurrences(12, date(2027, 4, 6), unit);
+        let due: Vec<_> = occurrences
+            .iter()
+            .map(|o| (o.obligation.as_str(), o.period.to_string(), o.due_date))
+            .collect();
+        assert_eq!(
+            due,
+            [
+                ("ansokan-utkast", "call-12".to_owned(), date(2027, 3, 19)),
+                ("ansokan-granskning", "call-12".to_owned(), date(2027, 4, 1)),
+            ]
+        );
+    }
+}
