@@ -19,11 +19,13 @@
 //! - [`jobs`]: scheduled work (materialisation, planning) as UTC ticks.
 //! - [`http`]: the axum router; each feature module owns its routes.
 //! - [`listing`]: occurrences as a table, JSON or iCalendar.
+//! - [`calls`]: EU funding calls — announce, correct, cancel, answer — from every channel.
 //! - [`cli`]: the `arshjul` subcommands.
 //! - [`telemetry`]: tracing set-up.
 //! - [`bench`]: `arshjul bench`, the pipeline's throughput, latency and memory figures.
 
 pub mod bench;
+pub mod calls;
 pub mod channels;
 pub mod cli;
 pub mod clock;

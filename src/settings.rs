@@ -30,6 +30,36 @@ pub struct Settings {
     pub matrix: MatrixSettings,
     pub routing: RoutingSettings,
     pub links: LinksSettings,
+    pub calls: CallsSettings,
+    pub api: ApiSettings,
+}
+
+/// EU funding calls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallsSettings {
+    /// Directory channels every call is posted in.
+    pub network: Vec<String>,
+    /// The local time ("HH:MM") the EU contact persons get the day's calls, in one message.
+    pub digest_time: String,
+}
+
+/// The HTTP API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Bearer tokens by name.
+    #[serde(default)]
+    pub tokens: BTreeMap<String, ApiToken>,
+}
+
+/// One bearer token of the API: who it acts as, and the SHA-256 of the token (hex) — the
+/// token itself is not kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    pub person: String,
+    pub sha256: String,
 }
 
 /// How deliveries are planned, claimed and retried.

@@ -1,12 +1,14 @@
 //! The composition root: `Application::build(settings)` wires configuration, database,
 //! channels, jobs and HTTP; `run_until_stopped(shutdown)` runs them until the token is cancelled.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::calls::CallDesk;
 use crate::channels::matrix::MatrixNotifier;
 use crate::clock::Clock;
 use crate::domain::config::{Config, ConfigError, ConfigErrors};
@@ -29,6 +31,10 @@ pub struct Shared {
     pub routing: Routing,
     /// The key that signs requests from the Teams outgoing webhook, when it is set up.
     pub teams_hook_key: Option<ring::hmac::Key>,
+    /// How EU funding calls reach the network.
+    pub calls: CallDesk,
+    /// The API's bearer tokens: SHA-256 (lowercase hex) → the person they act as.
+    pub api_tokens: BTreeMap<String, String>,
     files: FilesSettings,
     /// The configuration in force; replaced whole on a successful reload.
     config: RwLock<Arc<Config>>,
@@ -61,8 +67,28 @@ impl Shared {
                 Some(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key))
             }
         };
+        let api_tokens = settings
+            .api
+            .tokens
+            .iter()
+            .map(|(name, token)| {
+                let hash = token.sha256.trim().to_ascii_lowercase();
+                anyhow::ensure!(
+                    hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "api.tokens.{name}.sha256: not a SHA-256 in hex (64 characters 0-9a-f)"
+                );
+                anyhow::ensure!(
+                    config.directory.person_named(&token.person).is_some(),
+                    "api.tokens.{name}.person: \"{}\" is not in the directory",
+                    token.person
+                );
+                Ok((hash, token.person.clone()))
+            })
+            .collect::<anyhow::Result<_>>()?;
         let shared = Self {
             teams_hook_key,
+            calls: CallDesk::new(&settings.calls)?,
+            api_tokens,
             store,
             clock,
             metrics: Metrics::default(),

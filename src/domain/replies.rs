@@ -4,6 +4,7 @@
 
 use jiff::civil::Date;
 
+use super::calls::Interest;
 use super::config::{Config, Language, Person, Role, UnitKind};
 use super::occurrence::{Action, OccurrenceState, StoredOccurrence};
 use super::planner::Ask;
@@ -283,6 +284,26 @@ pub enum Answer {
     RefusedRequest {
         item: String,
     },
+    /// An EU funding call (`#id title`) is announced to the network.
+    Announced {
+        call: String,
+    },
+    /// The same call was announced before; it was not sent again.
+    AnnouncedBefore {
+        call: String,
+    },
+    /// The call was corrected (or cancelled) and the network told.
+    CallChanged {
+        call: String,
+        cancelled: bool,
+    },
+    /// The units' interest in the call is recorded; `created` occurrences for those applying.
+    Interest {
+        interest: Interest,
+        call: String,
+        units: String,
+        created: usize,
+    },
     /// The sender's open items, one line each.
     Status {
         lines: Vec<String>,
@@ -304,6 +325,10 @@ impl Answer {
             Self::Paused { .. } => "paused",
             Self::Requested { .. } => "requested",
             Self::RefusedRequest { .. } => "waive_refused",
+            Self::Announced { .. } => "announced",
+            Self::AnnouncedBefore { .. } => "already",
+            Self::CallChanged { .. } => "call_changed",
+            Self::Interest { .. } => "interest",
             Self::Status { .. } => "status",
             Self::NotUnderstood | Self::NoItem => "not_understood",
             Self::UnknownSender => "unknown_sender",
@@ -339,6 +364,34 @@ impl Answer {
             (Self::Requested { item }, false) => format!("Noted: the central office will decide whether {item} applies to you."),
             (Self::RefusedRequest { item }, true) => format!("Noterat: begäran att stryka {item} är avslagen."),
             (Self::RefusedRequest { item }, false) => format!("Noted: the request to waive {item} is refused."),
+            (Self::Announced { call }, true) => format!("Tack! Utlysningen {call} är upplagd och går ut till EU-nätverket."),
+            (Self::Announced { call }, false) => format!("Thank you! The call {call} is announced to the EU network."),
+            (Self::AnnouncedBefore { call }, true) => {
+                format!("Utlysningen fanns redan: {call}. Den skickades inte ut igen.")
+            }
+            (Self::AnnouncedBefore { call }, false) => {
+                format!("That call was announced before: {call}. It was not sent again.")
+            }
+            (Self::CallChanged { call, cancelled: true }, true) => format!("Utlysningen {call} är inställd; nätverket har fått veta."),
+            (Self::CallChanged { call, cancelled: true }, false) => format!("The call {call} is cancelled; the network is told."),
+            (Self::CallChanged { call, cancelled: false }, true) => format!("Rättelsen av {call} går ut till nätverket."),
+            (Self::CallChanged { call, cancelled: false }, false) => format!("The correction of {call} goes out to the network."),
+            (Self::Interest { interest, call, units, created }, true) => {
+                let follow = if *created > 0 {
+                    " Påminnelser om utkast till strategen och granskning är inlagda."
+                } else {
+                    ""
+                };
+                format!("Tack! Noterat för {units}: {} – {call}.{follow}", interest.label(true))
+            }
+            (Self::Interest { interest, call, units, created }, false) => {
+                let follow = if *created > 0 {
+                    " Reminders for the draft to the strategist and the review are set."
+                } else {
+                    ""
+                };
+                format!("Thank you! Noted for {units}: {} – {call}.{follow}", interest.label(false))
+            }
             (Self::Status { lines }, _) if lines.is_empty() => {
                 if sv { "Du har inga öppna ärenden." } else { "You have no open items." }.to_owned()
             }

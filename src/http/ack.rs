@@ -31,14 +31,14 @@ static PAGE: LazyLock<Environment<'static>> = LazyLock::new(|| {
 });
 
 /// A page to show, in one language.
-struct Page {
-    status: StatusCode,
-    language: Language,
-    title: &'static str,
-    message: String,
-    details: Vec<(&'static str, String)>,
+pub(super) struct Page {
+    pub(super) status: StatusCode,
+    pub(super) language: Language,
+    pub(super) title: &'static str,
+    pub(super) message: String,
+    pub(super) details: Vec<(&'static str, String)>,
     /// The confirmation form: its button label and the URL it posts to.
-    form: Option<(&'static str, String)>,
+    pub(super) form: Option<(&'static str, String)>,
 }
 
 impl IntoResponse for Page {
@@ -64,7 +64,7 @@ impl IntoResponse for Page {
 }
 
 /// Swedish or English text, by the reader's language.
-fn say(language: Language, sv: &'static str, en: &'static str) -> &'static str {
+pub(super) fn say(language: Language, sv: &'static str, en: &'static str) -> &'static str {
     if language == Language::Sv { sv } else { en }
 }
 
@@ -241,7 +241,7 @@ fn not_possible(language: Language, state: OccurrenceState, details: Vec<(&'stat
     }
 }
 
-fn refused(error: LinkError) -> Page {
+pub(super) fn refused(error: LinkError) -> Page {
     // The reader is unknown (the link cannot be trusted), so the page is in both languages.
     let (status, message) = match error {
         LinkError::Malformed | LinkError::Forged => (
@@ -283,7 +283,7 @@ fn gone(language: Language) -> Page {
     }
 }
 
-fn unavailable(language: Language) -> Page {
+pub(super) fn unavailable(language: Language) -> Page {
     Page {
         status: StatusCode::SERVICE_UNAVAILABLE,
         language,

@@ -1,6 +1,7 @@
 //! The HTTP interface. Each feature module owns its `router()`; this module only composes them.
 
 mod ack;
+mod calls;
 mod health;
 mod hooks;
 mod metrics;
@@ -18,5 +19,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(metrics::router())
         .merge(ack::router())
         .merge(hooks::router())
+        .merge(calls::router())
         .with_state(shared)
 }

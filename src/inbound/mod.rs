@@ -9,6 +9,8 @@ pub mod matrix;
 
 use std::sync::Arc;
 
+use crate::calls::{Announcing, Answering, Change};
+use crate::domain::calls::{Announcement, CallCommand, CallState, read_command, read_interest};
 use crate::domain::config::{Config, Language, Person};
 use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::occurrence::{OccurrenceState, StoredOccurrence};
@@ -91,6 +93,8 @@ pub async fn handle(shared: &Arc<Shared>, message: &Inbound) -> anyhow::Result<O
         Some(id) => store.delivery_by_provider_id(id).await?,
         None => None,
     };
+    let call_command = read_command(&message.text);
+    let call_id = delivery.as_ref().and_then(|d| d.announcement_id);
     let reply = interpret(&message.text, config.local_date(now));
     let occurrence_id = reply.occurrence.or(delivery.as_ref().and_then(|d| d.occurrence_id));
     let occurrence = match occurrence_id {
@@ -105,6 +109,19 @@ pub async fn handle(shared: &Arc<Shared>, message: &Inbound) -> anyhow::Result<O
         {
             Answer::Refused {
                 reason: "the reply came from another address than the reminder went to".into(),
+            }
+        }
+        Some(person) if call_command.is_some() || call_id.is_some() => {
+            let actor = Actor {
+                person: person.id.as_str(),
+                channel: message.channel,
+                source: &message.reference,
+                note: None,
+            };
+            match (&call_command, call_id) {
+                (Some(command), _) => call_command_answer(shared, person, command, &actor).await?,
+                (None, Some(id)) => interest_answer(shared, person, id, &message.text, &actor).await?,
+                (None, None) => Answer::NotUnderstood,
             }
         }
         Some(person) => {
@@ -151,6 +168,71 @@ pub async fn handle(shared: &Arc<Shared>, message: &Inbound) -> anyhow::Result<O
         "inbound message"
     );
     Ok(Some(Handled { answer, text }))
+}
+
+/// Carries out a call command of the strategist's.
+async fn call_command_answer(
+    shared: &Arc<Shared>,
+    person: &Person,
+    command: &CallCommand,
+    actor: &Actor<'_>,
+) -> anyhow::Result<Answer> {
+    let done = match command {
+        CallCommand::Announce(draft) => shared.announce(person, draft).await?,
+        CallCommand::Cancel { id, reason } => {
+            let change = Change::Cancel { reason: reason.clone() };
+            shared.change_call(person, *id, &change, actor).await?
+        }
+    };
+    Ok(match done {
+        Announcing::Done(announcement) if matches!(command, CallCommand::Announce(_)) => Answer::Announced {
+            call: call_name(&announcement),
+        },
+        Announcing::Done(announcement) => Answer::CallChanged {
+            call: call_name(&announcement),
+            cancelled: announcement.state == CallState::Cancelled,
+        },
+        Announcing::Before(announcement) => Answer::AnnouncedBefore {
+            call: call_name(&announcement),
+        },
+        Announcing::Invalid(errors) => Answer::Refused {
+            reason: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        },
+        Announcing::Refused(reason) => Answer::Refused { reason },
+        Announcing::NoCall => Answer::NoItem,
+    })
+}
+
+/// Records the interest a reply to call `id` expresses.
+async fn interest_answer(
+    shared: &Arc<Shared>,
+    person: &Person,
+    id: i64,
+    text: &str,
+    actor: &Actor<'_>,
+) -> anyhow::Result<Answer> {
+    let Some(interest) = read_interest(text) else {
+        return Ok(Answer::NotUnderstood);
+    };
+    let call = match shared.store.announcement(id).await? {
+        Some(announcement) => call_name(&announcement),
+        None => return Ok(Answer::NoItem),
+    };
+    Ok(match shared.answer_call(person, id, interest, actor).await? {
+        Answering::Recorded { units, created } => Answer::Interest {
+            interest,
+            call,
+            units: units.join(", "),
+            created,
+        },
+        Answering::Already { .. } => Answer::Already { item: call },
+        Answering::Refused(reason) => Answer::Refused { reason },
+    })
+}
+
+/// A call as people name it: `#12 "Title"`.
+fn call_name(announcement: &Announcement) -> String {
+    format!("#{} ”{}”", announcement.id, announcement.call.title)
 }
 
 /// Carries out `command` of `person` on `occurrence`.

@@ -1,0 +1,179 @@
+//! EU funding calls over HTTP: `POST /api/announcements` (bearer token) for the strategist's
+//! tools, `GET /api/announcements` to read them back, and the signed answer links in the
+//! messages (`GET` shows what the link does, its form `POST`s the answer, as for `/ack`).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use super::ack::{Page, refused, say, unavailable};
+use crate::calls::{Announcing, Answering};
+use crate::domain::calls::{Announcement, Draft, Interest};
+use crate::domain::config::{Language, Person};
+use crate::domain::messages::long_day;
+use crate::domain::tokens::CallLinkClaims;
+use crate::startup::Shared;
+use crate::storage::Actor;
+
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/announcements", get(list).post(create))
+        .route("/calls/answer/{token}", get(show).post(answer))
+}
+
+/// The person the request's bearer token acts as, or the answer that refuses it.
+fn bearer(shared: &Shared, headers: &HeaderMap) -> Result<Person, Response> {
+    let unauthorised = |reason: &str| {
+        let body = axum::Json(json!({ "error": reason }));
+        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| unauthorised("send Authorization: Bearer TOKEN"))?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let person = shared
+        .api_tokens
+        .get(&hash)
+        .and_then(|id| shared.config().directory.person_named(id).cloned());
+    person.ok_or_else(|| unauthorised("the token is not one of api.tokens"))
+}
+
+async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let person = match bearer(&shared, &headers) {
+        Ok(person) => person,
+        Err(refusal) => return refusal,
+    };
+    let draft: Draft = match serde_json::from_slice(&body) {
+        Ok(draft) => draft,
+        Err(error) => {
+            let errors = [json!({ "field": "body", "message": format!("not an announcement in JSON: {error}") })];
+            return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({ "errors": errors }))).into_response();
+        }
+    };
+    let announced = match shared.announce(&person, &draft).await {
+        Ok(announced) => announced,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "announcing a call failed");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    match announced {
+        Announcing::Done(announcement) => (StatusCode::CREATED, axum::Json(announcement)).into_response(),
+        Announcing::Before(announcement) => {
+            let mut body = json!(announcement);
+            body["duplicate"] = json!(true);
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Announcing::Invalid(errors) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({ "errors": errors }))).into_response()
+        }
+        Announcing::Refused(reason) => (StatusCode::FORBIDDEN, axum::Json(json!({ "error": reason }))).into_response(),
+        Announcing::NoCall => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn list(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Err(refusal) = bearer(&shared, &headers) {
+        return refusal;
+    }
+    match shared.store.announcements().await {
+        Ok(announcements) => axum::Json(announcements).into_response(),
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "listing calls failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// The claims of an answer link, the call and its reader, or the page that says why not.
+async fn open(shared: &Shared, token: &str) -> Result<(CallLinkClaims, Announcement, Person), Page> {
+    let claims: CallLinkClaims = shared.links.signer.verify(token, shared.clock.now()).map_err(|error| {
+        shared.metrics.rejected_link(error.label());
+        refused(error)
+    })?;
+    let person = shared.config().directory.person_named(&claims.person).cloned();
+    match (shared.store.announcement(claims.call_id).await, person) {
+        (Ok(Some(announcement)), Some(person)) => Ok((claims, announcement, person)),
+        (Ok(_), _) => Err(refused(crate::domain::tokens::LinkError::Revoked)),
+        (Err(error), person) => {
+            tracing::error!(error = format!("{error:#}"), "reading a call for a link failed");
+            Err(unavailable(person.map_or(Language::Sv, |p| p.language)))
+        }
+    }
+}
+
+fn details(announcement: &Announcement, interest: Interest, language: Language) -> Vec<(&'static str, String)> {
+    let call = &announcement.call;
+    vec![
+        (say(language, "Utlysning", "Call"), format!("#{} {}", announcement.id, call.title)),
+        (say(language, "Program", "Programme"), call.programme.clone()),
+        (say(language, "Sista ansökningsdag", "Call deadline"), long_day(call.deadline, language)),
+        (say(language, "Svar", "Answer"), interest.label(language == Language::Sv).to_owned()),
+    ]
+}
+
+async fn show(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Page {
+    let (claims, announcement, person) = match open(&shared, &token).await {
+        Ok(opened) => opened,
+        Err(page) => return page,
+    };
+    let language = person.language;
+    Page {
+        status: StatusCode::OK,
+        language,
+        title: say(language, "Svara på utlysningen?", "Answer the call?"),
+        message: say(language, "Bekräfta med knappen nedan.", "Confirm with the button below.").to_owned(),
+        details: details(&announcement, claims.interest, language),
+        form: Some((say(language, "Skicka svaret", "Send the answer"), format!("/calls/answer/{token}"))),
+    }
+}
+
+async fn answer(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Page {
+    let (claims, announcement, person) = match open(&shared, &token).await {
+        Ok(opened) => opened,
+        Err(page) => return page,
+    };
+    let language = person.language;
+    let actor = Actor {
+        person: person.id.as_str(),
+        channel: "link",
+        source: "signed link",
+        note: None,
+    };
+    let details = details(&announcement, claims.interest, language);
+    let page = |status, title, message: String| Page {
+        status,
+        language,
+        title,
+        message,
+        details: details.clone(),
+        form: None,
+    };
+    match shared.answer_call(&person, announcement.id, claims.interest, &actor).await {
+        Ok(Answering::Recorded { units, .. }) => page(
+            StatusCode::OK,
+            say(language, "Tack – svaret är registrerat", "Thank you – the answer is recorded"),
+            format!("{} {}", say(language, "Gäller:", "For:"), units.join(", ")),
+        ),
+        Ok(Answering::Already { .. }) => page(
+            StatusCode::OK,
+            say(language, "Redan registrerat", "Already recorded"),
+            say(language, "Det här svaret är redan registrerat.", "This answer is already recorded.").to_owned(),
+        ),
+        Ok(Answering::Refused(reason)) => page(StatusCode::CONFLICT, say(language, "Kan inte registreras", "Cannot be recorded"), reason),
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "recording an answer to a call failed");
+            unavailable(language)
+        }
+    }
+}
