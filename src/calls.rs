@@ -24,10 +24,12 @@ pub struct CallDesk {
 impl CallDesk {
     /// The desk the settings describe; a wrong setting is an error naming its key.
     pub fn new(settings: &CallsSettings) -> anyhow::Result<Self> {
-        let digest_time = settings
-            .digest_time
-            .parse::<Time>()
-            .map_err(|_| anyhow::anyhow!("calls.digest_time: \"{}\" is not a time like 15:00", settings.digest_time))?;
+        let digest_time = settings.digest_time.parse::<Time>().map_err(|_| {
+            anyhow::anyhow!(
+                "calls.digest_time: \"{}\" is not a time like 15:00",
+                settings.digest_time
+            )
+        })?;
         Ok(Self {
             network: settings.network.clone(),
             digest_time,
@@ -67,7 +69,9 @@ pub enum Announcing {
 pub enum Change {
     /// The call as it should read now.
     Correct(Draft),
-    Cancel { reason: Option<String> },
+    Cancel {
+        reason: Option<String>,
+    },
 }
 
 /// What became of a unit's answer to a call.
@@ -118,7 +122,13 @@ impl Shared {
     }
 
     /// Corrects or cancels call `id` as `actor`; the same people and channels are told.
-    pub async fn change_call(&self, person: &Person, id: i64, change: &Change, actor: &Actor<'_>) -> anyhow::Result<Announcing> {
+    pub async fn change_call(
+        &self,
+        person: &Person,
+        id: i64,
+        change: &Change,
+        actor: &Actor<'_>,
+    ) -> anyhow::Result<Announcing> {
         let config = self.config();
         if let Err(reason) = may_announce(&config, person) {
             return Ok(Announcing::Refused(reason));
@@ -155,7 +165,15 @@ impl Shared {
                     CallState::Cancelled => Step::CallCancelled,
                     CallState::Active => Step::CallUpdate(announcement.revision),
                 };
-                calls::deliveries(&config, &self.routing, announcement, step, &self.calls.network, now, personal_at)
+                calls::deliveries(
+                    &config,
+                    &self.routing,
+                    announcement,
+                    step,
+                    &self.calls.network,
+                    now,
+                    personal_at,
+                )
             })
             .await?;
         Ok(changed.map_or(Announcing::NoCall, Announcing::Done))

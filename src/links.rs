@@ -4,8 +4,8 @@
 use base64::Engine as _;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::domain::occurrence::Action;
 use crate::domain::calls::Interest;
+use crate::domain::occurrence::Action;
 use crate::domain::tokens::{CallLinkClaims, LinkClaims, LinkSigner};
 use crate::settings::LinksSettings;
 use crate::storage::Store;

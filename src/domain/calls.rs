@@ -131,7 +131,10 @@ impl Draft {
             }
             Ok(link) if matches!(link.scheme(), "http" | "https") && link.host().is_some() => Some(link),
             _ => {
-                wrong("link", format!("\"{}\" is not a web address like https://…", self.link.trim()));
+                wrong(
+                    "link",
+                    format!("\"{}\" is not a web address like https://…", self.link.trim()),
+                );
                 None
             }
         };
@@ -146,7 +149,13 @@ impl Draft {
             }
             Ok(date) => Some(date),
             Err(_) => {
-                wrong("deadline", format!("\"{}\" is not a date like 2027-03-15 (YYYY-MM-DD)", self.deadline.trim()));
+                wrong(
+                    "deadline",
+                    format!(
+                        "\"{}\" is not a date like 2027-03-15 (YYYY-MM-DD)",
+                        self.deadline.trim()
+                    ),
+                );
                 None
             }
         };
@@ -389,16 +398,48 @@ impl FromStr for Interest {
 /// aktuellt" (not relevant). `None` when it says none of these.
 pub fn read_interest(text: &str) -> Option<Interest> {
     const NOT_RELEVANT: &[&str] = &[
-        "inte aktuellt", "ej aktuellt", "inte aktuell", "ej aktuell", "inte intresserad", "ej intresserad",
-        "inte relevant", "ej relevant", "nej", "not relevant", "not interested", "no", "👎", "❌",
+        "inte aktuellt",
+        "ej aktuellt",
+        "inte aktuell",
+        "ej aktuell",
+        "inte intresserade",
+        "ej intresserade",
+        "inte intresserad",
+        "ej intresserad",
+        "inte relevant",
+        "ej relevant",
+        "nej",
+        "not relevant",
+        "not interested",
+        "no",
+        "👎",
+        "❌",
     ];
     const APPLYING: &[&str] = &[
-        "ansöker", "vi ansöker", "vi kommer att ansöka", "söker", "vi söker", "applying", "we are applying",
-        "we apply", "we will apply", "will apply", "apply", "✅", "✔",
+        "ansöker",
+        "vi ansöker",
+        "vi kommer att ansöka",
+        "söker",
+        "vi söker",
+        "applying",
+        "we are applying",
+        "we apply",
+        "we will apply",
+        "will apply",
+        "apply",
+        "✅",
+        "✔",
     ];
     const INTERESTED: &[&str] = &[
-        "intresserad", "intresserade", "intressant", "vi är intresserade", "interested", "we are interested",
-        "👍", "❤", "+1",
+        "intresserad",
+        "intresserade",
+        "intressant",
+        "vi är intresserade",
+        "interested",
+        "we are interested",
+        "👍",
+        "❤",
+        "+1",
     ];
     let line = own_text(text).into_iter().next()?.to_lowercase();
     let line = line.trim_start_matches("!arshjul").trim();
@@ -453,9 +494,10 @@ pub fn read_command(text: &str) -> Option<CallCommand> {
                 "ställ" => strip_prefix_ignoring_case(rest.trim_start(), "in")?,
                 _ => rest,
             };
-            let rest = rest.trim_start();
-            let (id, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-            let id = id.trim_start_matches('#').parse().ok()?;
+            let rest = rest.trim_start().trim_start_matches('#');
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let (id, reason) = rest.split_at(digits);
+            let id = id.parse().ok()?;
             let reason = reason.trim().trim_start_matches([':', '-']).trim();
             Some(CallCommand::Cancel {
                 id,
@@ -483,7 +525,7 @@ mod tests {
             programme: "Erasmus+".into(),
             link: "https://erasmus-plus.ec.europa.eu/calls/ka220#apply".into(),
             deadline: "2027-03-15".into(),
-            units: vec!["tekniska".into(), "bildning".into()],
+            units: vec!["tekniska".into(), "kultur-och-fritid".into()],
             ..Draft::default()
         }
     }
@@ -570,17 +612,19 @@ mod tests {
 
     #[test]
     fn announce_and_cancel_commands() {
-        let Some(CallCommand::Announce(draft)) =
-            read_command("!arshjul utlysning Interreg Öresund | https://interreg.eu/c/1 | 2027-03-15 | Interreg | tekniska, bildning")
-        else {
+        let Some(CallCommand::Announce(draft)) = read_command(
+            "!arshjul utlysning Interreg Öresund | https://interreg.eu/c/1 | 2027-03-15 | Interreg | tekniska, kultur-och-fritid",
+        ) else {
             panic!("not read as an announcement");
         };
         assert_eq!(draft.title, "Interreg Öresund");
         assert_eq!(draft.link, "https://interreg.eu/c/1");
         assert_eq!(draft.deadline, "2027-03-15");
         assert_eq!(draft.programme, "Interreg");
-        assert_eq!(draft.units, ["tekniska", "bildning"]);
-        assert!(matches!(read_command("!ARSHJUL call Only a title"), Some(CallCommand::Announce(d)) if d.link.is_empty()));
+        assert_eq!(draft.units, ["tekniska", "kultur-och-fritid"]);
+        assert!(
+            matches!(read_command("!ARSHJUL call Only a title"), Some(CallCommand::Announce(d)) if d.link.is_empty())
+        );
         assert_eq!(
             read_command("!arshjul ställ in 12: fel utlysning"),
             Some(CallCommand::Cancel {

@@ -211,7 +211,9 @@ fn render(
     let text = TEMPLATES.get_template(&format!("{kind}{code}.txt"))?.render(context)?;
     let html = match format {
         Format::Email => TEMPLATES.get_template(&format!("{kind}{code}.html"))?.render(context)?,
-        Format::Chat => TEMPLATES.get_template(&format!("{kind}{code}.chat.html"))?.render(context)?,
+        Format::Chat => TEMPLATES
+            .get_template(&format!("{kind}{code}.chat.html"))?
+            .render(context)?,
         Format::Plain => String::new(),
     };
     Ok((text, html))
@@ -447,7 +449,12 @@ fn call_item(config: &Config, language: Language, entry: &CallEntry<'_>) -> Item
     let call = &entry.announcement.call;
     let sv = language == Language::Sv;
     let units = if call.units.is_empty() {
-        if sv { "Alla förvaltningar och bolag" } else { "All departments and companies" }.to_owned()
+        if sv {
+            "Alla förvaltningar och bolag"
+        } else {
+            "All departments and companies"
+        }
+        .to_owned()
     } else {
         call.targeted(config)
             .iter()
@@ -463,11 +470,18 @@ fn call_item(config: &Config, language: Language, entry: &CallEntry<'_>) -> Item
     Item {
         title: format!("{} (#{})", call.title, entry.announcement.id),
         unit: units,
-        period: if call.programme.is_empty() { "–".to_owned() } else { call.programme.clone() },
+        period: if call.programme.is_empty() {
+            "–".to_owned()
+        } else {
+            call.programme.clone()
+        },
         due: long_day(call.deadline, language),
         status: status(entry.step, sv),
         ask: ask(entry.step, sv),
-        note: [reason_note(config, &entry.reason, sv), tags].into_iter().flatten().reduce(|a, b| format!("{a}\n{b}")),
+        note: [reason_note(config, &entry.reason, sv), tags]
+            .into_iter()
+            .flatten()
+            .reduce(|a, b| format!("{a}\n{b}")),
         basis: call.description.clone(),
         basis_html: (!call.description.is_empty()).then(|| markdown_html(&call.description)),
         links: std::iter::once(read).chain(entry.links.iter().cloned()).collect(),
@@ -486,7 +500,9 @@ fn markdown_html(markdown: &str) -> String {
             title,
             id,
         }) => {
-            let safe = ["https://", "http://", "mailto:"].iter().any(|s| dest_url.starts_with(s));
+            let safe = ["https://", "http://", "mailto:"]
+                .iter()
+                .any(|s| dest_url.starts_with(s));
             Event::Start(Tag::Link {
                 link_type,
                 dest_url: if safe { dest_url } else { CowStr::Borrowed("#") },

@@ -231,7 +231,12 @@ pub fn plan(config: &Config, occurrences: &[StoredOccurrence], now: Timestamp, r
                         .map(move |route| Delivery {
                             subject: Subject::Occurrence(occurrence.id),
                             step,
-                            idempotency_key: idempotency_key(Subject::Occurrence(occurrence.id), step, &recipient.id, &route),
+                            idempotency_key: idempotency_key(
+                                Subject::Occurrence(occurrence.id),
+                                step,
+                                &recipient.id,
+                                &route,
+                            ),
                             recipient: recipient.id.to_string(),
                             route,
                             not_before: config.next_send_time(at.max(now)),

@@ -214,15 +214,18 @@ mod tests {
     fn a_genuine_link_verifies_until_it_expires() {
         let signer = LinkSigner::new(b"secret", None);
         let token = signer.sign(&claims());
-        assert_eq!(signer.verify(&token, at(1_999)), Ok(claims()));
-        assert_eq!(signer.verify(&token, at(2_000)), Err(LinkError::Expired));
+        assert_eq!(signer.verify::<LinkClaims>(&token, at(1_999)), Ok(claims()));
+        assert_eq!(signer.verify::<LinkClaims>(&token, at(2_000)), Err(LinkError::Expired));
     }
 
     #[test]
     fn forged_tampered_and_revoked_links_are_refused() {
         let signer = LinkSigner::new(b"secret", None);
         let other = LinkSigner::new(b"another secret", None);
-        assert_eq!(other.verify(&signer.sign(&claims()), at(1_500)), Err(LinkError::Forged));
+        assert_eq!(
+            other.verify::<LinkClaims>(&signer.sign(&claims()), at(1_500)),
+            Err(LinkError::Forged)
+        );
 
         let token = signer.sign(&claims());
         let (signed, tag) = token.rsplit_once('.').unwrap();
@@ -231,20 +234,26 @@ mod tests {
         evil.action = Action::Waive;
         let evil_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&evil).unwrap());
         assert_eq!(
-            signer.verify(&token.replace(payload, &evil_payload), at(1_500)),
+            signer.verify::<LinkClaims>(&token.replace(payload, &evil_payload), at(1_500)),
             Err(LinkError::Forged)
         );
         assert_eq!(
-            signer.verify(&format!("{signed}.{}", &tag[1..]), at(1_500)),
+            signer.verify::<LinkClaims>(&format!("{signed}.{}", &tag[1..]), at(1_500)),
             Err(LinkError::Forged)
         );
-        assert_eq!(signer.verify("hello", at(1_500)), Err(LinkError::Malformed));
         assert_eq!(
-            signer.verify(&token.replacen("v1", "v0", 1), at(1_500)),
+            signer.verify::<LinkClaims>("hello", at(1_500)),
+            Err(LinkError::Malformed)
+        );
+        assert_eq!(
+            signer.verify::<LinkClaims>(&token.replacen("v1", "v0", 1), at(1_500)),
             Err(LinkError::Malformed)
         );
 
         let revoking = LinkSigner::new(b"secret", Some(at(1_200)));
-        assert_eq!(revoking.verify(&token, at(1_500)), Err(LinkError::Revoked));
+        assert_eq!(
+            revoking.verify::<LinkClaims>(&token, at(1_500)),
+            Err(LinkError::Revoked)
+        );
     }
 }

@@ -57,7 +57,11 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         Ok(draft) => draft,
         Err(error) => {
             let errors = [json!({ "field": "body", "message": format!("not an announcement in JSON: {error}") })];
-            return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({ "errors": errors }))).into_response();
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(json!({ "errors": errors })),
+            )
+                .into_response();
         }
     };
     let announced = match shared.announce(&person, &draft).await {
@@ -74,9 +78,11 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
             body["duplicate"] = json!(true);
             (StatusCode::OK, axum::Json(body)).into_response()
         }
-        Announcing::Invalid(errors) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(json!({ "errors": errors }))).into_response()
-        }
+        Announcing::Invalid(errors) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(json!({ "errors": errors })),
+        )
+            .into_response(),
         Announcing::Refused(reason) => (StatusCode::FORBIDDEN, axum::Json(json!({ "error": reason }))).into_response(),
         Announcing::NoCall => StatusCode::NOT_FOUND.into_response(),
     }
@@ -115,10 +121,19 @@ async fn open(shared: &Shared, token: &str) -> Result<(CallLinkClaims, Announcem
 fn details(announcement: &Announcement, interest: Interest, language: Language) -> Vec<(&'static str, String)> {
     let call = &announcement.call;
     vec![
-        (say(language, "Utlysning", "Call"), format!("#{} {}", announcement.id, call.title)),
+        (
+            say(language, "Utlysning", "Call"),
+            format!("#{} {}", announcement.id, call.title),
+        ),
         (say(language, "Program", "Programme"), call.programme.clone()),
-        (say(language, "Sista ansökningsdag", "Call deadline"), long_day(call.deadline, language)),
-        (say(language, "Svar", "Answer"), interest.label(language == Language::Sv).to_owned()),
+        (
+            say(language, "Sista ansökningsdag", "Call deadline"),
+            long_day(call.deadline, language),
+        ),
+        (
+            say(language, "Svar", "Answer"),
+            interest.label(language == Language::Sv).to_owned(),
+        ),
     ]
 }
 
@@ -132,9 +147,17 @@ async fn show(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> P
         status: StatusCode::OK,
         language,
         title: say(language, "Svara på utlysningen?", "Answer the call?"),
-        message: say(language, "Bekräfta med knappen nedan.", "Confirm with the button below.").to_owned(),
+        message: say(
+            language,
+            "Bekräfta med knappen nedan.",
+            "Confirm with the button below.",
+        )
+        .to_owned(),
         details: details(&announcement, claims.interest, language),
-        form: Some((say(language, "Skicka svaret", "Send the answer"), format!("/calls/answer/{token}"))),
+        form: Some((
+            say(language, "Skicka svaret", "Send the answer"),
+            format!("/calls/answer/{token}"),
+        )),
     }
 }
 
@@ -159,18 +182,34 @@ async fn answer(State(shared): State<Arc<Shared>>, Path(token): Path<String>) ->
         details: details.clone(),
         form: None,
     };
-    match shared.answer_call(&person, announcement.id, claims.interest, &actor).await {
+    match shared
+        .answer_call(&person, announcement.id, claims.interest, &actor)
+        .await
+    {
         Ok(Answering::Recorded { units, .. }) => page(
             StatusCode::OK,
-            say(language, "Tack – svaret är registrerat", "Thank you – the answer is recorded"),
+            say(
+                language,
+                "Tack – svaret är registrerat",
+                "Thank you – the answer is recorded",
+            ),
             format!("{} {}", say(language, "Gäller:", "For:"), units.join(", ")),
         ),
         Ok(Answering::Already { .. }) => page(
             StatusCode::OK,
             say(language, "Redan registrerat", "Already recorded"),
-            say(language, "Det här svaret är redan registrerat.", "This answer is already recorded.").to_owned(),
+            say(
+                language,
+                "Det här svaret är redan registrerat.",
+                "This answer is already recorded.",
+            )
+            .to_owned(),
         ),
-        Ok(Answering::Refused(reason)) => page(StatusCode::CONFLICT, say(language, "Kan inte registreras", "Cannot be recorded"), reason),
+        Ok(Answering::Refused(reason)) => page(
+            StatusCode::CONFLICT,
+            say(language, "Kan inte registreras", "Cannot be recorded"),
+            reason,
+        ),
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "recording an answer to a call failed");
             unavailable(language)

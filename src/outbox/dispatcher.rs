@@ -154,7 +154,11 @@ impl Dispatcher {
         let mut groups: BTreeMap<(String, String, bool), Vec<OutboxRow>> = BTreeMap::new();
         for row in rows {
             groups
-                .entry((row.recipient.clone(), row.channel.clone(), row.announcement_id.is_some()))
+                .entry((
+                    row.recipient.clone(),
+                    row.channel.clone(),
+                    row.announcement_id.is_some(),
+                ))
                 .or_default()
                 .push(row);
         }
@@ -219,7 +223,8 @@ impl Dispatcher {
         let max_attempts = i64::from(self.settings.max_attempts);
         let fallback_after = i64::from(self.shared.routing.fallback_to_email_after);
         // A channel post has nobody to email instead.
-        let chat = row.channel.parse::<Route>().is_ok_and(|r| r.transport.is_chat()) && channel_named(&row.recipient).is_none();
+        let chat = row.channel.parse::<Route>().is_ok_and(|r| r.transport.is_chat())
+            && channel_named(&row.recipient).is_none();
         let falls_back = |error: &SendError| {
             chat && fallback_after > 0
                 && (matches!(error, SendError::Permanent { .. }) || row.attempts >= fallback_after.min(max_attempts))
@@ -233,7 +238,11 @@ impl Dispatcher {
                 error: format!("sent by email instead after {} attempts: {error}", row.attempts),
                 email_key: match row.subject() {
                     Ok(subject) => idempotency_key(subject, &row.step, &row.recipient, Transport::Email.as_str()),
-                    Err(error) => return DeliveryOutcome::Dead { error: error.to_string() },
+                    Err(error) => {
+                        return DeliveryOutcome::Dead {
+                            error: error.to_string(),
+                        };
+                    }
                 },
             },
             Err(SendError::Permanent { reason }) => DeliveryOutcome::Dead { error: reason.clone() },
@@ -289,7 +298,10 @@ impl Dispatcher {
                     .iter()
                     .find(|c| c.name == name)
                     .ok_or_else(|| SendError::permanent(format!("channel \"{name}\" is no longer in the directory")))?;
-                (Recipient::channel(channel), routing.channel_address(config, name, route.transport))
+                (
+                    Recipient::channel(channel),
+                    routing.channel_address(config, name, route.transport),
+                )
             }
         };
         let address = address.map_err(SendError::permanent)?;

@@ -98,7 +98,15 @@ impl Store {
             "source": actor.source,
             "note": actor.note,
         });
-        audit(&mut tx, now, Subject::Occurrence(id), actor.person, action.as_str(), &detail).await?;
+        audit(
+            &mut tx,
+            now,
+            Subject::Occurrence(id),
+            actor.person,
+            action.as_str(),
+            &detail,
+        )
+        .await?;
         tx.commit().await.context("committing the action")?;
         Ok(Some(ActionOutcome::Recorded { from, to }))
     }

@@ -135,7 +135,15 @@ impl Store {
             created_by: by.to_owned(),
             created_at: now,
         };
-        audit(&mut tx, now, Subject::Call(id), by, "announce", &serde_json::to_value(call)?).await?;
+        audit(
+            &mut tx,
+            now,
+            Subject::Call(id),
+            by,
+            "announce",
+            &serde_json::to_value(call)?,
+        )
+        .await?;
         for delivery in plan(&announcement) {
             insert_delivery(&mut tx, &delivery, now).await?;
         }
@@ -266,18 +274,23 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .context("finding the messages that announced a call")?;
-            messages.extend(rows.into_iter().map(|(recipient, channel, event)| ((*id, recipient, channel), event)));
+            messages.extend(
+                rows.into_iter()
+                    .map(|(recipient, channel, event)| ((*id, recipient, channel), event)),
+            );
         }
         Ok(messages)
     }
 
     /// One announcement by id.
     pub async fn announcement(&self, id: i64) -> anyhow::Result<Option<Announcement>> {
-        let row = sqlx::query(&format!("SELECT {ANNOUNCEMENT_COLUMNS} FROM announcements WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .context("reading an announcement")?;
+        let row = sqlx::query(&format!(
+            "SELECT {ANNOUNCEMENT_COLUMNS} FROM announcements WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .context("reading an announcement")?;
         row.as_ref().map(announcement_from_row).transpose()
     }
 
@@ -353,7 +366,15 @@ impl Store {
                 .context("creating an occurrence for the call")?;
                 if let Some(occurrence_id) = inserted {
                     let detail = serde_json::json!({ "due_at": occurrence.due_at.to_string(), "call": id });
-                    audit(&mut tx, now, Subject::Occurrence(occurrence_id), actor.person, "created", &detail).await?;
+                    audit(
+                        &mut tx,
+                        now,
+                        Subject::Occurrence(occurrence_id),
+                        actor.person,
+                        "created",
+                        &detail,
+                    )
+                    .await?;
                     created.push(occurrence_id);
                 }
             }
@@ -449,7 +470,15 @@ async fn waive_for_call(
         .await
         .context("waiving an occurrence of the call")?;
     let detail = serde_json::json!({ "reason": why, "channel": actor.channel });
-    audit(tx, now, Subject::Occurrence(occurrence_id), actor.person, "waive", &detail).await?;
+    audit(
+        tx,
+        now,
+        Subject::Occurrence(occurrence_id),
+        actor.person,
+        "waive",
+        &detail,
+    )
+    .await?;
     withdraw_unsent(tx, occurrence_id, now).await
 }
 

@@ -139,7 +139,11 @@ impl Store {
                     .fetch_all(&mut *connection)
                     .await
                     .context("checking foreign keys after migrating")?;
-                anyhow::ensure!(broken.is_empty(), "{} rows break foreign keys after migrating", broken.len());
+                anyhow::ensure!(
+                    broken.is_empty(),
+                    "{} rows break foreign keys after migrating",
+                    broken.len()
+                );
                 Ok(())
             }
         }
@@ -280,7 +284,15 @@ impl Store {
                     }
                 }
             };
-            audit(&mut tx, now, Subject::Occurrence(occurrence_id), "system", action, &detail).await?;
+            audit(
+                &mut tx,
+                now,
+                Subject::Occurrence(occurrence_id),
+                "system",
+                action,
+                &detail,
+            )
+            .await?;
         }
         tx.commit().await.context("committing the materialisation")?;
         Ok(report)

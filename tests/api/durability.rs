@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use arshjul::domain::planner::{Delivery, Reason, Step};
+use arshjul::domain::planner::{Delivery, Reason, Step, Subject};
 use arshjul::domain::routing::Routing;
 use arshjul::domain::routing::{Route, Transport};
 use arshjul::storage::{DeliveryState, Store};
@@ -40,9 +40,9 @@ pub async fn backlog_to(dir: &TestDir, count: usize, route: &Route, only: Option
         .collect();
     let deliveries: Vec<Delivery> = (0..count)
         .map(|i| Delivery {
-            occurrence_id: occurrence,
+            subject: Subject::Occurrence(occurrence),
             step: Step::Due,
-            recipient: people[i % people.len()].id.clone(),
+            recipient: people[i % people.len()].id.to_string(),
             route: route.clone(),
             not_before: now,
             reason: Reason::Holder,

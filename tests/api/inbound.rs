@@ -153,7 +153,7 @@ async fn linnea_submits_on_matrix() -> Flow {
         worker,
         settings,
         dir,
-        occurrence: reminder.occurrence_id,
+        occurrence: reminder.occurrence_id.unwrap(),
     }
 }
 
@@ -352,7 +352,7 @@ async fn teams_daemon(directory: &str) -> (TestDir, crate::helpers::TestApp, i64
     let occurrence = loop {
         let rows = app.shared.store.outbox(None, 100).await.unwrap();
         if let Some(row) = rows.iter().find(|r| r.recipient == "kristina.falk") {
-            break row.occurrence_id;
+            break row.occurrence_id.unwrap();
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use arshjul::domain::planner::{Delivery, Reason, Step};
+use arshjul::domain::planner::{Delivery, Reason, Step, Subject};
 use arshjul::settings::{Secret, Settings};
 use arshjul::storage::{DeliveryState, OutboxRow};
 use serde_json::{Value, json};
@@ -387,9 +387,9 @@ async fn a_daemon_killed_mid_send_and_restarted_posts_no_duplicate_and_the_teams
     let (url, store) = backlog_to(&dir, COUNT, &"matrix".parse().unwrap(), Some("kristina.falk")).await;
     let config = test_settings(&dir).await.files.load().unwrap();
     let card = Delivery {
-        occurrence_id: store.occurrences().await.unwrap()[0].id,
+        subject: Subject::Occurrence(store.occurrences().await.unwrap()[0].id),
         step: Step::Due,
-        recipient: config.directory.person_named("kristina.falk").unwrap().id.clone(),
+        recipient: config.directory.person_named("kristina.falk").unwrap().id.to_string(),
         route: "teams:eu-network".parse().unwrap(),
         not_before: jiff::Timestamp::now(),
         reason: Reason::Holder,
@@ -533,7 +533,12 @@ async fn a_reply_and_a_reaction_in_matrix_submit_and_acknowledge_and_a_stranger_
     say(&kristina, &room, "m.room.message", reply).await;
     assert_eq!(sync().await.unwrap(), 1);
 
-    let occurrence = shared.store.occurrence(reminder.occurrence_id).await.unwrap().unwrap();
+    let occurrence = shared
+        .store
+        .occurrence(reminder.occurrence_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(occurrence.state.as_str(), "submitted");
     let answers: Vec<Value> = kristina
         .messages(&room)
@@ -563,7 +568,12 @@ async fn a_reply_and_a_reaction_in_matrix_submit_and_acknowledge_and_a_stranger_
         json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": request.provider_id, "key": "✅\u{FE0F}"}});
     say(&kristina, &room, "m.reaction", reaction).await;
     assert_eq!(sync().await.unwrap(), 1);
-    let occurrence = shared.store.occurrence(reminder.occurrence_id).await.unwrap().unwrap();
+    let occurrence = shared
+        .store
+        .occurrence(reminder.occurrence_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(occurrence.state.as_str(), "acknowledged");
 
     // Someone not in the directory, let into the room, answers "ok": refused, kept, told.
@@ -596,7 +606,7 @@ async fn a_reply_and_a_reaction_in_matrix_submit_and_acknowledge_and_a_stranger_
     assert_eq!(sync().await.unwrap(), 0);
     let actions: Vec<String> = shared
         .store
-        .audit_log(Some(reminder.occurrence_id))
+        .audit_log(reminder.occurrence_id)
         .await
         .unwrap()
         .into_iter()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arshjul::clock::ManualClock;
 use arshjul::domain::occurrence::OccurrenceState;
-use arshjul::domain::planner::{Delivery, Reason, Step};
+use arshjul::domain::planner::{Delivery, Reason, Step, Subject};
 use arshjul::domain::routing::{Route, Transport};
 use arshjul::settings::{EmailTransport, Secret, Settings};
 use arshjul::startup::Application;
@@ -99,7 +99,7 @@ async fn deliveries_for_one_recipient_in_one_window_go_out_as_one_digest() {
         .filter(|o| o.unit == "tekniska")
         .take(2)
         .map(|o| Delivery {
-            occurrence_id: o.id,
+            subject: Subject::Occurrence(o.id),
             step: Step::Before(30),
             recipient: shared
                 .config()
@@ -109,7 +109,7 @@ async fn deliveries_for_one_recipient_in_one_window_go_out_as_one_digest() {
                 .find(|p| p.id.as_str() == "linnea.dahl")
                 .unwrap()
                 .id
-                .clone(),
+                .to_string(),
             route: Route::personal(Transport::Email),
             not_before: test_now(),
             reason: Reason::Holder,
@@ -217,9 +217,9 @@ async fn webhook_worker(dir: &TestDir, sink: &WebhookSink, max_attempts: u32) ->
     shared.materialise().await.unwrap();
     let occurrence = shared.store.occurrences().await.unwrap().remove(0);
     let one = Delivery {
-        occurrence_id: occurrence.id,
+        subject: Subject::Occurrence(occurrence.id),
         step: Step::Due,
-        recipient: shared.config().directory.people[0].id.clone(),
+        recipient: shared.config().directory.people[0].id.to_string(),
         route: Route::personal(Transport::Webhook),
         not_before: test_now(),
         reason: Reason::Holder,
@@ -381,9 +381,9 @@ async fn the_link_in_a_reminder_confirms_once_and_asks_the_manager_to_acknowledg
     assert!(audit.detail.contains("\"channel\":\"link\""), "{}", audit.detail);
     let requests = shared.store.outbox(None, 100).await.unwrap();
     assert!(
-        requests
-            .iter()
-            .any(|r| r.occurrence_id == occurrence_id && r.step == "acknowledge" && r.recipient == "kristina.falk"),
+        requests.iter().any(|r| r.occurrence_id == Some(occurrence_id)
+            && r.step == "acknowledge"
+            && r.recipient == "kristina.falk"),
         "the manager is asked to acknowledge: {requests:?}"
     );
 

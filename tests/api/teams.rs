@@ -141,7 +141,8 @@ async fn a_teams_card_follows_the_rules_teams_enforces_and_opens_the_signed_link
         .find(|t| t.starts_with("http://127.0.0.1:8080/ack/v1."))
         .expect("a signed link");
     let token = link.rsplit('/').next().unwrap();
-    let claims = worker.app.shared().links.signer.verify(token, worker.now());
+    let claims: Result<arshjul::domain::tokens::LinkClaims, _> =
+        worker.app.shared().links.signer.verify(token, worker.now());
     assert!(claims.is_ok(), "the button opens a valid signed link: {claims:?}");
 }
 

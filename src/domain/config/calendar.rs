@@ -288,13 +288,21 @@ fn parse_due(
     let raw = raw.get_ref();
     if recurrence == Recurrence::PerCall || raw.business_days_before_call.is_some() {
         return match (raw.business_days_before_call, recurrence) {
-            (Some(days), Recurrence::PerCall) if *raw == (RawDue { business_days_before_call: Some(days), ..RawDue::default() }) => {
+            (Some(days), Recurrence::PerCall)
+                if *raw
+                    == (RawDue {
+                        business_days_before_call: Some(days),
+                        ..RawDue::default()
+                    }) =>
+            {
                 if days > MAX_BUSINESS_DAYS {
                     return Err(format!("at most {MAX_BUSINESS_DAYS} business days"));
                 }
                 Ok(DueRule::BeforeCallDeadline { business_days: days })
             }
-            (Some(_), Recurrence::PerCall) => Err("give only business_days_before_call for a per-call obligation".into()),
+            (Some(_), Recurrence::PerCall) => {
+                Err("give only business_days_before_call for a per-call obligation".into())
+            }
             (None, _) => Err("a per-call obligation is due { business_days_before_call = N }".into()),
             (Some(_), _) => Err("business_days_before_call suits only recurrence = \"per_call\"".into()),
         };

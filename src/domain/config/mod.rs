@@ -55,7 +55,14 @@ impl Config {
                     kinds.join(", ")
                 ));
             }
-            for unit in self.units_for(obligation) {
+            // The strategist is a central role, held at KLK for every unit (see the planner).
+            let central = obligation.responsible_role == Role::Strategist
+                && self
+                    .directory
+                    .units
+                    .iter()
+                    .any(|u| u.kind == UnitKind::Klk && u.roles.contains_key(&Role::Strategist));
+            for unit in self.units_for(obligation).filter(|_| !central) {
                 if self.directory.holder(unit, obligation.responsible_role).is_none() {
                     warnings.push(format!(
                         "unit \"{}\" has no {} for obligation \"{}\"; its manager will be asked instead",

@@ -294,10 +294,16 @@ fn malformed_toml_names_file_and_line() {
 #[test]
 fn a_unit_without_the_responsible_role_is_a_warning() {
     let calendar = CALENDAR.replace("unit_kinds = [\"klk\"]", "unit_kinds = [\"klk\", \"forvaltning\"]");
+    // The strategist is central: KLK's strategist serves every unit, so no warning.
+    assert_eq!(parse(DIRECTORY, &calendar).unwrap().warnings(), Vec::<String>::new());
+    let calendar = calendar.replace("responsible_role = \"strategist\"", "responsible_role = \"eu_contact\"");
     let config = parse(DIRECTORY, &calendar).unwrap();
     assert_eq!(
         config.warnings(),
-        ["unit \"tekniska\" has no strategist for obligation \"handlingsplan\"; its manager will be asked instead"]
+        [
+            "unit \"klk\" has no eu_contact for obligation \"handlingsplan\"; its manager will be asked instead",
+            "unit \"tekniska\" has no eu_contact for obligation \"handlingsplan\"; its manager will be asked instead"
+        ]
     );
 }
 

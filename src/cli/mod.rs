@@ -1,5 +1,7 @@
 //! The `arshjul` command line. Every command but `serve` works without the daemon running.
 
+mod calls;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -49,6 +51,11 @@ pub enum Command {
     Status(StatusArgs),
     /// What people sent arshjul (replies, reactions, commands), counted or not, newest first.
     Inbox(InboxArgs),
+    /// Announce an EU funding call to the EU network, as the strategist.
+    Announce(calls::AnnounceArgs),
+    /// EU funding calls with each unit's interest and outcome; or correct, cancel, record an
+    /// outcome.
+    Calls(calls::CallsArgs),
     /// Read one email from standard input (as a mail server's pipe delivers it), act on it,
     /// and answer its sender by email.
     Mailgate,
@@ -197,6 +204,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Status(args) => status(&settings, &args, &SystemClock).await,
         Command::Inbox(args) => inbox(&settings, &args).await,
         Command::Mailgate => mailgate(&settings).await,
+        Command::Announce(args) => calls::announce(&settings, &args).await,
+        Command::Calls(args) => calls::calls(&settings, &args).await,
         Command::Channels {
             command: ChannelsCommand::Test { name, to },
         } => test_channel(&settings, &name, to.as_deref()).await,
@@ -366,6 +375,8 @@ struct StatusRow {
     state: String,
     /// The last action: who, what, through which channel, when.
     last_action: Option<String>,
+    /// The next message planned: its step, to whom, when.
+    next_message: Option<String>,
 }
 
 async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
@@ -387,6 +398,26 @@ async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> an
             last.insert(id, format!("{} {} by {channel} {when}", entry.action, entry.actor));
         }
     }
+    let local = |at: jiff::Timestamp| {
+        config
+            .calendar
+            .time_zone
+            .to_datetime(at)
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    let mut next: std::collections::BTreeMap<i64, String> = std::collections::BTreeMap::new();
+    for row in store
+        .outbox(Some(DeliveryState::Pending), usize::MAX)
+        .await?
+        .into_iter()
+        .rev()
+    {
+        if let Some(id) = row.occurrence_id {
+            next.entry(id)
+                .or_insert_with(|| format!("{} to {} {}", row.step, row.recipient, local(row.not_before)));
+        }
+    }
     let rows: Vec<StatusRow> = store
         .occurrences()
         .await?
@@ -403,6 +434,7 @@ async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> an
                 .to_string(),
             state: o.state.as_str().to_owned(),
             last_action: last.remove(&o.id),
+            next_message: next.remove(&o.id),
             unit: o.unit,
             obligation: o.obligation,
             period: o.period,
@@ -411,7 +443,16 @@ async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> an
     match args.format {
         ListFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         ListFormat::Table => {
-            let header = ["ID", "UNIT", "OBLIGATION", "PERIOD", "DUE", "STATE", "LAST ACTION"];
+            let header = [
+                "ID",
+                "UNIT",
+                "OBLIGATION",
+                "PERIOD",
+                "DUE",
+                "STATE",
+                "LAST ACTION",
+                "NEXT MESSAGE",
+            ];
             let lines = rows.into_iter().map(|r| {
                 vec![
                     r.occurrence.to_string(),
@@ -421,6 +462,7 @@ async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> an
                     r.due,
                     r.state,
                     r.last_action.unwrap_or_default(),
+                    r.next_message.unwrap_or_default(),
                 ]
             });
             print!("{}", crate::listing::text_table(&header, lines));
