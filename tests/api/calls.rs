@@ -1,0 +1,276 @@
+//! EU funding calls end to end against the SMTP sink and a Teams sink for the network channel:
+//! the strategist announces, every contact person and the channel hear it once, units answer,
+//! units that apply get their review deadlines, a cancellation reaches the same people; and the
+//! HTTP API's authentication and field-level errors.
+
+use arshjul::calls::{Announcing, Change};
+use arshjul::domain::calls::Draft;
+use arshjul::domain::config::{Person, Role};
+use arshjul::inbound::{Inbound, Sender, handle};
+use arshjul::settings::{CardFormat, EmailTransport, Secret, Settings, TeamsWebhook};
+use arshjul::storage::Actor;
+use serde_json::json;
+
+use crate::helpers::{TestApp, TestDir, Worker, directory_reaching, http, test_settings};
+use crate::peers::{SmtpSink, WebhookSink};
+
+/// Everyone on email; the EU network's channel on Teams through `teams`.
+async fn network_settings(dir: &TestDir, smtp: &SmtpSink, teams: &WebhookSink) -> Settings {
+    let directory = directory_reaching("linnea.dahl", "").replace(
+        "[channels.eu-network]\n",
+        "[channels.eu-network]\nteams = \"eu-network\"\n",
+    );
+    dir.write("directory.toml", &directory);
+    let mut settings = test_settings(dir).await;
+    settings.email.transport = EmailTransport::Smtp;
+    settings.email.smtp_url = Secret::new(smtp.url());
+    settings.teams.webhooks.insert(
+        "eu-network".into(),
+        TeamsWebhook {
+            url: Secret::new(teams.url.clone()),
+            format: CardFormat::AdaptiveCard,
+        },
+    );
+    settings
+}
+
+fn person(worker: &Worker, id: &str) -> Person {
+    worker.app.shared().config().directory.person_named(id).unwrap().clone()
+}
+
+fn erasmus() -> Draft {
+    Draft {
+        title: "Erasmus+ KA220 samarbetspartnerskap".into(),
+        programme: "Erasmus+".into(),
+        link: "https://erasmus-plus.ec.europa.eu/calls/ka220".into(),
+        deadline: "2027-03-16".into(),
+        description: "Partnerskap för **skola** och vuxenutbildning.".into(),
+        units: vec!["tekniska".into(), "kultur-och-fritid".into()],
+        ..Draft::default()
+    }
+}
+
+#[tokio::test]
+async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlines() {
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let teams = WebhookSink::start(dir.path(), &[]);
+    let worker = Worker::build(network_settings(&dir, &smtp, &teams).await).await;
+    let shared = worker.app.shared();
+    let config = shared.config();
+    let strategist = person(&worker, "johan.lindqvist");
+
+    let Announcing::Done(call) = shared.announce(&strategist, &erasmus()).await.unwrap() else {
+        panic!("the strategist announces");
+    };
+    let again = Draft {
+        link: "https://erasmus-plus.ec.europa.eu/calls/ka220/#apply".into(),
+        ..erasmus()
+    };
+    assert!(
+        matches!(shared.announce(&strategist, &again).await.unwrap(), Announcing::Before(c) if c.id == call.id),
+        "the same call (same link) is recognised"
+    );
+    let outsider = person(&worker, "linnea.dahl");
+    assert!(matches!(
+        shared.announce(&outsider, &erasmus()).await.unwrap(),
+        Announcing::Refused(reason) if reason.contains("only KLK's strategist")
+    ));
+
+    // The channel hears it at once; contact persons at the day's digest time, 15:00.
+    worker.drain().await;
+    assert_eq!(teams.received().len(), 1, "one card in the network channel");
+    let card = &teams.received()[0].body;
+    assert!(
+        card.contains("Erasmus+ KA220") && card.contains("AdaptiveCard"),
+        "{card}"
+    );
+    assert!(smtp.messages().is_empty(), "personal messages wait for the digest time");
+    worker.clock.set("2026-11-27T14:00:00Z".parse().unwrap());
+    worker.drain().await;
+    let contacts: Vec<String> = ["tekniska", "kultur-och-fritid"]
+        .iter()
+        .map(|u| {
+            let unit = config.directory.unit_named(u).unwrap();
+            config
+                .directory
+                .person(&unit.roles[&Role::EuContact].person)
+                .unwrap()
+                .email
+                .clone()
+        })
+        .collect();
+    let mails = smtp.messages();
+    let mut to: Vec<String> = mails.iter().map(|m| m.to()).collect();
+    to.sort();
+    let mut expected = contacts.clone();
+    expected.sort();
+    assert_eq!(to, expected, "each contact person once");
+    let linnea_mail = mails
+        .iter()
+        .find(|m| m.to() == "linnea.dahl@example.org")
+        .expect("Linnea's mail");
+    assert!(
+        linnea_mail.subject().starts_with("EU-utlysning: Erasmus+ KA220"),
+        "{}",
+        linnea_mail.subject()
+    );
+    assert!(
+        linnea_mail.text().contains("Sista ansökningsdag:  tisdag 16 mars 2027"),
+        "{}",
+        linnea_mail.text()
+    );
+    assert!(
+        linnea_mail.html().contains("<strong>skola</strong>"),
+        "Markdown is rendered"
+    );
+    assert!(linnea_mail.text().contains("/calls/answer/"), "signed answer links");
+
+    // Linnea answers "ansöker" by email: Tekniska's draft and review deadlines are created.
+    let delivery = worker
+        .outbox()
+        .await
+        .into_iter()
+        .find(|r| r.recipient == "linnea.dahl" && r.announcement_id == Some(call.id))
+        .unwrap();
+    let reply = Inbound {
+        channel: "email",
+        reference: "<reply-1@example.org>".into(),
+        sender: Sender::Email("linnea.dahl@example.org".into()),
+        in_reply_to: delivery.provider_id.clone(),
+        text: "Ansöker!\n\nDen 27 nov skrev arshjul:\n> Är er enhet intresserad?".into(),
+    };
+    let handled = handle(&shared, &reply).await.unwrap().unwrap();
+    assert_eq!(handled.answer.outcome(), "interest", "{}", handled.text);
+    let occurrences = shared.store.occurrences().await.unwrap();
+    let mut review: Vec<(String, String, String)> = occurrences
+        .iter()
+        .filter(|o| o.period == format!("call-{}", call.id))
+        .map(|o| {
+            (
+                o.obligation.clone(),
+                o.unit.clone(),
+                config.local_date(o.due_at).to_string(),
+            )
+        })
+        .collect();
+    review.sort();
+    // Ten business days before Tuesday 16 March 2027 is Tuesday 2 March; three is 11 March.
+    assert_eq!(
+        review,
+        [
+            ("ansokan-granskning".into(), "tekniska".into(), "2027-03-11".into()),
+            ("ansokan-utkast".into(), "tekniska".into(), "2027-03-02".into()),
+        ]
+    );
+    let again = Inbound {
+        reference: "<reply-2@example.org>".into(),
+        ..reply.clone()
+    };
+    assert_eq!(
+        handle(&shared, &again).await.unwrap().unwrap().answer.outcome(),
+        "already"
+    );
+
+    // The strategist is reminded to review before the deadline: planned like any occurrence.
+    worker.clock.set("2027-03-08T08:00:00Z".parse().unwrap());
+    shared.plan().await.unwrap();
+    let planned = worker.outbox().await;
+    assert!(
+        planned
+            .iter()
+            .any(|r| r.recipient == "johan.lindqvist" && r.step == "before-5"),
+        "the strategist's review reminder: {planned:#?}"
+    );
+
+    // Cancelling reaches the channel and both contact persons again, and waives the review.
+    let actor = Actor {
+        person: "johan.lindqvist",
+        channel: "cli",
+        source: "test",
+        note: None,
+    };
+    let cancel = Change::Cancel {
+        reason: Some("fel utlysning".into()),
+    };
+    assert!(matches!(
+        shared.change_call(&strategist, call.id, &cancel, &actor).await.unwrap(),
+        Announcing::Done(_)
+    ));
+    worker.clock.set("2027-03-08T15:00:00Z".parse().unwrap());
+    worker.drain().await;
+    assert_eq!(teams.received().len(), 2);
+    assert!(teams.received()[1].body.contains("Inställd"));
+    let cancelled: Vec<String> = smtp
+        .messages()
+        .iter()
+        .filter(|m| m.subject().contains("(inställd)"))
+        .map(|m| m.to())
+        .collect();
+    assert_eq!(cancelled.len(), contacts.len(), "{cancelled:?}");
+    let states: Vec<String> = shared
+        .store
+        .occurrences()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.period == format!("call-{}", call.id))
+        .map(|o| o.state.as_str().to_owned())
+        .collect();
+    assert_eq!(states, ["waived", "waived"]);
+}
+
+#[tokio::test]
+async fn the_api_needs_a_token_and_names_every_wrong_field() {
+    let dir = TestDir::new();
+    let mut settings = test_settings(&dir).await;
+    let token = "s3cret-token";
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    settings.api.tokens.insert(
+        "strategist".into(),
+        arshjul::settings::ApiToken {
+            person: "johan.lindqvist".into(),
+            sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+        },
+    );
+    let app = TestApp::spawn(settings).await;
+    let url = format!("{}/api/announcements", app.address);
+
+    let anonymous = http().post(&url).json(&json!({})).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let wrong = http()
+        .post(&url)
+        .bearer_auth("guess")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+
+    let bad = json!({"link": "not a url", "deadline": "2020-01-01", "units": ["tekniska", "atlantis"]});
+    let response = http().post(&url).bearer_auth(token).json(&bad).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["title", "link", "deadline", "units"], "{body}");
+    assert!(body.to_string().contains("unknown unit \\\"atlantis\\\""), "{body}");
+
+    let good = json!({"title": "LIFE 2027", "link": "https://cinea.ec.europa.eu/life", "deadline": "2027-09-01"});
+    let response = http().post(&url).bearer_auth(token).json(&good).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let created: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(created["title"], "LIFE 2027");
+    let response = http().post(&url).bearer_auth(token).json(&good).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200, "the same call again");
+    let again: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (again["duplicate"].clone(), again["id"].clone()),
+        (json!(true), created["id"].clone())
+    );
+    app.stop().await;
+}
