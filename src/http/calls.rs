@@ -27,31 +27,33 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/calls/answer/{token}", get(show).post(answer))
 }
 
-/// The person the request's bearer token acts as, or the answer that refuses it.
-fn bearer(shared: &Shared, headers: &HeaderMap) -> Result<Person, Response> {
-    let unauthorised = |reason: &str| {
-        let body = axum::Json(json!({ "error": reason }));
-        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
-    };
+/// The person the request's bearer token acts as, or why it is refused.
+fn bearer(shared: &Shared, headers: &HeaderMap) -> Result<Person, &'static str> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .ok_or_else(|| unauthorised("send Authorization: Bearer TOKEN"))?;
+        .ok_or("send Authorization: Bearer TOKEN")?;
     let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
     let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     let person = shared
         .api_tokens
         .get(&hash)
         .and_then(|id| shared.config().directory.person_named(id).cloned());
-    person.ok_or_else(|| unauthorised("the token is not one of api.tokens"))
+    person.ok_or("the token is not one of api.tokens")
+}
+
+/// 401 with the reason.
+fn unauthorised(reason: &str) -> Response {
+    let body = axum::Json(json!({ "error": reason }));
+    (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
 }
 
 async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let person = match bearer(&shared, &headers) {
         Ok(person) => person,
-        Err(refusal) => return refusal,
+        Err(reason) => return unauthorised(reason),
     };
     let draft: Draft = match serde_json::from_slice(&body) {
         Ok(draft) => draft,
@@ -89,8 +91,8 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
 }
 
 async fn list(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(refusal) = bearer(&shared, &headers) {
-        return refusal;
+    if let Err(reason) = bearer(&shared, &headers) {
+        return unauthorised(reason);
     }
     match shared.store.announcements().await {
         Ok(announcements) => axum::Json(announcements).into_response(),
