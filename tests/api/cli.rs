@@ -129,7 +129,7 @@ fn check_config_accepts_the_shipped_configuration_with_a_summary() {
         "{summary}"
     );
     assert!(
-        summary.contains("11 obligations, deadlines at 16:00 Europe/Stockholm"),
+        summary.contains("13 obligations, deadlines at 16:00 Europe/Stockholm"),
         "{summary}"
     );
 }
@@ -190,7 +190,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     c.replace("obligation = \"uppfoljning\" }", "obligation = \"uppföljning\" }"),
                 )
             }),
-            "calendar.toml:112: obligations[4].due: due rule refers to unknown obligation \"uppföljning\"",
+            "calendar.toml:114: obligations[4].due: due rule refers to unknown obligation \"uppföljning\"",
         ),
         (
             "cyclic due rules",
@@ -203,12 +203,12 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     ),
                 )
             }),
-            "calendar.toml:100: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
+            "calendar.toml:102: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
         ),
         (
             "bad date",
             Box::new(|d, c| (d, c.replace("date = \"06-15\"", "date = \"06-31\""))),
-            "calendar.toml:149: obligations[7].due: \"06-31\" is not a day of the year",
+            "calendar.toml:151: obligations[7].due: \"06-31\" is not a day of the year",
         ),
         (
             "unknown time zone",
@@ -221,7 +221,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     ),
                 )
             }),
-            "calendar.toml:27: time_zone: unknown time zone \"Europe/Kristianstad\"",
+            "calendar.toml:29: time_zone: unknown time zone \"Europe/Kristianstad\"",
         ),
         (
             "a preferred channel the person has no address on",

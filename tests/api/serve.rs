@@ -72,7 +72,7 @@ async fn an_invalid_reload_is_refused_and_the_running_configuration_kept() {
     );
     assert_eq!(
         app.shared.config().calendar.obligations.len(),
-        11,
+        13,
         "the running configuration stays"
     );
 
@@ -143,7 +143,7 @@ async fn the_binary_serves_with_no_configuration_reloads_on_sighup_and_stops_on_
         .json()
         .await
         .unwrap();
-    assert_eq!(body["obligations"], 11, "still running with the old calendar");
+    assert_eq!(body["obligations"], 13, "still running with the old calendar");
 
     dir.write(
         "calendar.toml",
