@@ -375,7 +375,8 @@ struct StatusRow {
     state: String,
     /// The last action: who, what, through which channel, when.
     last_action: Option<String>,
-    /// The next message planned: its step, to whom, when.
+    /// The next message: waiting in the outbox (step, to whom, when), or else the next step the
+    /// planner has for it (step, when).
     next_message: Option<String>,
 }
 
@@ -398,6 +399,7 @@ async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> an
             last.insert(id, format!("{} {} by {channel} {when}", entry.action, entry.actor));
         }
     }
+    let now = clock.now();
     let local = |at: jiff::Timestamp| {
         config
             .calendar
@@ -434,7 +436,9 @@ async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> an
                 .to_string(),
             state: o.state.as_str().to_owned(),
             last_action: last.remove(&o.id),
-            next_message: next.remove(&o.id),
+            next_message: next.remove(&o.id).or_else(|| {
+                crate::domain::planner::next_step(&config, &o, now).map(|(step, at)| format!("{step} {}", local(at)))
+            }),
             unit: o.unit,
             obligation: o.obligation,
             period: o.period,

@@ -17,6 +17,8 @@ use super::planner::{Ask, Reason, Step};
 #[derive(Debug, Clone)]
 pub struct Entry<'a> {
     pub occurrence: &'a StoredOccurrence,
+    /// The EU funding call a per-call occurrence is for, named in place of its period.
+    pub call: Option<&'a Announcement>,
     pub step: Step,
     pub reason: Reason,
     /// The signed link for [`action_for`] of the step, if it has one.
@@ -305,7 +307,9 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
     Item {
         title,
         unit: unit_name,
-        period: occurrence.period.clone(),
+        period: entry
+            .call
+            .map_or_else(|| occurrence.period.clone(), |a| format!("#{} {}", a.id, a.call.title)),
         due,
         status,
         ask,
@@ -586,6 +590,7 @@ mod tests {
         let occurrence = follow_up();
         let entry = Entry {
             occurrence: &occurrence,
+            call: None,
             step: Step::Before(14),
             reason: Reason::Holder,
             action_url: Some("https://arshjul.example.org/ack/v1.abc.def".into()),
@@ -627,12 +632,14 @@ mod tests {
         let entries = [
             Entry {
                 occurrence: &first,
+                call: None,
                 step: Step::Due,
                 reason: Reason::Holder,
                 action_url: None,
             },
             Entry {
                 occurrence: &second,
+                call: None,
                 step: Step::Overdue(1),
                 reason: Reason::StandIn {
                     away: PersonId::checked("magnus.berg"),

@@ -65,6 +65,8 @@ pub struct StoredOccurrence {
     pub configured: bool,
     /// Reminders and escalations wait until then ("will do by", snooze).
     pub paused_until: Option<Timestamp>,
+    /// The EU funding call a per-call occurrence is for.
+    pub announcement_id: Option<i64>,
 }
 
 impl Occurrence {
@@ -80,6 +82,7 @@ impl Occurrence {
             submitted_at: None,
             configured: true,
             paused_until: None,
+            announcement_id: None,
         }
     }
 }

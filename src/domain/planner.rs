@@ -248,6 +248,37 @@ pub fn plan(config: &Config, occurrences: &[StoredOccurrence], now: Timestamp, r
         .collect()
 }
 
+/// The next step `occurrence` has planned after `now` — a reminder, an escalation or a request
+/// to acknowledge — and when it falls, looking up to a year ahead; `None` when nothing more
+/// is planned (settled, paused past the horizon, or no longer configured). What the planner
+/// will want then, assuming nobody acts meanwhile.
+pub fn next_step(config: &Config, occurrence: &StoredOccurrence, now: Timestamp) -> Option<(Step, Timestamp)> {
+    let obligation = config
+        .calendar
+        .obligations
+        .iter()
+        .find(|o| o.id.as_str() == occurrence.obligation)
+        .filter(|_| occurrence.configured)?;
+    let today = config.local_date(now);
+    let wanted_now: Vec<Step> = tracks(config, occurrence, obligation, now)
+        .into_iter()
+        .map(|(step, _, _)| step)
+        .collect();
+    // The planner looks at every send window's opening; what it wants then and not now is new.
+    (0..=366)
+        .filter_map(|days| today.checked_add(jiff::Span::new().days(days)).ok())
+        .filter_map(|day| config.window_opens_on(day))
+        .filter(|at| *at > now)
+        .find_map(|at| {
+            tracks(config, occurrence, obligation, at)
+                .into_iter()
+                .map(|(step, _, _)| step)
+                .filter(|step| !wanted_now.contains(step))
+                .min()
+                .map(|step| (step, at))
+        })
+}
+
 /// A one-off message about `occurrence` at the first send time from `now`: `Closed` tells the
 /// responsible person it was acknowledged, `WaiveRequest` asks KLK's strategist to decide on a
 /// request to waive. None to the person who caused it (`by`).
@@ -527,6 +558,37 @@ mod tests {
             [pair("before-14", "linnea.dahl")]
         );
         assert_eq!(steps(&config, &open, "2027-02-15T09:00"), [pair("due", "linnea.dahl")]);
+    }
+
+    #[test]
+    fn the_next_step_is_the_first_that_falls_after_now() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let open = follow_up(OccurrenceState::Open);
+        assert_eq!(
+            next_step(&config, &open, at("2027-01-20T10:00")),
+            Some((Step::Before(14), at("2027-01-26T08:00")))
+        );
+        assert_eq!(
+            next_step(&config, &open, at("2027-01-26T08:00")),
+            Some((Step::Before(7), at("2027-02-04T08:00")))
+        );
+        let paused = StoredOccurrence {
+            paused_until: Some(at("2027-02-10T08:00")),
+            ..open.clone()
+        };
+        assert_eq!(
+            next_step(&config, &paused, at("2027-01-26T09:00")),
+            Some((Step::Before(7), at("2027-02-10T08:00"))),
+            "nothing while paused; then the latest missed reminder"
+        );
+        assert_eq!(
+            next_step(
+                &config,
+                &follow_up(OccurrenceState::Acknowledged),
+                at("2027-01-20T10:00")
+            ),
+            None
+        );
     }
 
     #[test]

@@ -373,6 +373,9 @@ impl Dispatcher {
             });
             entries.push(Entry {
                 occurrence,
+                call: occurrence
+                    .announcement_id
+                    .and_then(|id| subjects.announcements.get(&id)),
                 step,
                 reason: Reason::parse(&row.reason, config),
                 action_url,
@@ -457,20 +460,26 @@ impl Subjects {
             ids.dedup();
             ids
         };
+        let occurrences: BTreeMap<i64, StoredOccurrence> = store
+            .occurrences_by_ids(&ids(|r| r.occurrence_id))
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o))
+            .collect();
         let calls = ids(|r| r.announcement_id);
+        // Reminders of per-call occurrences name their call.
+        let mut wanted = calls.clone();
+        wanted.extend(occurrences.values().filter_map(|o| o.announcement_id));
+        wanted.sort_unstable();
+        wanted.dedup();
         let mut announcements = BTreeMap::new();
-        for id in &calls {
+        for id in &wanted {
             if let Some(announcement) = store.announcement(*id).await? {
                 announcements.insert(*id, announcement);
             }
         }
         Ok(Self {
-            occurrences: store
-                .occurrences_by_ids(&ids(|r| r.occurrence_id))
-                .await?
-                .into_iter()
-                .map(|o| (o.id, o))
-                .collect(),
+            occurrences,
             announcements,
             announced: store.announcement_messages(&calls).await?,
         })

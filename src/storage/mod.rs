@@ -28,7 +28,8 @@ pub use inbox::{InboxRow, Settled};
 pub use outbox::{DeliveryOutcome, DeliveryState, OutboxRow};
 
 /// The columns `occurrence_from_row` reads.
-const OCCURRENCE_COLUMNS: &str = "id, obligation, unit, period, due_at, state, submitted_at, configured, paused_until";
+const OCCURRENCE_COLUMNS: &str = "id, obligation, unit, period, due_at, state, submitted_at, configured, paused_until, \
+     announcement_id";
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -365,6 +366,7 @@ fn occurrence_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredOccurren
             .try_get::<Option<i64>, _>("paused_until")?
             .map(timestamp)
             .transpose()?,
+        announcement_id: row.try_get("announcement_id")?,
     })
 }
 

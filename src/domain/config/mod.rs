@@ -119,6 +119,7 @@ pub(crate) mod fixtures {
             submitted_at: None,
             configured: true,
             paused_until: None,
+            announcement_id: None,
         }
     }
 
