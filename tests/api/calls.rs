@@ -9,9 +9,10 @@ use arshjul::domain::config::{Person, Role};
 use arshjul::inbound::{Inbound, Sender, handle};
 use arshjul::settings::{CardFormat, EmailTransport, Secret, Settings, TeamsWebhook};
 use arshjul::storage::Actor;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestDir, Worker, directory_reaching, http, test_settings};
+use crate::matrix::{Homeserver, MatrixUser, say, with_bot};
 use crate::peers::{SmtpSink, WebhookSink};
 
 /// Everyone on email; the EU network's channel on Teams through `teams`.
@@ -273,4 +274,186 @@ async fn the_api_needs_a_token_and_names_every_wrong_field() {
         (json!(true), created["id"].clone())
     );
     app.stop().await;
+}
+
+/// The directory with Johan Lindqvist (KLK's strategist), Linnea Dahl (Tekniska's contact
+/// person) and Oskar Jonsson (Kultur och fritid's) on Matrix, everyone else on email, and
+/// the EU network's room at `room_alias`.
+fn network_on_matrix(johan: &MatrixUser, linnea: &MatrixUser, oskar: &MatrixUser, room_alias: &str) -> String {
+    let on_matrix = |user: &MatrixUser| format!("matrix_id = \"{}\"\nprefers = [\"matrix\"]", user.user_id);
+    let email = |id: &str| format!("email = \"{id}@example.org\"\n");
+    directory_reaching("johan.lindqvist", &on_matrix(johan))
+        .replacen(
+            &email("linnea.dahl"),
+            &format!("{}{}\n", email("linnea.dahl"), on_matrix(linnea)),
+            1,
+        )
+        .replacen(
+            &email("oskar.jonsson"),
+            &format!("{}{}\n", email("oskar.jonsson"), on_matrix(oskar)),
+            1,
+        )
+        .replace(
+            "[channels.eu-network]\n",
+            &format!("[channels.eu-network]\nmatrix_room = \"{room_alias}\"\n"),
+        )
+}
+
+/// The bot's `m.notice` answers in `room`, oldest first.
+async fn answers(user: &MatrixUser, room: &str) -> Vec<String> {
+    user.messages(room)
+        .await
+        .into_iter()
+        .filter(|m| m["content"]["msgtype"] == "m.notice")
+        .map(|m| m["content"]["body"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() {
+    let homeserver = Homeserver::get();
+    let bot = homeserver.register("arshjul").await;
+    let (johan, linnea, oskar) = (
+        homeserver.register("johan").await,
+        homeserver.register("linnea").await,
+        homeserver.register("oskar").await,
+    );
+    let alias = format!("eu-natverket-{}", fastrand::u32(..));
+    let room = johan
+        .call(
+            reqwest::Method::POST,
+            "createRoom",
+            Some(json!({"preset": "public_chat", "room_alias_name": alias, "invite": [bot.user_id]})),
+        )
+        .await["room_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = TestDir::new();
+    dir.write(
+        "directory.toml",
+        &network_on_matrix(&johan, &linnea, &oskar, &format!("#{alias}:localhost")),
+    );
+    let mut settings = test_settings(&dir).await;
+    with_bot(&mut settings, &homeserver, &bot);
+    let follower = arshjul::channels::matrix::MatrixNotifier::new(&settings.matrix)
+        .unwrap()
+        .unwrap();
+    let worker = Worker::build(settings.clone()).await;
+    let shared = worker.app.shared();
+    let sync = || arshjul::inbound::matrix::sync_once(&shared, &follower, 1_000);
+    assert_eq!(
+        sync().await.unwrap(),
+        0,
+        "the first sync joins the room on Johan's invitation"
+    );
+    linnea.join(&room).await;
+    oskar.join(&room).await;
+
+    // Linnea is no strategist: politely refused, nothing announced.
+    let command =
+        "!arshjul utlysning Interreg ÖKS: gröna hamnar | https://interreg-oks.eu/utlysning/7 | 2027-04-06 | Interreg";
+    say(
+        &linnea,
+        &room,
+        "m.room.message",
+        json!({"msgtype": "m.text", "body": command}),
+    )
+    .await;
+    assert_eq!(sync().await.unwrap(), 1);
+    assert!(shared.store.announcements().await.unwrap().is_empty());
+    // The strategist's command is the announcement.
+    say(
+        &johan,
+        &room,
+        "m.room.message",
+        json!({"msgtype": "m.text", "body": command}),
+    )
+    .await;
+    assert_eq!(sync().await.unwrap(), 1);
+    let told = answers(&johan, &room).await;
+    assert!(
+        told[0].starts_with("Svaret räknades inte: only KLK's strategist"),
+        "{told:?}"
+    );
+    assert!(
+        told[1].starts_with("Tack! Utlysningen #1 ”Interreg ÖKS: gröna hamnar”"),
+        "{told:?}"
+    );
+
+    // The room at once, every contact person at 15:00: Linnea and Oskar on Matrix, the
+    // others by email; each exactly once.
+    worker.drain().await;
+    worker.clock.set("2026-11-27T14:00:00Z".parse().unwrap());
+    worker.drain().await;
+    let rows = worker.outbox().await;
+    let announced: Vec<_> = rows.iter().filter(|r| r.announcement_id.is_some()).collect();
+    assert!(announced.iter().all(|r| r.state.as_str() == "sent"), "{announced:#?}");
+    let config = shared.config();
+    let mut expected: Vec<String> = config
+        .directory
+        .units
+        .iter()
+        .filter_map(|u| u.roles.get(&Role::EuContact))
+        .map(|a| a.person.to_string())
+        .collect();
+    expected.sort();
+    expected.dedup();
+    let mut reached: Vec<String> = announced
+        .iter()
+        .filter(|r| !r.recipient.starts_with('#'))
+        .map(|r| r.recipient.clone())
+        .collect();
+    reached.sort();
+    assert_eq!(reached, expected, "every contact person once");
+    let post = announced.iter().find(|r| r.recipient == "#eu-network").unwrap();
+    let posts: Vec<Value> = johan
+        .messages(&room)
+        .await
+        .into_iter()
+        .filter(|m| m["sender"] == bot.user_id.as_str() && m["content"]["msgtype"] == "m.text")
+        .collect();
+    assert_eq!(posts.len(), 1, "one post in the room");
+    assert_eq!(posts[0]["event_id"].as_str(), post.provider_id.as_deref());
+    assert!(
+        posts[0]["content"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("Sista ansökningsdag")
+    );
+
+    // Linnea reacts ✅ to her direct message; Oskar answers the room's post "ansöker".
+    let to_linnea = announced.iter().find(|r| r.recipient == "linnea.dahl").unwrap();
+    let direct = to_linnea.destination.clone().unwrap();
+    linnea.join(&direct).await;
+    let reaction =
+        json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": to_linnea.provider_id, "key": "✅"}});
+    say(&linnea, &direct, "m.reaction", reaction).await;
+    let reply = json!({"msgtype": "m.text", "body": "Ansöker, vi har en idé om landström",
+        "m.relates_to": {"m.in_reply_to": {"event_id": post.provider_id}}});
+    say(&oskar, &room, "m.room.message", reply).await;
+    assert_eq!(sync().await.unwrap(), 2);
+    assert!(
+        answers(&oskar, &room)
+            .await
+            .last()
+            .unwrap()
+            .starts_with("Tack! Noterat för kultur-och-fritid: ansöker")
+    );
+
+    // `arshjul status` shows both units' draft and review deadlines with their next reminders.
+    let status = crate::inbound::arshjul(&settings, &dir, &["status", "--year", "2027"], b"");
+    let listing = String::from_utf8_lossy(&status.stdout);
+    for unit in ["tekniska", "kultur-och-fritid"] {
+        for (obligation, due) in [("ansokan-utkast", "2027-03-19"), ("ansokan-granskning", "2027-04-01")] {
+            let line = listing
+                .lines()
+                .find(|l| l.contains(unit) && l.contains(obligation))
+                .unwrap_or_else(|| panic!("no {obligation} for {unit} in\n{listing}"));
+            assert!(
+                line.contains(due) && line.contains("call-1") && line.contains("before-5 2027-"),
+                "{line}"
+            );
+        }
+    }
 }

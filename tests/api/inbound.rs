@@ -12,7 +12,7 @@ use crate::helpers::{TestDir, Worker, directory_reaching, repo, test_settings};
 use crate::matrix::{Homeserver, say, with_bot};
 
 /// Runs the binary with `settings`' database and files, `stdin` fed to it.
-fn arshjul(settings: &Settings, dir: &TestDir, args: &[&str], stdin: &[u8]) -> Output {
+pub(crate) fn arshjul(settings: &Settings, dir: &TestDir, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_arshjul"))
         .args(args)
         .current_dir(repo())
