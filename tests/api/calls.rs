@@ -456,4 +456,89 @@ async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() 
             );
         }
     }
+
+    // A later deadline: the room's update answers the first post, and the deadlines move.
+    let strategist = config.directory.person_named("johan.lindqvist").unwrap().clone();
+    let actor = Actor {
+        person: "johan.lindqvist",
+        channel: "cli",
+        source: "test",
+        note: None,
+    };
+    let announcement = shared.store.announcement(1).await.unwrap().unwrap();
+    let later = Draft {
+        deadline: "2027-04-20".into(),
+        ..announcement.call.to_draft()
+    };
+    let corrected = shared
+        .change_call(&strategist, 1, &Change::Correct(later), &actor)
+        .await
+        .unwrap();
+    assert!(
+        matches!(corrected, Announcing::Done(ref a) if a.revision == 1),
+        "{corrected:?}"
+    );
+    worker.clock.set("2026-11-30T14:00:00Z".parse().unwrap());
+    worker.drain().await;
+    let update = johan
+        .messages(&room)
+        .await
+        .into_iter()
+        .filter(|m| m["sender"] == bot.user_id.as_str() && m["content"]["msgtype"] == "m.text")
+        .nth(1)
+        .expect("the correction in the room");
+    assert_eq!(
+        update["content"]["m.relates_to"]["m.in_reply_to"]["event_id"].as_str(),
+        post.provider_id.as_deref()
+    );
+    assert!(update["content"]["body"].as_str().unwrap().contains("Rättelse"));
+    let drafts: Vec<String> = shared
+        .store
+        .occurrences()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.obligation == "ansokan-utkast")
+        .map(|o| config.local_date(o.due_at).to_string())
+        .collect();
+    assert_eq!(
+        drafts,
+        ["2027-04-06", "2027-04-06"],
+        "ten business days before 20 April"
+    );
+
+    // The history for the yearly follow-up: answers and outcomes, as CSV.
+    let granted = crate::inbound::arshjul(
+        &settings,
+        &dir,
+        &[
+            "calls",
+            "outcome",
+            "1",
+            "--unit",
+            "tekniska",
+            "--outcome",
+            "granted",
+            "--amount",
+            "1200000",
+            "--as",
+            "johan.lindqvist",
+        ],
+        b"",
+    );
+    assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
+    let csv = crate::inbound::arshjul(&settings, &dir, &["calls", "--year", "2027", "--format", "csv"], b"");
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "call,title,programme,deadline,state,unit,interest,outcome,amount,answered_by"
+    );
+    assert_eq!(
+        &lines[1..],
+        [
+            "1,Interreg ÖKS: gröna hamnar,Interreg,2027-04-20,active,kultur-och-fritid,applying,,,oskar.jonsson",
+            "1,Interreg ÖKS: gröna hamnar,Interreg,2027-04-20,active,tekniska,applying,granted,1200000,linnea.dahl",
+        ]
+    );
 }
