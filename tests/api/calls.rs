@@ -4,7 +4,7 @@
 //! HTTP API's authentication and field-level errors.
 
 use arshjul::calls::{Announcing, Change};
-use arshjul::domain::calls::Draft;
+use arshjul::domain::calls::{Draft, Interest};
 use arshjul::domain::config::{Person, Role};
 use arshjul::inbound::{Inbound, Sender, handle};
 use arshjul::settings::{CardFormat, EmailTransport, Secret, Settings, TeamsWebhook};
@@ -273,6 +273,36 @@ async fn the_api_needs_a_token_and_names_every_wrong_field() {
         (again["duplicate"].clone(), again["id"].clone()),
         (json!(true), created["id"].clone())
     );
+
+    // A contact person's signed link: the page asks first, the form's POST records once.
+    let id = created["id"].as_i64().unwrap();
+    let made = app
+        .shared
+        .links
+        .call_url(id, "linnea.dahl", Interest::Applying, crate::helpers::test_now());
+    let link = format!("{}/calls/{}", app.address, made.split_once("/calls/").unwrap().1);
+    let page = http().get(&link).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("Svara på utlysningen?") && page.contains("ansöker"),
+        "{page}"
+    );
+    assert!(
+        app.shared.store.interests().await.unwrap().is_empty(),
+        "a GET changes nothing"
+    );
+    let done = http().post(&link).send().await.unwrap();
+    assert_eq!(done.status().as_u16(), 200);
+    assert!(done.text().await.unwrap().contains("tekniska"));
+    let interests = app.shared.store.interests().await.unwrap();
+    assert_eq!(
+        interests
+            .iter()
+            .map(|i| (i.unit.as_str(), i.interest, i.channel.as_str()))
+            .collect::<Vec<_>>(),
+        [("tekniska", Interest::Applying, "link")]
+    );
+    let forged = format!("{}x", link.trim_end_matches(|c: char| c != '.'));
+    assert_eq!(http().post(&forged).send().await.unwrap().status().as_u16(), 400);
     app.stop().await;
 }
 
