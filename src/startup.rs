@@ -171,15 +171,24 @@ impl Shared {
         self.store.enqueue(&deliveries, now).await.map(drop)
     }
 
-    /// Writes the deliveries wanted now to the outbox; returns how many were new.
+    /// Writes the deliveries wanted now to the outbox — reminders, escalations, requests, and
+    /// the weekly summaries of EU calls; returns how many were new.
     pub async fn plan(&self) -> anyhow::Result<usize> {
-        let outcome = self.store.plan(&self.config(), &self.routing, self.clock.now()).await;
+        let outcome = self.plan_now().await;
         match &outcome {
             Ok(0) => tracing::debug!("planned: nothing new"),
             Ok(created) => tracing::info!(created, "deliveries planned"),
             Err(error) => tracing::error!(error = format!("{error:#}"), "planning failed"),
         }
         outcome
+    }
+
+    async fn plan_now(&self) -> anyhow::Result<usize> {
+        let (config, now) = (self.config(), self.clock.now());
+        let planned = self.store.plan(&config, &self.routing, now).await?;
+        let announcements = self.store.announcements().await?;
+        let summaries = crate::domain::calls::summary_deliveries(&config, &self.routing, &announcements, now);
+        Ok(planned + self.store.enqueue(&summaries, now).await?)
     }
 }
 

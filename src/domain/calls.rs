@@ -337,6 +337,110 @@ pub fn deliveries(
     wanted
 }
 
+/// The weekly summaries for KLK's strategist: from the first send window of each ISO week, one
+/// item per call still open (active, deadline not passed) that was announced before the week
+/// began. The summaries of a week go out together, as one digest.
+pub fn summary_deliveries(
+    config: &Config,
+    routing: &Routing,
+    announcements: &[Announcement],
+    now: Timestamp,
+) -> Vec<Delivery> {
+    let today = config.local_date(now);
+    let week = today.iso_week_date();
+    let Ok(monday) = week.first_of_week().map(|w| w.date()) else {
+        return Vec::new();
+    };
+    let first_window = (0..7)
+        .filter_map(|days| monday.checked_add(jiff::Span::new().days(days)).ok())
+        .find_map(|day| config.window_opens_on(day));
+    let week_began = config
+        .calendar
+        .time_zone
+        .to_timestamp(monday.to_datetime(jiff::civil::Time::midnight()));
+    let (Some(at), Ok(week_began)) = (first_window.filter(|at| *at <= now), week_began) else {
+        return Vec::new();
+    };
+    let strategist = config
+        .directory
+        .units
+        .iter()
+        .find(|u| u.kind == UnitKind::Klk && u.roles.contains_key(&Role::Strategist))
+        .and_then(|klk| recipient_for_role(config, klk, Role::Strategist, today));
+    let Some((person, reason)) = strategist else {
+        return Vec::new();
+    };
+    let step = Step::CallSummary {
+        year: week.year(),
+        week: week.week(),
+    };
+    announcements
+        .iter()
+        .filter(|a| a.state == CallState::Active && a.call.deadline >= today && a.created_at < week_began)
+        .flat_map(|a| {
+            let subject = Subject::Call(a.id);
+            let reason = reason.clone();
+            routing
+                .routes(config, person, step.ask())
+                .into_iter()
+                .map(move |route| Delivery {
+                    subject,
+                    step,
+                    idempotency_key: idempotency_key(subject, step, &person.id, &route),
+                    recipient: person.id.to_string(),
+                    route,
+                    not_before: at,
+                    reason: reason.clone(),
+                })
+        })
+        .collect()
+}
+
+/// How the targeted units have answered `call` so far, in words (`sv`: Swedish), from each
+/// unit's latest `answers`.
+pub fn answers_so_far(config: &Config, call: &Call, answers: &[(&str, Interest)], sv: bool) -> String {
+    let name = |unit: &Unit| if sv { unit.name.clone() } else { unit.name_en.clone() };
+    let targeted = call.targeted(config);
+    let with = |interest: Interest| {
+        let units: Vec<String> = targeted
+            .iter()
+            .filter(|u| answers.contains(&(u.id.as_str(), interest)))
+            .map(|u| name(u))
+            .collect();
+        let units = if units.is_empty() {
+            "–".to_owned()
+        } else {
+            units.join(", ")
+        };
+        format!("{}: {units}", capitalised(interest.label(sv)))
+    };
+    let silent = targeted
+        .iter()
+        .filter(|u| !answers.iter().any(|(unit, _)| *unit == u.id.as_str()))
+        .count();
+    let silent = match (sv, silent) {
+        (true, 1) => "Inget svar: 1 enhet".to_owned(),
+        (true, n) => format!("Inget svar: {n} enheter"),
+        (false, 1) => "No answer: 1 unit".to_owned(),
+        (false, n) => format!("No answer: {n} units"),
+    };
+    [
+        with(Interest::Applying),
+        with(Interest::Interested),
+        with(Interest::NotRelevant),
+        silent,
+    ]
+    .join("\n")
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// The outbox's recipient of a post in the directory channel `name`.
 pub fn channel_recipient(name: &str) -> String {
     format!("#{name}")
@@ -639,6 +743,50 @@ mod tests {
         assert_eq!(read_command("!arshjul klar 12"), None);
         assert_eq!(read_command("utlysning x | y | z"), None);
         assert_eq!(read_command("!arshjul ställ 12"), None);
+    }
+
+    #[test]
+    fn the_weekly_summary_covers_calls_announced_before_the_week_from_its_first_window() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let at = |text: &str| text.parse::<Timestamp>().unwrap();
+        let announced = |id, created_at| Announcement {
+            id,
+            call: draft().validate(&config, date(2027, 1, 10)).unwrap(),
+            state: CallState::Active,
+            revision: 0,
+            created_by: "johan.lindqvist".into(),
+            created_at: at(created_at),
+        };
+        // Monday 1 March 2027 (week 9); call 2 came that morning, after the week began.
+        let calls = [
+            announced(1, "2027-02-24T10:00:00Z"),
+            announced(2, "2027-03-01T06:30:00Z"),
+        ];
+        let routing = Routing::default();
+        assert_eq!(
+            summary_deliveries(&config, &routing, &calls, at("2027-03-01T06:59:00Z")),
+            []
+        );
+        let wanted = summary_deliveries(&config, &routing, &calls, at("2027-03-03T12:00:00Z"));
+        let keys: Vec<&str> = wanted.iter().map(|d| d.idempotency_key.as_str()).collect();
+        assert_eq!(keys, ["call-1/summary-2027-w09/johan.lindqvist/email"]);
+        assert_eq!(wanted[0].not_before, at("2027-03-01T07:00:00Z"));
+        // After the call's deadline (15 March), no more summaries.
+        assert_eq!(
+            summary_deliveries(&config, &routing, &calls, at("2027-03-22T12:00:00Z")),
+            []
+        );
+    }
+
+    #[test]
+    fn answers_so_far_name_the_units_by_answer() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let call = draft().validate(&config, date(2027, 1, 10)).unwrap();
+        let answers = [("tekniska", Interest::Applying)];
+        assert_eq!(
+            answers_so_far(&config, &call, &answers, true),
+            "Ansöker: Tekniska förvaltningen\nIntresserad: –\nInte aktuellt: –\nInget svar: 1 enhet"
+        );
     }
 
     #[test]

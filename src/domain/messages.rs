@@ -349,6 +349,8 @@ fn status(step: Step, sv: bool) -> String {
         (Step::CallUpdate(_), false) => "Correction".to_owned(),
         (Step::CallCancelled, true) => "Inställd".to_owned(),
         (Step::CallCancelled, false) => "Cancelled".to_owned(),
+        (Step::CallSummary { week, .. }, true) => format!("Svaren vecka {week}"),
+        (Step::CallSummary { week, .. }, false) => format!("Answers, week {week}"),
     }
 }
 
@@ -360,6 +362,13 @@ fn ask(step: Step, sv: bool) -> &'static str {
                 "Utlysningen är inställd och gäller inte längre."
             } else {
                 "The call is cancelled and no longer applies."
+            }
+        }
+        _ if matches!(step, Step::CallSummary { .. }) => {
+            if sv {
+                "Så här har enheterna svarat hittills:"
+            } else {
+                "This is how the units have answered so far:"
             }
         }
         (Ask::Submit, true) => "Gör klart och markera som inlämnad.",
@@ -416,6 +425,8 @@ pub struct CallEntry<'a> {
     pub reason: Reason,
     /// Signed links that answer for the recipient's unit (none in a channel post).
     pub links: Vec<ItemLink>,
+    /// More to say about the call, e.g. the answers so far in a weekly summary.
+    pub note: Option<String>,
 }
 
 /// One message about `entries` (EU funding calls) to `name` — a person, or a channel's
@@ -482,7 +493,7 @@ fn call_item(config: &Config, language: Language, entry: &CallEntry<'_>) -> Item
         due: long_day(call.deadline, language),
         status: status(entry.step, sv),
         ask: ask(entry.step, sv),
-        note: [reason_note(config, &entry.reason, sv), tags]
+        note: [entry.note.clone(), reason_note(config, &entry.reason, sv), tags]
             .into_iter()
             .flatten()
             .reduce(|a, b| format!("{a}\n{b}")),

@@ -43,6 +43,8 @@ pub enum Step {
     CallUpdate(u16),
     /// An announced call is withdrawn.
     CallCancelled,
+    /// KLK's strategist gets the week's summary of the answers to a call (ISO year and week).
+    CallSummary { year: i16, week: i8 },
 }
 
 impl fmt::Display for Step {
@@ -60,6 +62,7 @@ impl fmt::Display for Step {
             Self::Announce => f.write_str("announce"),
             Self::CallUpdate(revision) => write!(f, "update-{revision}"),
             Self::CallCancelled => f.write_str("cancelled"),
+            Self::CallSummary { year, week } => write!(f, "summary-{year}-w{week:02}"),
         }
     }
 }
@@ -79,6 +82,16 @@ impl std::str::FromStr for Step {
             "waive-request" => Ok(Self::WaiveRequest),
             "announce" => Ok(Self::Announce),
             "cancelled" => Ok(Self::CallCancelled),
+            _ if text.starts_with("summary-") => text
+                .strip_prefix("summary-")
+                .and_then(|rest| rest.split_once("-w"))
+                .and_then(|(year, week)| {
+                    Some(Self::CallSummary {
+                        year: year.parse().ok()?,
+                        week: week.parse().ok()?,
+                    })
+                })
+                .ok_or_else(|| format!("unknown step \"{text}\"")),
             _ => match text.split_once('-') {
                 Some(("before", n)) => number(n).map(Self::Before),
                 Some(("overdue", n)) => number(n).map(Self::Overdue),
@@ -97,7 +110,7 @@ impl Step {
             Self::Before(_) | Self::Due | Self::Overdue(_) => Ask::Submit,
             Self::EscalateManager | Self::EscalateKlk => Ask::FollowUp,
             Self::Acknowledge(_) => Ask::Acknowledge,
-            Self::Closed | Self::CallCancelled => Ask::Nothing,
+            Self::Closed | Self::CallCancelled | Self::CallSummary { .. } => Ask::Nothing,
             Self::WaiveRequest => Ask::Decide,
             Self::Announce | Self::CallUpdate(_) => Ask::Interest,
         }
@@ -743,10 +756,21 @@ mod tests {
             Step::EscalateKlk,
             Step::Acknowledge(0),
             Step::Acknowledge(2),
+            Step::Closed,
+            Step::WaiveRequest,
+            Step::Announce,
+            Step::CallUpdate(2),
+            Step::CallCancelled,
+            Step::CallSummary { year: 2027, week: 9 },
         ] {
             assert_eq!(step.to_string().parse::<Step>(), Ok(step));
         }
+        assert_eq!(
+            Step::CallSummary { year: 2027, week: 9 }.to_string(),
+            "summary-2027-w09"
+        );
         assert!("before-x".parse::<Step>().is_err());
+        assert!("summary-2027".parse::<Step>().is_err());
         for reason in [
             Reason::Holder,
             Reason::StandIn {

@@ -17,7 +17,7 @@ use crate::channels::matrix::{MatrixHookNotifier, MatrixNotifier};
 use crate::channels::teams::TeamsNotifier;
 use crate::channels::webhook::WebhookNotifier;
 use crate::channels::{ItemSummary, Notifier, Outgoing, Receipt, Recipient, SendError};
-use crate::domain::calls::{Announcement, Interest, channel_named};
+use crate::domain::calls::{Announcement, Interest, answers_so_far, channel_named};
 use crate::domain::config::{Config, Language, Person};
 use crate::domain::messages::{CallEntry, Entry, Format, ItemLink, Rendered, action_for, compose, compose_calls};
 use crate::domain::occurrence::StoredOccurrence;
@@ -25,7 +25,7 @@ use crate::domain::planner::{Ask, Reason, Step, Subject, idempotency_key};
 use crate::domain::routing::{Address, Route, Transport};
 use crate::settings::{DeliverySettings, Settings};
 use crate::startup::Shared;
-use crate::storage::{DeliveryOutcome, OutboxRow, Store};
+use crate::storage::{DeliveryOutcome, InterestRow, OutboxRow, Store};
 
 /// One notifier per channel; those not set up are `None`.
 pub struct Notifiers {
@@ -431,11 +431,21 @@ impl Dispatcher {
                 step: row.step.clone(),
                 action_url: None,
             });
+            let note = matches!(step, Step::CallSummary { .. }).then(|| {
+                let answers: Vec<(&str, Interest)> = subjects
+                    .interests
+                    .iter()
+                    .filter(|i| i.announcement_id == id)
+                    .map(|i| (i.unit.as_str(), i.interest))
+                    .collect();
+                answers_so_far(config, &announcement.call, &answers, sv)
+            });
             entries.push(CallEntry {
                 announcement,
                 step,
                 reason: Reason::parse(&row.reason, config),
                 links,
+                note,
             });
         }
         let rendered = compose_calls(config, &reader.name, reader.language, &entries, format)
@@ -450,6 +460,8 @@ struct Subjects {
     announcements: BTreeMap<i64, Announcement>,
     /// The messages that announced those calls, by (call, recipient, channel).
     announced: BTreeMap<(i64, String, String), String>,
+    /// The units' answers to those calls (for weekly summaries).
+    interests: Vec<InterestRow>,
 }
 
 impl Subjects {
@@ -482,6 +494,11 @@ impl Subjects {
             occurrences,
             announcements,
             announced: store.announcement_messages(&calls).await?,
+            interests: if calls.is_empty() {
+                Vec::new()
+            } else {
+                store.interests().await?
+            },
         })
     }
 }

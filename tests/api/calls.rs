@@ -173,6 +173,22 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
         "already"
     );
 
+    // On Monday KLK's strategist gets the week's summary of the answers.
+    worker.clock.set("2026-11-30T08:00:00Z".parse().unwrap());
+    shared.plan().await.unwrap();
+    worker.drain().await;
+    let summary = smtp
+        .messages()
+        .into_iter()
+        .find(|m| m.to() == "johan.lindqvist@example.org")
+        .expect("the strategist's weekly summary");
+    assert!(summary.subject().contains("(svaren vecka 49)"), "{}", summary.subject());
+    let text = summary.text();
+    assert!(
+        text.contains("Ansöker: Tekniska förvaltningen") && text.contains("Inget svar: 1 enhet"),
+        "{text}"
+    );
+
     // The strategist is reminded to review before the deadline: planned like any occurrence.
     worker.clock.set("2027-03-08T08:00:00Z".parse().unwrap());
     shared.plan().await.unwrap();
