@@ -6,7 +6,6 @@
 use arshjul::calls::{Announcing, Change};
 use arshjul::domain::calls::{Draft, Interest};
 use arshjul::domain::config::{Person, Role};
-use arshjul::inbound::{Inbound, Sender, handle};
 use arshjul::settings::{CardFormat, EmailTransport, Secret, Settings, TeamsWebhook};
 use arshjul::storage::Actor;
 use serde_json::{Value, json};
@@ -56,7 +55,8 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
     let dir = TestDir::new();
     let smtp = SmtpSink::start(dir.path());
     let teams = WebhookSink::start(dir.path(), &[]);
-    let worker = Worker::build(network_settings(&dir, &smtp, &teams).await).await;
+    let settings = network_settings(&dir, &smtp, &teams).await;
+    let worker = Worker::build(settings.clone()).await;
     let shared = worker.app.shared();
     let config = shared.config();
     let strategist = person(&worker, "johan.lindqvist");
@@ -127,22 +127,28 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
     );
     assert!(linnea_mail.text().contains("/calls/answer/"), "signed answer links");
 
-    // Linnea answers "ansöker" by email: Tekniska's draft and review deadlines are created.
-    let delivery = worker
-        .outbox()
-        .await
-        .into_iter()
-        .find(|r| r.recipient == "linnea.dahl" && r.announcement_id == Some(call.id))
-        .unwrap();
-    let reply = Inbound {
-        channel: "email",
-        reference: "<reply-1@example.org>".into(),
-        sender: Sender::Email("linnea.dahl@example.org".into()),
-        in_reply_to: delivery.provider_id.clone(),
-        text: "Ansöker!\n\nDen 27 nov skrev arshjul:\n> Är er enhet intresserad?".into(),
+    // Linnea answers "ansöker" by email, through `arshjul mailgate` as the mail server pipes
+    // it: Tekniska's draft and review deadlines are created.
+    let message_id = linnea_mail.header("Message-ID").expect("a Message-ID");
+    let reply = |id: &str| {
+        format!(
+            "From: Linnea Dahl <linnea.dahl@example.org>\r\nTo: arshjul@example.org\r\n\
+             Subject: Re: {}\r\nMessage-ID: <{id}@example.org>\r\nIn-Reply-To: {message_id}\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\n\
+             Ansöker!\r\n\r\nDen 27 nov 2026 skrev arshjul:\r\n> Är er enhet intresserad?\r\n",
+            linnea_mail.subject()
+        )
+        .into_bytes()
     };
-    let handled = handle(&shared, &reply).await.unwrap().unwrap();
-    assert_eq!(handled.answer.outcome(), "interest", "{}", handled.text);
+    let mailgate = |raw: Vec<u8>| {
+        let output = crate::inbound::arshjul(&settings, &dir, &["mailgate"], &raw);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let answered = mailgate(reply("reply-1"));
+    assert!(
+        answered.starts_with("interest: Tack! Noterat för tekniska: ansöker"),
+        "{answered}"
+    );
     let occurrences = shared.store.occurrences().await.unwrap();
     let mut review: Vec<(String, String, String)> = occurrences
         .iter()
@@ -164,13 +170,9 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
             ("ansokan-utkast".into(), "tekniska".into(), "2027-03-02".into()),
         ]
     );
-    let again = Inbound {
-        reference: "<reply-2@example.org>".into(),
-        ..reply.clone()
-    };
-    assert_eq!(
-        handle(&shared, &again).await.unwrap().unwrap().answer.outcome(),
-        "already"
+    assert!(
+        mailgate(reply("reply-2")).starts_with("already: "),
+        "the same answer again"
     );
 
     // On Monday KLK's strategist gets the week's summary of the answers.
@@ -586,5 +588,107 @@ async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() 
             "1,Interreg ÖKS: gröna hamnar,Interreg,2027-04-20,active,kultur-och-fritid,applying,,,oskar.jonsson",
             "1,Interreg ÖKS: gröna hamnar,Interreg,2027-04-20,active,tekniska,applying,granted,1200000,linnea.dahl",
         ]
+    );
+}
+
+#[tokio::test]
+async fn the_cli_announces_once_only_for_the_strategist_and_cancels() {
+    let dir = TestDir::new();
+    let settings = test_settings(&dir).await;
+    let run = |args: &[&str]| crate::inbound::arshjul(&settings, &dir, args, b"");
+    let out = |output: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    };
+    let call = [
+        "--title",
+        "LIFE 2027 Natur",
+        "--programme",
+        "LIFE",
+        "--link",
+        "https://cinea.ec.europa.eu/life",
+        "--deadline",
+        "2027-09-30",
+        "--units",
+        "tekniska,miljo-och-halsoskydd",
+        "--tags",
+        "miljö,natur",
+    ];
+    let announce = |person: &str| {
+        let mut args = vec!["announce", "--as", person];
+        args.extend(call);
+        run(&args)
+    };
+    let first = announce("johan.lindqvist");
+    assert!(first.status.success(), "{}", out(&first));
+    assert_eq!(out(&first), "call 1 announced: LIFE 2027 Natur\n");
+    assert!(out(&announce("johan.lindqvist")).starts_with("call 1 was announced before"));
+    let refused = announce("linnea.dahl");
+    assert!(!refused.status.success());
+    assert!(out(&refused).contains("only KLK's strategist"), "{}", out(&refused));
+    let invalid = run(&[
+        "announce",
+        "--as",
+        "johan.lindqvist",
+        "--title",
+        "X",
+        "--link",
+        "nope",
+        "--deadline",
+        "2020-01-01",
+    ]);
+    assert!(!invalid.status.success());
+    let said = out(&invalid);
+    assert!(
+        said.contains("--link: \"nope\" is not a web address")
+            && said.contains("--deadline: 2020-01-01 is in the past"),
+        "{said}"
+    );
+
+    let store = arshjul::storage::Store::connect(&settings.database).await.unwrap();
+    let mut told: Vec<String> = store
+        .outbox(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.announcement_id == Some(1))
+        .map(|r| r.recipient)
+        .collect();
+    told.sort();
+    assert_eq!(told.len(), 2, "the two units' contact persons: {told:?}");
+
+    let cancelled = run(&[
+        "calls",
+        "cancel",
+        "1",
+        "--as",
+        "johan.lindqvist",
+        "--reason",
+        "fel program",
+    ]);
+    assert_eq!(out(&cancelled), "call 1 cancelled: LIFE 2027 Natur\n");
+    let listing: Value = serde_json::from_slice(&run(&["calls", "--format", "json"]).stdout).unwrap();
+    assert_eq!(listing[0]["state"], "cancelled", "{listing}");
+    let steps: Vec<(String, String)> = store
+        .outbox(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.announcement_id == Some(1))
+        .map(|r| (r.step, r.state.as_str().to_owned()))
+        .collect();
+    assert!(
+        steps.iter().filter(|(step, _)| step == "cancelled").count() == 2,
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .filter(|(step, _)| step == "announce")
+            .all(|(_, state)| state == "cancelled"),
+        "the unsent announcement is withdrawn: {steps:?}"
     );
 }
