@@ -5,10 +5,12 @@
 //! # Layout
 //!
 //! - [`domain`]: the pure core — configuration, Swedish business days, mandate periods, due
-//!   dates, occurrences, the planner, routing, messages. No I/O, no clock.
+//!   dates, occurrences, the planner, routing, messages, EU calls and the answers to them. No
+//!   I/O, no clock.
 //! - [`settings`]: layered runtime settings (defaults, a file, `ARSHJUL__…` variables).
 //! - [`clock`]: the only reader of wall time.
-//! - [`storage`]: one `Store` over SQLite or PostgreSQL; occurrences, outbox, audit log.
+//! - [`storage`]: one `Store` over SQLite or PostgreSQL; occurrences, outbox, audit log, inbox,
+//!   EU calls with each unit's interest and outcome. A delivery is about an occurrence or a call.
 //! - [`outbox`]: the dispatcher that claims due deliveries, sends and records them.
 //! - [`channels`]: one `Notifier` per channel (email, Teams, Matrix bot and webhooks, signed
 //!   webhook) and the HTTP status rules.
@@ -20,7 +22,7 @@
 //! - [`http`]: the axum router; each feature module owns its routes.
 //! - [`listing`]: occurrences as a table, JSON or iCalendar.
 //! - [`calls`]: EU funding calls — announce, correct, cancel, answer — from every channel.
-//! - [`cli`]: the `arshjul` subcommands.
+//! - [`cli`]: the `arshjul` subcommands (`cli::calls`: `announce` and `calls`).
 //! - [`telemetry`]: tracing set-up.
 //! - [`bench`]: `arshjul bench`, the pipeline's throughput, latency and memory figures.
 
