@@ -692,3 +692,98 @@ async fn the_cli_announces_once_only_for_the_strategist_and_cancels() {
         "the unsent announcement is withdrawn: {steps:?}"
     );
 }
+
+#[tokio::test]
+async fn a_database_from_before_calls_migrates_with_its_deliveries_and_inbox() {
+    use sqlx::Connection as _;
+    let dir = TestDir::new();
+    let settings = test_settings(&dir).await;
+    let url = settings.database.url.expose().to_owned();
+    let (folder, connect_url) = match url.starts_with("sqlite") {
+        true => ("sqlite", format!("{url}?mode=rwc")),
+        false => ("postgres", url.clone()),
+    };
+    // The migrations an older arshjul had run.
+    let older = dir.path().join("older-migrations");
+    std::fs::create_dir_all(&older).unwrap();
+    for entry in std::fs::read_dir(crate::helpers::repo().join("migrations").join(folder)).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_owned();
+        if name.to_string_lossy().as_ref() < "20261127000005" {
+            std::fs::copy(&path, older.join(name)).unwrap();
+        }
+    }
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(&connect_url).await.unwrap();
+    sqlx::migrate::Migrator::new(older.as_path())
+        .await
+        .unwrap()
+        .run(&mut connection)
+        .await
+        .unwrap();
+    for statement in [
+        "INSERT INTO occurrences (obligation, unit, period, due_at, created_at, updated_at) \
+         VALUES ('uppfoljning', 'tekniska', '2026', 1, 1, 1)",
+        "INSERT INTO outbox (idempotency_key, occurrence_id, step, recipient, channel, reason, not_before, \
+         created_at, updated_at, state, provider_id, destination) \
+         VALUES ('1/due/linnea.dahl/matrix', 1, 'due', 'linnea.dahl', 'matrix', 'holder', 1, 1, 1, 'sent', '$e1', '!room')",
+        "INSERT INTO inbox (channel, reference, sender, person, delivery_id, occurrence_id, text, outcome, detail, \
+         received_at) VALUES ('matrix', '$r1', '@linnea:example.org', 'linnea.dahl', 1, 1, 'klar', 'recorded', '', 1)",
+    ] {
+        sqlx::query(statement).execute(&mut connection).await.unwrap();
+    }
+    connection.close().await.unwrap();
+
+    let store = arshjul::storage::Store::connect(&settings.database).await.unwrap();
+    store.migrate().await.unwrap();
+    let delivery = store
+        .delivery_by_provider_id("$e1")
+        .await
+        .unwrap()
+        .expect("the delivery is kept");
+    assert_eq!(
+        (
+            delivery.occurrence_id,
+            delivery.announcement_id,
+            delivery.destination.as_deref()
+        ),
+        (Some(1), None, Some("!room"))
+    );
+    let inbox = store.inbox(None, 10).await.unwrap();
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(inbox[0].delivery_id, Some(1));
+    // Deliveries about calls can be written now; a delivery about neither is refused.
+    let neither = "INSERT INTO outbox (idempotency_key, step, recipient, channel, reason, not_before, created_at, \
+                   updated_at) VALUES ('x', 'due', 'linnea.dahl', 'email', 'holder', 1, 1, 1)";
+    let mut connection = sqlx::AnyConnection::connect(&connect_url).await.unwrap();
+    assert!(sqlx::query(neither).execute(&mut connection).await.is_err());
+}
+
+#[tokio::test]
+async fn the_strategist_announces_from_the_teams_channel() {
+    use base64::Engine as _;
+    let dir = TestDir::new();
+    dir.write(
+        "directory.toml",
+        &directory_reaching("johan.lindqvist", "teams_user_id = \"aad-johan\""),
+    );
+    let mut settings = test_settings(&dir).await;
+    settings.teams.outgoing_secret = Secret::new(base64::engine::general_purpose::STANDARD.encode(b"teams-token"));
+    let app = TestApp::spawn(settings).await;
+    let now = crate::helpers::test_now();
+    let command = "<at>arshjul</at> utlysning Horizon Europe: klimatanpassning | \
+                   <a href=\"https://ec.europa.eu/horizon/c9\">https://ec.europa.eu/horizon/c9</a> | 2027-05-04";
+    let (status, body) = crate::inbound::teams_post(&app, b"teams-token", "t1", "aad-johan", command, now).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Tack! Utlysningen #1 ”Horizon Europe: klimatanpassning”"),
+        "{answer}"
+    );
+    let calls = app.shared.store.announcements().await.unwrap();
+    assert_eq!(calls[0].call.link, "https://ec.europa.eu/horizon/c9");
+    app.stop().await;
+}

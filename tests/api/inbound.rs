@@ -308,7 +308,7 @@ async fn auto_replies_bounces_strangers_and_the_wrong_sender_never_count_but_are
 }
 
 /// A Teams outgoing-webhook request saying `text` from `sender`, at `at`, signed with `key`.
-async fn teams_post(
+pub(crate) async fn teams_post(
     app: &crate::helpers::TestApp,
     key: &[u8],
     id: &str,
