@@ -1,6 +1,7 @@
 //! EU funding calls over HTTP: `POST /api/announcements` (bearer token) for the strategist's
-//! tools, `GET /api/announcements` to read them back, and the signed answer links in the
-//! messages (`GET` shows what the link does, its form `POST`s the answer, as for `/ack`).
+//! tools, `GET /api/announcements` to read them back, `PATCH /api/announcements/{id}` to correct
+//! one and `POST /api/announcements/{id}/cancel` to cancel it; and the signed answer links in
+//! the messages (`GET` shows what the link does, its form `POST`s the answer, as for `/ack`).
 
 use std::sync::Arc;
 
@@ -9,11 +10,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, patch, post};
 use serde_json::json;
 
 use super::ack::{Page, refused, say, unavailable};
-use crate::calls::{Announcing, Answering};
+use crate::calls::{Announcing, Answering, Change};
 use crate::domain::calls::{Announcement, Draft, Interest};
 use crate::domain::config::{Language, Person};
 use crate::domain::messages::long_day;
@@ -24,6 +25,8 @@ use crate::storage::Actor;
 pub fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/api/announcements", get(list).post(create))
+        .route("/api/announcements/{id}", patch(correct))
+        .route("/api/announcements/{id}/cancel", post(cancel))
         .route("/calls/answer/{token}", get(show).post(answer))
 }
 
@@ -57,37 +60,111 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     };
     let draft: Draft = match serde_json::from_slice(&body) {
         Ok(draft) => draft,
-        Err(error) => {
-            let errors = [json!({ "field": "body", "message": format!("not an announcement in JSON: {error}") })];
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(json!({ "errors": errors })),
-            )
-                .into_response();
-        }
+        Err(error) => return unreadable(&error),
     };
-    let announced = match shared.announce(&person, &draft).await {
-        Ok(announced) => announced,
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "announcing a call failed");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
+    respond(shared.announce(&person, &draft).await, StatusCode::CREATED)
+}
+
+/// `PATCH /api/announcements/{id}`: the fields given replace the call's; the network is told.
+async fn correct(State(shared): State<Arc<Shared>>, Path(id): Path<i64>, headers: HeaderMap, body: Bytes) -> Response {
+    let person = match bearer(&shared, &headers) {
+        Ok(person) => person,
+        Err(reason) => return unauthorised(reason),
     };
-    match announced {
-        Announcing::Done(announcement) => (StatusCode::CREATED, axum::Json(announcement)).into_response(),
-        Announcing::Before(announcement) => {
+    let changes: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(&body) {
+        Ok(changes) => changes,
+        Err(error) => return unreadable(&error),
+    };
+    let announcement = match shared.store.announcement(id).await {
+        Ok(Some(announcement)) => announcement,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(error) => return unavailable_api(&error),
+    };
+    let mut draft = json!(announcement.call.to_draft());
+    for (field, value) in changes {
+        draft[field] = value;
+    }
+    let draft: Draft = match serde_json::from_value(draft) {
+        Ok(draft) => draft,
+        Err(error) => return unreadable(&error),
+    };
+    let actor = api_actor(&person);
+    respond(
+        shared.change_call(&person, id, &Change::Correct(draft), &actor).await,
+        StatusCode::OK,
+    )
+}
+
+/// `POST /api/announcements/{id}/cancel`, optionally with `{"reason": "…"}`.
+async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<i64>, headers: HeaderMap, body: Bytes) -> Response {
+    let person = match bearer(&shared, &headers) {
+        Ok(person) => person,
+        Err(reason) => return unauthorised(reason),
+    };
+    let reason = match body.is_empty() {
+        true => None,
+        false => match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(body) => body["reason"].as_str().map(str::to_owned),
+            Err(error) => return unreadable(&error),
+        },
+    };
+    let actor = api_actor(&person);
+    respond(
+        shared
+            .change_call(&person, id, &Change::Cancel { reason }, &actor)
+            .await,
+        StatusCode::OK,
+    )
+}
+
+fn api_actor(person: &Person) -> Actor<'_> {
+    Actor {
+        person: person.id.as_str(),
+        channel: "api",
+        source: "HTTP API",
+        note: None,
+    }
+}
+
+/// The answer to an announcement, a correction or a cancellation; `done` for one carried out.
+fn respond(outcome: anyhow::Result<Announcing>, done: StatusCode) -> Response {
+    match outcome {
+        Ok(Announcing::Done(announcement)) => (done, axum::Json(announcement)).into_response(),
+        Ok(Announcing::Before(announcement)) => {
             let mut body = json!(announcement);
             body["duplicate"] = json!(true);
             (StatusCode::OK, axum::Json(body)).into_response()
         }
-        Announcing::Invalid(errors) => (
+        Ok(Announcing::Invalid(errors)) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             axum::Json(json!({ "errors": errors })),
         )
             .into_response(),
-        Announcing::Refused(reason) => (StatusCode::FORBIDDEN, axum::Json(json!({ "error": reason }))).into_response(),
-        Announcing::NoCall => StatusCode::NOT_FOUND.into_response(),
+        Ok(Announcing::Refused(reason)) => {
+            (StatusCode::FORBIDDEN, axum::Json(json!({ "error": reason }))).into_response()
+        }
+        Ok(Announcing::NoCall) => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({ "error": "no such call, or it is cancelled" })),
+        )
+            .into_response(),
+        Err(error) => unavailable_api(&error),
     }
+}
+
+/// 422 for a body that is not the JSON expected.
+fn unreadable(error: &serde_json::Error) -> Response {
+    let errors = [json!({ "field": "body", "message": format!("not an announcement in JSON: {error}") })];
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(json!({ "errors": errors })),
+    )
+        .into_response()
+}
+
+fn unavailable_api(error: &anyhow::Error) -> Response {
+    tracing::error!(error = format!("{error:#}"), "an API request about calls failed");
+    StatusCode::SERVICE_UNAVAILABLE.into_response()
 }
 
 async fn list(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
@@ -96,10 +173,7 @@ async fn list(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response
     }
     match shared.store.announcements().await {
         Ok(announcements) => axum::Json(announcements).into_response(),
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "listing calls failed");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
+        Err(error) => unavailable_api(&error),
     }
 }
 

@@ -252,6 +252,14 @@ async fn the_api_needs_a_token_and_names_every_wrong_field() {
             sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
         },
     );
+    let contact = ring::digest::digest(&ring::digest::SHA256, b"contact-token");
+    settings.api.tokens.insert(
+        "linnea".into(),
+        arshjul::settings::ApiToken {
+            person: "linnea.dahl".into(),
+            sha256: contact.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+        },
+    );
     let app = TestApp::spawn(settings).await;
     let url = format!("{}/api/announcements", app.address);
 
@@ -321,6 +329,58 @@ async fn the_api_needs_a_token_and_names_every_wrong_field() {
     );
     let forged = format!("{}x", link.trim_end_matches(|c: char| c != '.'));
     assert_eq!(http().post(&forged).send().await.unwrap().status().as_u16(), 400);
+
+    // Corrections and cancellation.
+    let call_url = format!("{url}/{}", created["id"]);
+    let later = http()
+        .patch(&call_url)
+        .bearer_auth(token)
+        .json(&json!({"deadline": "2027-10-01"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(later.status().as_u16(), 200);
+    let later: serde_json::Value = later.json().await.unwrap();
+    assert_eq!(
+        (later["deadline"].clone(), later["revision"].clone()),
+        (json!("2027-10-01"), json!(1))
+    );
+    let unknown = http()
+        .patch(&call_url)
+        .bearer_auth(token)
+        .json(&json!({"colour": "red"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status().as_u16(), 422, "an unknown field is named, not ignored");
+    assert!(unknown.text().await.unwrap().contains("colour"));
+    let cancel = format!("{call_url}/cancel");
+    let cancelled = http()
+        .post(&cancel)
+        .bearer_auth(token)
+        .json(&json!({"reason": "dubblett"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status().as_u16(), 200);
+    assert_eq!(
+        cancelled.json::<serde_json::Value>().await.unwrap()["state"],
+        "cancelled"
+    );
+    let again = http().post(&cancel).bearer_auth(token).send().await.unwrap();
+    assert_eq!(
+        again.status().as_u16(),
+        404,
+        "a cancelled call cannot be cancelled again"
+    );
+    let contact = http()
+        .post(&url)
+        .bearer_auth("contact-token")
+        .json(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(contact.status().as_u16(), 403, "only the strategist announces");
     app.stop().await;
 }
 
