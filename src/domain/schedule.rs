@@ -114,13 +114,7 @@ impl Config {
             })
             .filter_map(
                 |(obligation, unit, period, due_date): (&Obligation, &Unit, Period, Date)| {
-                    Some(Occurrence {
-                        obligation: obligation.id.clone(),
-                        unit: unit.id.clone(),
-                        period,
-                        due_date,
-                        due_at: self.due_at(due_date)?,
-                    })
+                    self.occurrence(obligation, unit, period, due_date)
                 },
             )
             .collect();
@@ -141,24 +135,26 @@ impl Config {
 
     /// The per-call occurrences for `unit` applying to call `id` with `deadline`: drafting the
     /// application for the strategist's review, the review itself, and whatever else the
-    /// calendar has per call. Due dates past `deadline` are not moved.
+    /// calendar has per call.
     pub fn call_occurrences(&self, id: i64, deadline: Date, unit: &Unit) -> Vec<Occurrence> {
         let period = Period::Call { id, deadline };
         self.calendar
             .obligations
             .iter()
             .filter(|o| o.recurrence == Recurrence::PerCall && o.unit_kinds.contains(&unit.kind))
-            .filter_map(|obligation| {
-                let due_date = self.due_date(obligation, period)?;
-                Some(Occurrence {
-                    obligation: obligation.id.clone(),
-                    unit: unit.id.clone(),
-                    period,
-                    due_date,
-                    due_at: self.due_at(due_date)?,
-                })
-            })
+            .filter_map(|obligation| self.occurrence(obligation, unit, period, self.due_date(obligation, period)?))
             .collect()
+    }
+
+    /// `obligation` for `unit` in `period`, due on `due_date` at the calendar's due time.
+    fn occurrence(&self, obligation: &Obligation, unit: &Unit, period: Period, due_date: Date) -> Option<Occurrence> {
+        Some(Occurrence {
+            obligation: obligation.id.clone(),
+            unit: unit.id.clone(),
+            period,
+            due_date,
+            due_at: self.due_at(due_date)?,
+        })
     }
 
     /// Whether occurrences of `obligation` for `unit` still follow from the configuration.

@@ -9,7 +9,7 @@ use sqlx::Row as _;
 use super::inbox::withdraw_unsent;
 use super::outbox::insert_delivery;
 use super::{Actor, Store, audit, timestamp};
-use crate::domain::calls::{Announcement, Call, Interest};
+use crate::domain::calls::{Announcement, Call, CallState, Interest};
 use crate::domain::planner::{Delivery, Subject};
 use crate::domain::schedule::Occurrence;
 
@@ -109,28 +109,23 @@ impl Store {
         if let Some(row) = existing {
             return Ok(Announced::Before(announcement_from_row(&row)?));
         }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO announcements (call_key, title, programme, link, deadline, description, units, tags, \
+        let insert = sqlx::query(
+            "INSERT INTO announcements (title, programme, link, deadline, description, units, tags, call_key, \
              created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        )
-        .bind(call.call_key.as_str())
-        .bind(call.title.as_str())
-        .bind(call.programme.as_str())
-        .bind(call.link.as_str())
-        .bind(call.deadline.to_string())
-        .bind(call.description.as_str())
-        .bind(serde_json::to_string(&call.units)?)
-        .bind(serde_json::to_string(&call.tags)?)
-        .bind(by)
-        .bind(now.as_second())
-        .bind(now.as_second())
-        .fetch_one(&mut *tx)
-        .await
-        .context("storing the announcement")?;
+        );
+        let id: i64 = bind_text(insert, call)?
+            .bind(call.call_key.as_str())
+            .bind(by)
+            .bind(now.as_second())
+            .bind(now.as_second())
+            .fetch_one(&mut *tx)
+            .await
+            .context("storing the announcement")?
+            .try_get("id")?;
         let announcement = Announcement {
             id,
             call: call.clone(),
-            state: crate::domain::calls::CallState::Active,
+            state: CallState::Active,
             revision: 0,
             created_by: by.to_owned(),
             created_at: now,
@@ -186,29 +181,22 @@ impl Store {
                 ("call-corrected", serde_json::to_value(&announcement.call)?)
             }
             CallChange::Cancel { reason } => {
-                announcement.state = crate::domain::calls::CallState::Cancelled;
+                announcement.state = CallState::Cancelled;
                 ("call-cancelled", serde_json::json!({ "reason": reason }))
             }
         };
-        let call = &announcement.call;
-        sqlx::query(
+        let update = sqlx::query(
             "UPDATE announcements SET title = $1, programme = $2, link = $3, deadline = $4, description = $5, \
              units = $6, tags = $7, state = $8, revision = $9, updated_at = $10 WHERE id = $11",
-        )
-        .bind(call.title.as_str())
-        .bind(call.programme.as_str())
-        .bind(call.link.as_str())
-        .bind(call.deadline.to_string())
-        .bind(call.description.as_str())
-        .bind(serde_json::to_string(&call.units)?)
-        .bind(serde_json::to_string(&call.tags)?)
-        .bind(announcement.state.as_str())
-        .bind(i64::from(announcement.revision))
-        .bind(now.as_second())
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .context("changing the call")?;
+        );
+        bind_text(update, &announcement.call)?
+            .bind(announcement.state.as_str())
+            .bind(i64::from(announcement.revision))
+            .bind(now.as_second())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .context("changing the call")?;
         audit(&mut tx, now, Subject::Call(id), actor.person, action, &detail).await?;
         let open: Vec<(i64, String, String)> = sqlx::query_as(
             "SELECT id, obligation, unit FROM occurrences WHERE announcement_id = $1 AND state IN ('open', 'submitted')",
@@ -454,6 +442,21 @@ impl Store {
             .collect()
     }
 }
+
+/// `query` with the call's text bound to its first seven parameters: title, programme, link,
+/// deadline, description, units, tags.
+fn bind_text<'q>(query: AnyQuery<'q>, call: &'q Call) -> anyhow::Result<AnyQuery<'q>> {
+    Ok(query
+        .bind(call.title.as_str())
+        .bind(call.programme.as_str())
+        .bind(call.link.as_str())
+        .bind(call.deadline.to_string())
+        .bind(call.description.as_str())
+        .bind(serde_json::to_string(&call.units)?)
+        .bind(serde_json::to_string(&call.tags)?))
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// Waives a per-call occurrence (audited with `why`) and withdraws its unsent reminders.
 async fn waive_for_call(

@@ -526,6 +526,7 @@ async fn a_reply_and_a_reaction_in_matrix_submit_and_acknowledge_and_a_stranger_
     let position = shared.store.meta("matrix_next_batch").await.unwrap();
     let reminder = row_for(&worker.outbox().await, "kristina.falk", "matrix").clone();
     let room = reminder.destination.clone().unwrap();
+    let occurrence_id = reminder.occurrence_id.unwrap();
     kristina.join(&room).await;
 
     let reply = json!({"msgtype": "m.text", "body": "Klar!",
@@ -533,12 +534,7 @@ async fn a_reply_and_a_reaction_in_matrix_submit_and_acknowledge_and_a_stranger_
     say(&kristina, &room, "m.room.message", reply).await;
     assert_eq!(sync().await.unwrap(), 1);
 
-    let occurrence = shared
-        .store
-        .occurrence(reminder.occurrence_id.unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let occurrence = shared.store.occurrence(occurrence_id).await.unwrap().unwrap();
     assert_eq!(occurrence.state.as_str(), "submitted");
     let answers: Vec<Value> = kristina
         .messages(&room)
@@ -568,12 +564,7 @@ async fn a_reply_and_a_reaction_in_matrix_submit_and_acknowledge_and_a_stranger_
         json!({"m.relates_to": {"rel_type": "m.annotation", "event_id": request.provider_id, "key": "✅\u{FE0F}"}});
     say(&kristina, &room, "m.reaction", reaction).await;
     assert_eq!(sync().await.unwrap(), 1);
-    let occurrence = shared
-        .store
-        .occurrence(reminder.occurrence_id.unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let occurrence = shared.store.occurrence(occurrence_id).await.unwrap().unwrap();
     assert_eq!(occurrence.state.as_str(), "acknowledged");
 
     // Someone not in the directory, let into the room, answers "ok": refused, kept, told.
@@ -606,7 +597,7 @@ async fn a_reply_and_a_reaction_in_matrix_submit_and_acknowledge_and_a_stranger_
     assert_eq!(sync().await.unwrap(), 0);
     let actions: Vec<String> = shared
         .store
-        .audit_log(reminder.occurrence_id)
+        .audit_log(Some(occurrence_id))
         .await
         .unwrap()
         .into_iter()
