@@ -309,6 +309,8 @@ pub enum Answer {
         lines: Vec<String>,
     },
     NotUnderstood,
+    /// A reply to an EU funding call that says none of the answers.
+    NotAnAnswerToCall,
     /// The reply names no item: it answers no reminder and gives no id.
     NoItem,
     /// The sender is not in the directory.
@@ -330,7 +332,7 @@ impl Answer {
             Self::CallChanged { .. } => "call_changed",
             Self::Interest { .. } => "interest",
             Self::Status { .. } => "status",
-            Self::NotUnderstood | Self::NoItem => "not_understood",
+            Self::NotUnderstood | Self::NotAnAnswerToCall | Self::NoItem => "not_understood",
             Self::UnknownSender => "unknown_sender",
         }
     }
@@ -399,6 +401,8 @@ impl Answer {
             (Self::Status { lines }, false) => format!("Your open items:\n{}", lines.join("\n")),
             (Self::NotUnderstood, true) => format!("Jag förstod inte svaret. {how}"),
             (Self::NotUnderstood, false) => format!("I did not understand the reply. {how}"),
+            (Self::NotAnAnswerToCall, true) => "Jag förstod inte svaret. Svara \"intresserad\", \"ansöker\" eller \"inte aktuellt\" – eller reagera med 👍, ✅ eller 👎.".to_owned(),
+            (Self::NotAnAnswerToCall, false) => "I did not understand the reply. Answer \"interested\", \"applying\" or \"not relevant\" – or react with 👍, ✅ or 👎.".to_owned(),
             (Self::NoItem, true) => "Svara på en påminnelse, eller skriv \"!arshjul klar ID\" (ID från \"!arshjul status\").".to_owned(),
             (Self::NoItem, false) => "Reply to a reminder, or write \"!arshjul done ID\" (the ID from \"!arshjul status\").".to_owned(),
             (Self::UnknownSender, _) => "Du finns inte i arshjuls katalog, så svaret räknades inte. / You are not in arshjul's directory, so your reply did not count.".to_owned(),

@@ -212,7 +212,7 @@ async fn interest_answer(
     actor: &Actor<'_>,
 ) -> anyhow::Result<Answer> {
     let Some(interest) = read_interest(text) else {
-        return Ok(Answer::NotUnderstood);
+        return Ok(Answer::NotAnAnswerToCall);
     };
     let call = match shared.store.announcement(id).await? {
         Some(announcement) => call_name(&announcement),

@@ -130,12 +130,12 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
     // Linnea answers "ansöker" by email, through `arshjul mailgate` as the mail server pipes
     // it: Tekniska's draft and review deadlines are created.
     let message_id = linnea_mail.header("Message-ID").expect("a Message-ID");
-    let reply = |id: &str| {
+    let reply = |id: &str, answer: &str| {
         format!(
             "From: Linnea Dahl <linnea.dahl@example.org>\r\nTo: arshjul@example.org\r\n\
              Subject: Re: {}\r\nMessage-ID: <{id}@example.org>\r\nIn-Reply-To: {message_id}\r\n\
              Content-Type: text/plain; charset=utf-8\r\n\r\n\
-             Ansöker!\r\n\r\nDen 27 nov 2026 skrev arshjul:\r\n> Är er enhet intresserad?\r\n",
+             {answer}\r\n\r\nDen 27 nov 2026 skrev arshjul:\r\n> Är er enhet intresserad?\r\n",
             linnea_mail.subject()
         )
         .into_bytes()
@@ -144,7 +144,7 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
         let output = crate::inbound::arshjul(&settings, &dir, &["mailgate"], &raw);
         String::from_utf8_lossy(&output.stdout).into_owned()
     };
-    let answered = mailgate(reply("reply-1"));
+    let answered = mailgate(reply("reply-1", "Ansöker!"));
     assert!(
         answered.starts_with("interest: Tack! Noterat för tekniska: ansöker"),
         "{answered}"
@@ -171,8 +171,13 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
         ]
     );
     assert!(
-        mailgate(reply("reply-2")).starts_with("already: "),
+        mailgate(reply("reply-2", "Ansöker!")).starts_with("already: "),
         "the same answer again"
+    );
+    assert!(
+        mailgate(reply("reply-3", "Tack"))
+            .starts_with("not_understood: Jag förstod inte svaret. Svara \"intresserad\""),
+        "an answer to a call is asked for in a call's words"
     );
 
     // On Monday KLK's strategist gets the week's summary of the answers.
