@@ -54,7 +54,7 @@ impl CallDesk {
 pub enum Announcing {
     /// Stored and on its way to the network.
     Done(Announcement),
-    /// The same call was announced before (as this one); nothing was sent again.
+    /// The same call (this one) was announced before; nothing was sent again.
     Before(Announcement),
     /// Wrong input, field by field.
     Invalid(Vec<FieldError>),
@@ -88,10 +88,10 @@ pub enum Answering {
 impl Shared {
     /// Announces the call `draft` describes, as `person`.
     pub async fn announce(&self, person: &Person, draft: &Draft) -> anyhow::Result<Announcing> {
-        if let Err(reason) = may_announce(&self.config(), person) {
+        let config = self.config();
+        if let Err(reason) = may_announce(&config, person) {
             return Ok(Announcing::Refused(reason));
         }
-        let config = self.config();
         let now = self.clock.now();
         let call = match draft.validate(&config, config.local_date(now)) {
             Ok(call) => call,
