@@ -12,11 +12,9 @@ use crate::settings::CallsSettings;
 use crate::startup::Shared;
 use crate::storage::{Actor, Announced, CallChange, InterestRecorded};
 
-/// How calls reach the network.
+/// When calls reach the contact persons (the network's channels: `Routing::network`).
 #[derive(Debug, Clone)]
 pub struct CallDesk {
-    /// Directory channels every call is posted in.
-    pub network: Vec<String>,
     /// When contact persons get the day's calls (local time).
     pub digest_time: Time,
 }
@@ -30,10 +28,7 @@ impl CallDesk {
                 settings.digest_time
             )
         })?;
-        Ok(Self {
-            network: settings.network.clone(),
-            digest_time,
-        })
+        Ok(Self { digest_time })
     }
 
     /// The next time at or after `now` that contact persons get calls.
@@ -101,15 +96,7 @@ impl Shared {
         let announced = self
             .store
             .announce(&call, person.id.as_str(), now, |announcement| {
-                calls::deliveries(
-                    &config,
-                    &self.routing,
-                    announcement,
-                    Step::Announce,
-                    &self.calls.network,
-                    now,
-                    personal_at,
-                )
+                calls::deliveries(&config, &self.routing, announcement, Step::Announce, now, personal_at)
             })
             .await?;
         Ok(match announced {
@@ -165,15 +152,7 @@ impl Shared {
                     CallState::Cancelled => Step::CallCancelled,
                     CallState::Active => Step::CallUpdate(announcement.revision),
                 };
-                calls::deliveries(
-                    &config,
-                    &self.routing,
-                    announcement,
-                    step,
-                    &self.calls.network,
-                    now,
-                    personal_at,
-                )
+                calls::deliveries(&config, &self.routing, announcement, step, now, personal_at)
             })
             .await?;
         Ok(changed.map_or(Announcing::NoCall, Announcing::Done))

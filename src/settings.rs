@@ -367,6 +367,7 @@ impl Settings {
             escalations: targets(&self.routing.escalations),
             acknowledgements: targets(&self.routing.acknowledgements),
             announcements: targets(&self.routing.announcements),
+            network: self.calls.network.clone(),
             fallback_to_email_after: self.routing.fallback_to_email_after,
             available: Available {
                 matrix_bot: !self.matrix.homeserver_url.is_empty(),

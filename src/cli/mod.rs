@@ -344,11 +344,15 @@ fn print_summary(settings: &Settings, config: &Config, routing_warnings: &[Strin
             .join(", ")
     );
     println!(
-        "  routing    reminders → {}; escalations → {}; acknowledgements → {}; calls → {}; chat falls back to email after {}",
+        "  routing    reminders → {}; escalations → {}; acknowledgements → {}; calls → {} and posted in {}; chat falls back to email after {}",
         routing.reminders.join(" + "),
         routing.escalations.join(" + "),
         routing.acknowledgements.join(" + "),
         routing.announcements.join(" + "),
+        match settings.calls.network.as_slice() {
+            [] => "no channel".to_owned(),
+            names => names.join(" + "),
+        },
         match routing.fallback_to_email_after {
             0 => "never".to_owned(),
             n => format!("{n} attempts"),

@@ -268,19 +268,19 @@ pub fn may_announce(config: &Config, person: &Person) -> Result<(), String> {
     }
 }
 
-/// Every delivery that tells the network about `announcement` at `step`: a post in each
-/// `network` channel (Matrix room, Teams channel) from `now`, and a message to the EU contact
-/// person of every targeted unit (their deputy when away, the manager when there is none) at
-/// `personal_at`, on their own channels — not again in a network channel they already see.
+/// Every delivery that tells the network about `announcement` at `step`: a post in each of the
+/// routing's `network` channels (Matrix room, Teams channel) from `now`, and a message to the
+/// EU contact person of every targeted unit (their deputy when away, the manager when there is
+/// none) at `personal_at`, on their own channels — not again in a network channel they see.
 pub fn deliveries(
     config: &Config,
     routing: &Routing,
     announcement: &Announcement,
     step: Step,
-    network: &[String],
     now: Timestamp,
     personal_at: Timestamp,
 ) -> Vec<Delivery> {
+    let network = &routing.network;
     let subject = Subject::Call(announcement.id);
     let delivery = |recipient: String, route: Route, not_before, reason| Delivery {
         subject,

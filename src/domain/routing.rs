@@ -142,6 +142,13 @@ pub fn hook_key(name: &str) -> String {
     name.to_ascii_lowercase().replace('-', "_")
 }
 
+/// `None` when the directory has a channel `name`; else the names it has, for the error.
+fn unknown_channel(config: &Config, name: &str) -> Option<String> {
+    let channels = &config.directory.channels;
+    (!channels.iter().any(|c| c.name == name))
+        .then(|| channels.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "))
+}
+
 /// The routing rules, per kind of step, and what they can reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Routing {
@@ -153,6 +160,8 @@ pub struct Routing {
     pub acknowledgements: Vec<Target>,
     /// EU funding calls to the EU contact persons (the network channels get them besides).
     pub announcements: Vec<Target>,
+    /// The directory channels every EU funding call is posted in (`calls.network`).
+    pub network: Vec<String>,
     /// A chat delivery that fails this many attempts (or fails for good) is sent by email
     /// instead; 0 never falls back.
     pub fallback_to_email_after: u32,
@@ -167,6 +176,7 @@ impl Default for Routing {
             escalations: vec![Target::Preferred],
             acknowledgements: vec![Target::Preferred],
             announcements: vec![Target::Preferred],
+            network: Vec::new(),
             fallback_to_email_after: 0,
             available: Available::default(),
         }
@@ -308,17 +318,21 @@ impl Routing {
                         Some("\"webhook\" needs webhook.url".to_owned())
                     }
                     Target::Transport(_) => None,
-                    Target::Channel(name) if !config.directory.channels.iter().any(|c| &c.name == name) => {
-                        let known: Vec<&str> = config.directory.channels.iter().map(|c| c.name.as_str()).collect();
-                        Some(format!(
+                    Target::Channel(name) => unknown_channel(config, name).map(|known| {
+                        format!(
                             "unknown channel \"{name}\"; use preferred, email, matrix, teams, webhook or a channel \
-                             of the directory ({})",
-                            known.join(", ")
-                        ))
-                    }
-                    Target::Channel(_) => None,
+                             of the directory ({known})"
+                        )
+                    }),
                 };
                 errors.extend(problem.map(|p| format!("{key}: {p}")));
+            }
+        }
+        for name in &self.network {
+            if let Some(known) = unknown_channel(config, name) {
+                errors.push(format!(
+                    "calls.network: unknown channel \"{name}\"; use a channel of the directory ({known})"
+                ));
             }
         }
         (errors, self.warnings(config))
@@ -453,13 +467,18 @@ mod tests {
             reminders: vec![Target::parse("matrix")],
             escalations: vec![Target::parse("eu-netwrok")],
             acknowledgements: vec![],
+            network: vec!["eu-network".into(), "eu-natverk".into()],
             ..Routing::default()
         };
         let (errors, _) = routing.check(&config);
-        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(errors.len(), 4, "{errors:?}");
         assert!(errors[0].starts_with("routing.reminders: \"matrix\" needs the Matrix bot"));
         assert!(errors[1].starts_with("routing.escalations: unknown channel \"eu-netwrok\""));
         assert!(errors[1].contains("eu-network"));
         assert!(errors[2].starts_with("routing.acknowledgements: name at least one channel"));
+        assert!(
+            errors[3].starts_with("calls.network: unknown channel \"eu-natverk\""),
+            "{errors:?}"
+        );
     }
 }
