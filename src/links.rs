@@ -5,8 +5,9 @@ use base64::Engine as _;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::domain::calls::Interest;
+use crate::domain::feeds::FeedScope;
 use crate::domain::occurrence::Action;
-use crate::domain::tokens::{CallLinkClaims, LinkClaims, LinkSigner};
+use crate::domain::tokens::{CallLinkClaims, FeedClaims, LinkClaims, LinkSigner};
 use crate::settings::LinksSettings;
 use crate::storage::Store;
 
@@ -48,6 +49,15 @@ impl Links {
             expires: now.checked_add(self.valid_for).unwrap_or(now).as_second(),
         };
         format!("{}/ack/{}", self.base_url, self.signer.sign(&claims))
+    }
+
+    /// The calendar feed of `scope`, as a subscription URL made at `now`.
+    pub fn feed_url(&self, scope: FeedScope, now: Timestamp) -> String {
+        let claims = FeedClaims {
+            scope,
+            issued: now.as_second(),
+        };
+        format!("{}/calendar/{}.ics", self.base_url, self.signer.sign(&claims))
     }
 
     /// The link that lets `person` answer `interest` to call `call_id` for their unit.

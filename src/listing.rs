@@ -8,7 +8,8 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use crate::domain::config::{Config, Obligation, Unit};
+use crate::domain::config::{Config, Language, Obligation, Unit};
+use crate::domain::occurrence::{OccurrenceState, StoredOccurrence};
 use crate::domain::schedule::Occurrence;
 
 /// One occurrence with everything a reader needs to act on it.
@@ -27,6 +28,9 @@ pub struct Listed<'a> {
     pub responsible: Option<Responsible<'a>>,
     pub recurrence: &'static str,
     pub basis: &'a str,
+    /// Where a stored occurrence stands (not for deadlines computed from the calendar).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<OccurrenceState>,
     #[serde(skip)]
     due_date: Date,
 }
@@ -43,31 +47,72 @@ pub struct Responsible<'a> {
 pub fn list<'a>(config: &'a Config, occurrences: &[Occurrence]) -> Vec<Listed<'a>> {
     occurrences
         .iter()
-        .filter_map(|occurrence| {
-            let obligation: &Obligation = config.calendar.obligation(&occurrence.obligation)?;
-            let unit: &Unit = config.directory.unit(&occurrence.unit)?;
-            let local = config.calendar.time_zone.to_offset(occurrence.due_at);
-            let responsible = config.directory.holder(unit, obligation.responsible_role);
-            Some(Listed {
-                obligation: obligation.id.as_str(),
-                title_sv: &obligation.title_sv,
-                title_en: &obligation.title_en,
-                unit: unit.id.as_str(),
-                unit_name: &unit.name,
-                period: occurrence.period.to_string(),
-                due: occurrence.due_at.display_with_offset(local).to_string(),
-                responsible_role: obligation.responsible_role.as_str(),
-                responsible: responsible.map(|p| Responsible {
-                    person: p.id.as_str(),
-                    name: &p.name,
-                    email: &p.email,
-                }),
-                recurrence: obligation.recurrence.as_str(),
-                basis: &obligation.basis,
-                due_date: occurrence.due_date,
-            })
+        .filter_map(|o| {
+            listed(
+                config,
+                o.obligation.as_str(),
+                o.unit.as_str(),
+                o.period.to_string(),
+                o.due_at,
+                None,
+            )
         })
         .collect()
+}
+
+/// Stored occurrences, looked up the same way, with their state.
+pub fn list_stored<'a>(config: &'a Config, occurrences: &[StoredOccurrence]) -> Vec<Listed<'a>> {
+    occurrences
+        .iter()
+        .filter_map(|o| {
+            listed(
+                config,
+                &o.obligation,
+                &o.unit,
+                o.period.clone(),
+                o.due_at,
+                Some(o.state),
+            )
+        })
+        .collect()
+}
+
+/// One occurrence looked up, if its obligation and unit are in the configuration.
+fn listed<'a>(
+    config: &'a Config,
+    obligation: &str,
+    unit: &str,
+    period: String,
+    due_at: Timestamp,
+    state: Option<OccurrenceState>,
+) -> Option<Listed<'a>> {
+    let obligation: &Obligation = config
+        .calendar
+        .obligations
+        .iter()
+        .find(|o| o.id.as_str() == obligation)?;
+    let unit: &Unit = config.directory.unit_named(unit)?;
+    let local = config.calendar.time_zone.to_offset(due_at);
+    let responsible = config.directory.holder(unit, obligation.responsible_role);
+    Some(Listed {
+        obligation: obligation.id.as_str(),
+        title_sv: &obligation.title_sv,
+        title_en: &obligation.title_en,
+        unit: unit.id.as_str(),
+        unit_name: &unit.name,
+        period,
+        due: due_at.display_with_offset(local).to_string(),
+        responsible_role: obligation.responsible_role.as_str(),
+        responsible: responsible.map(|p| Responsible {
+            person: p.id.as_str(),
+            name: &p.name,
+            email: &p.email,
+        }),
+        recurrence: obligation.recurrence.as_str(),
+        basis: &obligation.basis,
+        state,
+        due_date: config.local_date(due_at),
+    })
 }
 
 /// A plain-text table, one line per occurrence.
@@ -113,9 +158,9 @@ pub fn text_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) 
     out
 }
 
-/// An iCalendar feed with one all-day event per occurrence. `stamp` is the DTSTAMP of every
-/// event: the time the feed was produced.
-pub fn ics(listed: &[Listed<'_>], stamp: Timestamp) -> String {
+/// An iCalendar feed named `name` with one all-day event per occurrence. `stamp` is the DTSTAMP
+/// of every event: the time the feed was produced.
+pub fn ics(name: &str, listed: &[Listed<'_>], stamp: Timestamp) -> String {
     let stamp = chrono::DateTime::from_timestamp(stamp.as_second(), 0).unwrap_or_default();
     let mut calendar = IcsCalendar::empty();
     calendar
@@ -123,7 +168,7 @@ pub fn ics(listed: &[Listed<'_>], stamp: Timestamp) -> String {
         .append_property(("PRODID", "-//arshjul//governance calendar//SV"))
         .append_property(("CALSCALE", "GREGORIAN"))
         .append_property(("METHOD", "PUBLISH"))
-        .name("arshjul");
+        .name(name);
     for l in listed {
         let Some(start) = chrono::NaiveDate::from_ymd_opt(
             i32::from(l.due_date.year()),
@@ -139,7 +184,11 @@ pub fn ics(listed: &[Listed<'_>], stamp: Timestamp) -> String {
         if let Some(r) = &l.responsible {
             let _ = write!(description, " – {} <{}>", r.name, r.email);
         }
-        let _ = write!(description, "\nSista tid: {}\n\nGrund: {}", l.due, l.basis);
+        let _ = write!(description, "\nSista tid: {}", l.due);
+        if let Some(state) = l.state {
+            let _ = write!(description, "\nLäge: {}", state.label(Language::Sv));
+        }
+        let _ = write!(description, "\n\nGrund: {}", l.basis);
         calendar.push(
             Event::new()
                 .uid(&format!("{}.{}.{}@arshjul", l.obligation, l.unit, l.period))

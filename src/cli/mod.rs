@@ -51,6 +51,9 @@ pub enum Command {
     Status(StatusArgs),
     /// What people sent arshjul (replies, reactions, commands), counted or not, newest first.
     Inbox(InboxArgs),
+    /// Print the address of a calendar feed (iCalendar) to subscribe to in Outlook or any
+    /// calendar program: one person's deadlines, one unit's, or all.
+    Feed(FeedArgs),
     /// Announce an EU funding call to the EU network, as the strategist.
     Announce(calls::AnnounceArgs),
     /// EU funding calls with each unit's interest and outcome; or correct, cancel, record an
@@ -170,6 +173,20 @@ pub enum ListFormat {
 }
 
 #[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct FeedArgs {
+    /// The deadlines of this person's units (and, for KLK's strategist, every review).
+    #[arg(long)]
+    pub person: Option<String>,
+    /// This unit's deadlines.
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// Every deadline of the municipality.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct CalendarArgs {
     /// The year whose deadlines to list (default: the current year).
     #[arg(long)]
@@ -204,6 +221,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Status(args) => status(&settings, &args, &SystemClock).await,
         Command::Inbox(args) => inbox(&settings, &args).await,
         Command::Mailgate => mailgate(&settings).await,
+        Command::Feed(args) => feed(&settings, &args).await,
         Command::Announce(args) => calls::announce(&settings, &args).await,
         Command::Calls(args) => calls::calls(&settings, &args).await,
         Command::Channels {
@@ -476,6 +494,27 @@ async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> an
             print!("{}", crate::listing::text_table(&header, lines));
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn feed(settings: &Settings, args: &FeedArgs) -> anyhow::Result<ExitCode> {
+    use crate::domain::feeds::FeedScope;
+    let Some(config) = load_for_listing(settings, args.unit.as_deref()) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let scope = match (&args.person, &args.unit) {
+        (Some(person), _) if config.directory.person_named(person).is_none() => {
+            eprintln!("--person: unknown person \"{person}\"");
+            return Ok(ExitCode::FAILURE);
+        }
+        (Some(person), _) => FeedScope::Person(person.clone()),
+        (None, Some(unit)) => FeedScope::Unit(unit.clone()),
+        (None, None) => FeedScope::All,
+    };
+    let store = Store::connect(&settings.database).await?;
+    store.migrate().await?;
+    let links = crate::links::Links::new(&settings.links, &store).await?;
+    println!("{}", links.feed_url(scope, SystemClock.now()));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -879,7 +918,7 @@ fn calendar(settings: &Settings, args: &CalendarArgs, clock: &dyn Clock) -> anyh
     match args.format {
         Format::Table => print!("{}", crate::listing::table(&listed)),
         Format::Json => println!("{}", serde_json::to_string_pretty(&listed)?),
-        Format::Ics => print!("{}", crate::listing::ics(&listed, now)),
+        Format::Ics => print!("{}", crate::listing::ics("arshjul", &listed, now)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 pub mod business_days;
 pub mod calls;
 pub mod config;
+pub mod feeds;
 pub mod mandate;
 pub mod messages;
 pub mod occurrence;

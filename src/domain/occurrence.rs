@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use jiff::Timestamp;
 
-use super::config::Config;
+use super::config::{Config, Language};
 use super::schedule::Occurrence;
 
 /// Where an occurrence stands. Overdue is not a state: it is derived from the due time.
@@ -28,6 +28,20 @@ impl OccurrenceState {
             Self::Submitted => "submitted",
             Self::Acknowledged => "acknowledged",
             Self::Waived => "waived",
+        }
+    }
+
+    /// The state in words, in `language`.
+    pub fn label(self, language: Language) -> &'static str {
+        match (self, language) {
+            (Self::Open, Language::Sv) => "öppet",
+            (Self::Open, Language::En) => "open",
+            (Self::Submitted, Language::Sv) => "inlämnat",
+            (Self::Submitted, Language::En) => "submitted",
+            (Self::Acknowledged, Language::Sv) => "kvitterat",
+            (Self::Acknowledged, Language::En) => "acknowledged",
+            (Self::Waived, Language::Sv) => "struket",
+            (Self::Waived, Language::En) => "waived",
         }
     }
 }

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::calls::Interest;
+use super::feeds::FeedScope;
 
 use super::occurrence::Action;
 
@@ -42,6 +43,26 @@ pub struct CallLinkClaims {
     pub issued: i64,
     #[serde(rename = "e")]
     pub expires: i64,
+}
+
+/// What a calendar subscription may read: the deadlines of `scope`. It does not expire (a
+/// calendar program keeps the URL); `links.revoked_before` revokes it like any link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedClaims {
+    #[serde(rename = "s")]
+    pub scope: FeedScope,
+    #[serde(rename = "i")]
+    pub issued: i64,
+}
+
+impl Expiring for FeedClaims {
+    fn issued(&self) -> i64 {
+        self.issued
+    }
+
+    fn expires(&self) -> i64 {
+        i64::MAX
+    }
 }
 
 /// Claims a link carries say when the link was made and when it stops working.

@@ -177,18 +177,9 @@ fn details(config: &Config, occurrence: &StoredOccurrence, language: Language) -
         ),
         (
             say(language, "Läge", "Status"),
-            state_name(occurrence.state, language).to_owned(),
+            occurrence.state.label(language).to_owned(),
         ),
     ]
-}
-
-fn state_name(state: OccurrenceState, language: Language) -> &'static str {
-    match state {
-        OccurrenceState::Open => say(language, "öppet", "open"),
-        OccurrenceState::Submitted => say(language, "inlämnat", "submitted"),
-        OccurrenceState::Acknowledged => say(language, "kvitterat", "acknowledged"),
-        OccurrenceState::Waived => say(language, "struket", "waived"),
-    }
 }
 
 fn confirm_title(action: Action, language: Language) -> &'static str {
@@ -225,11 +216,8 @@ fn already(language: Language, details: Vec<(&'static str, String)>) -> Page {
 
 fn not_possible(language: Language, state: OccurrenceState, details: Vec<(&'static str, String)>) -> Page {
     let message = match language {
-        Language::Sv => format!("Det går inte längre: ärendet är {}.", state_name(state, language)),
-        Language::En => format!(
-            "This is no longer possible: the item is {}.",
-            state_name(state, language)
-        ),
+        Language::Sv => format!("Det går inte längre: ärendet är {}.", state.label(language)),
+        Language::En => format!("This is no longer possible: the item is {}.", state.label(language)),
     };
     Page {
         status: StatusCode::CONFLICT,

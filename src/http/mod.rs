@@ -2,6 +2,7 @@
 
 mod ack;
 mod calls;
+mod feeds;
 mod health;
 mod hooks;
 mod metrics;
@@ -20,5 +21,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(ack::router())
         .merge(hooks::router())
         .merge(calls::router())
+        .merge(feeds::router())
         .with_state(shared)
 }

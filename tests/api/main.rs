@@ -4,6 +4,7 @@
 mod calls;
 mod cli;
 mod durability;
+mod feeds;
 mod helpers;
 mod inbound;
 mod materialise;

@@ -1,0 +1,52 @@
+//! Calendar feeds: `GET /calendar/{token}.ics` — one person's, one unit's or the whole
+//! municipality's deadlines as RFC 5545, read fresh on every request, so a moved deadline moves
+//! in the subscriber's calendar (the UIDs stay). The token names the scope and is signed; a
+//! wrong one gets 404 and is counted like a refused link.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::domain::tokens::FeedClaims;
+use crate::listing::{ics, list_stored};
+use crate::startup::Shared;
+
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new().route("/calendar/{file}", get(feed))
+}
+
+async fn feed(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
+    let token = file.strip_suffix(".ics").unwrap_or(&file);
+    let claims: FeedClaims = match shared.links.signer.verify(token, shared.clock.now()) {
+        Ok(claims) => claims,
+        Err(error) => {
+            shared.metrics.rejected_link(error.label());
+            return StatusCode::NOT_FOUND.into_response();
+        }
+    };
+    let occurrences = match shared.store.occurrences().await {
+        Ok(occurrences) => occurrences,
+        Err(error) => {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "reading occurrences for a calendar feed failed"
+            );
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let config = shared.config();
+    let shown: Vec<_> = occurrences
+        .into_iter()
+        .filter(|o| claims.scope.includes(&config, o))
+        .collect();
+    let body = ics(
+        &claims.scope.name(&config),
+        &list_stored(&config, &shown),
+        shared.clock.now(),
+    );
+    ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response()
+}

@@ -1,0 +1,95 @@
+//! Calendar feeds over HTTP, read back with an iCalendar parser: one person's, one unit's and
+//! the whole municipality's deadlines, with stable UIDs, following a moved deadline.
+
+use icalendar::{Calendar, Component};
+
+use arshjul::domain::feeds::FeedScope;
+use arshjul::settings::Secret;
+
+use crate::helpers::{TestApp, TestDir, http, test_now, test_settings};
+
+/// The feed of `scope` as the daemon serves it, parsed: (UID, start date) of every event.
+async fn feed(app: &TestApp, scope: FeedScope) -> Vec<(String, String)> {
+    read(app, &app.shared.links.feed_url(scope, test_now())).await
+}
+
+/// The feed at `url` (made for another host), fetched from `app` and parsed.
+async fn read(app: &TestApp, url: &str) -> Vec<(String, String)> {
+    let path = &url[url.find("/calendar/").unwrap()..];
+    let response = http().get(format!("{}{path}", app.address)).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "text/calendar; charset=utf-8");
+    let calendar: Calendar = response.text().await.unwrap().parse().expect("RFC 5545");
+    let mut events: Vec<(String, String)> = calendar
+        .components
+        .iter()
+        .filter_map(|c| c.as_event())
+        .map(|e| {
+            let start = match e.get_start() {
+                Some(icalendar::DatePerhapsTime::Date(date)) => date.to_string(),
+                other => panic!("an all-day event, not {other:?}"),
+            };
+            (e.get_uid().unwrap().to_owned(), start)
+        })
+        .collect();
+    events.sort();
+    events
+}
+
+#[tokio::test]
+async fn feeds_show_their_scope_with_stable_uids_and_follow_a_moved_deadline() {
+    let dir = TestDir::new().with_shipped_config();
+    let mut settings = test_settings(&dir).await;
+    // The secret `arshjul feed` is run with below.
+    settings.links.secret = Secret::new("inbound-test");
+    let app = TestApp::spawn(settings.clone()).await;
+    app.shared.materialise().await.unwrap();
+    let stored = app.shared.store.occurrences().await.unwrap();
+
+    let tekniska = feed(&app, FeedScope::Unit("tekniska".into())).await;
+    let expected = stored.iter().filter(|o| o.unit == "tekniska").count();
+    assert_eq!(tekniska.len(), expected, "{tekniska:?}");
+    assert!(
+        tekniska
+            .iter()
+            .all(|(uid, _)| uid.contains(".tekniska.") && uid.ends_with("@arshjul"))
+    );
+    let follow_up = "uppfoljning.tekniska.2026@arshjul";
+    assert!(
+        tekniska.contains(&(follow_up.to_owned(), "2027-02-15".to_owned())),
+        "{tekniska:?}"
+    );
+
+    let linnea = feed(&app, FeedScope::Person("linnea.dahl".into())).await;
+    assert_eq!(linnea, tekniska, "Linnea holds roles only at Tekniska");
+    let printed = crate::inbound::arshjul(&settings, &dir, &["feed", "--person", "linnea.dahl"], b"");
+    let url = String::from_utf8_lossy(&printed.stdout).trim().to_owned();
+    assert!(
+        url.starts_with("http://127.0.0.1:8080/calendar/v1.") && url.ends_with(".ics"),
+        "{url}"
+    );
+    assert_eq!(read(&app, &url).await, linnea, "`arshjul feed` prints the same feed");
+    let unknown = crate::inbound::arshjul(&settings, &dir, &["feed", "--person", "nobody"], b"");
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--person: unknown person \"nobody\""));
+    let all = feed(&app, FeedScope::All).await;
+    assert_eq!(all.len(), stored.len());
+
+    // The calendar moves the follow-up to 26 February: the same event moves.
+    let calendar = std::fs::read_to_string(dir.path().join("calendar.toml")).unwrap();
+    let moved = calendar.replace(
+        "due = { date = \"02-15\", year_offset = 1 }",
+        "due = { date = \"02-26\", year_offset = 1 }",
+    );
+    assert_ne!(moved, calendar);
+    dir.write("calendar.toml", &moved);
+    app.shared.reload().await.unwrap();
+    let tekniska = feed(&app, FeedScope::Unit("tekniska".into())).await;
+    assert!(
+        tekniska.contains(&(follow_up.to_owned(), "2027-02-26".to_owned())),
+        "{tekniska:?}"
+    );
+
+    let forged = format!("{}/calendar/v1.e30.AAAA.ics", app.address);
+    assert_eq!(http().get(forged).send().await.unwrap().status().as_u16(), 404);
+    app.stop().await;
+}
