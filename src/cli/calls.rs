@@ -9,7 +9,7 @@ use clap::{Subcommand, ValueEnum};
 
 use crate::calls::{Announcing, Change};
 use crate::clock::SystemClock;
-use crate::domain::calls::{CallState, Draft};
+use crate::domain::calls::{CallState, Draft, may_announce};
 use crate::domain::config::Person;
 use crate::settings::Settings;
 use crate::startup::Shared;
@@ -164,6 +164,10 @@ pub async fn calls(settings: &Settings, args: &CallsArgs) -> anyhow::Result<Exit
                 }
             };
             let (shared, person) = open_as(settings, person).await?;
+            if let Err(reason) = may_announce(&shared.config(), &person) {
+                eprintln!("{reason}");
+                return Ok(ExitCode::FAILURE);
+            }
             let now = shared.clock.now();
             let actor = cli_actor(&person);
             if shared

@@ -620,11 +620,9 @@ async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() 
         "ten business days before 20 April"
     );
 
-    // The history for the yearly follow-up: answers and outcomes, as CSV.
-    let granted = crate::inbound::arshjul(
-        &settings,
-        &dir,
-        &[
+    // The history for the yearly follow-up: answers and outcomes (the strategist's), as CSV.
+    let outcome = |person: &str| {
+        let args = [
             "calls",
             "outcome",
             "1",
@@ -635,10 +633,15 @@ async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() 
             "--amount",
             "1200000",
             "--as",
-            "johan.lindqvist",
-        ],
-        b"",
+            person,
+        ];
+        crate::inbound::arshjul(&settings, &dir, &args, b"")
+    };
+    assert!(
+        !outcome("linnea.dahl").status.success(),
+        "only the strategist records outcomes"
     );
+    let granted = outcome("johan.lindqvist");
     assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
     let csv = crate::inbound::arshjul(&settings, &dir, &["calls", "--year", "2027", "--format", "csv"], b"");
     let csv = String::from_utf8_lossy(&csv.stdout);
