@@ -147,8 +147,7 @@ impl Dispatcher {
         if rows.is_empty() {
             return Ok(DispatchOutcome::Idle);
         }
-        let config = self.shared.config();
-        let subjects = Subjects::load(store, &rows).await?;
+        let batch = Batch::load(store, &rows, self.shared.config(), now).await?;
         let claimed = rows.len();
         // Reminders and calls go in separate messages: they read differently.
         let mut groups: BTreeMap<(String, String, bool), Vec<OutboxRow>> = BTreeMap::new();
@@ -165,7 +164,7 @@ impl Dispatcher {
         let sends: Vec<_> = groups
             .into_iter()
             .map(|((recipient, channel, _), rows)| {
-                let composed = self.compose(&config, &subjects, &recipient, &channel, &rows, now);
+                let composed = self.compose(&batch, &recipient, &channel, &rows);
                 let span = tracing::info_span!(
                     "delivery",
                     delivery = rows[0].id,
@@ -273,35 +272,34 @@ impl Dispatcher {
     /// be made (permanent).
     fn compose(
         &self,
-        config: &Config,
-        subjects: &Subjects,
+        batch: &Batch,
         recipient: &str,
         channel: &str,
         rows: &[OutboxRow],
-        now: Timestamp,
     ) -> Result<Outgoing, SendError> {
+        let (config, now) = (&*batch.config, batch.now);
         let route: Route = channel.parse().map_err(SendError::permanent)?;
         let routing = &self.shared.routing;
-        let person = match channel_named(recipient) {
-            Some(_) => None,
-            None => Some(config.directory.person_named(recipient).ok_or_else(|| {
-                SendError::permanent(format!("recipient \"{recipient}\" is no longer in the directory"))
-            })?),
-        };
-        let (reader, address) = match (person, channel_named(recipient)) {
-            (Some(person), _) => (Recipient::from(person), routing.address(config, person, &route)),
-            (None, name) => {
-                let name = name.unwrap_or_default();
+        let (reader, address, person) = match channel_named(recipient) {
+            None => {
+                let person = config.directory.person_named(recipient).ok_or_else(|| {
+                    SendError::permanent(format!("recipient \"{recipient}\" is no longer in the directory"))
+                })?;
+                (
+                    Recipient::from(person),
+                    routing.address(config, person, &route),
+                    Some(person),
+                )
+            }
+            Some(name) => {
                 let channel = config
                     .directory
                     .channels
                     .iter()
                     .find(|c| c.name == name)
                     .ok_or_else(|| SendError::permanent(format!("channel \"{name}\" is no longer in the directory")))?;
-                (
-                    Recipient::channel(channel),
-                    routing.channel_address(config, name, route.transport),
-                )
+                let address = routing.channel_address(config, name, route.transport);
+                (Recipient::channel(channel), address, None)
             }
         };
         let address = address.map_err(SendError::permanent)?;
@@ -312,15 +310,15 @@ impl Dispatcher {
         };
         let subject = rows[0].subject().map_err(|e| SendError::permanent(e.to_string()))?;
         let (rendered, items) = match (subject, person) {
-            (Subject::Occurrence(_), Some(person)) => self.reminders(config, subjects, person, rows, format, now)?,
-            (Subject::Call(_), _) => self.calls(config, subjects, &reader, rows, format, now)?,
+            (Subject::Occurrence(_), Some(person)) => self.reminders(batch, person, rows, format)?,
+            (Subject::Call(_), _) => self.calls(batch, &reader, person, rows, format)?,
             (Subject::Occurrence(_), None) => {
                 return Err(SendError::permanent("reminders go to people, not to channels"));
             }
         };
         // An update of a call follows up the message that announced it there.
         let in_reply_to = match (subject, rows) {
-            (Subject::Call(id), [one]) if one.step != Step::Announce.to_string() => subjects
+            (Subject::Call(id), [one]) if one.step != Step::Announce.to_string() => batch
                 .announced
                 .get(&(id, recipient.to_owned(), channel.to_owned()))
                 .cloned(),
@@ -341,18 +339,17 @@ impl Dispatcher {
     /// A reminder (or a digest of several) about occurrences.
     fn reminders(
         &self,
-        config: &Config,
-        subjects: &Subjects,
+        batch: &Batch,
         person: &Person,
         rows: &[OutboxRow],
         format: Format,
-        now: Timestamp,
     ) -> Result<(Rendered, Vec<ItemSummary>), SendError> {
+        let (config, now) = (&*batch.config, batch.now);
         let mut entries = Vec::with_capacity(rows.len());
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
             let id = row.occurrence_id.unwrap_or_default();
-            let occurrence = subjects
+            let occurrence = batch
                 .occurrences
                 .get(&id)
                 .ok_or_else(|| SendError::permanent(format!("occurrence {id} does not exist")))?;
@@ -373,9 +370,7 @@ impl Dispatcher {
             });
             entries.push(Entry {
                 occurrence,
-                call: occurrence
-                    .announcement_id
-                    .and_then(|id| subjects.announcements.get(&id)),
+                call: occurrence.announcement_id.and_then(|id| batch.announcements.get(&id)),
                 step,
                 reason: Reason::parse(&row.reason, config),
                 action_url,
@@ -386,23 +381,23 @@ impl Dispatcher {
         Ok((rendered, items))
     }
 
-    /// An announcement (or a digest of several) of EU funding calls, with links to answer for
-    /// a person's unit.
+    /// An announcement (or a digest of several) of EU funding calls to `reader`; with links to
+    /// answer for their unit when the reader is a `person` (not a channel).
     fn calls(
         &self,
-        config: &Config,
-        subjects: &Subjects,
+        batch: &Batch,
         reader: &Recipient,
+        person: Option<&Person>,
         rows: &[OutboxRow],
         format: Format,
-        now: Timestamp,
     ) -> Result<(Rendered, Vec<ItemSummary>), SendError> {
-        let personal = channel_named(&reader.id).is_none() && config.directory.person_named(&reader.id).is_some();
+        let (config, now) = (&*batch.config, batch.now);
+        let personal = person.is_some();
         let mut entries = Vec::with_capacity(rows.len());
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
             let id = row.announcement_id.unwrap_or_default();
-            let announcement = subjects
+            let announcement = batch
                 .announcements
                 .get(&id)
                 .ok_or_else(|| SendError::permanent(format!("call {id} does not exist")))?;
@@ -432,7 +427,7 @@ impl Dispatcher {
                 action_url: None,
             });
             let note = matches!(step, Step::CallSummary { .. }).then(|| {
-                let answers: Vec<(&str, Interest)> = subjects
+                let answers: Vec<(&str, Interest)> = batch
                     .interests
                     .iter()
                     .filter(|i| i.announcement_id == id)
@@ -454,8 +449,11 @@ impl Dispatcher {
     }
 }
 
-/// What a batch of deliveries is about.
-struct Subjects {
+/// A claimed batch of deliveries: the configuration and time it is composed with, and what
+/// its deliveries are about.
+struct Batch {
+    config: Arc<Config>,
+    now: Timestamp,
     occurrences: BTreeMap<i64, StoredOccurrence>,
     announcements: BTreeMap<i64, Announcement>,
     /// The messages that announced those calls, by (call, recipient, channel).
@@ -464,8 +462,8 @@ struct Subjects {
     interests: Vec<InterestRow>,
 }
 
-impl Subjects {
-    async fn load(store: &Store, rows: &[OutboxRow]) -> anyhow::Result<Self> {
+impl Batch {
+    async fn load(store: &Store, rows: &[OutboxRow], config: Arc<Config>, now: Timestamp) -> anyhow::Result<Self> {
         let ids = |of: fn(&OutboxRow) -> Option<i64>| -> Vec<i64> {
             let mut ids: Vec<i64> = rows.iter().filter_map(of).collect();
             ids.sort_unstable();
@@ -491,6 +489,8 @@ impl Subjects {
             }
         }
         Ok(Self {
+            config,
+            now,
             occurrences,
             announcements,
             announced: store.announcement_messages(&calls).await?,
