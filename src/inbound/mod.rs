@@ -199,7 +199,9 @@ async fn call_command_answer(
             reason: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
         },
         Announcing::Refused(reason) => Answer::Refused { reason },
-        Announcing::NoCall => Answer::NoItem,
+        Announcing::NoCall => Answer::Refused {
+            reason: "there is no such call, or it is cancelled already".into(),
+        },
     })
 }
 

@@ -853,5 +853,8 @@ async fn the_strategist_announces_from_the_teams_channel() {
     );
     let calls = app.shared.store.announcements().await.unwrap();
     assert_eq!(calls[0].call.link, "https://ec.europa.eu/horizon/c9");
+    let cancel = "<at>arshjul</at> ställ in 99";
+    let (_, body) = crate::inbound::teams_post(&app, b"teams-token", "t2", "aad-johan", cancel, now).await;
+    assert!(body.contains("there is no such call"), "{body}");
     app.stop().await;
 }
