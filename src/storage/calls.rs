@@ -99,29 +99,31 @@ impl Store {
         plan: impl FnOnce(&Announcement) -> Vec<Delivery>,
     ) -> anyhow::Result<Announced> {
         let mut tx = self.begin_write().await?;
-        let existing = sqlx::query(&format!(
-            "SELECT {ANNOUNCEMENT_COLUMNS} FROM announcements WHERE call_key = $1"
-        ))
-        .bind(call.call_key.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .context("looking for the call")?;
-        if let Some(row) = existing {
-            return Ok(Announced::Before(announcement_from_row(&row)?));
-        }
+        // The unique call key decides, so two instances announcing the same call store it once.
         let insert = sqlx::query(
             "INSERT INTO announcements (title, programme, link, deadline, description, units, tags, call_key, \
-             created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (call_key) DO NOTHING RETURNING id",
         );
-        let id: i64 = bind_text(insert, call)?
+        let inserted = bind_text(insert, call)?
             .bind(call.call_key.as_str())
             .bind(by)
             .bind(now.as_second())
             .bind(now.as_second())
+            .fetch_optional(&mut *tx)
+            .await
+            .context("storing the announcement")?;
+        let Some(row) = inserted else {
+            let existing = sqlx::query(&format!(
+                "SELECT {ANNOUNCEMENT_COLUMNS} FROM announcements WHERE call_key = $1"
+            ))
+            .bind(call.call_key.as_str())
             .fetch_one(&mut *tx)
             .await
-            .context("storing the announcement")?
-            .try_get("id")?;
+            .context("reading the call announced before")?;
+            return Ok(Announced::Before(announcement_from_row(&existing)?));
+        };
+        let id: i64 = row.try_get("id")?;
         let announcement = Announcement {
             id,
             call: call.clone(),
