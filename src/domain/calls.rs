@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::config::{Config, Person, Role, Unit, UnitKind};
-use super::planner::{Delivery, Reason, Step, Subject, idempotency_key, recipient_for_role};
+use super::planner::{Ask, Delivery, Reason, Step, Subject, idempotency_key, recipient_for_role};
 use super::replies::own_text;
 use super::routing::{Route, Routing, Transport};
 
@@ -317,8 +317,9 @@ pub fn deliveries(
         if !told.insert(person.id.clone()) {
             continue;
         }
+        // Corrections and cancellations go where the announcement went: the calls' routing.
         let mut routes: Vec<Route> = routing
-            .routes(config, person, step.ask())
+            .routes(config, person, Ask::Interest)
             .into_iter()
             .filter(|r| r.channel.as_ref().is_none_or(|c| !network.contains(c)))
             .collect();
@@ -776,6 +777,37 @@ mod tests {
             summary_deliveries(&config, &routing, &calls, at("2027-03-22T12:00:00Z")),
             []
         );
+    }
+
+    #[test]
+    fn corrections_and_cancellations_go_where_the_announcement_went() {
+        use crate::domain::routing::{Available, Target};
+        let config = shipped_with(SHIPPED_CALENDAR);
+        // The contact persons prefer Matrix for reminders; calls are routed by email.
+        let routing = Routing {
+            announcements: vec![Target::Transport(Transport::Email)],
+            available: Available {
+                matrix_bot: true,
+                ..Available::default()
+            },
+            ..Routing::default()
+        };
+        let now: Timestamp = "2027-01-11T08:00:00Z".parse().unwrap();
+        let announcement = Announcement {
+            id: 4,
+            call: draft().validate(&config, date(2027, 1, 10)).unwrap(),
+            state: CallState::Active,
+            revision: 0,
+            created_by: "johan.lindqvist".into(),
+            created_at: now,
+        };
+        for step in [Step::Announce, Step::CallUpdate(1), Step::CallCancelled] {
+            let routes: BTreeSet<String> = deliveries(&config, &routing, &announcement, step, now, now)
+                .iter()
+                .map(|d| d.route.to_string())
+                .collect();
+            assert_eq!(routes, BTreeSet::from(["email".to_owned()]), "{step}");
+        }
     }
 
     #[test]
