@@ -458,7 +458,7 @@ struct Batch {
     announcements: BTreeMap<i64, Announcement>,
     /// The messages that announced those calls, by (call, recipient, channel).
     announced: BTreeMap<(i64, String, String), String>,
-    /// The units' answers to those calls (for weekly summaries).
+    /// The units' answers to the calls, when the batch holds a weekly summary.
     interests: Vec<InterestRow>,
 }
 
@@ -494,10 +494,14 @@ impl Batch {
             occurrences,
             announcements,
             announced: store.announcement_messages(&calls).await?,
-            interests: if calls.is_empty() {
-                Vec::new()
-            } else {
+            // Only weekly summaries show the answers.
+            interests: if rows
+                .iter()
+                .any(|r| matches!(r.step.parse(), Ok(Step::CallSummary { .. })))
+            {
                 store.interests().await?
+            } else {
+                Vec::new()
             },
         })
     }
