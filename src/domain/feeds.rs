@@ -29,18 +29,10 @@ impl FeedScope {
             Self::All => true,
             Self::Unit(unit) => occurrence.unit == *unit,
             Self::Person(person) => {
-                let holds = |unit: &super::config::Unit, role: Option<Role>| {
-                    unit.roles
-                        .iter()
-                        .filter(|(r, _)| role.is_none_or(|role| **r == role))
-                        .any(|(_, a)| {
-                            a.person.as_str() == person || a.deputy.as_ref().is_some_and(|d| d.as_str() == person)
-                        })
-                };
                 let in_unit = config
                     .directory
                     .unit_named(&occurrence.unit)
-                    .is_some_and(|u| holds(u, None));
+                    .is_some_and(|u| u.held_by(person, None));
                 let strategist = config
                     .calendar
                     .obligations
@@ -52,7 +44,7 @@ impl FeedScope {
                         .units
                         .iter()
                         .filter(|u| u.kind == UnitKind::Klk)
-                        .any(|u| holds(u, Some(Role::Strategist)));
+                        .any(|u| u.held_by(person, Some(Role::Strategist)));
                 in_unit || strategist
             }
         }

@@ -177,6 +177,16 @@ pub struct Unit {
     pub roles: BTreeMap<Role, Assignment>,
 }
 
+impl Unit {
+    /// Whether `person` holds `role` here (any role when `None`), as holder or deputy.
+    pub fn held_by(&self, person: &str, role: Option<Role>) -> bool {
+        self.roles
+            .iter()
+            .filter(|(r, _)| role.is_none_or(|role| **r == role))
+            .any(|(_, a)| a.person.as_str() == person || a.deputy.as_ref().is_some_and(|d| d.as_str() == person))
+    }
+}
+
 /// A named destination shared by many people, such as the EU network's room.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Channel {

@@ -1,0 +1,374 @@
+//! KLK's yearly compilation of the units' follow-ups: every activity and project with its
+//! money, the totals, the goals they link to, and which units submitted on time, late or not
+//! at all. Pure; rendered as Markdown and CSV here, as HTML by the dashboard's template.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::config::{Config, Language};
+use super::followup::{self, Activity, ActivityInput, Totals};
+use super::occurrence::{OccurrenceState, StoredOccurrence};
+
+/// A follow-up as stored: the rows typed and when it was submitted on the form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFollowUp {
+    pub occurrence_id: i64,
+    pub rows: Vec<ActivityInput>,
+    pub saved_by: String,
+    pub saved_at: Timestamp,
+    pub submitted_at: Option<Timestamp>,
+}
+
+/// How a unit met the deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timeliness {
+    OnTime,
+    Late,
+    /// Not submitted, and the deadline has passed.
+    Missing,
+    /// Not submitted yet, and there is still time.
+    NotYetDue,
+    Waived,
+}
+
+impl Timeliness {
+    /// In words, in `language`.
+    pub fn label(self, language: Language) -> &'static str {
+        match (self, language) {
+            (Self::OnTime, Language::Sv) => "i tid",
+            (Self::OnTime, Language::En) => "on time",
+            (Self::Late, Language::Sv) => "sent",
+            (Self::Late, Language::En) => "late",
+            (Self::Missing, Language::Sv) => "saknas",
+            (Self::Missing, Language::En) => "missing",
+            (Self::NotYetDue, Language::Sv) => "ej inlämnad, tid kvar",
+            (Self::NotYetDue, Language::En) => "not yet submitted, still time",
+            (Self::Waived, Language::Sv) => "struken",
+            (Self::Waived, Language::En) => "waived",
+        }
+    }
+}
+
+/// One unit's part of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnitReport {
+    pub unit: String,
+    pub name: String,
+    pub due: String,
+    pub submitted: Option<String>,
+    pub timeliness: Timeliness,
+    pub status: &'static str,
+    pub activities: Vec<Activity>,
+    pub totals: Totals,
+}
+
+/// The compiled report of one year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub year: i16,
+    pub units: Vec<UnitReport>,
+    pub totals: Totals,
+    /// Every goal linked to, with how many activities link to it, most first.
+    pub goals: Vec<(String, usize)>,
+    pub on_time: usize,
+    pub late: usize,
+    pub missing: usize,
+}
+
+/// The report of the follow-ups of `year` (the year the work concerns), as of `now`.
+pub fn compile(
+    config: &Config,
+    year: i16,
+    occurrences: &[StoredOccurrence],
+    followups: &[StoredFollowUp],
+    now: Timestamp,
+    language: Language,
+) -> Report {
+    let forms: HashMap<i64, &StoredFollowUp> = followups.iter().map(|f| (f.occurrence_id, f)).collect();
+    let zone = &config.calendar.time_zone;
+    let day = |at: Timestamp| zone.to_datetime(at).date().to_string();
+    let period = year.to_string();
+    let mut units: Vec<UnitReport> = occurrences
+        .iter()
+        .filter(|o| o.obligation == followup::OBLIGATION && o.period == period && o.configured)
+        .map(|occurrence| {
+            let submitted = matches!(occurrence.state, OccurrenceState::Submitted | OccurrenceState::Acknowledged);
+            let timeliness = match (occurrence.state, occurrence.submitted_at) {
+                (OccurrenceState::Waived, _) => Timeliness::Waived,
+                (_, Some(at)) if submitted && at <= occurrence.due_at => Timeliness::OnTime,
+                _ if submitted => Timeliness::Late,
+                _ if now > occurrence.due_at => Timeliness::Missing,
+                _ => Timeliness::NotYetDue,
+            };
+            let activities = forms
+                .get(&occurrence.id)
+                .filter(|form| submitted && form.submitted_at.is_some())
+                .and_then(|form| followup::check(&form.rows, language).ok())
+                .unwrap_or_default();
+            UnitReport {
+                unit: occurrence.unit.clone(),
+                name: super::messages::unit_name(config, occurrence, language),
+                due: day(occurrence.due_at),
+                submitted: occurrence.submitted_at.filter(|_| submitted).map(day),
+                timeliness,
+                status: timeliness.label(language),
+                totals: Totals::of(&activities),
+                activities,
+            }
+        })
+        .collect();
+    units.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut goals: BTreeMap<&str, usize> = BTreeMap::new();
+    for goal in units.iter().flat_map(|u| &u.activities).flat_map(|a| &a.goals) {
+        *goals.entry(goal).or_default() += 1;
+    }
+    let mut goals: Vec<(String, usize)> = goals.into_iter().map(|(g, n)| (g.to_owned(), n)).collect();
+    goals.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let count = |t: Timeliness| units.iter().filter(|u| u.timeliness == t).count();
+    Report {
+        year,
+        totals: units.iter().fold(Totals::default(), |t, u| t.plus(u.totals)),
+        goals,
+        on_time: count(Timeliness::OnTime),
+        late: count(Timeliness::Late),
+        missing: count(Timeliness::Missing),
+        units,
+    }
+}
+
+/// An amount in kronor with thousands grouped by spaces: `1 250 000 kr`.
+pub fn kronor(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(' ');
+        }
+        grouped.push(c);
+    }
+    format!("{}{grouped} kr", if amount < 0 { "-" } else { "" })
+}
+
+/// The report as Markdown, ready to paste into the verksamhetsberättelse.
+pub fn markdown(report: &Report, language: Language) -> String {
+    let sv = language == Language::Sv;
+    let t = |sv_text: &'static str, en_text: &'static str| if sv { sv_text } else { en_text };
+    let cell = |text: &str| text.replace('|', "\\|").replace(['\r', '\n'], " ");
+    let mut out = format!(
+        "# {} {}\n\n",
+        t(
+            "Sammanställning av det internationella arbetet",
+            "Compilation of the international work"
+        ),
+        report.year
+    );
+    out += &format!(
+        "{}: {} {}, {} {}, {} {}.\n\n",
+        t("Uppföljningar", "Follow-ups"),
+        report.on_time,
+        t("i tid", "on time"),
+        report.late,
+        t("sent", "late"),
+        report.missing,
+        t("saknas", "missing")
+    );
+    out += &format!(
+        "| | {} | {} | {} |\n|---|---:|---:|---:|\n",
+        t("Budget", "Budget"),
+        t("Erhållet bidrag", "Grant received"),
+        t("Medfinansiering", "Co-financing")
+    );
+    out += &format!(
+        "| **{}** | {} | {} | {} |\n\n",
+        t("Totalt", "Total"),
+        kronor(report.totals.budget),
+        kronor(report.totals.grant),
+        kronor(report.totals.cofinancing)
+    );
+    out += &format!("## {}\n\n", t("Inlämning per enhet", "Submission by unit"));
+    out += &format!(
+        "| {} | {} | {} | {} |\n|---|---|---|---|\n",
+        t("Enhet", "Unit"),
+        t("Sista dag", "Due"),
+        t("Inlämnad", "Submitted"),
+        t("Läge", "Status")
+    );
+    for unit in &report.units {
+        out += &format!(
+            "| {} | {} | {} | {} |\n",
+            cell(&unit.name),
+            unit.due,
+            unit.submitted.as_deref().unwrap_or("–"),
+            unit.status
+        );
+    }
+    for unit in report.units.iter().filter(|u| !u.activities.is_empty()) {
+        out += &format!("\n## {}\n\n", unit.name);
+        out += &format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n|---|---:|---:|---:|---|---|---|\n",
+            t("Aktivitet/projekt", "Activity/project"),
+            t("Budget", "Budget"),
+            t("Bidrag", "Grant"),
+            t("Medfinansiering", "Co-financing"),
+            t("Syfte", "Purpose"),
+            t("Resultat", "Results"),
+            t("Mål", "Goals")
+        );
+        for a in &unit.activities {
+            out += &format!(
+                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                cell(&a.name),
+                kronor(a.budget),
+                kronor(a.grant),
+                kronor(a.cofinancing),
+                cell(&a.purpose),
+                cell(&a.results),
+                cell(&a.goals.join(", "))
+            );
+        }
+        out += &format!(
+            "| **{}** | {} | {} | {} | | | |\n",
+            t("Summa", "Sum"),
+            kronor(unit.totals.budget),
+            kronor(unit.totals.grant),
+            kronor(unit.totals.cofinancing)
+        );
+    }
+    if !report.goals.is_empty() {
+        out += &format!("\n## {}\n\n", t("Kopplade mål", "Linked goals"));
+        for (goal, count) in &report.goals {
+            out += &format!("- {} ({count})\n", cell(goal));
+        }
+    }
+    out
+}
+
+/// The report as CSV: one row per activity, and one per unit without activities, so that the
+/// submission status of every unit is there too. Amounts are plain whole kronor.
+pub fn csv(report: &Report) -> String {
+    let field = |text: &str| {
+        if text.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text.to_owned()
+        }
+    };
+    let mut out =
+        String::from("year,unit,unit_name,status,due,submitted,activity,budget,grant,cofinancing,purpose,results,goals\n");
+    for unit in &report.units {
+        let head = [
+            report.year.to_string(),
+            unit.unit.clone(),
+            unit.name.clone(),
+            format!("{:?}", unit.timeliness).to_lowercase(),
+            unit.due.clone(),
+            unit.submitted.clone().unwrap_or_default(),
+        ];
+        let rows: Vec<[String; 7]> = if unit.activities.is_empty() {
+            vec![Default::default()]
+        } else {
+            unit.activities
+                .iter()
+                .map(|a| {
+                    [
+                        a.name.clone(),
+                        a.budget.to_string(),
+                        a.grant.to_string(),
+                        a.cofinancing.to_string(),
+                        a.purpose.clone(),
+                        a.results.clone(),
+                        a.goals.join("; "),
+                    ]
+                })
+                .collect()
+        };
+        for row in rows {
+            let line: Vec<String> = head.iter().chain(row.iter()).map(|v| field(v)).collect();
+            out += &line.join(",");
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, follow_up, shipped_with};
+
+    fn form(occurrence_id: i64, rows: &[(&str, &str, &str, &str)], submitted: bool) -> StoredFollowUp {
+        StoredFollowUp {
+            occurrence_id,
+            rows: rows
+                .iter()
+                .map(|(name, budget, grant, cofinancing)| ActivityInput {
+                    name: (*name).into(),
+                    budget: (*budget).into(),
+                    grant: (*grant).into(),
+                    cofinancing: (*cofinancing).into(),
+                    purpose: "Syfte".into(),
+                    results: "Resultat".into(),
+                    goals: "Attraktiv kommun".into(),
+                })
+                .collect(),
+            saved_by: "someone".into(),
+            saved_at: Timestamp::UNIX_EPOCH,
+            submitted_at: submitted.then_some(Timestamp::UNIX_EPOCH),
+        }
+    }
+
+    #[test]
+    fn totals_and_compliance_come_from_the_submitted_forms_only() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let due = follow_up(OccurrenceState::Open).due_at;
+        let on_time = StoredOccurrence {
+            submitted_at: Some(due - jiff::SignedDuration::from_hours(24)),
+            ..follow_up(OccurrenceState::Acknowledged)
+        };
+        let late = StoredOccurrence {
+            id: 8,
+            unit: "omsorg".into(),
+            submitted_at: Some(due + jiff::SignedDuration::from_hours(24)),
+            ..follow_up(OccurrenceState::Submitted)
+        };
+        let missing = StoredOccurrence {
+            id: 9,
+            unit: "kultur-och-fritid".into(),
+            ..follow_up(OccurrenceState::Open)
+        };
+        let draft_only = form(9, &[("Utkast", "999", "999", "999")], false);
+        let forms = [
+            form(7, &[("Erasmus+", "120 000", "100 000", "20 000"), ("Twinning", "5 000", "", "5000")], true),
+            form(8, &[("Interreg", "1 000 000", "600 000", "400 000")], true),
+            draft_only,
+        ];
+        let now = due + jiff::SignedDuration::from_hours(24 * 30);
+        let report = compile(&config, 2026, &[on_time, late, missing], &forms, now, Language::Sv);
+        assert_eq!(
+            report.totals,
+            Totals {
+                budget: 1_125_000,
+                grant: 700_000,
+                cofinancing: 425_000
+            }
+        );
+        assert_eq!((report.on_time, report.late, report.missing), (1, 1, 1));
+        assert_eq!(report.goals, [("Attraktiv kommun".to_owned(), 3)]);
+        let markdown = markdown(&report, Language::Sv);
+        assert!(markdown.contains("| **Totalt** | 1 125 000 kr | 700 000 kr | 425 000 kr |"), "{markdown}");
+        assert!(!markdown.contains("Utkast"));
+        let csv = csv(&report);
+        assert_eq!(csv.lines().count(), 1 + 2 + 1 + 1, "{csv}");
+        assert!(csv.contains(",Erasmus+,120000,100000,20000,"), "{csv}");
+    }
+
+    #[test]
+    fn amounts_are_grouped_by_thousands() {
+        assert_eq!(kronor(0), "0 kr");
+        assert_eq!(kronor(1_250_000), "1 250 000 kr");
+        assert_eq!(kronor(-999), "-999 kr");
+    }
+}
