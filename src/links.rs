@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::domain::calls::Interest;
 use crate::domain::feeds::FeedScope;
 use crate::domain::occurrence::Action;
-use crate::domain::tokens::{CallLinkClaims, FeedClaims, LinkClaims, LinkSigner};
+use crate::domain::tokens::{CallLinkClaims, FeedClaims, LinkClaims, LinkSigner, SignInClaims};
 use crate::settings::LinksSettings;
 use crate::storage::Store;
 
@@ -71,6 +71,40 @@ impl Links {
         };
         format!("{}/calls/answer/{}", self.base_url, self.signer.sign(&claims))
     }
+
+    /// A single-use link that signs `person` in to the dashboard and takes them to `next`;
+    /// it works for [`SIGN_IN_MINUTES`] from `now`.
+    pub fn sign_in_url(&self, person: &str, next: &str, now: Timestamp) -> anyhow::Result<String> {
+        let claims = SignInClaims {
+            person: person.to_owned(),
+            nonce: random_token()?,
+            next: next.to_owned(),
+            issued: now.as_second(),
+            expires: now.as_second() + SIGN_IN_MINUTES * 60,
+        };
+        Ok(format!("{}/sign-in/{}", self.base_url, self.signer.sign(&claims)))
+    }
+
+    /// The absolute address of a path of this installation, such as `/dashboard`.
+    pub fn page_url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Whether people reach arshjul over TLS, so that cookies may be marked Secure.
+    pub fn over_tls(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+/// How long a sign-in link works.
+pub const SIGN_IN_MINUTES: i64 = 15;
+
+/// 32 random bytes from the operating system, URL-safe base64: session ids, nonces, CSRF tokens.
+pub fn random_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// 32 random bytes from the operating system, base64-encoded.

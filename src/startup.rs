@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::calls::CallDesk;
+use crate::channels::email::EmailNotifier;
 use crate::channels::matrix::MatrixNotifier;
 use crate::clock::Clock;
 use crate::domain::config::{Config, ConfigError, ConfigErrors};
@@ -35,6 +36,8 @@ pub struct Shared {
     pub calls: CallDesk,
     /// The API's bearer tokens: SHA-256 (lowercase hex) → the person they act as.
     pub api_tokens: BTreeMap<String, String>,
+    /// Sends what is not a delivery of the outbox: the dashboard's sign-in links.
+    pub mailer: EmailNotifier,
     files: FilesSettings,
     /// The configuration in force; replaced whole on a successful reload.
     config: RwLock<Arc<Config>>,
@@ -89,6 +92,7 @@ impl Shared {
             teams_hook_key,
             calls: CallDesk::new(&settings.calls)?,
             api_tokens,
+            mailer: EmailNotifier::new(&settings.email)?,
             store,
             clock,
             metrics: Metrics::default(),

@@ -1,6 +1,7 @@
 //! The `arshjul` command line. Every command but `serve` works without the daemon running.
 
 mod calls;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,6 +60,9 @@ pub enum Command {
     /// EU funding calls with each unit's interest and outcome; or correct, cancel, record an
     /// outcome.
     Calls(calls::CallsArgs),
+    /// KLK's yearly compilation of every unit's follow-up: activities, money, goals and who
+    /// submitted on time, as Markdown, CSV or HTML.
+    Report(report::ReportArgs),
     /// Read one email from standard input (as a mail server's pipe delivers it), act on it,
     /// and answer its sender by email.
     Mailgate,
@@ -224,6 +228,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Feed(args) => feed(&settings, &args).await,
         Command::Announce(args) => calls::announce(&settings, &args).await,
         Command::Calls(args) => calls::calls(&settings, &args).await,
+        Command::Report(args) => report::report(&settings, &args).await,
         Command::Channels {
             command: ChannelsCommand::Test { name, to },
         } => test_channel(&settings, &name, to.as_deref()).await,

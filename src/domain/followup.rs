@@ -12,6 +12,11 @@ use super::config::Language;
 /// The obligation whose occurrences are filled in with this form.
 pub const OBLIGATION: &str = "uppfoljning";
 
+/// The dashboard path of occurrence `id`'s form, for reminders and pages.
+pub fn form_path(id: i64) -> String {
+    format!("/dashboard/occurrences/{id}/followup")
+}
+
 /// The most activities one follow-up holds.
 pub const MAX_ACTIVITIES: usize = 50;
 /// The most characters of one text field.
@@ -47,7 +52,8 @@ impl ActivityInput {
         })
     }
 
-    fn is_blank(&self) -> bool {
+    /// Whether nothing was typed in the row.
+    pub fn is_blank(&self) -> bool {
         FIELDS.iter().all(|f| self.clone().field_mut(f).is_none_or(|v| v.trim().is_empty()))
     }
 }

@@ -23,6 +23,8 @@ pub struct Entry<'a> {
     pub reason: Reason,
     /// The signed link for [`action_for`] of the step, if it has one.
     pub action_url: Option<String>,
+    /// The dashboard form the item is filled in on (the yearly follow-up), if it has one.
+    pub form_url: Option<String>,
 }
 
 /// A message ready for a channel: subject, plain text, HTML in the channel's flavour, and
@@ -317,9 +319,10 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
         basis: obligation.map(|o| o.basis.clone()).unwrap_or_default(),
         basis_html: None,
         links: entry
-            .action_url
+            .form_url
             .iter()
-            .zip(action_label)
+            .map(|url| (url, if sv { "Fyll i uppföljningen" } else { "Fill in the follow-up" }))
+            .chain(entry.action_url.iter().zip(action_label))
             .map(|(url, label)| ItemLink {
                 label: label.to_owned(),
                 url: url.clone(),
@@ -605,6 +608,7 @@ mod tests {
             step: Step::Before(14),
             reason: Reason::Holder,
             action_url: Some("https://arshjul.example.org/ack/v1.abc.def".into()),
+            form_url: None,
         };
         let message = compose(&config, &person(&config, "linnea.dahl"), &[entry], Format::Email).unwrap();
         assert_eq!(
@@ -647,6 +651,7 @@ mod tests {
                 step: Step::Due,
                 reason: Reason::Holder,
                 action_url: None,
+                form_url: None,
             },
             Entry {
                 occurrence: &second,
@@ -656,6 +661,7 @@ mod tests {
                     away: PersonId::checked("magnus.berg"),
                 },
                 action_url: None,
+                form_url: None,
             },
         ];
         let mut reader = person(&config, "grace.miller");

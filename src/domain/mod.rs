@@ -5,6 +5,7 @@ pub mod access;
 pub mod business_days;
 pub mod calls;
 pub mod config;
+pub mod dashboard;
 pub mod feeds;
 pub mod followup;
 pub mod mandate;

@@ -73,6 +73,33 @@ pub trait Expiring {
     fn expires(&self) -> i64;
 }
 
+/// What a sign-in link allows: `person` signs in once, before it expires, and lands on `next`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInClaims {
+    #[serde(rename = "p")]
+    pub person: String,
+    /// Makes the link single use: the store remembers the nonces used.
+    #[serde(rename = "n")]
+    pub nonce: String,
+    /// The dashboard path to go to after signing in.
+    #[serde(rename = "t")]
+    pub next: String,
+    #[serde(rename = "i")]
+    pub issued: i64,
+    #[serde(rename = "e")]
+    pub expires: i64,
+}
+
+impl Expiring for SignInClaims {
+    fn issued(&self) -> i64 {
+        self.issued
+    }
+
+    fn expires(&self) -> i64 {
+        self.expires
+    }
+}
+
 impl Expiring for LinkClaims {
     fn issued(&self) -> i64 {
         self.issued

@@ -2,6 +2,7 @@
 
 mod ack;
 mod calls;
+mod dashboard;
 mod feeds;
 mod health;
 mod hooks;
@@ -13,6 +14,8 @@ use axum::Router;
 
 use crate::startup::Shared;
 
+pub use dashboard::report_document;
+
 /// The whole HTTP interface.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -22,5 +25,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(hooks::router())
         .merge(calls::router())
         .merge(feeds::router())
+        .merge(dashboard::router())
         .with_state(shared)
 }

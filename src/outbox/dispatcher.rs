@@ -20,7 +20,8 @@ use crate::channels::{ItemSummary, Notifier, Outgoing, Receipt, Recipient, SendE
 use crate::domain::calls::{Announcement, Interest, answers_so_far, channel_named};
 use crate::domain::config::{Config, Language, Person};
 use crate::domain::messages::{CallEntry, Entry, Format, ItemLink, Rendered, action_for, compose, compose_calls};
-use crate::domain::occurrence::StoredOccurrence;
+use crate::domain::followup;
+use crate::domain::occurrence::{Action, StoredOccurrence};
 use crate::domain::planner::{Ask, Reason, Step, Subject, idempotency_key};
 use crate::domain::routing::{Address, Route, Transport};
 use crate::settings::{DeliverySettings, Settings};
@@ -373,6 +374,8 @@ impl Dispatcher {
                 call: occurrence.announcement_id.and_then(|id| batch.announcements.get(&id)),
                 step,
                 reason: Reason::parse(&row.reason, config),
+                form_url: (occurrence.obligation == followup::OBLIGATION && action_for(step) == Some(Action::Submit))
+                    .then(|| self.shared.links.page_url(&followup::form_path(occurrence.id))),
                 action_url,
             });
         }

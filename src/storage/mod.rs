@@ -18,10 +18,12 @@ use crate::settings::DatabaseSettings;
 
 mod actions;
 mod calls;
+mod dashboard;
 mod inbox;
 mod outbox;
 
 pub use actions::{ActionOutcome, Actor};
+pub use dashboard::Session;
 pub use calls::{Announced, CallChange, InterestRecorded, InterestRow, Outcome};
 pub use inbox::{InboxRow, Settled};
 

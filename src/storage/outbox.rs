@@ -284,6 +284,18 @@ impl Store {
         tx.commit().await.context("committing delivery outcomes")
     }
 
+    /// Every delivery about occurrence `id`, oldest first.
+    pub async fn deliveries_of(&self, occurrence_id: i64) -> anyhow::Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE occurrence_id = $1 ORDER BY id"
+        ))
+        .bind(occurrence_id)
+        .fetch_all(&self.pool)
+        .await
+        .context("listing an occurrence's deliveries")?;
+        rows.iter().map(row_to_delivery).collect()
+    }
+
     /// The delivery whose message the channel knows by `provider_id` (a Matrix event id, a
     /// Message-ID), if any.
     pub async fn delivery_by_provider_id(&self, provider_id: &str) -> anyhow::Result<Option<OutboxRow>> {

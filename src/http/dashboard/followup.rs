@@ -1,0 +1,178 @@
+//! The yearly follow-up form, reached from the reminder's link: one row per project or
+//! activity. Drafts are saved; what was typed comes back with every error; submitting it
+//! submits the occurrence, and the manager acknowledges as before.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Form, Router};
+
+use super::{Visitor, message, not_found, page, unavailable};
+use crate::domain::followup::{self, ActivityInput, FieldError, MAX_ACTIVITIES};
+use crate::domain::messages::{long_date, title, unit_name};
+use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence};
+use crate::startup::Shared;
+use crate::storage::{ActionOutcome, Actor};
+
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new().route("/dashboard/occurrences/{id}/followup", get(show).post(save))
+}
+
+/// The follow-up occurrence `id`, if the visitor may fill it in; else the page that says no.
+async fn open(shared: &Shared, visitor: &Visitor, id: i64) -> Result<StoredOccurrence, Response> {
+    match shared.store.occurrence(id).await {
+        Ok(Some(o)) if o.obligation == followup::OBLIGATION && visitor.viewer.sees_unit(&o.unit) => Ok(o),
+        Ok(_) => Err(not_found(visitor)),
+        Err(error) => Err(unavailable(visitor, &error)),
+    }
+}
+
+/// What the form shows besides the rows: the errors beside their fields, a notice, and how
+/// many blank rows to add to.
+#[derive(Default)]
+struct Shown<'a> {
+    errors: &'a [FieldError],
+    notice: Option<&'a str>,
+    blank_rows: usize,
+}
+
+/// The form with `rows` (trailing blank rows trimmed) and what `shown` adds.
+fn form(
+    shared: &Shared,
+    visitor: &Visitor,
+    occurrence: &StoredOccurrence,
+    status: StatusCode,
+    mut rows: Vec<ActivityInput>,
+    shown: Shown<'_>,
+) -> Response {
+    let errors = shown.errors;
+    let notice = shown.notice;
+    let config = shared.config();
+    let language = visitor.language;
+    let locked = matches!(occurrence.state, OccurrenceState::Acknowledged | OccurrenceState::Waived);
+    while rows.last().is_some_and(ActivityInput::is_blank) {
+        rows.pop();
+    }
+    if !locked {
+        let room = MAX_ACTIVITIES.saturating_sub(rows.len());
+        rows.extend(std::iter::repeat_n(ActivityInput::default(), shown.blank_rows.max(1).min(room)));
+    }
+    let field_errors: BTreeMap<String, &str> = errors
+        .iter()
+        .filter_map(|e| e.row.map(|row| (format!("{}_{row}", e.field), e.message.as_str())))
+        .collect();
+    let form_errors: Vec<&str> = errors.iter().filter(|e| e.row.is_none()).map(|e| e.message.as_str()).collect();
+    let summary: Vec<(String, &str)> = errors
+        .iter()
+        .map(|e| (format!("{}_{}", e.field, e.row.unwrap_or(0)), e.message.as_str()))
+        .collect();
+    page(
+        visitor,
+        status,
+        "followup.html",
+        &followup::form_path(occurrence.id),
+        minijinja::context! {
+            id => occurrence.id,
+            title => title(&config, occurrence, language),
+            unit => unit_name(&config, occurrence, language),
+            period => occurrence.period,
+            due => long_date(&config, occurrence.due_at, language),
+            submitted => occurrence.state == OccurrenceState::Submitted,
+            locked, rows, field_errors, form_errors, summary, notice,
+        },
+    )
+}
+
+async fn show(State(shared): State<Arc<Shared>>, visitor: Visitor, Path(id): Path<i64>) -> Response {
+    let occurrence = match open(&shared, &visitor, id).await {
+        Ok(o) => o,
+        Err(page) => return page,
+    };
+    match shared.store.followup(id).await {
+        Ok(saved) => {
+            let rows = saved.map(|f| f.rows).unwrap_or_default();
+            form(&shared, &visitor, &occurrence, StatusCode::OK, rows, Shown::default())
+        }
+        Err(error) => unavailable(&visitor, &error),
+    }
+}
+
+async fn save(
+    State(shared): State<Arc<Shared>>,
+    visitor: Visitor,
+    Path(id): Path<i64>,
+    Form(posted): Form<Vec<(String, String)>>,
+) -> Response {
+    if !visitor.posted_csrf(&posted) {
+        return super::forged(&visitor);
+    }
+    let occurrence = match open(&shared, &visitor, id).await {
+        Ok(o) => o,
+        Err(page) => return page,
+    };
+    if matches!(occurrence.state, OccurrenceState::Acknowledged | OccurrenceState::Waived) {
+        return form(&shared, &visitor, &occurrence, StatusCode::CONFLICT, Vec::new(), Shown::default());
+    }
+    let rows = followup::read_rows(posted.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let intent = posted.iter().find(|(k, _)| k == "intent").map_or("draft", |(_, v)| v.as_str());
+    let (now, person) = (shared.clock.now(), visitor.viewer.person.as_str());
+    let sv = visitor.language == crate::domain::config::Language::Sv;
+    let checked = (intent == "submit").then(|| followup::check(&rows, visitor.language));
+    let submitting = matches!(checked, Some(Ok(_)));
+    // What was typed is saved first, whatever happens next: nothing is lost.
+    if let Err(error) = shared.store.save_followup(id, &rows, person, submitting, now).await {
+        return unavailable(&visitor, &error);
+    }
+    match checked {
+        None => {
+            let shown = Shown {
+                notice: Some(if sv { "Utkastet är sparat." } else { "The draft is saved." }),
+                blank_rows: if intent == "add" { 2 } else { 1 },
+                ..Shown::default()
+            };
+            form(&shared, &visitor, &occurrence, StatusCode::OK, rows, shown)
+        }
+        Some(Err(errors)) => form(
+            &shared,
+            &visitor,
+            &occurrence,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            rows,
+            Shown {
+                errors: &errors,
+                ..Shown::default()
+            },
+        ),
+        Some(Ok(activities)) => {
+            let actor = Actor {
+                person,
+                channel: "dashboard",
+                source: "follow-up form",
+                note: None,
+            };
+            match shared.record_action(id, Action::Submit, &actor).await {
+                Ok(Some(ActionOutcome::Recorded { .. } | ActionOutcome::AlreadyRecorded(_))) => {
+                    shared.metrics.action(Action::Submit.as_str(), "recorded");
+                    tracing::info!(occurrence = id, person, activities = activities.len(), "follow-up submitted on the form");
+                    message(
+                        &visitor,
+                        StatusCode::OK,
+                        ("Tack – uppföljningen är inlämnad", "Thank you – the follow-up is submitted"),
+                        (
+                            "Kommunledningskontoret har fått den. Chefen ombeds nu kvittera den.",
+                            "The central office has it. The manager is now asked to acknowledge it.",
+                        ),
+                    )
+                }
+                Ok(Some(ActionOutcome::Refused(_)) | None) => {
+                    form(&shared, &visitor, &occurrence, StatusCode::CONFLICT, rows, Shown::default())
+                }
+                Err(error) => unavailable(&visitor, &error),
+            }
+        }
+    }
+}

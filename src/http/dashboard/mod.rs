@@ -1,0 +1,312 @@
+//! The dashboard: server-rendered pages for people in the directory, signed in by a one-time
+//! emailed link. Swedish by default, English by a switch kept in a cookie. Every form carries
+//! a CSRF token: the session's own once signed in, a double-submit cookie before.
+//!
+//! - [`sign_in`]: asking for a link, using it, signing out.
+//! - [`pages`]: the year (wheel and matrix), an occurrence, the outbox, EU calls, the report.
+//! - [`followup`]: the yearly follow-up form.
+
+mod followup;
+mod pages;
+mod sign_in;
+
+use std::sync::{Arc, LazyLock};
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use minijinja::{Environment, State, Value};
+use ring::digest;
+use serde::Deserialize;
+
+use crate::domain::access::Viewer;
+use crate::domain::config::Language;
+use crate::domain::report::{self, Report};
+use crate::startup::Shared;
+
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard") }))
+        .route("/dashboard/style.css", get(style))
+        .route("/language/{code}", get(switch_language))
+        .merge(sign_in::router())
+        .merge(pages::router())
+        .merge(followup::router())
+}
+
+const SESSION_COOKIE: &str = "arshjul_session";
+const LANGUAGE_COOKIE: &str = "arshjul_lang";
+/// The double-submit CSRF cookie of the forms shown before signing in.
+const FORM_COOKIE: &str = "arshjul_form";
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    let templates = [
+        ("base.html", include_str!("../../../templates/dashboard/base.html")),
+        ("message.html", include_str!("../../../templates/dashboard/message.html")),
+        ("sign_in.html", include_str!("../../../templates/dashboard/sign_in.html")),
+        ("year.html", include_str!("../../../templates/dashboard/year.html")),
+        ("occurrence.html", include_str!("../../../templates/dashboard/occurrence.html")),
+        ("outbox.html", include_str!("../../../templates/dashboard/outbox.html")),
+        ("calls.html", include_str!("../../../templates/dashboard/calls.html")),
+        ("report.html", include_str!("../../../templates/dashboard/report.html")),
+        ("report_body.html", include_str!("../../../templates/dashboard/report_body.html")),
+        ("report_document.html", include_str!("../../../templates/dashboard/report_document.html")),
+        ("followup.html", include_str!("../../../templates/dashboard/followup.html")),
+    ];
+    for (name, source) in templates {
+        if let Err(error) = env.add_template(name, source) {
+            tracing::error!(%error, template = name, "invalid dashboard template");
+        }
+    }
+    // `{{ t("svenska", "English") }}`: the text in the page's language.
+    env.add_function("t", |state: &State, sv: String, en: String| {
+        if state.lookup("lang").is_some_and(|l| l.as_str() == Some("en")) { en } else { sv }
+    });
+    env
+});
+
+async fn style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("../../../templates/dashboard/style.css"),
+    )
+        .into_response()
+}
+
+/// The value of cookie `name` in the request's headers.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(key, value)| (key == name).then_some(value))
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, path /, Secure when served over TLS.
+fn set_cookie(shared: &Shared, name: &str, value: &str, max_age_seconds: i64) -> HeaderValue {
+    let secure = if shared.links.over_tls() { "; Secure" } else { "" };
+    let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure}");
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The page language: the switch's cookie, else Swedish.
+fn language(headers: &HeaderMap) -> Language {
+    match cookie(headers, LANGUAGE_COOKIE) {
+        Some("en") => Language::En,
+        _ => Language::Sv,
+    }
+}
+
+fn lang_code(language: Language) -> &'static str {
+    if language == Language::Sv { "sv" } else { "en" }
+}
+
+#[derive(Deserialize)]
+struct Next {
+    next: Option<String>,
+}
+
+/// `/language/en?next=/dashboard`: remembers the language and goes back.
+async fn switch_language(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    axum::extract::Path(code): axum::extract::Path<String>,
+    Query(next): Query<Next>,
+) -> Response {
+    let code = if code == "en" { "en" } else { "sv" };
+    let mut response = Redirect::to(&local_path(next.next.as_deref())).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&shared, LANGUAGE_COOKIE, code, 365 * 24 * 3600),
+    );
+    response
+}
+
+/// `next` if it is a path of this site, else the dashboard: never a redirect elsewhere.
+fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
+        _ => "/dashboard".to_owned(),
+    }
+}
+
+/// SHA-256 in hex: sessions are stored by the hash of their cookie.
+fn sha256_hex(text: &str) -> String {
+    digest::digest(&digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A fresh random token (session id, CSRF token), or the error page.
+fn random_or_error() -> Result<String, Response> {
+    crate::links::random_token().map_err(|error| {
+        tracing::error!(error = format!("{error:#}"), "no random token");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    })
+}
+
+/// Whether two secrets are equal, in time that does not depend on where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
+/// A signed-in person, with what they may see and the session's CSRF token. Extracting it
+/// from a request without a live session redirects to the sign-in page.
+pub(super) struct Visitor {
+    pub viewer: Viewer,
+    pub name: String,
+    pub csrf: String,
+    pub language: Language,
+    session_hash: String,
+}
+
+impl Visitor {
+    /// Whether a posted form carries this session's CSRF token.
+    fn posted_csrf(&self, form: &[(String, String)]) -> bool {
+        form.iter()
+            .any(|(key, value)| key == "csrf" && same_secret(value, &self.csrf))
+    }
+}
+
+impl FromRequestParts<Arc<Shared>> for Visitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> Result<Self, Self::Rejection> {
+        let language = language(&parts.headers);
+        let to_sign_in = || {
+            let here = parts.uri.path_and_query().map_or("/dashboard", |p| p.as_str());
+            let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
+            Redirect::to(&format!("/sign-in?next={next}")).into_response()
+        };
+        let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(to_sign_in());
+        };
+        let session_hash = sha256_hex(id);
+        let session = match shared.store.session(&session_hash, shared.clock.now()).await {
+            Ok(Some(session)) => session,
+            Ok(None) => return Err(to_sign_in()),
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "reading a session failed");
+                return Err(super::ack::unavailable(language).into_response());
+            }
+        };
+        let config = shared.config();
+        let Some(viewer) = Viewer::of(&config, &session.person) else {
+            // They left the directory or lost their roles since signing in.
+            return Err(to_sign_in());
+        };
+        let name = config
+            .directory
+            .person_named(&session.person)
+            .map_or_else(|| session.person.clone(), |p| p.name.clone());
+        Ok(Self {
+            viewer,
+            name,
+            csrf: session.csrf,
+            language,
+            session_hash,
+        })
+    }
+}
+
+/// A rendered page with the headers every dashboard page gets.
+fn render(status: StatusCode, template: &str, context: Value) -> Response {
+    match TEMPLATES.get_template(template).and_then(|t| t.render(context)) {
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                ),
+            );
+            headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), template, "rendering a dashboard page failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// The compiled report as a standalone HTML document (`arshjul report --format html`).
+pub fn report_document(report: &Report, language: Language) -> anyhow::Result<String> {
+    let template = TEMPLATES.get_template("report_document.html")?;
+    Ok(template.render(report_context(report, language))?)
+}
+
+/// What the report's templates need: the report, its language and the amount formatter.
+fn report_context(report: &Report, language: Language) -> Value {
+    minijinja::context! {
+        report, lang => lang_code(language), kronor => Value::from_function(|amount: i64| report::kronor(amount)),
+    }
+}
+
+/// A page for a signed-in visitor: `context` plus the language, the visitor and their token.
+fn page(visitor: &Visitor, status: StatusCode, template: &str, path: &str, context: Value) -> Response {
+    let base = minijinja::context! {
+        lang => lang_code(visitor.language),
+        visitor_name => visitor.name,
+        central => visitor.viewer.is_central(),
+        csrf => visitor.csrf,
+        here => path,
+    };
+    render(status, template, minijinja::context! { ..context, ..base })
+}
+
+/// A page with a heading and a sentence: refusals, confirmations, errors.
+fn message(visitor: &Visitor, status: StatusCode, title: (&str, &str), text: (&str, &str)) -> Response {
+    let sv = visitor.language == Language::Sv;
+    let pick = |(s, e): (&str, &str)| if sv { s.to_owned() } else { e.to_owned() };
+    page(
+        visitor,
+        status,
+        "message.html",
+        "/dashboard",
+        minijinja::context! { title => pick(title), text => pick(text) },
+    )
+}
+
+/// The page for a form posted without this session's CSRF token.
+fn forged(visitor: &Visitor) -> Response {
+    message(
+        visitor,
+        StatusCode::FORBIDDEN,
+        ("Formuläret kunde inte tas emot", "The form could not be accepted"),
+        (
+            "Formuläret kom inte från den här inloggningen. Ladda om sidan och försök igen.",
+            "The form did not come from this session. Reload the page and try again.",
+        ),
+    )
+}
+
+/// The page for something the visitor may not see, or that does not exist: the same, so
+/// that nobody learns what exists in units they may not see.
+fn not_found(visitor: &Visitor) -> Response {
+    message(
+        visitor,
+        StatusCode::NOT_FOUND,
+        ("Sidan finns inte", "No such page"),
+        (
+            "Det finns ingenting här som du har behörighet att se.",
+            "There is nothing here that you may see.",
+        ),
+    )
+}
+
+/// The page for a database that cannot be reached.
+fn unavailable(visitor: &Visitor, error: &anyhow::Error) -> Response {
+    tracing::error!(error = format!("{error:#}"), "a dashboard page could not read the database");
+    super::ack::unavailable(visitor.language).into_response()
+}

@@ -1,0 +1,263 @@
+//! Signing in by a one-time emailed link. `POST /sign-in` mails a link to a person in the
+//! directory with a role (and says the same whatever the address, so nobody learns who is in
+//! the directory); `GET /sign-in/{token}` only shows a button, because mail scanners follow
+//! links; its `POST` uses the link up — once, within 15 minutes — and starts a session.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use jiff::SignedDuration;
+
+use super::{
+    FORM_COOKIE, Next, SESSION_COOKIE, Visitor, cookie, lang_code, language, local_path, random_or_error, render,
+    same_secret, set_cookie, sha256_hex,
+};
+use crate::channels::Recipient;
+use crate::domain::access::Viewer;
+use crate::domain::config::Language;
+use crate::domain::tokens::SignInClaims;
+use crate::links::SIGN_IN_MINUTES;
+use crate::startup::Shared;
+use crate::storage::Session;
+
+/// How long a session lasts.
+const SESSION_HOURS: i64 = 12;
+
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/sign-in", get(ask).post(send_link))
+        .route("/sign-in/{token}", get(confirm).post(start))
+        .route("/sign-out", post(sign_out))
+}
+
+#[derive(serde::Deserialize)]
+struct LinkRequest {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Confirmation {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A page of the sign-in flow, with the double-submit CSRF token in a cookie and the form.
+fn sign_in_page(shared: &Shared, headers: &HeaderMap, status: StatusCode, context: minijinja::Value) -> Response {
+    let token = match cookie(headers, FORM_COOKIE) {
+        Some(token) if token.len() >= 32 => token.to_owned(),
+        _ => match random_or_error() {
+            Ok(token) => token,
+            Err(response) => return response,
+        },
+    };
+    let lang = lang_code(language(headers));
+    let mut response = render(
+        status,
+        "sign_in.html",
+        minijinja::context! { ..context, ..minijinja::context! { lang, csrf => token, here => "/sign-in" } },
+    );
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie(shared, FORM_COOKIE, &token, 3600));
+    response
+}
+
+/// Whether a pre-session form's token matches its cookie.
+fn form_token_matches(headers: &HeaderMap, posted: &str) -> bool {
+    cookie(headers, FORM_COOKIE).is_some_and(|expected| !posted.is_empty() && same_secret(posted, expected))
+}
+
+async fn ask(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
+    let next = local_path(next.next.as_deref());
+    sign_in_page(&shared, &headers, StatusCode::OK, minijinja::context! { step => "ask", next })
+}
+
+async fn send_link(State(shared): State<Arc<Shared>>, headers: HeaderMap, Form(request): Form<LinkRequest>) -> Response {
+    let next = local_path(Some(&request.next));
+    if !form_token_matches(&headers, &request.csrf) {
+        return sign_in_page(
+            &shared,
+            &headers,
+            StatusCode::FORBIDDEN,
+            minijinja::context! { step => "ask", next, stale => true, email => request.email },
+        );
+    }
+    let email = request.email.trim();
+    if !email.contains('@') {
+        return sign_in_page(
+            &shared,
+            &headers,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            minijinja::context! { step => "ask", next, invalid => true, email },
+        );
+    }
+    let config = shared.config();
+    let person = config
+        .directory
+        .people
+        .iter()
+        .find(|p| p.email.eq_ignore_ascii_case(email))
+        .filter(|p| Viewer::of(&config, p.id.as_str()).is_some());
+    match person {
+        Some(person) => {
+            if let Err(error) = mail_link(&shared, person, &next).await {
+                tracing::error!(error = format!("{error:#}"), person = %person.id, "sending a sign-in link failed");
+            } else {
+                tracing::info!(person = %person.id, "sign-in link sent");
+            }
+        }
+        None => tracing::info!("sign-in asked for an address that may not sign in"),
+    }
+    sign_in_page(&shared, &headers, StatusCode::OK, minijinja::context! { step => "sent" })
+}
+
+async fn mail_link(shared: &Shared, person: &crate::domain::config::Person, next: &str) -> anyhow::Result<()> {
+    let now = shared.clock.now();
+    let url = shared.links.sign_in_url(person.id.as_str(), next, now)?;
+    let (subject, text) = match person.language {
+        Language::Sv => (
+            "Logga in i årshjulet",
+            format!(
+                "Hej {},\n\nLogga in i årshjulet med länken nedan. Den fungerar en gång och i {SIGN_IN_MINUTES} minuter.\n\n{url}\n\nHar du inte bett om länken kan du bortse från det här meddelandet.\n",
+                person.name
+            ),
+        ),
+        Language::En => (
+            "Sign in to the governance calendar",
+            format!(
+                "Hello {},\n\nSign in to the governance calendar with the link below. It works once, for {SIGN_IN_MINUTES} minutes.\n\n{url}\n\nIf you did not ask for it, you can ignore this message.\n",
+                person.name
+            ),
+        ),
+    };
+    let html = format!(
+        "<p>{}</p>",
+        minijinja::HtmlEscape(&text)
+            .to_string()
+            .replace("\n\n", "</p><p>")
+            .replace(&url, &format!("<a href=\"{url}\">{url}</a>"))
+    );
+    let key = format!("sign-in/{}/{}", person.id, now.as_second());
+    shared
+        .mailer
+        .send_direct(&Recipient::from(person), subject, text, html, &key)
+        .await
+        .map_err(anyhow::Error::from)
+}
+
+/// The verified claims of a sign-in link, or the page that says why it does not work.
+fn verify(shared: &Shared, headers: &HeaderMap, token: &str) -> Result<SignInClaims, Response> {
+    shared.links.signer.verify(token, shared.clock.now()).map_err(|error| {
+        shared.metrics.rejected_link(error.label());
+        tracing::warn!(reason = error.label(), "refused a sign-in link");
+        sign_in_page(
+            shared,
+            headers,
+            StatusCode::GONE,
+            minijinja::context! { step => "ask", next => "/dashboard", refused => error.label() },
+        )
+    })
+}
+
+async fn confirm(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    match verify(&shared, &headers, &token) {
+        Ok(claims) => {
+            let name = shared
+                .config()
+                .directory
+                .person_named(&claims.person)
+                .map_or_else(|| claims.person.clone(), |p| p.name.clone());
+            sign_in_page(
+                &shared,
+                &headers,
+                StatusCode::OK,
+                minijinja::context! { step => "confirm", name, action => format!("/sign-in/{token}") },
+            )
+        }
+        Err(page) => page,
+    }
+}
+
+async fn start(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<Confirmation>,
+) -> Response {
+    let claims = match verify(&shared, &headers, &token) {
+        Ok(claims) => claims,
+        Err(page) => return page,
+    };
+    let again = |step: &str| {
+        sign_in_page(
+            &shared,
+            &headers,
+            StatusCode::FORBIDDEN,
+            minijinja::context! { step, next => claims.next.clone(), refused => step },
+        )
+    };
+    if !form_token_matches(&headers, &form.csrf) {
+        return again("stale");
+    }
+    let config = shared.config();
+    if Viewer::of(&config, &claims.person).is_none() {
+        return again("no_access");
+    }
+    let now = shared.clock.now();
+    let expires = jiff::Timestamp::from_second(claims.expires).unwrap_or(now);
+    let (id, csrf) = match (random_or_error(), random_or_error()) {
+        (Ok(id), Ok(csrf)) => (id, csrf),
+        (Err(response), _) | (_, Err(response)) => return response,
+    };
+    let session = Session {
+        person: claims.person.clone(),
+        csrf,
+    };
+    let stored = async {
+        if !shared.store.use_sign_in(&claims.nonce, &claims.person, expires, now).await? {
+            return Ok(false);
+        }
+        let until = now.checked_add(SignedDuration::from_hours(SESSION_HOURS))?;
+        shared.store.start_session(&sha256_hex(&id), &session, now, until).await?;
+        anyhow::Ok(true)
+    };
+    match stored.await {
+        Ok(true) => {
+            tracing::info!(person = %claims.person, "signed in to the dashboard");
+            let mut response = Redirect::to(&local_path(Some(&claims.next))).into_response();
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(&shared, SESSION_COOKIE, &id, SESSION_HOURS * 3600),
+            );
+            response
+        }
+        Ok(false) => again("used"),
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "starting a session failed");
+            super::super::ack::unavailable(language(&headers)).into_response()
+        }
+    }
+}
+
+async fn sign_out(State(shared): State<Arc<Shared>>, visitor: Visitor, Form(form): Form<Vec<(String, String)>>) -> Response {
+    if !visitor.posted_csrf(&form) {
+        return super::forged(&visitor);
+    }
+    if let Err(error) = shared.store.end_session(&visitor.session_hash).await {
+        return super::unavailable(&visitor, &error);
+    }
+    let mut response = Redirect::to("/sign-in").into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie(&shared, SESSION_COOKIE, "", 0));
+    response
+}

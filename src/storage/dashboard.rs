@@ -1,0 +1,178 @@
+//! What the dashboard keeps: single-use sign-in links, sessions, and the follow-up forms.
+
+use std::collections::HashMap;
+
+use anyhow::Context as _;
+use jiff::Timestamp;
+use sqlx::Row as _;
+
+use super::{Store, timestamp};
+use crate::domain::dashboard::LastAction;
+use crate::domain::followup::ActivityInput;
+use crate::domain::report::StoredFollowUp;
+
+/// A signed-in person's session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub person: String,
+    /// The token every form of this session posts back.
+    pub csrf: String,
+}
+
+impl Store {
+    /// Marks the sign-in link with `nonce` used; false if it was used before. Forgets links
+    /// that have expired, which cannot be used again anyway.
+    pub async fn use_sign_in(&self, nonce: &str, person: &str, expires: Timestamp, now: Timestamp) -> anyhow::Result<bool> {
+        sqlx::query("DELETE FROM sign_ins_used WHERE expires_at < $1")
+            .bind(now.as_second())
+            .execute(&self.pool)
+            .await
+            .context("forgetting expired sign-in links")?;
+        let inserted = sqlx::query(
+            "INSERT INTO sign_ins_used (nonce, person, used_at, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (nonce) DO NOTHING",
+        )
+        .bind(nonce)
+        .bind(person)
+        .bind(now.as_second())
+        .bind(expires.as_second())
+        .execute(&self.pool)
+        .await
+        .context("recording a sign-in")?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
+    /// Starts a session known by the SHA-256 of its cookie.
+    pub async fn start_session(&self, id_sha256: &str, session: &Session, now: Timestamp, expires: Timestamp) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(now.as_second())
+            .execute(&self.pool)
+            .await
+            .context("forgetting expired sessions")?;
+        sqlx::query(
+            "INSERT INTO sessions (id_sha256, person, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id_sha256)
+        .bind(session.person.as_str())
+        .bind(session.csrf.as_str())
+        .bind(now.as_second())
+        .bind(expires.as_second())
+        .execute(&self.pool)
+        .await
+        .context("starting a session")?;
+        Ok(())
+    }
+
+    /// The session known by `id_sha256`, if it has not expired.
+    pub async fn session(&self, id_sha256: &str, now: Timestamp) -> anyhow::Result<Option<Session>> {
+        let row = sqlx::query("SELECT person, csrf FROM sessions WHERE id_sha256 = $1 AND expires_at >= $2")
+            .bind(id_sha256)
+            .bind(now.as_second())
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading a session")?;
+        row.map(|row| {
+            Ok(Session {
+                person: row.try_get("person")?,
+                csrf: row.try_get("csrf")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends the session known by `id_sha256` (signing out).
+    pub async fn end_session(&self, id_sha256: &str) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_sha256 = $1")
+            .bind(id_sha256)
+            .execute(&self.pool)
+            .await
+            .context("ending a session")?;
+        Ok(())
+    }
+
+    /// The follow-up form of occurrence `id`, draft or submitted, if anything was saved.
+    pub async fn followup(&self, occurrence_id: i64) -> anyhow::Result<Option<StoredFollowUp>> {
+        let row = sqlx::query(&format!("{FOLLOWUP_SELECT} WHERE occurrence_id = $1"))
+            .bind(occurrence_id)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading a follow-up")?;
+        row.as_ref().map(followup_from_row).transpose()
+    }
+
+    /// Every follow-up form saved.
+    pub async fn followups(&self) -> anyhow::Result<Vec<StoredFollowUp>> {
+        let rows = sqlx::query(FOLLOWUP_SELECT)
+            .fetch_all(&self.pool)
+            .await
+            .context("reading the follow-ups")?;
+        rows.iter().map(followup_from_row).collect()
+    }
+
+    /// Saves the form of occurrence `id` as typed; marks it submitted when `submitted`.
+    pub async fn save_followup(
+        &self,
+        occurrence_id: i64,
+        rows: &[ActivityInput],
+        person: &str,
+        submitted: bool,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
+        let activities = serde_json::to_string(rows).context("encoding a follow-up")?;
+        let submitted_at = submitted.then_some(now.as_second());
+        sqlx::query(
+            "INSERT INTO followups (occurrence_id, activities, saved_by, saved_at, submitted_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (occurrence_id) DO UPDATE SET \
+             activities = excluded.activities, saved_by = excluded.saved_by, saved_at = excluded.saved_at, \
+             submitted_at = COALESCE(excluded.submitted_at, followups.submitted_at)",
+        )
+        .bind(occurrence_id)
+        .bind(activities)
+        .bind(person)
+        .bind(now.as_second())
+        .bind(submitted_at)
+        .execute(&self.pool)
+        .await
+        .context("saving a follow-up")?;
+        Ok(())
+    }
+
+    /// The last submit, acknowledge or waive of every occurrence that has one.
+    pub async fn last_actions(&self) -> anyhow::Result<HashMap<i64, LastAction>> {
+        let rows = sqlx::query(
+            "SELECT occurrence_id, actor, action, at FROM audit_log WHERE id IN (SELECT MAX(id) FROM audit_log \
+             WHERE occurrence_id IS NOT NULL AND action IN ('submit', 'acknowledge', 'waive') GROUP BY occurrence_id)",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .context("reading the last actions")?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("occurrence_id")?,
+                    LastAction {
+                        person: row.try_get("actor")?,
+                        action: row.try_get("action")?,
+                        at: timestamp(row.try_get("at")?)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+}
+
+const FOLLOWUP_SELECT: &str = "SELECT occurrence_id, activities, saved_by, saved_at, submitted_at FROM followups";
+
+fn followup_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredFollowUp> {
+    let activities: String = row.try_get("activities")?;
+    Ok(StoredFollowUp {
+        occurrence_id: row.try_get("occurrence_id")?,
+        rows: serde_json::from_str(&activities).context("a stored follow-up is not the JSON expected")?,
+        saved_by: row.try_get("saved_by")?,
+        saved_at: timestamp(row.try_get("saved_at")?)?,
+        submitted_at: row
+            .try_get::<Option<i64>, _>("submitted_at")?
+            .map(timestamp)
+            .transpose()?,
+    })
+}
