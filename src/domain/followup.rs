@@ -110,7 +110,8 @@ pub struct FieldError {
 }
 
 /// The rows of a posted form (`name_0`, `budget_0`, … `goals_N`), in row order; unknown
-/// keys are left to the caller. Blank rows are kept (the form shows them again).
+/// keys are left to the caller. Blank rows between others are kept (the form shows them
+/// again); blank rows at the end are dropped.
 pub fn read_rows<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<ActivityInput> {
     let mut rows: Vec<ActivityInput> = Vec::new();
     for (key, value) in pairs {
@@ -125,6 +126,9 @@ pub fn read_rows<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec
         if let Some(slot) = rows[index].field_mut(field) {
             *slot = value.to_owned();
         }
+    }
+    while rows.last().is_some_and(ActivityInput::is_blank) {
+        rows.pop();
     }
     rows
 }
@@ -280,7 +284,14 @@ mod tests {
 
     #[test]
     fn posted_rows_are_read_by_index_and_unknown_keys_ignored() {
-        let pairs = [("name_1", "B"), ("name_0", "A"), ("budget_0", "5"), ("csrf", "x"), ("evil_99", "y")];
+        let pairs = [
+            ("name_1", "B"),
+            ("name_0", "A"),
+            ("budget_0", "5"),
+            ("csrf", "x"),
+            ("evil_99", "y"),
+            ("name_2", " "),
+        ];
         let rows = read_rows(pairs);
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].name.as_str(), rows[0].budget.as_str(), rows[1].name.as_str()), ("A", "5", "B"));

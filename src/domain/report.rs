@@ -35,6 +35,17 @@ pub enum Timeliness {
 }
 
 impl Timeliness {
+    /// The name in CSV exports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OnTime => "on_time",
+            Self::Late => "late",
+            Self::Missing => "missing",
+            Self::NotYetDue => "not_yet_due",
+            Self::Waived => "waived",
+        }
+    }
+
     /// In words, in `language`.
     pub fn label(self, language: Language) -> &'static str {
         match (self, language) {
@@ -263,7 +274,7 @@ pub fn csv(report: &Report) -> String {
             report.year.to_string(),
             unit.unit.clone(),
             unit.name.clone(),
-            format!("{:?}", unit.timeliness).to_lowercase(),
+            unit.timeliness.as_str().to_owned(),
             unit.due.clone(),
             unit.submitted.clone().unwrap_or_default(),
         ];

@@ -131,22 +131,28 @@ pub fn test_now() -> jiff::Timestamp {
 pub struct TestApp {
     pub address: String,
     pub shared: Arc<Shared>,
+    pub dispatcher: Arc<arshjul::outbox::Dispatcher>,
     pub shutdown: CancellationToken,
     running: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl TestApp {
     pub async fn spawn(settings: Settings) -> Self {
-        let app = Application::build(settings, Arc::new(FixedClock(test_now())))
-            .await
-            .expect("building the app");
+        Self::spawn_with_clock(settings, Arc::new(FixedClock(test_now()))).await
+    }
+
+    /// A running daemon whose time is `clock`'s.
+    pub async fn spawn_with_clock(settings: Settings, clock: Arc<dyn arshjul::clock::Clock>) -> Self {
+        let app = Application::build(settings, clock).await.expect("building the app");
         let address = format!("http://127.0.0.1:{}", app.port());
         let shared = app.shared();
+        let dispatcher = Arc::clone(app.dispatcher());
         let shutdown = CancellationToken::new();
         let running = tokio::spawn(app.run_until_stopped(shutdown.clone()));
         Self {
             address,
             shared,
+            dispatcher,
             shutdown,
             running,
         }
@@ -161,6 +167,16 @@ impl TestApp {
             .expect("request");
         let status = response.status().as_u16();
         (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Dispatches until nothing is due (beside the daemon's own dispatcher).
+    pub async fn drain(&self) {
+        for _ in 0..100 {
+            if matches!(self.dispatcher.try_next().await.unwrap(), DispatchOutcome::Idle) {
+                return;
+            }
+        }
+        panic!("the outbox never emptied");
     }
 
     /// Cancels the shutdown token and waits for a clean stop.

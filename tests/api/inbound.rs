@@ -84,7 +84,7 @@ fn bounce_of(original: &mail_parser::Message<'_>) -> Vec<u8> {
 }
 
 /// A reply to `original` from `from`, sent to its Reply-To, saying `body`.
-fn reply(original: &mail_parser::Message<'_>, from: &str, body: &str, extra_headers: &str) -> Vec<u8> {
+pub(crate) fn reply(original: &mail_parser::Message<'_>, from: &str, body: &str, extra_headers: &str) -> Vec<u8> {
     let reply_to = original
         .reply_to()
         .and_then(|r| r.first())

@@ -13,7 +13,7 @@ fn python() -> String {
     std::env::var("ARSHJUL_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -40,7 +40,7 @@ struct Shown<'a> {
     blank_rows: usize,
 }
 
-/// The form with `rows` (trailing blank rows trimmed) and what `shown` adds.
+/// The form with `rows` and what `shown` adds.
 fn form(
     shared: &Shared,
     visitor: &Visitor,
@@ -54,9 +54,6 @@ fn form(
     let config = shared.config();
     let language = visitor.language;
     let locked = matches!(occurrence.state, OccurrenceState::Acknowledged | OccurrenceState::Waived);
-    while rows.last().is_some_and(ActivityInput::is_blank) {
-        rows.pop();
-    }
     if !locked {
         let room = MAX_ACTIVITIES.saturating_sub(rows.len());
         rows.extend(std::iter::repeat_n(ActivityInput::default(), shown.blank_rows.max(1).min(room)));

@@ -310,3 +310,45 @@ fn unavailable(visitor: &Visitor, error: &anyhow::Error) -> Response {
     tracing::error!(error = format!("{error:#}"), "a dashboard page could not read the database");
     super::ack::unavailable(visitor.language).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles_and_the_sign_in_page_renders_in_both_languages() {
+        let names: Vec<&str> = TEMPLATES.templates().map(|(name, _)| name).collect();
+        assert_eq!(names.len(), 11, "a template failed to compile: {names:?}");
+        for lang in ["sv", "en"] {
+            let html = TEMPLATES
+                .get_template("sign_in.html")
+                .and_then(|t| t.render(minijinja::context! { lang, step => "ask", next => "/dashboard", csrf => "x", here => "/sign-in" }))
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            assert!(html.contains(if lang == "sv" { "Skicka länk" } else { "Send link" }));
+        }
+    }
+
+    #[test]
+    fn the_follow_up_form_shows_what_was_typed_and_the_error_beside_its_field() {
+        let rows = vec![crate::domain::followup::ActivityInput {
+            name: "Erasmus+ <ungdom>".into(),
+            grant: "tio".into(),
+            ..Default::default()
+        }];
+        let errors = std::collections::BTreeMap::from([("grant_0", "Skriv ett belopp")]);
+        let html = TEMPLATES
+            .get_template("followup.html")
+            .and_then(|t| {
+                t.render(minijinja::context! {
+                    lang => "sv", id => 7, rows, field_errors => errors, summary => vec![("grant_0", "Skriv ett belopp")],
+                    csrf => "token", here => "/x", locked => false,
+                })
+            })
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(html.contains(r#"value="Erasmus+ &lt;ungdom&gt;""#), "typed text is kept, escaped");
+        assert!(html.contains(r#"<p class="error" id="grant_0-error">Skriv ett belopp</p>"#));
+        assert!(html.contains(r#"aria-describedby="grant_0-error""#));
+        assert!(html.contains(r##"<a href="#grant_0">Skriv ett belopp</a>"##));
+        assert!(html.contains(r#"name="csrf" value="token""#));
+    }
+}

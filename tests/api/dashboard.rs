@@ -1,0 +1,269 @@
+//! The dashboard in a real headless Chromium: KLK signs in with the emailed link and sees the
+//! year's wheel and every unit; a contact person fills in the follow-up from the reminder's
+//! link (validation, drafts, nothing typed lost), sees only their own unit and cannot post
+//! without the CSRF token; the manager acknowledges by email; the compiled report adds up.
+//! Every main page passes axe-core without serious violations; screenshots are kept.
+
+use std::sync::Arc;
+
+use arshjul::clock::ManualClock;
+use arshjul::settings::{EmailTransport, Secret, Settings};
+use serde_json::json;
+
+use crate::browser::Browser;
+use crate::helpers::{TestApp, TestDir, directory_reaching, test_settings};
+use crate::inbound::{arshjul, reply};
+use crate::peers::{SmtpSink, eventually, free_port};
+
+/// The first address in `text` that starts with `prefix`.
+fn link_in(text: &str, prefix: &str) -> Option<String> {
+    let start = text.find(prefix)?;
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+        .collect();
+    Some(link)
+}
+
+/// Everyone reads email, sent through a real SMTP server; the daemon listens where its
+/// links point.
+async fn dashboard_settings(dir: &TestDir, smtp: &SmtpSink) -> Settings {
+    dir.write("directory.toml", &directory_reaching("linnea.dahl", ""));
+    let mut settings = test_settings(dir).await;
+    settings.email.transport = EmailTransport::Smtp;
+    settings.email.smtp_url = Secret::new(smtp.url());
+    settings.email.reply_to = Some("arshjul <arshjul@example.org>".into());
+    settings.links.secret = Secret::new("inbound-test");
+    let port = free_port();
+    settings.server.port = port;
+    settings.links.base_url = format!("http://127.0.0.1:{port}");
+    settings
+}
+
+/// Signs `email` in through the sign-in page the browser is on: asks for the link, reads it
+/// from the SMTP server and uses it. Returns the page it lands on.
+async fn sign_in(browser: &Browser, smtp: &SmtpSink, app: &TestApp, email: &str) -> String {
+    assert!(browser.url().await.contains("/sign-in"), "{}", browser.url().await);
+    browser.fill("#email", email).await;
+    browser.click("main button[type=submit]").await;
+    assert!(browser.text("main").await.contains("Om adressen finns i katalogen"));
+    let prefix = format!("{}/sign-in/", app.address);
+    let mut link = None;
+    assert!(
+        eventually(|| {
+            link = smtp
+                .messages()
+                .iter()
+                .rev()
+                .filter(|m| m.to().contains(email) && m.subject() == "Logga in i årshjulet")
+                .find_map(|m| link_in(&m.text(), &prefix));
+            link.is_some()
+        })
+        .await,
+        "a sign-in link reaches {email}"
+    );
+    let link = link.unwrap();
+    browser.goto(&link).await;
+    browser.click("#confirm").await;
+    let landed = browser.url().await;
+    // The link works once.
+    browser.goto(&link).await;
+    browser.click("#confirm").await;
+    assert!(browser.text("main").await.contains("Länken är redan använd"));
+    browser.goto(&landed).await;
+    landed
+}
+
+/// Checks the page with axe-core and keeps a screenshot of it.
+async fn check_page(browser: &Browser, name: &str) {
+    browser.screenshot(name).await;
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "{name}: {violations:#?}");
+}
+
+#[tokio::test]
+async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_report_adds_it_up() {
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let settings = dashboard_settings(&dir, &smtp).await;
+    // 26 January 2027, 10:00 in Stockholm: the follow-up of 2026 is due on 15 February.
+    let clock = Arc::new(ManualClock::new("2027-01-26T09:00:00Z".parse().unwrap()));
+    let app = TestApp::spawn_with_clock(settings.clone(), clock.clone()).await;
+    app.shared.materialise().await.unwrap();
+    app.shared.plan().await.unwrap();
+    app.drain().await;
+
+    // Linnea's reminder links to the form.
+    let form_prefix = format!("{}/dashboard/occurrences/", app.address);
+    let mut reminder = None;
+    eventually(|| {
+        reminder = smtp
+            .messages()
+            .into_iter()
+            .find(|m| m.to().contains("linnea.dahl@example.org") && m.text().contains("Fyll i uppföljningen"));
+        reminder.is_some()
+    })
+    .await;
+    let reminder = reminder.expect("Linnea is reminded of the follow-up with a link to the form");
+    let form_url = link_in(&reminder.text(), &form_prefix).unwrap();
+    assert!(form_url.ends_with("/followup"), "{form_url}");
+    let occurrence: i64 = form_url[form_prefix.len()..].trim_end_matches("/followup").parse().unwrap();
+
+    let browser = Browser::start().await;
+    browser.goto(&form_url).await;
+    check_page(&browser, "sign-in").await;
+    assert_eq!(sign_in(&browser, &smtp, &app, "linnea.dahl@example.org").await, form_url);
+
+    // An empty form is refused with a message; a wrong amount is named and what was typed stays.
+    browser.click("#submit").await;
+    assert_eq!(browser.count(".error-summary").await, 1);
+    browser.fill("#name_0", "Erasmus+ ungdomsutbyte").await;
+    browser.fill("#budget_0", "120 000").await;
+    browser.fill("#grant_0", "tio tusen").await;
+    browser.fill("#cofinancing_0", "20 000 kr").await;
+    browser.fill("#purpose_0", "Ungdomar möter ungdomar i Gdańsk").await;
+    browser.fill("#results_0", "32 deltagare, två nya partner").await;
+    browser.fill("#goals_0", "Attraktiv kommun\nInternationell kompetens").await;
+    browser.click("#submit").await;
+    assert_eq!(browser.count("#grant_0-error").await, 1);
+    assert!(browser.text("#grant_0-error").await.contains("hela kronor"));
+    assert_eq!(browser.value("#grant_0").await, "tio tusen");
+    assert_eq!(browser.value("#name_0").await, "Erasmus+ ungdomsutbyte");
+    check_page(&browser, "follow-up-errors").await;
+
+    // Save and add a row: a draft, not a submission.
+    browser.fill("#grant_0", "100 000").await;
+    browser.click("#add").await;
+    assert!(browser.text("main").await.contains("Utkastet är sparat"));
+    assert_eq!(browser.count("fieldset").await, 3);
+    let draft = app.shared.store.followup(occurrence).await.unwrap().unwrap();
+    assert_eq!((draft.rows.len(), draft.submitted_at), (1, None));
+    browser.fill("#name_1", "Twinning Kristianstad–Gdańsk").await;
+    browser.fill("#budget_1", "50000").await;
+    browser.fill("#grant_1", "30 000").await;
+    browser.fill("#cofinancing_1", "20 000").await;
+    browser.fill("#purpose_1", "Erfarenhetsutbyte om vatten").await;
+    browser.fill("#results_1", "En gemensam ansökan").await;
+    browser.fill("#goals_1", "Hållbar utveckling").await;
+    check_page(&browser, "follow-up-form").await;
+    browser.click("#submit").await;
+    assert!(browser.text("h1").await.starts_with("Tack"), "{}", browser.text("main").await);
+    let stored = app.shared.store.occurrence(occurrence).await.unwrap().unwrap();
+    assert_eq!(stored.state.as_str(), "submitted");
+
+    // A form posted without the session's CSRF token is refused, even from the signed-in browser.
+    browser
+        .script(
+            "const form = document.createElement('form'); form.method = 'post'; form.action = arguments[0];
+             form.id = 'forged'; form.innerHTML = '<input name=intent value=submit><input name=name_0 value=forged><button>go</button>';
+             document.body.appendChild(form); return true;",
+            json!([form_url]),
+        )
+        .await;
+    browser.click("#forged button").await;
+    assert_eq!(browser.text("h1").await, "Formuläret kunde inte tas emot");
+    assert_eq!(
+        app.shared.store.followup(occurrence).await.unwrap().unwrap().rows[0].name,
+        "Erasmus+ ungdomsutbyte"
+    );
+
+    // Linnea sees her unit only: another unit's follow-up is not found, and the matrix has one row.
+    let occurrences = app.shared.store.occurrences().await.unwrap();
+    let other = occurrences
+        .iter()
+        .find(|o| o.obligation == "uppfoljning" && o.unit == "omsorg")
+        .unwrap();
+    browser.goto(&format!("{}/dashboard/occurrences/{}", app.address, other.id)).await;
+    assert_eq!(browser.text("h1").await, "Sidan finns inte");
+    browser.goto(&format!("{}/dashboard/occurrences/{}/followup", app.address, other.id)).await;
+    assert_eq!(browser.text("h1").await, "Sidan finns inte");
+    browser.goto(&format!("{}/dashboard?year=2027", app.address)).await;
+    assert_eq!(browser.count("tr[data-unit]").await, 1);
+    assert_eq!(browser.count("tr[data-unit=tekniska]").await, 1);
+    browser.goto(&format!("{}/dashboard/outbox", app.address)).await;
+    assert_eq!(browser.text("h1").await, "Sidan finns inte", "only KLK sees the outbox");
+    browser.click("header button[type=submit]").await;
+    assert!(browser.url().await.ends_with("/sign-in"));
+
+    // The manager acknowledges by replying to the request.
+    app.shared.plan().await.unwrap();
+    app.drain().await;
+    let mut request = None;
+    eventually(|| {
+        request = smtp
+            .messages()
+            .into_iter()
+            .find(|m| m.to().contains("magnus.berg@example.org") && m.subject().contains("väntar på kvittens"));
+        request.is_some()
+    })
+    .await;
+    let request = request.expect("Magnus is asked to acknowledge");
+    let raw = reply(&request.message, "magnus.berg@example.org", "Ok, tack!", "");
+    let output = arshjul(&settings, &dir, &["mailgate"], &raw);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).starts_with("recorded: "),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // KLK's strategist signs in and sees the year: the wheel and every unit, Tekniska acknowledged.
+    browser.goto(&format!("{}/dashboard", app.address)).await;
+    let landed = sign_in(&browser, &smtp, &app, "johan.lindqvist@example.org").await;
+    assert_eq!(landed, format!("{}/dashboard", app.address));
+    assert_eq!(browser.text("h1").await, "Årshjulet 2027");
+    assert!(browser.count("svg.wheel circle.mark").await >= 5);
+    assert_eq!(browser.count("svg.wheel text").await, 12, "twelve months");
+    assert!(browser.count("tr[data-unit]").await >= 10, "every unit");
+    assert_eq!(
+        browser
+            .count("tr[data-unit=tekniska] a[data-status=acknowledged]")
+            .await,
+        1
+    );
+    assert!(browser.text("tr[data-unit=tekniska]").await.contains("magnus.berg"));
+    check_page(&browser, "year").await;
+
+    browser.goto(&format!("{}/dashboard/occurrences/{occurrence}", app.address)).await;
+    let history = browser.text("main").await;
+    assert!(history.contains("linnea.dahl") && history.contains("acknowledge"), "{history}");
+    assert_eq!(browser.text("#status").await, "kvitterat");
+    check_page(&browser, "occurrence").await;
+
+    browser.goto(&format!("{}/dashboard/report?year=2026", app.address)).await;
+    assert_eq!(
+        browser.text("#totals tbody").await,
+        "170 000 kr 130 000 kr 40 000 kr",
+        "the totals of the two activities Linnea submitted"
+    );
+    check_page(&browser, "report").await;
+    for (path, name) in [("/dashboard/outbox", "outbox"), ("/dashboard/calls", "calls")] {
+        browser.goto(&format!("{}{path}", app.address)).await;
+        check_page(&browser, name).await;
+    }
+
+    // The English switch.
+    browser.goto(&format!("{}/dashboard", app.address)).await;
+    browser.click("a[lang=en]").await;
+    assert_eq!(browser.text("h1").await, "The year 2027");
+    assert_eq!(browser.script("return document.documentElement.lang;", json!([])).await, "en");
+
+    // The same totals from the command line, as CSV, Markdown and HTML.
+    let csv = arshjul(&settings, &dir, &["report", "--year", "2026", "--format", "csv"], b"");
+    let csv = String::from_utf8_lossy(&csv.stdout).into_owned();
+    let tekniska: Vec<Vec<&str>> = csv
+        .lines()
+        .filter(|l| l.contains(",tekniska,"))
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(tekniska.len(), 2, "{csv}");
+    let sum = |column: usize| tekniska.iter().map(|row| row[column].parse::<i64>().unwrap()).sum::<i64>();
+    assert_eq!((sum(7), sum(8), sum(9)), (170_000, 130_000, 40_000), "{csv}");
+    assert!(tekniska.iter().all(|row| row[3] == "on_time"), "{csv}");
+    let markdown = arshjul(&settings, &dir, &["report", "--year", "2026"], b"");
+    let markdown = String::from_utf8_lossy(&markdown.stdout).into_owned();
+    assert!(markdown.contains("| **Totalt** | 170 000 kr | 130 000 kr | 40 000 kr |"), "{markdown}");
+    assert!(markdown.contains("- Attraktiv kommun (1)"), "{markdown}");
+    let html = arshjul(&settings, &dir, &["report", "--year", "2026", "--format", "html"], b"");
+    assert!(String::from_utf8_lossy(&html.stdout).contains("<td class=\"num\">170 000 kr</td>"));
+    app.stop().await;
+}
