@@ -118,3 +118,20 @@ export ARSHJUL_TEST_MATRIX_URL="http://127.0.0.1:$synapse_port"
 export ARSHJUL_TEST_MATRIX_SECRET="$synapse_secret"
 echo "== Synapse $synapse_version on 127.0.0.1:$synapse_port"
 
+
+# --- Headless Chromium for the dashboard's browser tests, and axe-core to check accessibility -
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    echo "== installing Chromium and ChromeDriver from apt"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+export ARSHJUL_TEST_CHROMIUM="$(command -v chromium)"
+export ARSHJUL_TEST_CHROMEDRIVER="$(command -v chromedriver)"
+axe_dir=target/test-peers/axe
+if [ ! -f "$axe_dir/node_modules/axe-core/axe.min.js" ]; then
+    echo "== installing axe-core from npm into $axe_dir"
+    mkdir -p "$axe_dir"
+    npm install --silent --no-audit --no-fund --prefix "$axe_dir" axe-core@4 >/dev/null
+fi
+export ARSHJUL_TEST_AXE="$PWD/$axe_dir/node_modules/axe-core/axe.min.js"
+echo "== $("$ARSHJUL_TEST_CHROMIUM" --version 2>/dev/null | head -n 1), axe-core $(node -p "require('./$axe_dir/node_modules/axe-core/package.json').version")"

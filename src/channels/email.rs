@@ -111,7 +111,14 @@ impl EmailNotifier {
     }
 
     /// Sends a message that is no delivery of the outbox (a sign-in link) at once.
-    pub async fn send_direct(&self, to: &Recipient, subject: &str, text: String, html: String, key: &str) -> Result<(), SendError> {
+    pub async fn send_direct(
+        &self,
+        to: &Recipient,
+        subject: &str,
+        text: String,
+        html: String,
+        key: &str,
+    ) -> Result<(), SendError> {
         let email = self
             .headers(&to.name, &to.email, subject, key)?
             .multipart(MultiPart::alternative_plain_html(text, html))

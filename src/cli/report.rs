@@ -50,7 +50,14 @@ pub async fn report(settings: &Settings, args: &ReportArgs) -> anyhow::Result<Ex
     let store = Store::connect(&settings.database).await?;
     store.migrate().await?;
     let (occurrences, followups) = tokio::try_join!(store.occurrences(), store.followups())?;
-    let compiled = report::compile(&config, args.year, &occurrences, &followups, SystemClock.now(), language);
+    let compiled = report::compile(
+        &config,
+        args.year,
+        &occurrences,
+        &followups,
+        SystemClock.now(),
+        language,
+    );
     let text = match args.format {
         ReportFormat::Md => report::markdown(&compiled, language),
         ReportFormat::Csv => report::csv(&compiled),

@@ -78,7 +78,11 @@ mod tests {
     fn klk_and_the_strategist_see_everything_a_manager_their_units_a_contact_person_theirs() {
         let config = shipped_with(SHIPPED_CALENDAR);
         let unit_of = |role: Role, kind: UnitKind| {
-            let unit = config.directory.units.iter().find(|u| u.kind == kind && u.roles.contains_key(&role));
+            let unit = config
+                .directory
+                .units
+                .iter()
+                .find(|u| u.kind == kind && u.roles.contains_key(&role));
             let unit = unit.expect("the example directory has one");
             (unit.id.to_string(), unit.roles[&role].person.to_string())
         };
@@ -91,14 +95,26 @@ mod tests {
         let viewer = Viewer::of(&config, &contact).unwrap();
         assert!(viewer.sees_unit(&department));
         assert!(!viewer.is_central());
-        let other = config.directory.units.iter().find(|u| !u.held_by(&contact, None)).unwrap();
+        let other = config
+            .directory
+            .units
+            .iter()
+            .find(|u| !u.held_by(&contact, None))
+            .unwrap();
         assert!(!viewer.sees_unit(other.id.as_str()));
 
         let committee = config
             .directory
             .units
             .iter()
-            .find(|u| u.kind == UnitKind::Namnd && config.directory.units.iter().any(|d| d.governed_by.as_ref() == Some(&u.id)))
+            .find(|u| {
+                u.kind == UnitKind::Namnd
+                    && config
+                        .directory
+                        .units
+                        .iter()
+                        .any(|d| d.governed_by.as_ref() == Some(&u.id))
+            })
             .unwrap();
         let chair = committee.roles[&Role::Manager].person.to_string();
         let governed = config

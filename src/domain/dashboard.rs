@@ -39,7 +39,13 @@ impl Status {
     }
 
     /// Every status, in order of concern.
-    pub const ALL: [Self; 5] = [Self::Overdue, Self::Open, Self::Submitted, Self::Acknowledged, Self::Waived];
+    pub const ALL: [Self; 5] = [
+        Self::Overdue,
+        Self::Open,
+        Self::Submitted,
+        Self::Acknowledged,
+        Self::Waived,
+    ];
 
     /// The name used in CSS classes and filters.
     pub fn as_str(self) -> &'static str {
@@ -120,8 +126,12 @@ pub struct Wheel {
     pub today: Option<(f64, f64)>,
 }
 
-const MONTHS_SV: [&str; 12] = ["jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec"];
-const MONTHS_EN: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS_SV: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "maj", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+];
+const MONTHS_EN: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// The point at `radius` for `date` on the wheel of its year: January at the top, clockwise.
 fn point(date: Date, radius: f64) -> (f64, f64) {
@@ -135,7 +145,13 @@ fn round(value: f64) -> f64 {
 }
 
 /// The wheel of `year` with `occurrences` (those of the year) on it, as of `now`.
-pub fn wheel(config: &Config, occurrences: &[&StoredOccurrence], year: i16, now: Timestamp, language: Language) -> Wheel {
+pub fn wheel(
+    config: &Config,
+    occurrences: &[&StoredOccurrence],
+    year: i16,
+    now: Timestamp,
+    language: Language,
+) -> Wheel {
     let names = if language == Language::Sv { MONTHS_SV } else { MONTHS_EN };
     let months = (1..=12i8)
         .zip(names)
@@ -241,7 +257,12 @@ pub fn matrix(
         .filter(|o| occurrences.iter().any(|occ| occ.obligation == o.id.as_str()))
         .map(|o| Column {
             obligation: o.id.to_string(),
-            title: if language == Language::Sv { &o.title_sv } else { &o.title_en }.clone(),
+            title: if language == Language::Sv {
+                &o.title_sv
+            } else {
+                &o.title_en
+            }
+            .clone(),
         })
         .collect();
     let mut rows: Vec<Row> = Vec::new();
@@ -305,7 +326,11 @@ mod tests {
         assert_eq!(wheel.marks.len(), 1);
         let mark = &wheel.marks[0];
         assert_eq!(mark.status, Status::Overdue);
-        assert!(mark.label.ends_with("2027-02-15: 1 försenat, 1 kvitterat"), "{}", mark.label);
+        assert!(
+            mark.label.ends_with("2027-02-15: 1 försenat, 1 kvitterat"),
+            "{}",
+            mark.label
+        );
         // 15 February is in the first quarter of the year: right of centre, above it.
         assert!(mark.x > 0.0 && mark.y < 0.0, "{mark:?}");
         assert!(wheel.today.is_some());

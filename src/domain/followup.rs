@@ -54,7 +54,9 @@ impl ActivityInput {
 
     /// Whether nothing was typed in the row.
     pub fn is_blank(&self) -> bool {
-        FIELDS.iter().all(|f| self.clone().field_mut(f).is_none_or(|v| v.trim().is_empty()))
+        FIELDS
+            .iter()
+            .all(|f| self.clone().field_mut(f).is_none_or(|v| v.trim().is_empty()))
     }
 }
 
@@ -115,7 +117,9 @@ pub struct FieldError {
 pub fn read_rows<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<ActivityInput> {
     let mut rows: Vec<ActivityInput> = Vec::new();
     for (key, value) in pairs {
-        let Some((field, index)) = key.rsplit_once('_') else { continue };
+        let Some((field, index)) = key.rsplit_once('_') else {
+            continue;
+        };
         let Ok(index) = index.parse::<usize>() else { continue };
         if index >= MAX_ACTIVITIES || !FIELDS.contains(&field) {
             continue;
@@ -248,7 +252,10 @@ mod tests {
 
     #[test]
     fn amounts_are_read_as_people_write_them_and_totals_add_up() {
-        let rows = vec![row("A", "120 000 kr", "60000", "60 000:-"), row("B", "1 000", "", "1000")];
+        let rows = vec![
+            row("A", "120 000 kr", "60000", "60 000:-"),
+            row("B", "1 000", "", "1000"),
+        ];
         let activities = check(&rows, Language::Sv).unwrap();
         assert_eq!(activities[0].goals, ["Mål 1", "Mål 2"]);
         assert_eq!(
@@ -279,7 +286,10 @@ mod tests {
             ]
         );
         assert_eq!(errors[0].message, "Fill in this field.");
-        assert_eq!(check(&[ActivityInput::default()], Language::Sv).unwrap_err()[0].row, None);
+        assert_eq!(
+            check(&[ActivityInput::default()], Language::Sv).unwrap_err()[0].row,
+            None
+        );
     }
 
     #[test]
@@ -294,6 +304,9 @@ mod tests {
         ];
         let rows = read_rows(pairs);
         assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0].name.as_str(), rows[0].budget.as_str(), rows[1].name.as_str()), ("A", "5", "B"));
+        assert_eq!(
+            (rows[0].name.as_str(), rows[0].budget.as_str(), rows[1].name.as_str()),
+            ("A", "5", "B")
+        );
     }
 }

@@ -321,7 +321,16 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
         links: entry
             .form_url
             .iter()
-            .map(|url| (url, if sv { "Fyll i uppföljningen" } else { "Fill in the follow-up" }))
+            .map(|url| {
+                (
+                    url,
+                    if sv {
+                        "Fyll i uppföljningen"
+                    } else {
+                        "Fill in the follow-up"
+                    },
+                )
+            })
             .chain(entry.action_url.iter().zip(action_label))
             .map(|(url, label)| ItemLink {
                 label: label.to_owned(),

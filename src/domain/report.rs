@@ -106,7 +106,10 @@ pub fn compile(
         .iter()
         .filter(|o| o.obligation == followup::OBLIGATION && o.period == period && o.configured)
         .map(|occurrence| {
-            let submitted = matches!(occurrence.state, OccurrenceState::Submitted | OccurrenceState::Acknowledged);
+            let submitted = matches!(
+                occurrence.state,
+                OccurrenceState::Submitted | OccurrenceState::Acknowledged
+            );
             let timeliness = match (occurrence.state, occurrence.submitted_at) {
                 (OccurrenceState::Waived, _) => Timeliness::Waived,
                 (_, Some(at)) if submitted && at <= occurrence.due_at => Timeliness::OnTime,
@@ -155,7 +158,7 @@ pub fn kronor(amount: i64) -> String {
     let digits = amount.unsigned_abs().to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(' ');
         }
         grouped.push(c);
@@ -267,8 +270,9 @@ pub fn csv(report: &Report) -> String {
             text.to_owned()
         }
     };
-    let mut out =
-        String::from("year,unit,unit_name,status,due,submitted,activity,budget,grant,cofinancing,purpose,results,goals\n");
+    let mut out = String::from(
+        "year,unit,unit_name,status,due,submitted,activity,budget,grant,cofinancing,purpose,results,goals\n",
+    );
     for unit in &report.units {
         let head = [
             report.year.to_string(),
@@ -352,7 +356,14 @@ mod tests {
         };
         let draft_only = form(9, &[("Utkast", "999", "999", "999")], false);
         let forms = [
-            form(7, &[("Erasmus+", "120 000", "100 000", "20 000"), ("Twinning", "5 000", "", "5000")], true),
+            form(
+                7,
+                &[
+                    ("Erasmus+", "120 000", "100 000", "20 000"),
+                    ("Twinning", "5 000", "", "5000"),
+                ],
+                true,
+            ),
             form(8, &[("Interreg", "1 000 000", "600 000", "400 000")], true),
             draft_only,
         ];
@@ -369,7 +380,10 @@ mod tests {
         assert_eq!((report.on_time, report.late, report.missing), (1, 1, 1));
         assert_eq!(report.goals, [("Attraktiv kommun".to_owned(), 3)]);
         let markdown = markdown(&report, Language::Sv);
-        assert!(markdown.contains("| **Totalt** | 1 125 000 kr | 700 000 kr | 425 000 kr |"), "{markdown}");
+        assert!(
+            markdown.contains("| **Totalt** | 1 125 000 kr | 700 000 kr | 425 000 kr |"),
+            "{markdown}"
+        );
         assert!(!markdown.contains("Utkast"));
         let csv = csv(&report);
         assert_eq!(csv.lines().count(), 1 + 2 + 1 + 1, "{csv}");

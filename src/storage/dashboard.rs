@@ -22,7 +22,13 @@ pub struct Session {
 impl Store {
     /// Marks the sign-in link with `nonce` used; false if it was used before. Forgets links
     /// that have expired, which cannot be used again anyway.
-    pub async fn use_sign_in(&self, nonce: &str, person: &str, expires: Timestamp, now: Timestamp) -> anyhow::Result<bool> {
+    pub async fn use_sign_in(
+        &self,
+        nonce: &str,
+        person: &str,
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> anyhow::Result<bool> {
         sqlx::query("DELETE FROM sign_ins_used WHERE expires_at < $1")
             .bind(now.as_second())
             .execute(&self.pool)
@@ -43,7 +49,13 @@ impl Store {
     }
 
     /// Starts a session known by the SHA-256 of its cookie.
-    pub async fn start_session(&self, id_sha256: &str, session: &Session, now: Timestamp, expires: Timestamp) -> anyhow::Result<()> {
+    pub async fn start_session(
+        &self,
+        id_sha256: &str,
+        session: &Session,
+        now: Timestamp,
+        expires: Timestamp,
+    ) -> anyhow::Result<()> {
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
             .bind(now.as_second())
             .execute(&self.pool)

@@ -23,8 +23,8 @@ mod inbox;
 mod outbox;
 
 pub use actions::{ActionOutcome, Actor};
-pub use dashboard::Session;
 pub use calls::{Announced, CallChange, InterestRecorded, InterestRow, Outcome};
+pub use dashboard::Session;
 pub use inbox::{InboxRow, Settled};
 
 pub use outbox::{DeliveryOutcome, DeliveryState, OutboxRow};

@@ -84,8 +84,7 @@ impl Browser {
 
     /// The driver's whole answer, errors included.
     async fn call_raw(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        self
-            .client
+        self.client
             .request(method, format!("{}{path}", self.session))
             .json(&body)
             .send()
@@ -103,12 +102,20 @@ impl Browser {
 
     /// The address of the page shown.
     pub async fn url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", json!({})).await.as_str().unwrap().to_owned()
+        self.call(reqwest::Method::GET, "/url", json!({}))
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     async fn element(&self, css: &str) -> String {
         let found = self
-            .call(reqwest::Method::POST, "/element", json!({"using": "css selector", "value": css}))
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
             .await;
         found[ELEMENT]
             .as_str()
@@ -119,7 +126,11 @@ impl Browser {
     /// How many elements match `css`.
     pub async fn count(&self, css: &str) -> usize {
         let found = self
-            .call(reqwest::Method::POST, "/elements", json!({"using": "css selector", "value": css}))
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                json!({"using": "css selector", "value": css}),
+            )
             .await;
         found.as_array().map_or(0, Vec::len)
     }
@@ -128,11 +139,16 @@ impl Browser {
     /// it leads to.
     pub async fn click(&self, css: &str) {
         let id = self.element(css).await;
-        self.script("window.arshjulOldPage = true; return true;", json!([])).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({})).await;
-        let new_page = json!({"script": "return !window.arshjulOldPage && document.readyState === 'complete';", "args": []});
+        self.script("window.arshjulOldPage = true; return true;", json!([]))
+            .await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({}))
+            .await;
+        let new_page =
+            json!({"script": "return !window.arshjulOldPage && document.readyState === 'complete';", "args": []});
         for _ in 0..200 {
-            let answer = self.call_raw(reqwest::Method::POST, "/execute/sync", new_page.clone()).await;
+            let answer = self
+                .call_raw(reqwest::Method::POST, "/execute/sync", new_page.clone())
+                .await;
             if answer["value"] == json!(true) {
                 return;
             }
@@ -144,16 +160,25 @@ impl Browser {
     /// Clears the field matching `css` and types `text` into it.
     pub async fn fill(&self, css: &str, text: &str) {
         let id = self.element(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/clear"), json!({})).await;
-        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), json!({ "text": text }))
+        self.call(reqwest::Method::POST, &format!("/element/{id}/clear"), json!({}))
             .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({ "text": text }),
+        )
+        .await;
     }
 
     /// The value of the field matching `css`.
     pub async fn value(&self, css: &str) -> String {
         let id = self.element(css).await;
         let value = self
-            .call(reqwest::Method::GET, &format!("/element/{id}/property/value"), json!({}))
+            .call(
+                reqwest::Method::GET,
+                &format!("/element/{id}/property/value"),
+                json!({}),
+            )
             .await;
         value.as_str().unwrap_or_default().to_owned()
     }
@@ -161,20 +186,30 @@ impl Browser {
     /// The visible text of the element matching `css`.
     pub async fn text(&self, css: &str) -> String {
         let id = self.element(css).await;
-        let text = self.call(reqwest::Method::GET, &format!("/element/{id}/text"), json!({})).await;
+        let text = self
+            .call(reqwest::Method::GET, &format!("/element/{id}/text"), json!({}))
+            .await;
         text.as_str().unwrap_or_default().to_owned()
     }
 
     /// Runs `script` in the page (its `arguments` are `args`, its `return` the result).
     pub async fn script(&self, script: &str, args: Value) -> Value {
-        self.call(reqwest::Method::POST, "/execute/sync", json!({"script": script, "args": args}))
-            .await
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": script, "args": args}),
+        )
+        .await
     }
 
     /// Runs `script`, which calls `arguments[arguments.length - 1]` with its result.
     async fn script_async(&self, script: &str) -> Value {
-        self.call(reqwest::Method::POST, "/execute/async", json!({"script": script, "args": []}))
-            .await
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            json!({"script": script, "args": []}),
+        )
+        .await
     }
 
     /// Writes a PNG of the page to `target/test-artifacts/screenshots/NAME.png`.
@@ -192,8 +227,12 @@ impl Browser {
     /// The serious and critical accessibility violations axe-core finds on the page (WCAG 2.1
     /// A and AA rules), each as "rule: where".
     pub async fn accessibility_violations(&self) -> Vec<String> {
-        let axe = std::env::var("ARSHJUL_TEST_AXE")
-            .unwrap_or_else(|_| repo().join("target/test-peers/axe/node_modules/axe-core/axe.min.js").display().to_string());
+        let axe = std::env::var("ARSHJUL_TEST_AXE").unwrap_or_else(|_| {
+            repo()
+                .join("target/test-peers/axe/node_modules/axe-core/axe.min.js")
+                .display()
+                .to_string()
+        });
         let source = std::fs::read_to_string(&axe).expect("axe-core (scripts/peers.sh installs it from npm)");
         self.script(&format!("{source}\nreturn true;"), json!([])).await;
         let result = self

@@ -107,12 +107,18 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     let reminder = reminder.expect("Linnea is reminded of the follow-up with a link to the form");
     let form_url = link_in(&reminder.text(), &form_prefix).unwrap();
     assert!(form_url.ends_with("/followup"), "{form_url}");
-    let occurrence: i64 = form_url[form_prefix.len()..].trim_end_matches("/followup").parse().unwrap();
+    let occurrence: i64 = form_url[form_prefix.len()..]
+        .trim_end_matches("/followup")
+        .parse()
+        .unwrap();
 
     let browser = Browser::start().await;
     browser.goto(&form_url).await;
     check_page(&browser, "sign-in").await;
-    assert_eq!(sign_in(&browser, &smtp, &app, "linnea.dahl@example.org").await, form_url);
+    assert_eq!(
+        sign_in(&browser, &smtp, &app, "linnea.dahl@example.org").await,
+        form_url
+    );
 
     // An empty form is refused with a message; a wrong amount is named and what was typed stays.
     browser.click("#submit").await;
@@ -123,7 +129,9 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     browser.fill("#cofinancing_0", "20 000 kr").await;
     browser.fill("#purpose_0", "Ungdomar möter ungdomar i Gdańsk").await;
     browser.fill("#results_0", "32 deltagare, två nya partner").await;
-    browser.fill("#goals_0", "Attraktiv kommun\nInternationell kompetens").await;
+    browser
+        .fill("#goals_0", "Attraktiv kommun\nInternationell kompetens")
+        .await;
     browser.click("#submit").await;
     assert_eq!(browser.count("#grant_0-error").await, 1);
     assert!(browser.text("#grant_0-error").await.contains("hela kronor"));
@@ -147,7 +155,11 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     browser.fill("#goals_1", "Hållbar utveckling").await;
     check_page(&browser, "follow-up-form").await;
     browser.click("#submit").await;
-    assert!(browser.text("h1").await.starts_with("Tack"), "{}", browser.text("main").await);
+    assert!(
+        browser.text("h1").await.starts_with("Tack"),
+        "{}",
+        browser.text("main").await
+    );
     let stored = app.shared.store.occurrence(occurrence).await.unwrap().unwrap();
     assert_eq!(stored.state.as_str(), "submitted");
 
@@ -173,9 +185,13 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
         .iter()
         .find(|o| o.obligation == "uppfoljning" && o.unit == "omsorg")
         .unwrap();
-    browser.goto(&format!("{}/dashboard/occurrences/{}", app.address, other.id)).await;
+    browser
+        .goto(&format!("{}/dashboard/occurrences/{}", app.address, other.id))
+        .await;
     assert_eq!(browser.text("h1").await, "Sidan finns inte");
-    browser.goto(&format!("{}/dashboard/occurrences/{}/followup", app.address, other.id)).await;
+    browser
+        .goto(&format!("{}/dashboard/occurrences/{}/followup", app.address, other.id))
+        .await;
     assert_eq!(browser.text("h1").await, "Sidan finns inte");
     browser.goto(&format!("{}/dashboard?year=2027", app.address)).await;
     assert_eq!(browser.count("tr[data-unit]").await, 1);
@@ -223,13 +239,20 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     assert!(browser.text("tr[data-unit=tekniska]").await.contains("magnus.berg"));
     check_page(&browser, "year").await;
 
-    browser.goto(&format!("{}/dashboard/occurrences/{occurrence}", app.address)).await;
+    browser
+        .goto(&format!("{}/dashboard/occurrences/{occurrence}", app.address))
+        .await;
     let history = browser.text("main").await;
-    assert!(history.contains("linnea.dahl") && history.contains("acknowledge"), "{history}");
+    assert!(
+        history.contains("linnea.dahl") && history.contains("acknowledge"),
+        "{history}"
+    );
     assert_eq!(browser.text("#status").await, "kvitterat");
     check_page(&browser, "occurrence").await;
 
-    browser.goto(&format!("{}/dashboard/report?year=2026", app.address)).await;
+    browser
+        .goto(&format!("{}/dashboard/report?year=2026", app.address))
+        .await;
     assert_eq!(
         browser.text("#totals tbody").await,
         "170 000 kr 130 000 kr 40 000 kr",
@@ -245,7 +268,10 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     browser.goto(&format!("{}/dashboard", app.address)).await;
     browser.click("a[lang=en]").await;
     assert_eq!(browser.text("h1").await, "The year 2027");
-    assert_eq!(browser.script("return document.documentElement.lang;", json!([])).await, "en");
+    assert_eq!(
+        browser.script("return document.documentElement.lang;", json!([])).await,
+        "en"
+    );
 
     // The same totals from the command line, as CSV, Markdown and HTML.
     let csv = arshjul(&settings, &dir, &["report", "--year", "2026", "--format", "csv"], b"");
@@ -256,12 +282,20 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
         .map(|l| l.split(',').collect())
         .collect();
     assert_eq!(tekniska.len(), 2, "{csv}");
-    let sum = |column: usize| tekniska.iter().map(|row| row[column].parse::<i64>().unwrap()).sum::<i64>();
+    let sum = |column: usize| {
+        tekniska
+            .iter()
+            .map(|row| row[column].parse::<i64>().unwrap())
+            .sum::<i64>()
+    };
     assert_eq!((sum(7), sum(8), sum(9)), (170_000, 130_000, 40_000), "{csv}");
     assert!(tekniska.iter().all(|row| row[3] == "on_time"), "{csv}");
     let markdown = arshjul(&settings, &dir, &["report", "--year", "2026"], b"");
     let markdown = String::from_utf8_lossy(&markdown.stdout).into_owned();
-    assert!(markdown.contains("| **Totalt** | 170 000 kr | 130 000 kr | 40 000 kr |"), "{markdown}");
+    assert!(
+        markdown.contains("| **Totalt** | 170 000 kr | 130 000 kr | 40 000 kr |"),
+        "{markdown}"
+    );
     assert!(markdown.contains("- Attraktiv kommun (1)"), "{markdown}");
     let html = arshjul(&settings, &dir, &["report", "--year", "2026", "--format", "html"], b"");
     assert!(String::from_utf8_lossy(&html.stdout).contains("<td class=\"num\">170 000 kr</td>"));

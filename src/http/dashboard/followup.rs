@@ -53,16 +53,26 @@ fn form(
     let notice = shown.notice;
     let config = shared.config();
     let language = visitor.language;
-    let locked = matches!(occurrence.state, OccurrenceState::Acknowledged | OccurrenceState::Waived);
+    let locked = matches!(
+        occurrence.state,
+        OccurrenceState::Acknowledged | OccurrenceState::Waived
+    );
     if !locked {
         let room = MAX_ACTIVITIES.saturating_sub(rows.len());
-        rows.extend(std::iter::repeat_n(ActivityInput::default(), shown.blank_rows.max(1).min(room)));
+        rows.extend(std::iter::repeat_n(
+            ActivityInput::default(),
+            shown.blank_rows.max(1).min(room),
+        ));
     }
     let field_errors: BTreeMap<String, &str> = errors
         .iter()
         .filter_map(|e| e.row.map(|row| (format!("{}_{row}", e.field), e.message.as_str())))
         .collect();
-    let form_errors: Vec<&str> = errors.iter().filter(|e| e.row.is_none()).map(|e| e.message.as_str()).collect();
+    let form_errors: Vec<&str> = errors
+        .iter()
+        .filter(|e| e.row.is_none())
+        .map(|e| e.message.as_str())
+        .collect();
     let summary: Vec<(String, &str)> = errors
         .iter()
         .map(|e| (format!("{}_{}", e.field, e.row.unwrap_or(0)), e.message.as_str()))
@@ -111,11 +121,24 @@ async fn save(
         Ok(o) => o,
         Err(page) => return page,
     };
-    if matches!(occurrence.state, OccurrenceState::Acknowledged | OccurrenceState::Waived) {
-        return form(&shared, &visitor, &occurrence, StatusCode::CONFLICT, Vec::new(), Shown::default());
+    if matches!(
+        occurrence.state,
+        OccurrenceState::Acknowledged | OccurrenceState::Waived
+    ) {
+        return form(
+            &shared,
+            &visitor,
+            &occurrence,
+            StatusCode::CONFLICT,
+            Vec::new(),
+            Shown::default(),
+        );
     }
     let rows = followup::read_rows(posted.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let intent = posted.iter().find(|(k, _)| k == "intent").map_or("draft", |(_, v)| v.as_str());
+    let intent = posted
+        .iter()
+        .find(|(k, _)| k == "intent")
+        .map_or("draft", |(_, v)| v.as_str());
     let (now, person) = (shared.clock.now(), visitor.viewer.person.as_str());
     let sv = visitor.language == crate::domain::config::Language::Sv;
     let checked = (intent == "submit").then(|| followup::check(&rows, visitor.language));
@@ -127,7 +150,11 @@ async fn save(
     match checked {
         None => {
             let shown = Shown {
-                notice: Some(if sv { "Utkastet är sparat." } else { "The draft is saved." }),
+                notice: Some(if sv {
+                    "Utkastet är sparat."
+                } else {
+                    "The draft is saved."
+                }),
                 blank_rows: if intent == "add" { 2 } else { 1 },
                 ..Shown::default()
             };
@@ -154,20 +181,33 @@ async fn save(
             match shared.record_action(id, Action::Submit, &actor).await {
                 Ok(Some(ActionOutcome::Recorded { .. } | ActionOutcome::AlreadyRecorded(_))) => {
                     shared.metrics.action(Action::Submit.as_str(), "recorded");
-                    tracing::info!(occurrence = id, person, activities = activities.len(), "follow-up submitted on the form");
+                    tracing::info!(
+                        occurrence = id,
+                        person,
+                        activities = activities.len(),
+                        "follow-up submitted on the form"
+                    );
                     message(
                         &visitor,
                         StatusCode::OK,
-                        ("Tack – uppföljningen är inlämnad", "Thank you – the follow-up is submitted"),
+                        (
+                            "Tack – uppföljningen är inlämnad",
+                            "Thank you – the follow-up is submitted",
+                        ),
                         (
                             "Kommunledningskontoret har fått den. Chefen ombeds nu kvittera den.",
                             "The central office has it. The manager is now asked to acknowledge it.",
                         ),
                     )
                 }
-                Ok(Some(ActionOutcome::Refused(_)) | None) => {
-                    form(&shared, &visitor, &occurrence, StatusCode::CONFLICT, rows, Shown::default())
-                }
+                Ok(Some(ActionOutcome::Refused(_)) | None) => form(
+                    &shared,
+                    &visitor,
+                    &occurrence,
+                    StatusCode::CONFLICT,
+                    rows,
+                    Shown::default(),
+                ),
                 Err(error) => unavailable(&visitor, &error),
             }
         }

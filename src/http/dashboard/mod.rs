@@ -46,16 +46,34 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
     let templates = [
         ("base.html", include_str!("../../../templates/dashboard/base.html")),
-        ("message.html", include_str!("../../../templates/dashboard/message.html")),
-        ("sign_in.html", include_str!("../../../templates/dashboard/sign_in.html")),
+        (
+            "message.html",
+            include_str!("../../../templates/dashboard/message.html"),
+        ),
+        (
+            "sign_in.html",
+            include_str!("../../../templates/dashboard/sign_in.html"),
+        ),
         ("year.html", include_str!("../../../templates/dashboard/year.html")),
-        ("occurrence.html", include_str!("../../../templates/dashboard/occurrence.html")),
+        (
+            "occurrence.html",
+            include_str!("../../../templates/dashboard/occurrence.html"),
+        ),
         ("outbox.html", include_str!("../../../templates/dashboard/outbox.html")),
         ("calls.html", include_str!("../../../templates/dashboard/calls.html")),
         ("report.html", include_str!("../../../templates/dashboard/report.html")),
-        ("report_body.html", include_str!("../../../templates/dashboard/report_body.html")),
-        ("report_document.html", include_str!("../../../templates/dashboard/report_document.html")),
-        ("followup.html", include_str!("../../../templates/dashboard/followup.html")),
+        (
+            "report_body.html",
+            include_str!("../../../templates/dashboard/report_body.html"),
+        ),
+        (
+            "report_document.html",
+            include_str!("../../../templates/dashboard/report_document.html"),
+        ),
+        (
+            "followup.html",
+            include_str!("../../../templates/dashboard/followup.html"),
+        ),
     ];
     for (name, source) in templates {
         if let Err(error) = env.add_template(name, source) {
@@ -64,7 +82,11 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     }
     // `{{ t("svenska", "English") }}`: the text in the page's language.
     env.add_function("t", |state: &State, sv: String, en: String| {
-        if state.lookup("lang").is_some_and(|l| l.as_str() == Some("en")) { en } else { sv }
+        if state.lookup("lang").is_some_and(|l| l.as_str() == Some("en")) {
+            en
+        } else {
+            sv
+        }
     });
     env
 });
@@ -144,12 +166,11 @@ fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
-/// A fresh random token (session id, CSRF token), or the error page.
-fn random_or_error() -> Result<String, Response> {
-    crate::links::random_token().map_err(|error| {
-        tracing::error!(error = format!("{error:#}"), "no random token");
-        StatusCode::INTERNAL_SERVER_ERROR.into_response()
-    })
+/// A fresh random token (session id, CSRF token); `None`, logged, if the system has none.
+fn fresh_token() -> Option<String> {
+    crate::links::random_token()
+        .inspect_err(|error| tracing::error!(error = format!("{error:#}"), "no random token"))
+        .ok()
 }
 
 /// Whether two secrets are equal, in time that does not depend on where they differ.
@@ -234,7 +255,11 @@ fn render(status: StatusCode, template: &str, context: Value) -> Response {
             response
         }
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), template, "rendering a dashboard page failed");
+            tracing::error!(
+                error = format!("{error:#}"),
+                template,
+                "rendering a dashboard page failed"
+            );
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
@@ -307,7 +332,10 @@ fn not_found(visitor: &Visitor) -> Response {
 
 /// The page for a database that cannot be reached.
 fn unavailable(visitor: &Visitor, error: &anyhow::Error) -> Response {
-    tracing::error!(error = format!("{error:#}"), "a dashboard page could not read the database");
+    tracing::error!(
+        error = format!("{error:#}"),
+        "a dashboard page could not read the database"
+    );
     super::ack::unavailable(visitor.language).into_response()
 }
 
@@ -345,7 +373,10 @@ mod tests {
                 })
             })
             .unwrap_or_else(|e| panic!("{e:#}"));
-        assert!(html.contains(r#"value="Erasmus+ &lt;ungdom&gt;""#), "typed text is kept, escaped");
+        assert!(
+            html.contains(r#"value="Erasmus+ &lt;ungdom&gt;""#),
+            "typed text is kept, escaped"
+        );
         assert!(html.contains(r#"<p class="error" id="grant_0-error">Skriv ett belopp</p>"#));
         assert!(html.contains(r#"aria-describedby="grant_0-error""#));
         assert!(html.contains(r##"<a href="#grant_0">Skriv ett belopp</a>"##));

@@ -38,7 +38,12 @@ struct YearFilter {
 }
 
 fn this_year(shared: &Shared) -> i16 {
-    shared.config().calendar.time_zone.to_datetime(shared.clock.now()).year()
+    shared
+        .config()
+        .calendar
+        .time_zone
+        .to_datetime(shared.clock.now())
+        .year()
 }
 
 async fn year(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(filter): Query<YearFilter>) -> Response {
@@ -64,7 +69,12 @@ async fn year(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(filter)
         .units
         .iter()
         .filter(|u| visible.iter().any(|o| o.unit == u.id.as_str()))
-        .map(|u| (u.id.to_string(), if language == Language::Sv { &u.name } else { &u.name_en }.clone()))
+        .map(|u| {
+            (
+                u.id.to_string(),
+                if language == Language::Sv { &u.name } else { &u.name_en }.clone(),
+            )
+        })
         .collect();
     let shown: Vec<_> = dashboard::of_year(&config, &visible, year)
         .into_iter()
@@ -74,7 +84,13 @@ async fn year(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(filter)
     let matrix = dashboard::matrix(&config, &shown, &acted, now, language);
     let counts: Vec<(&str, &str, usize)> = Status::ALL
         .iter()
-        .map(|s| (s.as_str(), s.label(language), shown.iter().filter(|o| Status::of(o, now) == *s).count()))
+        .map(|s| {
+            (
+                s.as_str(),
+                s.label(language),
+                shown.iter().filter(|o| Status::of(o, now) == *s).count(),
+            )
+        })
         .collect();
     page(
         &visitor,
@@ -281,7 +297,11 @@ struct ReportRequest {
 }
 
 /// `/dashboard/report?year=2026&format=html|md|csv`: the compiled report; KLK only.
-async fn report_page(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(request): Query<ReportRequest>) -> Response {
+async fn report_page(
+    State(shared): State<Arc<Shared>>,
+    visitor: Visitor,
+    Query(request): Query<ReportRequest>,
+) -> Response {
     if !visitor.viewer.is_central() {
         return not_found(&visitor);
     }
@@ -292,7 +312,14 @@ async fn report_page(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(
     // The follow-up of the work of last year is the one compiled this year.
     let year = request.year.unwrap_or_else(|| this_year(&shared) - 1);
     let config = shared.config();
-    let compiled = report::compile(&config, year, &occurrences, &followups, shared.clock.now(), visitor.language);
+    let compiled = report::compile(
+        &config,
+        year,
+        &occurrences,
+        &followups,
+        shared.clock.now(),
+        visitor.language,
+    );
     let download = |body: String, content_type: &'static str, extension: &str| {
         let disposition = format!("attachment; filename=\"arshjul-rapport-{year}.{extension}\"");
         (

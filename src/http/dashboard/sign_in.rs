@@ -13,7 +13,7 @@ use axum::{Form, Router};
 use jiff::SignedDuration;
 
 use super::{
-    FORM_COOKIE, Next, SESSION_COOKIE, Visitor, cookie, lang_code, language, local_path, random_or_error, render,
+    FORM_COOKIE, Next, SESSION_COOKIE, Visitor, cookie, fresh_token, lang_code, language, local_path, render,
     same_secret, set_cookie, sha256_hex,
 };
 use crate::channels::Recipient;
@@ -54,9 +54,9 @@ struct Confirmation {
 fn sign_in_page(shared: &Shared, headers: &HeaderMap, status: StatusCode, context: minijinja::Value) -> Response {
     let token = match cookie(headers, FORM_COOKIE) {
         Some(token) if token.len() >= 32 => token.to_owned(),
-        _ => match random_or_error() {
-            Ok(token) => token,
-            Err(response) => return response,
+        _ => match fresh_token() {
+            Some(token) => token,
+            None => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         },
     };
     let lang = lang_code(language(headers));
@@ -78,10 +78,19 @@ fn form_token_matches(headers: &HeaderMap, posted: &str) -> bool {
 
 async fn ask(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
     let next = local_path(next.next.as_deref());
-    sign_in_page(&shared, &headers, StatusCode::OK, minijinja::context! { step => "ask", next })
+    sign_in_page(
+        &shared,
+        &headers,
+        StatusCode::OK,
+        minijinja::context! { step => "ask", next },
+    )
 }
 
-async fn send_link(State(shared): State<Arc<Shared>>, headers: HeaderMap, Form(request): Form<LinkRequest>) -> Response {
+async fn send_link(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Form(request): Form<LinkRequest>,
+) -> Response {
     let next = local_path(Some(&request.next));
     if !form_token_matches(&headers, &request.csrf) {
         return sign_in_page(
@@ -117,7 +126,12 @@ async fn send_link(State(shared): State<Arc<Shared>>, headers: HeaderMap, Form(r
         }
         None => tracing::info!("sign-in asked for an address that may not sign in"),
     }
-    sign_in_page(&shared, &headers, StatusCode::OK, minijinja::context! { step => "sent" })
+    sign_in_page(
+        &shared,
+        &headers,
+        StatusCode::OK,
+        minijinja::context! { step => "sent" },
+    )
 }
 
 async fn mail_link(shared: &Shared, person: &crate::domain::config::Person, next: &str) -> anyhow::Result<()> {
@@ -154,22 +168,27 @@ async fn mail_link(shared: &Shared, person: &crate::domain::config::Person, next
         .map_err(anyhow::Error::from)
 }
 
-/// The verified claims of a sign-in link, or the page that says why it does not work.
-fn verify(shared: &Shared, headers: &HeaderMap, token: &str) -> Result<SignInClaims, Response> {
+/// The verified claims of a sign-in link, or why it does not work (counted and logged).
+fn verify(shared: &Shared, token: &str) -> Result<SignInClaims, &'static str> {
     shared.links.signer.verify(token, shared.clock.now()).map_err(|error| {
         shared.metrics.rejected_link(error.label());
         tracing::warn!(reason = error.label(), "refused a sign-in link");
-        sign_in_page(
-            shared,
-            headers,
-            StatusCode::GONE,
-            minijinja::context! { step => "ask", next => "/dashboard", refused => error.label() },
-        )
+        error.label()
     })
 }
 
+/// The sign-in page saying why a link does not work, with the form to ask for a new one.
+fn refused(shared: &Shared, headers: &HeaderMap, reason: &str) -> Response {
+    sign_in_page(
+        shared,
+        headers,
+        StatusCode::GONE,
+        minijinja::context! { step => "ask", next => "/dashboard", refused => reason },
+    )
+}
+
 async fn confirm(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(token): Path<String>) -> Response {
-    match verify(&shared, &headers, &token) {
+    match verify(&shared, &token) {
         Ok(claims) => {
             let name = shared
                 .config()
@@ -183,7 +202,7 @@ async fn confirm(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(tok
                 minijinja::context! { step => "confirm", name, action => format!("/sign-in/{token}") },
             )
         }
-        Err(page) => page,
+        Err(reason) => refused(&shared, &headers, reason),
     }
 }
 
@@ -193,9 +212,9 @@ async fn start(
     Path(token): Path<String>,
     Form(form): Form<Confirmation>,
 ) -> Response {
-    let claims = match verify(&shared, &headers, &token) {
+    let claims = match verify(&shared, &token) {
         Ok(claims) => claims,
-        Err(page) => return page,
+        Err(reason) => return refused(&shared, &headers, reason),
     };
     let again = |step: &str| {
         sign_in_page(
@@ -214,20 +233,26 @@ async fn start(
     }
     let now = shared.clock.now();
     let expires = jiff::Timestamp::from_second(claims.expires).unwrap_or(now);
-    let (id, csrf) = match (random_or_error(), random_or_error()) {
-        (Ok(id), Ok(csrf)) => (id, csrf),
-        (Err(response), _) | (_, Err(response)) => return response,
+    let (Some(id), Some(csrf)) = (fresh_token(), fresh_token()) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let session = Session {
         person: claims.person.clone(),
         csrf,
     };
     let stored = async {
-        if !shared.store.use_sign_in(&claims.nonce, &claims.person, expires, now).await? {
+        if !shared
+            .store
+            .use_sign_in(&claims.nonce, &claims.person, expires, now)
+            .await?
+        {
             return Ok(false);
         }
         let until = now.checked_add(SignedDuration::from_hours(SESSION_HOURS))?;
-        shared.store.start_session(&sha256_hex(&id), &session, now, until).await?;
+        shared
+            .store
+            .start_session(&sha256_hex(&id), &session, now, until)
+            .await?;
         anyhow::Ok(true)
     };
     match stored.await {
@@ -248,7 +273,11 @@ async fn start(
     }
 }
 
-async fn sign_out(State(shared): State<Arc<Shared>>, visitor: Visitor, Form(form): Form<Vec<(String, String)>>) -> Response {
+async fn sign_out(
+    State(shared): State<Arc<Shared>>,
+    visitor: Visitor,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     if !visitor.posted_csrf(&form) {
         return super::forged(&visitor);
     }
