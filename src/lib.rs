@@ -5,8 +5,8 @@
 //! # Layout
 //!
 //! - [`domain`]: the pure core — configuration, Swedish business days, mandate periods, due
-//!   dates, occurrences, the planner, routing, messages, EU calls and the answers to them. No
-//!   I/O, no clock.
+//!   dates, occurrences, the planner, routing, messages, EU calls and the answers to them, who
+//!   sees what on the dashboard, the follow-up form and the yearly report. No I/O, no clock.
 //! - [`settings`]: layered runtime settings (defaults, a file, `ARSHJUL__…` variables).
 //! - [`clock`]: the only reader of wall time.
 //! - [`storage`]: one `Store` over SQLite or PostgreSQL; occurrences, outbox, audit log, inbox,
@@ -19,10 +19,12 @@
 //! - [`metrics`]: Prometheus counters and gauges for `/metrics`.
 //! - [`startup`]: the composition root, `Application::build` → `run_until_stopped`.
 //! - [`jobs`]: scheduled work (materialisation, planning) as UTC ticks.
-//! - [`http`]: the axum router; each feature module owns its routes.
+//! - [`http`]: the axum router; each feature module owns its routes. `http::dashboard` is the
+//!   signed-in dashboard (sign-in by emailed link, sessions, CSRF, the year's wheel and matrix,
+//!   the follow-up form, the compiled report), rendered from `templates/dashboard/`.
 //! - [`listing`]: occurrences as a table, JSON or iCalendar.
 //! - [`calls`]: EU funding calls — announce, correct, cancel, answer — from every channel.
-//! - [`cli`]: the `arshjul` subcommands (`cli::calls`: `announce` and `calls`).
+//! - [`cli`]: the `arshjul` subcommands (`cli::calls`: `announce` and `calls`; `cli::report`).
 //! - [`telemetry`]: tracing set-up.
 //! - [`bench`]: `arshjul bench`, the pipeline's throughput, latency and memory figures.
 

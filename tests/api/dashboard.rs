@@ -301,3 +301,148 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     assert!(String::from_utf8_lossy(&html.stdout).contains("<td class=\"num\">170 000 kr</td>"));
     app.stop().await;
 }
+
+/// The value of the `Set-Cookie` header that sets `name`.
+fn set_cookie(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+}
+
+/// A form post of `fields` to `url`, with `cookie` when given.
+fn post_form(
+    client: &reqwest::Client,
+    url: &str,
+    cookie: Option<&str>,
+    fields: &[(&str, &str)],
+) -> reqwest::RequestBuilder {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let request = client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    match cookie {
+        Some(cookie) => request.header("cookie", cookie.to_owned()),
+        None => request,
+    }
+}
+
+/// The `name=value` part of a `Set-Cookie` value.
+fn pair(set_cookie: &str) -> &str {
+    set_cookie.split(';').next().unwrap()
+}
+
+#[tokio::test]
+async fn the_dashboard_is_not_public_and_sign_in_tells_nobody_who_is_in_the_directory() {
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let settings = dashboard_settings(&dir, &smtp).await;
+    let app = TestApp::spawn(settings).await;
+    arshjul::channels::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = |path: &str| format!("{}{path}", app.address);
+
+    for path in ["/dashboard", "/dashboard/report?format=csv", "/dashboard/outbox"] {
+        let response = client.get(url(path)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 303, "{path}");
+        assert!(
+            response.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/sign-in?next=%2Fdashboard")
+        );
+    }
+
+    let page = client.get(url("/sign-in?next=/dashboard/calls")).send().await.unwrap();
+    let form_cookie = set_cookie(&page, "arshjul_form");
+    assert!(
+        form_cookie.contains("HttpOnly") && form_cookie.contains("SameSite=Lax"),
+        "{form_cookie}"
+    );
+    let token = pair(&form_cookie).trim_start_matches("arshjul_form=").to_owned();
+    let ask = |email: &'static str, csrf: String| {
+        post_form(
+            &client,
+            &url("/sign-in"),
+            Some(pair(&form_cookie)),
+            &[("email", email), ("next", "/dashboard/calls"), ("csrf", &csrf)],
+        )
+        .send()
+    };
+    assert_eq!(
+        ask("linnea.dahl@example.org", String::new())
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+    let stranger = ask("stranger@example.org", token.clone()).await.unwrap();
+    assert_eq!(stranger.status().as_u16(), 200);
+    let stranger = stranger.text().await.unwrap();
+    let known = ask("Linnea.Dahl@example.org", token.clone())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(stranger, known, "the same answer whoever asks");
+
+    let mut link = None;
+    eventually(|| {
+        link = smtp
+            .messages()
+            .iter()
+            .find_map(|m| link_in(&m.text(), &format!("{}/sign-in/", app.address)));
+        link.is_some()
+    })
+    .await;
+    let link = link.expect("Linnea's sign-in link");
+    assert!(smtp.messages().iter().all(|m| !m.to().contains("stranger")));
+
+    let forged = client.get(format!("{link}x")).send().await.unwrap();
+    assert_eq!(forged.status().as_u16(), 410);
+    let confirm = client.get(&link).send().await.unwrap();
+    assert_eq!(confirm.status().as_u16(), 200, "showing the link does not use it");
+    let without_token = post_form(&client, &link, None, &[("csrf", "")]).send().await.unwrap();
+    assert_eq!(without_token.status().as_u16(), 403);
+    let started = post_form(&client, &link, Some(pair(&form_cookie)), &[("csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status().as_u16(), 303);
+    assert_eq!(started.headers()["location"], "/dashboard/calls");
+    let session = set_cookie(&started, "arshjul_session");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax") && !session.contains("Secure"),
+        "{session}"
+    );
+    let calls = client
+        .get(url("/dashboard/calls"))
+        .header("cookie", pair(&session).to_owned())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(calls.status().as_u16(), 200);
+    assert!(
+        calls.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    let sign_out = post_form(&client, &url("/sign-out"), Some(pair(&session)), &[])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sign_out.status().as_u16(), 403, "signing out needs the CSRF token too");
+    app.stop().await;
+}
