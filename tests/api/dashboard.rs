@@ -15,6 +15,10 @@ use crate::helpers::{TestApp, TestDir, directory_reaching, test_settings};
 use crate::inbound::{arshjul, reply};
 use crate::peers::{SmtpSink, eventually, free_port};
 
+fn clock_now(clock: &ManualClock) -> jiff::Timestamp {
+    arshjul::clock::Clock::now(clock)
+}
+
 /// The first address in `text` that starts with `prefix`.
 fn link_in(text: &str, prefix: &str) -> Option<String> {
     let start = text.find(prefix)?;
@@ -259,6 +263,24 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
         "the totals of the two activities Linnea submitted"
     );
     check_page(&browser, "report").await;
+    // A bounced reminder shows as dead in the outbox, and Retry puts it back in line.
+    let sent = app.shared.store.deliveries_of(occurrence).await.unwrap();
+    let bounced = sent.iter().find(|d| d.recipient == "linnea.dahl").unwrap();
+    app.shared
+        .store
+        .bounce(std::slice::from_ref(&bounced.idempotency_key), clock_now(&clock))
+        .await
+        .unwrap();
+    browser.goto(&format!("{}/dashboard/outbox", app.address)).await;
+    browser
+        .click(&format!("tr[data-delivery=\"{}\"] button", bounced.id))
+        .await;
+    assert!(browser.url().await.ends_with("/dashboard/outbox"));
+    let retried = app.shared.store.delivery(bounced.id).await.unwrap().unwrap();
+    assert!(
+        matches!(retried.state.as_str(), "pending" | "sending" | "sent"),
+        "{retried:?}"
+    );
     for (path, name) in [("/dashboard/outbox", "outbox"), ("/dashboard/calls", "calls")] {
         browser.goto(&format!("{}{path}", app.address)).await;
         check_page(&browser, name).await;
