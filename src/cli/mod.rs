@@ -427,14 +427,7 @@ async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> an
         }
     }
     let now = clock.now();
-    let local = |at: jiff::Timestamp| {
-        config
-            .calendar
-            .time_zone
-            .to_datetime(at)
-            .strftime("%Y-%m-%d %H:%M")
-            .to_string()
-    };
+    let local = |at: jiff::Timestamp| config.local_minute(at);
     let mut next: std::collections::BTreeMap<i64, String> = std::collections::BTreeMap::new();
     for row in store
         .outbox(Some(DeliveryState::Pending), usize::MAX)

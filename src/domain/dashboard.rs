@@ -84,12 +84,8 @@ pub struct LastAction {
 pub fn of_year<'a>(config: &Config, occurrences: &'a [StoredOccurrence], year: i16) -> Vec<&'a StoredOccurrence> {
     occurrences
         .iter()
-        .filter(|o| o.configured && local_date(config, o.due_at).year() == year)
+        .filter(|o| o.configured && config.local_date(o.due_at).year() == year)
         .collect()
-}
-
-fn local_date(config: &Config, at: Timestamp) -> Date {
-    config.calendar.time_zone.to_datetime(at).date()
 }
 
 /// The radius of the wheel's rim; the SVG's view box is centred on 0,0.
@@ -172,7 +168,7 @@ pub fn wheel(
     for occurrence in occurrences {
         let ring = rings.iter().position(|id| *id == occurrence.obligation).unwrap_or(0);
         groups
-            .entry((local_date(config, occurrence.due_at), ring))
+            .entry((config.local_date(occurrence.due_at), ring))
             .or_default()
             .push(occurrence);
     }
@@ -199,7 +195,7 @@ pub fn wheel(
             }
         })
         .collect();
-    let today = local_date(config, now);
+    let today = config.local_date(now);
     Wheel {
         months,
         marks,
@@ -282,11 +278,10 @@ pub fn matrix(
                             id: o.id,
                             status,
                             status_label: status.label(language),
-                            due: local_date(config, o.due_at),
-                            acted: acted.get(&o.id).map(|last| {
-                                let at = config.calendar.time_zone.to_datetime(last.at);
-                                format!("{} {}", last.person, at.strftime("%Y-%m-%d %H:%M"))
-                            }),
+                            due: config.local_date(o.due_at),
+                            acted: acted
+                                .get(&o.id)
+                                .map(|last| format!("{} {}", last.person, config.local_minute(last.at))),
                         }
                     })
                     .collect()

@@ -99,8 +99,7 @@ pub fn compile(
     language: Language,
 ) -> Report {
     let forms: HashMap<i64, &StoredFollowUp> = followups.iter().map(|f| (f.occurrence_id, f)).collect();
-    let zone = &config.calendar.time_zone;
-    let day = |at: Timestamp| zone.to_datetime(at).date().to_string();
+    let day = |at: Timestamp| config.local_date(at).to_string();
     let period = year.to_string();
     let mut units: Vec<UnitReport> = occurrences
         .iter()

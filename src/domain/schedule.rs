@@ -96,6 +96,15 @@ impl Config {
         self.calendar.time_zone.to_datetime(now).date()
     }
 
+    /// Instant `at` as a local date and time to the minute, `2027-02-01 10:30`.
+    pub fn local_minute(&self, at: Timestamp) -> String {
+        self.calendar
+            .time_zone
+            .to_datetime(at)
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
     /// Every occurrence due within the calendar years `years` (inclusive), in due order.
     pub fn occurrences_due_in(&self, years: std::ops::RangeInclusive<i16>) -> Vec<Occurrence> {
         let mut occurrences: Vec<Occurrence> = self

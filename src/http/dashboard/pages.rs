@@ -61,7 +61,7 @@ async fn year(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(filter)
         .collect();
     let years: BTreeSet<i16> = visible
         .iter()
-        .map(|o| config.calendar.time_zone.to_datetime(o.due_at).year())
+        .map(|o| config.local_date(o.due_at).year())
         .chain([year])
         .collect();
     let units: Vec<(String, String)> = config
@@ -115,14 +115,7 @@ async fn occurrence(State(shared): State<Arc<Shared>>, visitor: Visitor, Path(id
         Ok(read) => read,
         Err(error) => return unavailable(&visitor, &error),
     };
-    let local = |at: jiff::Timestamp| {
-        config
-            .calendar
-            .time_zone
-            .to_datetime(at)
-            .strftime("%Y-%m-%d %H:%M")
-            .to_string()
-    };
+    let local = |at: jiff::Timestamp| config.local_minute(at);
     let history: Vec<_> = audit
         .iter()
         .map(|e| (local(e.at), e.actor.clone(), e.action.clone(), e.detail.clone()))
@@ -187,14 +180,7 @@ async fn outbox(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(filte
         }
     }
     let config = shared.config();
-    let local = |at: jiff::Timestamp| {
-        config
-            .calendar
-            .time_zone
-            .to_datetime(at)
-            .strftime("%Y-%m-%d %H:%M")
-            .to_string()
-    };
+    let local = |at: jiff::Timestamp| config.local_minute(at);
     let rows: Vec<_> = rows
         .iter()
         .map(|r| {
