@@ -60,6 +60,26 @@ impl ActivityInput {
     }
 }
 
+/// What a field is called on the form, in `language`.
+pub fn field_label(field: &str, language: Language) -> &'static str {
+    let sv = language == Language::Sv;
+    match field {
+        "name" if sv => "Namn",
+        "name" => "Name",
+        "budget" => "Budget",
+        "grant" if sv => "Erhållet bidrag",
+        "grant" => "Grant received",
+        "cofinancing" if sv => "Medfinansiering",
+        "cofinancing" => "Co-financing",
+        "purpose" if sv => "Syfte",
+        "purpose" => "Purpose",
+        "results" if sv => "Uppnådda resultat",
+        "results" => "Results achieved",
+        "goals" if sv => "Kopplade mål",
+        _ => "Linked goals",
+    }
+}
+
 /// A checked activity; amounts in whole kronor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Activity {

@@ -139,6 +139,12 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     browser.click("#submit").await;
     assert_eq!(browser.count("#grant_0-error").await, 1);
     assert!(browser.text("#grant_0-error").await.contains("hela kronor"));
+    assert!(
+        browser
+            .text(".error-summary")
+            .await
+            .contains("Rad 1, Erhållet bidrag: Skriv ett belopp i hela kronor")
+    );
     assert_eq!(browser.value("#grant_0").await, "tio tusen");
     assert_eq!(browser.value("#name_0").await, "Erasmus+ ungdomsutbyte");
     check_page(&browser, "follow-up-errors").await;

@@ -73,9 +73,26 @@ fn form(
         .filter(|e| e.row.is_none())
         .map(|e| e.message.as_str())
         .collect();
-    let summary: Vec<(String, &str)> = errors
+    let row_word = if language == crate::domain::config::Language::Sv {
+        "Rad"
+    } else {
+        "Row"
+    };
+    let summary: Vec<(String, String)> = errors
         .iter()
-        .map(|e| (format!("{}_{}", e.field, e.row.unwrap_or(0)), e.message.as_str()))
+        .map(|e| {
+            let anchor = format!("{}_{}", e.field, e.row.unwrap_or(0));
+            let text = match e.row {
+                Some(row) => format!(
+                    "{row_word} {}, {}: {}",
+                    row + 1,
+                    followup::field_label(e.field, language),
+                    e.message
+                ),
+                None => e.message.clone(),
+            };
+            (anchor, text)
+        })
         .collect();
     page(
         visitor,
