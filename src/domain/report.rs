@@ -188,67 +188,67 @@ pub fn markdown(report: &Report, language: Language) -> String {
         report.missing,
         t("saknas", "missing")
     );
-    out += &format!(
-        "| | {} | {} | {} |\n|---|---:|---:|---:|\n",
+    let row = |cells: &[&str]| format!("| {} |\n", cells.join(" | "));
+    let money = |totals: Totals| [kronor(totals.budget), kronor(totals.grant), kronor(totals.cofinancing)];
+    out += &row(&[
+        "",
         t("Budget", "Budget"),
         t("Erhållet bidrag", "Grant received"),
-        t("Medfinansiering", "Co-financing")
-    );
-    out += &format!(
-        "| **{}** | {} | {} | {} |\n\n",
-        t("Totalt", "Total"),
-        kronor(report.totals.budget),
-        kronor(report.totals.grant),
-        kronor(report.totals.cofinancing)
-    );
-    out += &format!("## {}\n\n", t("Inlämning per enhet", "Submission by unit"));
-    out += &format!(
-        "| {} | {} | {} | {} |\n|---|---|---|---|\n",
+        t("Medfinansiering", "Co-financing"),
+    ]);
+    out += "|---|---:|---:|---:|\n";
+    let [budget, grant, cofinancing] = money(report.totals);
+    out += &row(&[&format!("**{}**", t("Totalt", "Total")), &budget, &grant, &cofinancing]);
+    out += &format!("\n## {}\n\n", t("Inlämning per enhet", "Submission by unit"));
+    out += &row(&[
         t("Enhet", "Unit"),
         t("Sista dag", "Due"),
         t("Inlämnad", "Submitted"),
-        t("Läge", "Status")
-    );
+        t("Läge", "Status"),
+    ]);
+    out += "|---|---|---|---|\n";
     for unit in &report.units {
-        out += &format!(
-            "| {} | {} | {} | {} |\n",
-            cell(&unit.name),
-            unit.due,
+        out += &row(&[
+            &cell(&unit.name),
+            &unit.due,
             unit.submitted.as_deref().unwrap_or("–"),
-            unit.status
-        );
+            unit.status,
+        ]);
     }
     for unit in report.units.iter().filter(|u| !u.activities.is_empty()) {
-        out += &format!("\n## {}\n\n", unit.name);
-        out += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n|---|---:|---:|---:|---|---|---|\n",
+        out += &format!("\n## {}\n\n", cell(&unit.name));
+        out += &row(&[
             t("Aktivitet/projekt", "Activity/project"),
             t("Budget", "Budget"),
             t("Bidrag", "Grant"),
             t("Medfinansiering", "Co-financing"),
             t("Syfte", "Purpose"),
             t("Resultat", "Results"),
-            t("Mål", "Goals")
-        );
+            t("Mål", "Goals"),
+        ]);
+        out += "|---|---:|---:|---:|---|---|---|\n";
         for a in &unit.activities {
-            out += &format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
-                cell(&a.name),
-                kronor(a.budget),
-                kronor(a.grant),
-                kronor(a.cofinancing),
-                cell(&a.purpose),
-                cell(&a.results),
-                cell(&a.goals.join(", "))
-            );
+            let [budget, grant, cofinancing] = money(Totals::of([a]));
+            out += &row(&[
+                &cell(&a.name),
+                &budget,
+                &grant,
+                &cofinancing,
+                &cell(&a.purpose),
+                &cell(&a.results),
+                &cell(&a.goals.join(", ")),
+            ]);
         }
-        out += &format!(
-            "| **{}** | {} | {} | {} | | | |\n",
-            t("Summa", "Sum"),
-            kronor(unit.totals.budget),
-            kronor(unit.totals.grant),
-            kronor(unit.totals.cofinancing)
-        );
+        let [budget, grant, cofinancing] = money(unit.totals);
+        out += &row(&[
+            &format!("**{}**", t("Summa", "Sum")),
+            &budget,
+            &grant,
+            &cofinancing,
+            "",
+            "",
+            "",
+        ]);
     }
     if !report.goals.is_empty() {
         out += &format!("\n## {}\n\n", t("Kopplade mål", "Linked goals"));
