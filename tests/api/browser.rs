@@ -145,7 +145,8 @@ impl Browser {
             .await;
         let new_page =
             json!({"script": "return !window.arshjulOldPage && document.readyState === 'complete';", "args": []});
-        for _ in 0..200 {
+        // Up to 30 s: the suite runs beside it on two cores.
+        for _ in 0..600 {
             let answer = self
                 .call_raw(reqwest::Method::POST, "/execute/sync", new_page.clone())
                 .await;
