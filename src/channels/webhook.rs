@@ -42,8 +42,7 @@ fn sign(key: &hmac::Key, timestamp: i64, body: &[u8]) -> String {
     let mut signed = format!("{timestamp}.").into_bytes();
     signed.extend_from_slice(body);
     let tag = hmac::sign(key, &signed);
-    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", crate::domain::tokens::hex(tag.as_ref()))
 }
 
 impl Notifier for WebhookNotifier {

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::config::Language;
+use super::occurrence::OccurrenceState;
 
 /// The obligation whose occurrences are filled in with this form.
 pub const OBLIGATION: &str = "uppfoljning";
@@ -15,6 +16,11 @@ pub const OBLIGATION: &str = "uppfoljning";
 /// The dashboard path of occurrence `id`'s form, for reminders and pages.
 pub fn form_path(id: i64) -> String {
     format!("/dashboard/occurrences/{id}/followup")
+}
+
+/// Whether a follow-up in `state` can no longer be changed: acknowledged or waived.
+pub fn is_locked(state: OccurrenceState) -> bool {
+    matches!(state, OccurrenceState::Acknowledged | OccurrenceState::Waived)
 }
 
 /// The most activities one follow-up holds.

@@ -222,6 +222,16 @@ impl LinkSigner {
     }
 }
 
+/// `bytes` as lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of `data` as lowercase hex: how API tokens and session ids are stored.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,8 +38,7 @@ fn bearer(shared: &Shared, headers: &HeaderMap) -> Result<Person, &'static str> 
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or("send Authorization: Bearer TOKEN")?;
-    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let hash = crate::domain::tokens::sha256_hex(token.as_bytes());
     let person = shared
         .api_tokens
         .get(&hash)

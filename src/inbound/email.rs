@@ -43,11 +43,7 @@ pub async fn receive(shared: &Arc<Shared>, raw: &[u8]) -> anyhow::Result<Receive
         .to_owned();
     // Without a Message-ID, the message's own bytes name it: the same message twice is one.
     let reference = message.message_id().map_or_else(
-        || {
-            let digest = ring::digest::digest(&ring::digest::SHA256, raw);
-            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-            format!("sha256:{hex}")
-        },
+        || format!("sha256:{}", crate::domain::tokens::sha256_hex(raw)),
         str::to_owned,
     );
     if is_bounce(&message, &from) {

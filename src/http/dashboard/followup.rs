@@ -53,10 +53,7 @@ fn form(
     let notice = shown.notice;
     let config = shared.config();
     let language = visitor.language;
-    let locked = matches!(
-        occurrence.state,
-        OccurrenceState::Acknowledged | OccurrenceState::Waived
-    );
+    let locked = followup::is_locked(occurrence.state);
     if !locked {
         let room = MAX_ACTIVITIES.saturating_sub(rows.len());
         rows.extend(std::iter::repeat_n(
@@ -138,10 +135,7 @@ async fn save(
         Ok(o) => o,
         Err(page) => return page,
     };
-    if matches!(
-        occurrence.state,
-        OccurrenceState::Acknowledged | OccurrenceState::Waived
-    ) {
+    if followup::is_locked(occurrence.state) {
         return form(
             &shared,
             &visitor,

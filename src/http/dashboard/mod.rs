@@ -19,12 +19,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use minijinja::{Environment, State, Value};
-use ring::digest;
 use serde::Deserialize;
 
 use crate::domain::access::Viewer;
 use crate::domain::config::Language;
 use crate::domain::report::{self, Report};
+use crate::domain::tokens::sha256_hex;
 use crate::startup::Shared;
 
 pub fn router() -> Router<Arc<Shared>> {
@@ -157,15 +157,6 @@ fn local_path(next: Option<&str>) -> String {
     }
 }
 
-/// SHA-256 in hex: sessions are stored by the hash of their cookie.
-fn sha256_hex(text: &str) -> String {
-    digest::digest(&digest::SHA256, text.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// A fresh random token (session id, CSRF token); `None`, logged, if the system has none.
 fn fresh_token() -> Option<String> {
     crate::links::random_token()
@@ -209,7 +200,7 @@ impl FromRequestParts<Arc<Shared>> for Visitor {
         let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(to_sign_in());
         };
-        let session_hash = sha256_hex(id);
+        let session_hash = sha256_hex(id.as_bytes());
         let session = match shared.store.session(&session_hash, shared.clock.now()).await {
             Ok(Some(session)) => session,
             Ok(None) => return Err(to_sign_in()),

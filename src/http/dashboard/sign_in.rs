@@ -14,12 +14,12 @@ use jiff::SignedDuration;
 
 use super::{
     FORM_COOKIE, Next, SESSION_COOKIE, Visitor, cookie, fresh_token, lang_code, language, local_path, render,
-    same_secret, set_cookie, sha256_hex,
+    same_secret, set_cookie,
 };
 use crate::channels::Recipient;
 use crate::domain::access::Viewer;
 use crate::domain::config::Language;
-use crate::domain::tokens::SignInClaims;
+use crate::domain::tokens::{SignInClaims, sha256_hex};
 use crate::links::SIGN_IN_MINUTES;
 use crate::startup::Shared;
 use crate::storage::Session;
@@ -97,7 +97,7 @@ async fn send_link(
             &shared,
             &headers,
             StatusCode::FORBIDDEN,
-            minijinja::context! { step => "ask", next, stale => true, email => request.email },
+            minijinja::context! { step => "ask", next, refused => "stale", email => request.email },
         );
     }
     let email = request.email.trim();
@@ -216,12 +216,12 @@ async fn start(
         Ok(claims) => claims,
         Err(reason) => return refused(&shared, &headers, reason),
     };
-    let again = |step: &str| {
+    let again = |reason: &str| {
         sign_in_page(
             &shared,
             &headers,
             StatusCode::FORBIDDEN,
-            minijinja::context! { step, next => claims.next.clone(), refused => step },
+            minijinja::context! { step => "ask", next => claims.next.clone(), refused => reason },
         )
     };
     if !form_token_matches(&headers, &form.csrf) {
@@ -251,7 +251,7 @@ async fn start(
         let until = now.checked_add(SignedDuration::from_hours(SESSION_HOURS))?;
         shared
             .store
-            .start_session(&sha256_hex(&id), &session, now, until)
+            .start_session(&sha256_hex(id.as_bytes()), &session, now, until)
             .await?;
         anyhow::Ok(true)
     };
