@@ -16,12 +16,14 @@ CREATE TABLE sessions (
     expires_at  BIGINT  NOT NULL
 );
 
--- The yearly follow-up filled in on the form: one per occurrence, a draft until submitted.
--- `activities` is a JSON array of the projects and activities reported.
+-- The yearly follow-up filled in on the form: one per occurrence. `activities` is what was
+-- typed last (a JSON array of the projects and activities), `submitted_activities` what was
+-- submitted last: a draft saved after submitting does not change what KLK compiles.
 CREATE TABLE followups (
     occurrence_id  BIGINT  PRIMARY KEY REFERENCES occurrences (id),
     activities     TEXT    NOT NULL,
     saved_by       TEXT    NOT NULL,
     saved_at       BIGINT  NOT NULL,
+    submitted_activities  TEXT,
     submitted_at   BIGINT
 );

@@ -11,11 +11,13 @@ use super::config::{Config, Language};
 use super::followup::{self, Activity, ActivityInput, Totals};
 use super::occurrence::{OccurrenceState, StoredOccurrence};
 
-/// A follow-up as stored: the rows typed and when it was submitted on the form.
+/// A follow-up as stored: the rows typed last, and the rows submitted last and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredFollowUp {
     pub occurrence_id: i64,
     pub rows: Vec<ActivityInput>,
+    /// What the report compiles; a draft saved after submitting leaves it alone.
+    pub submitted_rows: Option<Vec<ActivityInput>>,
     pub saved_by: String,
     pub saved_at: Timestamp,
     pub submitted_at: Option<Timestamp>,
@@ -118,8 +120,9 @@ pub fn compile(
             };
             let activities = forms
                 .get(&occurrence.id)
-                .filter(|form| submitted && form.submitted_at.is_some())
-                .and_then(|form| followup::check(&form.rows, language).ok())
+                .filter(|_| submitted)
+                .and_then(|form| form.submitted_rows.as_deref())
+                .and_then(|rows| followup::check(rows, language).ok())
                 .unwrap_or_default();
             UnitReport {
                 unit: occurrence.unit.clone(),
@@ -314,20 +317,22 @@ mod tests {
     use crate::domain::config::fixtures::{SHIPPED_CALENDAR, follow_up, shipped_with};
 
     fn form(occurrence_id: i64, rows: &[(&str, &str, &str, &str)], submitted: bool) -> StoredFollowUp {
+        let rows: Vec<ActivityInput> = rows
+            .iter()
+            .map(|(name, budget, grant, cofinancing)| ActivityInput {
+                name: (*name).into(),
+                budget: (*budget).into(),
+                grant: (*grant).into(),
+                cofinancing: (*cofinancing).into(),
+                purpose: "Syfte".into(),
+                results: "Resultat".into(),
+                goals: "Attraktiv kommun".into(),
+            })
+            .collect();
         StoredFollowUp {
             occurrence_id,
-            rows: rows
-                .iter()
-                .map(|(name, budget, grant, cofinancing)| ActivityInput {
-                    name: (*name).into(),
-                    budget: (*budget).into(),
-                    grant: (*grant).into(),
-                    cofinancing: (*cofinancing).into(),
-                    purpose: "Syfte".into(),
-                    results: "Resultat".into(),
-                    goals: "Attraktiv kommun".into(),
-                })
-                .collect(),
+            submitted_rows: submitted.then(|| rows.clone()),
+            rows,
             saved_by: "someone".into(),
             saved_at: Timestamp::UNIX_EPOCH,
             submitted_at: submitted.then_some(Timestamp::UNIX_EPOCH),
@@ -354,6 +359,9 @@ mod tests {
             ..follow_up(OccurrenceState::Open)
         };
         let draft_only = form(9, &[("Utkast", "999", "999", "999")], false);
+        // Unit 8 saved a draft after submitting: the report keeps what was submitted.
+        let mut changed_after = form(8, &[("Interreg", "1 000 000", "600 000", "400 000")], true);
+        changed_after.rows = form(8, &[("Ändrat", "tio", "", "")], false).rows;
         let forms = [
             form(
                 7,
@@ -363,7 +371,7 @@ mod tests {
                 ],
                 true,
             ),
-            form(8, &[("Interreg", "1 000 000", "600 000", "400 000")], true),
+            changed_after,
             draft_only,
         ];
         let now = due + jiff::SignedDuration::from_hours(24 * 30);

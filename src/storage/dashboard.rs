@@ -121,7 +121,7 @@ impl Store {
         rows.iter().map(followup_from_row).collect()
     }
 
-    /// Saves the form of occurrence `id` as typed; marks it submitted when `submitted`.
+    /// Saves the form of occurrence `id` as typed; when `submitted`, also as what was submitted.
     pub async fn save_followup(
         &self,
         occurrence_id: i64,
@@ -131,17 +131,23 @@ impl Store {
         now: Timestamp,
     ) -> anyhow::Result<()> {
         let activities = serde_json::to_string(rows).context("encoding a follow-up")?;
-        let submitted_at = submitted.then_some(now.as_second());
+        let (submitted_activities, submitted_at) = if submitted {
+            (Some(activities.clone()), Some(now.as_second()))
+        } else {
+            (None, None)
+        };
         sqlx::query(
-            "INSERT INTO followups (occurrence_id, activities, saved_by, saved_at, submitted_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (occurrence_id) DO UPDATE SET \
+            "INSERT INTO followups (occurrence_id, activities, saved_by, saved_at, submitted_activities, submitted_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (occurrence_id) DO UPDATE SET \
              activities = excluded.activities, saved_by = excluded.saved_by, saved_at = excluded.saved_at, \
+             submitted_activities = COALESCE(excluded.submitted_activities, followups.submitted_activities), \
              submitted_at = COALESCE(excluded.submitted_at, followups.submitted_at)",
         )
         .bind(occurrence_id)
         .bind(activities)
         .bind(person)
         .bind(now.as_second())
+        .bind(submitted_activities)
         .bind(submitted_at)
         .execute(&self.pool)
         .await
@@ -173,13 +179,21 @@ impl Store {
     }
 }
 
-const FOLLOWUP_SELECT: &str = "SELECT occurrence_id, activities, saved_by, saved_at, submitted_at FROM followups";
+const FOLLOWUP_SELECT: &str =
+    "SELECT occurrence_id, activities, saved_by, saved_at, submitted_activities, submitted_at FROM followups";
 
 fn followup_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredFollowUp> {
-    let activities: String = row.try_get("activities")?;
+    let rows = |json: &str| -> anyhow::Result<Vec<ActivityInput>> {
+        serde_json::from_str(json).context("a stored follow-up is not the JSON expected")
+    };
     Ok(StoredFollowUp {
         occurrence_id: row.try_get("occurrence_id")?,
-        rows: serde_json::from_str(&activities).context("a stored follow-up is not the JSON expected")?,
+        rows: rows(&row.try_get::<String, _>("activities")?)?,
+        submitted_rows: row
+            .try_get::<Option<String>, _>("submitted_activities")?
+            .as_deref()
+            .map(rows)
+            .transpose()?,
         saved_by: row.try_get("saved_by")?,
         saved_at: timestamp(row.try_get("saved_at")?)?,
         submitted_at: row

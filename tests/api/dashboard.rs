@@ -189,6 +189,12 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
         "Erasmus+ ungdomsutbyte"
     );
 
+    // A draft saved after submitting is kept for the form, but the report compiles what was submitted.
+    browser.goto(&form_url).await;
+    browser.fill("#budget_0", "inte klart").await;
+    browser.click("#draft").await;
+    assert_eq!(browser.value("#budget_0").await, "inte klart");
+
     // Linnea sees her unit only: another unit's follow-up is not found, and the matrix has one row.
     let occurrences = app.shared.store.occurrences().await.unwrap();
     let other = occurrences

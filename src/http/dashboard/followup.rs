@@ -190,8 +190,14 @@ async fn save(
                 note: None,
             };
             match shared.record_action(id, Action::Submit, &actor).await {
-                Ok(Some(ActionOutcome::Recorded { .. } | ActionOutcome::AlreadyRecorded(_))) => {
-                    shared.metrics.action(Action::Submit.as_str(), "recorded");
+                Ok(Some(outcome @ (ActionOutcome::Recorded { .. } | ActionOutcome::AlreadyRecorded(_)))) => {
+                    // A correction submitted again counts as `already`, as on the links.
+                    let counted = if matches!(outcome, ActionOutcome::Recorded { .. }) {
+                        "recorded"
+                    } else {
+                        "already"
+                    };
+                    shared.metrics.action(Action::Submit.as_str(), counted);
                     tracing::info!(
                         occurrence = id,
                         person,
