@@ -117,12 +117,17 @@ async fn send_link(
         .find(|p| p.email.eq_ignore_ascii_case(email))
         .filter(|p| Viewer::of(&config, p.id.as_str()).is_some());
     match person {
+        // Sent after answering, so that the answer takes as long for any address.
         Some(person) => {
-            if let Err(error) = mail_link(&shared, person, &next).await {
-                tracing::error!(error = format!("{error:#}"), person = %person.id, "sending a sign-in link failed");
-            } else {
-                tracing::info!(person = %person.id, "sign-in link sent");
-            }
+            let (shared, person, next) = (Arc::clone(&shared), person.clone(), next.clone());
+            tokio::spawn(async move {
+                match mail_link(&shared, &person, &next).await {
+                    Ok(()) => tracing::info!(person = %person.id, "sign-in link sent"),
+                    Err(error) => {
+                        tracing::error!(error = format!("{error:#}"), person = %person.id, "sending a sign-in link failed");
+                    }
+                }
+            });
         }
         None => tracing::info!("sign-in asked for an address that may not sign in"),
     }
