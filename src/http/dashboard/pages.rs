@@ -38,12 +38,7 @@ struct YearFilter {
 }
 
 fn this_year(shared: &Shared) -> i16 {
-    shared
-        .config()
-        .calendar
-        .time_zone
-        .to_datetime(shared.clock.now())
-        .year()
+    shared.config().local_date(shared.clock.now()).year()
 }
 
 async fn year(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(filter): Query<YearFilter>) -> Response {
