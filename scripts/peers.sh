@@ -9,7 +9,14 @@ chmod 755 "$peers"
 pg_ctl_cmd=()
 synapse_pid=
 dovecot_pid=
+# The processes started under the marker ARSHJUL_TEST_RUN=$peers: the suite and whatever it
+# started, Chromium included (the marker is inherited through any depth of children).
+marked_processes() {
+    grep -lsaz -x "ARSHJUL_TEST_RUN=$peers" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 || true
+}
 cleanup() {
+    # shellcheck disable=SC2046
+    kill -KILL $(marked_processes) 2>/dev/null || true
     if [ -n "$synapse_pid" ]; then kill "$synapse_pid" 2>/dev/null || true; wait "$synapse_pid" 2>/dev/null || true; fi
     if [ -n "$dovecot_pid" ]; then kill "$dovecot_pid" 2>/dev/null || true; wait "$dovecot_pid" 2>/dev/null || true; fi
     if [ ${#pg_ctl_cmd[@]} -gt 0 ]; then "${pg_ctl_cmd[@]}" -D "$peers/pgdata" -m fast -w stop >/dev/null 2>&1 || true; fi

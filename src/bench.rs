@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use futures_util::StreamExt as _;
 use jiff::Timestamp;
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock as _, SystemClock};
 use crate::domain::config::{Config, SourceFile};
 use crate::domain::planner::{Delivery, Reason, Step, Subject, plan};
 use crate::domain::routing::{Route, Routing, Transport};
@@ -50,7 +50,7 @@ pub struct BenchArgs {
 }
 
 /// Runs every measurement and prints the figures.
-pub async fn run(base: Settings, args: &BenchArgs) -> anyhow::Result<()> {
+pub async fn run(base: Settings, args: &BenchArgs, clock: SystemClock) -> anyhow::Result<()> {
     let work = tempfile_dir()?;
     let (sink_url, received) = start_sink().await?;
     let ceiling = sink_ceiling(&sink_url, (args.deliveries / 3).clamp(1_000, 30_000)).await?;
@@ -66,7 +66,7 @@ pub async fn run(base: Settings, args: &BenchArgs) -> anyhow::Result<()> {
     for (name, url, transport) in runs {
         let before = received.load(Ordering::Relaxed);
         let settings = bench_settings(&base, &config_files, &url, &sink_url);
-        let result = dispatch(settings, args.deliveries, &Route::personal(transport)).await?;
+        let result = dispatch(settings, args.deliveries, &Route::personal(transport), clock).await?;
         let posts = received.load(Ordering::Relaxed) - before;
         println!(
             "{name}: {} deliveries in {:.2} s = {:.0} deliveries/s ({:.0} % of the sink's ceiling; {posts} requests), \
@@ -81,7 +81,7 @@ pub async fn run(base: Settings, args: &BenchArgs) -> anyhow::Result<()> {
         );
     }
     if let (Some(homeserver), Some(secret)) = (&args.matrix, &args.matrix_secret) {
-        matrix(&base, &work, &sink_url, homeserver, secret, args.matrix_messages).await?;
+        matrix(&base, &work, &sink_url, homeserver, secret, args.matrix_messages, clock).await?;
     }
 
     let (pass_10_years, occurrences) = planner_pass_over_years(10)?;
@@ -93,7 +93,7 @@ pub async fn run(base: Settings, args: &BenchArgs) -> anyhow::Result<()> {
     let (pass_300, occurrences) = planner_pass_municipalities(300)?;
     println!("planner: one pass over 300 municipalities ({occurrences} occurrences of one year): {pass_300:.1} ms");
 
-    let (before, during) = pending_rss(&base, &config_files, &work, args.pending).await?;
+    let (before, during) = pending_rss(&base, &config_files, &work, args.pending, clock).await?;
     println!(
         "memory: RSS {before} MB before filling the outbox, {during} MB with {} pending deliveries while dispatching",
         args.pending
@@ -154,9 +154,10 @@ async fn matrix(
     homeserver: &str,
     secret: &str,
     count: usize,
+    clock: SystemClock,
 ) -> anyhow::Result<()> {
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-    let localpart = format!("arshjul-bench-{}-{}", std::process::id(), Timestamp::now().as_second());
+    let localpart = format!("arshjul-bench-{}-{}", std::process::id(), clock.now().as_second());
     let (_, token) =
         crate::channels::matrix::register_with_shared_secret(&client, homeserver, secret, &localpart, "bench-password")
             .await?;
@@ -184,7 +185,7 @@ async fn matrix(
         transport: Transport::Matrix,
         channel: Some("bench".into()),
     };
-    let result = dispatch(settings, count, &route).await?;
+    let result = dispatch(settings, count, &route, clock).await?;
     let per_message = result.messages as f64 / result.elapsed.as_secs_f64();
     println!(
         "SQLite, Matrix (Synapse): {count} deliveries as {} messages in {:.2} s = {per_message:.0} messages/s, \
@@ -316,14 +317,19 @@ struct DispatchResult {
 
 /// Fills the outbox of an application with `settings` with `count` deliveries on `route` and
 /// dispatches them as the daemon would.
-async fn dispatch(settings: Settings, count: usize, route: &Route) -> anyhow::Result<DispatchResult> {
-    let app = Application::build(settings, Arc::new(SystemClock)).await?;
+async fn dispatch(
+    settings: Settings,
+    count: usize,
+    route: &Route,
+    clock: SystemClock,
+) -> anyhow::Result<DispatchResult> {
+    let app = Application::build(settings, Arc::new(clock)).await?;
     let shared = app.shared();
-    let now = Timestamp::now();
+    let now = clock.now();
     shared.materialise().await?;
     fill(&shared.store, &shared.config(), count, now, route).await?;
     let progress = Progress::new("dispatching", count);
-    let began = Timestamp::now().as_second();
+    let began = clock.now().as_second();
     let started = Instant::now();
     // The daemon's dispatch loops, run until the outbox is empty.
     let done = Arc::new(AtomicU64::new(0));
@@ -505,19 +511,20 @@ async fn pending_rss(
     files: &(String, String),
     work: &std::path::Path,
     count: usize,
+    clock: SystemClock,
 ) -> anyhow::Result<(u64, u64)> {
     let url = format!("sqlite://{}/pending.db", work.display());
     // Nobody listens here: every send fails fast and is retried later, so the backlog stays.
     let app = Application::build(
         bench_settings(base, files, &url, "http://127.0.0.1:9/hook"),
-        Arc::new(SystemClock),
+        Arc::new(clock),
     )
     .await?;
     let shared = app.shared();
     shared.materialise().await?;
     let before = current_rss_mb();
     let webhook = Route::personal(Transport::Webhook);
-    fill(&shared.store, &shared.config(), count, Timestamp::now(), &webhook).await?;
+    fill(&shared.store, &shared.config(), count, clock.now(), &webhook).await?;
     for _ in 0..3 {
         app.dispatcher().try_next().await?;
     }

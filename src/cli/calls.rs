@@ -123,18 +123,18 @@ pub enum CallsCommand {
 }
 
 /// `arshjul announce`.
-pub async fn announce(settings: &Settings, args: &AnnounceArgs) -> anyhow::Result<ExitCode> {
-    let (shared, person) = open_as(settings, &args.person).await?;
+pub async fn announce(settings: &Settings, args: &AnnounceArgs, clock: SystemClock) -> anyhow::Result<ExitCode> {
+    let (shared, person) = open_as(settings, &args.person, clock).await?;
     let done = shared.announce(&person, &args.call.over(Draft::default())).await?;
     Ok(report(done))
 }
 
 /// `arshjul calls …`.
-pub async fn calls(settings: &Settings, args: &CallsArgs) -> anyhow::Result<ExitCode> {
+pub async fn calls(settings: &Settings, args: &CallsArgs, clock: SystemClock) -> anyhow::Result<ExitCode> {
     match &args.command {
         None => list(settings, args).await,
         Some(CallsCommand::Correct { id, person, call }) => {
-            let (shared, person) = open_as(settings, person).await?;
+            let (shared, person) = open_as(settings, person, clock).await?;
             let Some(announcement) = shared.store.announcement(*id).await? else {
                 eprintln!("there is no call {id}");
                 return Ok(ExitCode::FAILURE);
@@ -144,7 +144,7 @@ pub async fn calls(settings: &Settings, args: &CallsArgs) -> anyhow::Result<Exit
             Ok(report(done))
         }
         Some(CallsCommand::Cancel { id, person, reason }) => {
-            let (shared, person) = open_as(settings, person).await?;
+            let (shared, person) = open_as(settings, person, clock).await?;
             let change = Change::Cancel { reason: reason.clone() };
             let done = shared.change_call(&person, *id, &change, &cli_actor(&person)).await?;
             Ok(report(done))
@@ -163,7 +163,7 @@ pub async fn calls(settings: &Settings, args: &CallsArgs) -> anyhow::Result<Exit
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            let (shared, person) = open_as(settings, person).await?;
+            let (shared, person) = open_as(settings, person, clock).await?;
             if let Err(reason) = may_announce(&shared.config(), &person) {
                 eprintln!("{reason}");
                 return Ok(ExitCode::FAILURE);
@@ -185,8 +185,8 @@ pub async fn calls(settings: &Settings, args: &CallsArgs) -> anyhow::Result<Exit
     }
 }
 
-async fn open_as(settings: &Settings, person: &str) -> anyhow::Result<(Shared, Person)> {
-    let (shared, _) = Shared::open(settings, Arc::new(SystemClock)).await?;
+async fn open_as(settings: &Settings, person: &str, clock: SystemClock) -> anyhow::Result<(Shared, Person)> {
+    let (shared, _) = Shared::open(settings, Arc::new(clock)).await?;
     let found = shared.config().directory.person_named(person).cloned();
     let person = found.ok_or_else(|| anyhow::anyhow!("--as: unknown person \"{person}\""))?;
     Ok((shared, person))

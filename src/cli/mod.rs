@@ -213,8 +213,9 @@ pub enum Format {
 
 /// Runs one command; the exit code says whether it succeeded.
 pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    let clock = SystemClock::from_env().map_err(anyhow::Error::msg)?;
     match command {
-        Command::Serve => serve(settings).await,
+        Command::Serve => serve(settings, clock).await,
         Command::Migrate => {
             let store = Store::connect(&settings.database).await?;
             store.migrate().await?;
@@ -222,26 +223,28 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => Ok(check_config(&settings)),
-        Command::Status(args) => status(&settings, &args, &SystemClock).await,
+        Command::Status(args) => status(&settings, &args, &clock).await,
         Command::Inbox(args) => inbox(&settings, &args).await,
-        Command::Mailgate => mailgate(&settings).await,
-        Command::Feed(args) => feed(&settings, &args).await,
-        Command::Announce(args) => calls::announce(&settings, &args).await,
-        Command::Calls(args) => calls::calls(&settings, &args).await,
-        Command::Report(args) => report::report(&settings, &args).await,
+        Command::Mailgate => mailgate(&settings, clock).await,
+        Command::Feed(args) => feed(&settings, &args, &clock).await,
+        Command::Announce(args) => calls::announce(&settings, &args, clock).await,
+        Command::Calls(args) => calls::calls(&settings, &args, clock).await,
+        Command::Report(args) => report::report(&settings, &args, &clock).await,
         Command::Channels {
             command: ChannelsCommand::Test { name, to },
-        } => test_channel(&settings, &name, to.as_deref()).await,
-        Command::Calendar(args) => calendar(&settings, &args, &SystemClock),
-        Command::Simulate(args) => simulate(&settings, &args, &SystemClock),
-        Command::Outbox(args) => outbox(&settings, args, &SystemClock).await,
-        Command::Ack(args) => ack(&settings, &args).await,
-        Command::Bench(args) => crate::bench::run(settings, &args).await.map(|()| ExitCode::SUCCESS),
+        } => test_channel(&settings, &name, to.as_deref(), &clock).await,
+        Command::Calendar(args) => calendar(&settings, &args, &clock),
+        Command::Simulate(args) => simulate(&settings, &args, &clock),
+        Command::Outbox(args) => outbox(&settings, args, &clock).await,
+        Command::Ack(args) => ack(&settings, &args, clock).await,
+        Command::Bench(args) => crate::bench::run(settings, &args, clock)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<ExitCode> {
-    let app = Application::build(settings, Arc::new(SystemClock)).await?;
+async fn serve(settings: Settings, clock: SystemClock) -> anyhow::Result<ExitCode> {
+    let app = Application::build(settings, Arc::new(clock)).await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     tokio::spawn(reload_on_hangup(app.shared()));
@@ -495,7 +498,7 @@ async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> an
     Ok(ExitCode::SUCCESS)
 }
 
-async fn feed(settings: &Settings, args: &FeedArgs) -> anyhow::Result<ExitCode> {
+async fn feed(settings: &Settings, args: &FeedArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
     use crate::domain::feeds::FeedScope;
     let Some(config) = load_for_listing(settings, args.unit.as_deref()) else {
         return Ok(ExitCode::FAILURE);
@@ -512,17 +515,17 @@ async fn feed(settings: &Settings, args: &FeedArgs) -> anyhow::Result<ExitCode> 
     let store = Store::connect(&settings.database).await?;
     store.migrate().await?;
     let links = crate::links::Links::new(&settings.links, &store).await?;
-    println!("{}", links.feed_url(scope, SystemClock.now()));
+    println!("{}", links.feed_url(scope, clock.now()));
     Ok(ExitCode::SUCCESS)
 }
 
-async fn mailgate(settings: &Settings) -> anyhow::Result<ExitCode> {
+async fn mailgate(settings: &Settings, clock: SystemClock) -> anyhow::Result<ExitCode> {
     use std::io::Read as _;
     let mut raw = Vec::new();
     std::io::stdin()
         .read_to_end(&mut raw)
         .context("reading the message from standard input")?;
-    let (shared, notifiers) = crate::startup::Shared::open(settings, Arc::new(SystemClock)).await?;
+    let (shared, notifiers) = crate::startup::Shared::open(settings, Arc::new(clock)).await?;
     let shared = Arc::new(shared);
     let received = crate::inbound::email::receive(&shared, &raw).await?;
     match &received {
@@ -598,7 +601,12 @@ fn channel_state(settings: &Settings, transport: crate::domain::routing::Transpo
 
 /// Sends a test message to the directory channel `name` (every transport it has), or to the
 /// person `to` on the transport `name`, and prints each answer.
-async fn test_channel(settings: &Settings, name: &str, to: Option<&str>) -> anyhow::Result<ExitCode> {
+async fn test_channel(
+    settings: &Settings,
+    name: &str,
+    to: Option<&str>,
+    clock: &dyn Clock,
+) -> anyhow::Result<ExitCode> {
     use crate::channels::{Outgoing, Recipient};
     use crate::domain::routing::Transport;
     let config = settings
@@ -648,7 +656,7 @@ async fn test_channel(settings: &Settings, name: &str, to: Option<&str>) -> anyh
                     .collect()
             }
         };
-    let now = SystemClock.now();
+    let now = clock.now();
     let mut failed = false;
     for (label, address, recipient) in attempts {
         let result = match address {
@@ -747,7 +755,7 @@ async fn outbox(settings: &Settings, args: OutboxArgs, clock: &dyn Clock) -> any
     }
 }
 
-async fn ack(settings: &Settings, args: &AckArgs) -> anyhow::Result<ExitCode> {
+async fn ack(settings: &Settings, args: &AckArgs, clock: SystemClock) -> anyhow::Result<ExitCode> {
     let action: Action = match args.action.parse() {
         Ok(action) => action,
         Err(reason) => {
@@ -775,7 +783,7 @@ async fn ack(settings: &Settings, args: &AckArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     // As the daemon would: the next step is planned and an acknowledgement told at once.
-    let (shared, _) = crate::startup::Shared::open(settings, Arc::new(SystemClock)).await?;
+    let (shared, _) = crate::startup::Shared::open(settings, Arc::new(clock)).await?;
     let actor = Actor {
         person: &args.person,
         channel: "cli",

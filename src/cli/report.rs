@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 
-use crate::clock::{Clock as _, SystemClock};
+use crate::clock::Clock;
 use crate::domain::config::Language;
 use crate::domain::report;
 use crate::settings::Settings;
@@ -31,7 +31,7 @@ pub enum ReportFormat {
     Html,
 }
 
-pub async fn report(settings: &Settings, args: &ReportArgs) -> anyhow::Result<ExitCode> {
+pub async fn report(settings: &Settings, args: &ReportArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
     let language = match args.language.as_str() {
         "sv" => Language::Sv,
         "en" => Language::En,
@@ -50,14 +50,7 @@ pub async fn report(settings: &Settings, args: &ReportArgs) -> anyhow::Result<Ex
     let store = Store::connect(&settings.database).await?;
     store.migrate().await?;
     let (occurrences, followups) = tokio::try_join!(store.occurrences(), store.followups())?;
-    let compiled = report::compile(
-        &config,
-        args.year,
-        &occurrences,
-        &followups,
-        SystemClock.now(),
-        language,
-    );
+    let compiled = report::compile(&config, args.year, &occurrences, &followups, clock.now(), language);
     let text = match args.format {
         ReportFormat::Md => report::markdown(&compiled, language),
         ReportFormat::Csv => report::csv(&compiled),

@@ -2,28 +2,41 @@
 //! installed by `scripts/peers.sh`), with axe-core for accessibility checks. Screenshots go
 //! to `target/test-artifacts/screenshots/`.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{http, repo};
+use crate::helpers::{Spawned, http, repo};
 use crate::peers::free_port;
 
 /// The element key of the W3C WebDriver protocol.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// One browser session; the driver (and its Chromium) stops when this is dropped.
+/// One browser session; the driver and every Chromium process stop when this is dropped.
 pub struct Browser {
-    driver: Child,
+    /// Dropped after the session is closed: kills what is left of the driver's process group.
+    _driver: Spawned,
     session: String,
     client: reqwest::Client,
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        // Closing the session lets the driver end Chromium; `Drop` cannot await, so this is
+        // one plain blocking request. Whatever is still running is killed with the group.
+        let Some((address, path)) = self.session.strip_prefix("http://").and_then(|s| s.split_once('/')) else {
+            return;
+        };
+        if let Ok(mut stream) = std::net::TcpStream::connect(address) {
+            use std::io::{Read as _, Write as _};
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request =
+                format!("DELETE /{path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
     }
 }
 
@@ -31,13 +44,14 @@ impl Browser {
     /// Starts chromedriver on a free loopback port and opens a headless Chromium session.
     pub async fn start() -> Self {
         let port = free_port();
-        let driver = Command::new(std::env::var("ARSHJUL_TEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (scripts/peers.sh installs Debian's chromium-driver)");
+        let driver = Spawned::start(
+            Command::new(std::env::var("ARSHJUL_TEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .expect("chromedriver (scripts/peers.sh installs Debian's chromium-driver)");
         let client = http();
         let base = format!("http://127.0.0.1:{port}");
         for _ in 0..100 {
@@ -68,7 +82,7 @@ impl Browser {
             .unwrap_or_else(|| panic!("no WebDriver session: {response}"))
             .to_owned();
         Self {
-            driver,
+            _driver: driver,
             session: format!("{base}/session/{session}"),
             client,
         }

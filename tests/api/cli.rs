@@ -2,7 +2,7 @@
 //! broken configurations that must be refused with file, line and reason.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use arshjul::domain::routing::Routing;
 use icalendar::Component;
@@ -10,9 +10,8 @@ use icalendar::Component;
 use crate::helpers::{TestDir, repo};
 
 fn arshjul(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_arshjul"))
+    crate::helpers::arshjul_command()
         .args(args)
-        .current_dir(repo())
         .output()
         .expect("running arshjul")
 }
@@ -560,9 +559,8 @@ fn check_config_shows_the_channels_set_up_and_what_still_cannot_reach_people() {
 fn channels_test_posts_one_message_and_reports_each_answer() {
     let dir = TestDir::new();
     let sink = crate::peers::WebhookSink::start(dir.path(), &["202"]);
-    let output = Command::new(env!("CARGO_BIN_EXE_arshjul"))
+    let output = crate::helpers::arshjul_command()
         .args(["channels", "test", "eu-network"])
-        .current_dir(repo())
         .env("ARSHJUL__TEAMS__WEBHOOKS__EU_NETWORK__URL", &sink.url)
         .output()
         .unwrap();

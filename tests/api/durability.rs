@@ -2,7 +2,7 @@
 //! daemons sharing one database, and the singleton lock around planning.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use arshjul::domain::planner::{Delivery, Reason, Step, Subject};
@@ -11,7 +11,7 @@ use arshjul::domain::routing::{Route, Transport};
 use arshjul::storage::{DeliveryState, Store};
 use sqlx::Connection as _;
 
-use crate::helpers::{TestDir, fresh_database_url, repo};
+use crate::helpers::{Spawned, TestDir, fresh_database_url};
 use crate::peers::WebhookSink;
 
 /// A database with the shipped occurrences and `count` deliveries due now on the webhook channel,
@@ -29,7 +29,7 @@ pub async fn backlog_to(dir: &TestDir, count: usize, route: &Route, only: Option
     let store = Store::connect(&settings.database).await.unwrap();
     store.migrate().await.unwrap();
     let config = settings.files.load().unwrap();
-    let now = jiff::Timestamp::now();
+    let now = crate::helpers::test_now();
     store.materialise(&config, now).await.unwrap();
     let occurrence = store.occurrences().await.unwrap()[0].id;
     let people: Vec<_> = config
@@ -54,7 +54,7 @@ pub async fn backlog_to(dir: &TestDir, count: usize, route: &Route, only: Option
 }
 
 /// `arshjul serve` on the shared database, posting to `sink`, its claims leased for `lease` seconds.
-fn daemon(dir: &TestDir, url: &str, sink: &WebhookSink, lease: u32) -> Child {
+fn daemon(dir: &TestDir, url: &str, sink: &WebhookSink, lease: u32) -> Spawned {
     serve(
         dir,
         url,
@@ -71,15 +71,15 @@ fn daemon(dir: &TestDir, url: &str, sink: &WebhookSink, lease: u32) -> Child {
 
 /// `arshjul serve` on the database at `url`, its claims leased for `lease` seconds, with the
 /// settings `env` (ARSHJUL__ left out of the names) on top of quick polling.
-pub fn serve(dir: &TestDir, url: &str, lease: u32, env: &[(&str, &str)]) -> Child {
+pub fn serve(dir: &TestDir, url: &str, lease: u32, env: &[(&str, &str)]) -> Spawned {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    Command::new(env!("CARGO_BIN_EXE_arshjul"))
+    let mut command = crate::helpers::arshjul_command();
+    command
         .arg("serve")
-        .current_dir(repo())
         .env("ARSHJUL__SERVER__PORT", port.to_string())
         .env("ARSHJUL__DATABASE__URL", url)
         .env("ARSHJUL__EMAIL__FILE_DIR", dir.path().join("outbox-mail"))
@@ -89,9 +89,8 @@ pub fn serve(dir: &TestDir, url: &str, lease: u32, env: &[(&str, &str)]) -> Chil
         .env("ARSHJUL__LOG__FILTER", "warn")
         .envs(env.iter().map(|(name, value)| (format!("ARSHJUL__{name}"), *value)))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting arshjul serve")
+        .stderr(Stdio::null());
+    Spawned::start(&mut command).expect("starting arshjul serve")
 }
 
 /// How often each delivery key reached the sink.

@@ -127,6 +127,54 @@ pub fn test_now() -> jiff::Timestamp {
     "2026-11-27T08:00:00Z".parse().unwrap()
 }
 
+/// A process a test started; killed and reaped when dropped, so it ends with its test even when
+/// the test fails. Started in a process group of its own, which is killed whole: the browser's
+/// driver leaves Chromium's processes behind otherwise.
+pub struct Spawned(pub std::process::Child);
+
+impl Spawned {
+    /// Starts `command` in a process group of its own.
+    pub fn start(command: &mut std::process::Command) -> std::io::Result<Self> {
+        use std::os::unix::process::CommandExt as _;
+        command.process_group(0).spawn().map(Self)
+    }
+}
+
+impl std::ops::Deref for Spawned {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // The group's id is the leader's pid; the group outlives a leader that already exited.
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `arshjul` binary, run from the repository with its clock started at [`test_now`], so
+/// what it decides does not depend on the day the suite runs.
+pub fn arshjul_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_arshjul"));
+    command
+        .current_dir(repo())
+        .env(arshjul::clock::START_VARIABLE, test_now().to_string());
+    command
+}
+
 /// A running daemon on a free port.
 pub struct TestApp {
     pub address: String,

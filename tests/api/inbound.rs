@@ -3,19 +3,18 @@
 //! bounces and strangers never count, and nothing is lost.
 
 use std::io::Write as _;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use arshjul::settings::{Secret, Settings};
 use serde_json::json;
 
-use crate::helpers::{TestDir, Worker, directory_reaching, repo, test_settings};
+use crate::helpers::{TestDir, Worker, directory_reaching, test_settings};
 use crate::matrix::{Homeserver, say, with_bot};
 
 /// Runs the binary with `settings`' database and files, `stdin` fed to it.
 pub(crate) fn arshjul(settings: &Settings, dir: &TestDir, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_arshjul"))
+    let mut child = crate::helpers::arshjul_command()
         .args(args)
-        .current_dir(repo())
         .env("ARSHJUL__DATABASE__URL", settings.database.url.expose())
         .env("ARSHJUL__FILES__DIRECTORY", &settings.files.directory)
         .env("ARSHJUL__EMAIL__FILE_DIR", dir.path().join("outbox-mail"))

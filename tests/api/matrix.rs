@@ -391,11 +391,11 @@ async fn a_daemon_killed_mid_send_and_restarted_posts_no_duplicate_and_the_teams
         step: Step::Due,
         recipient: config.directory.person_named("kristina.falk").unwrap().id.to_string(),
         route: "teams:eu-network".parse().unwrap(),
-        not_before: jiff::Timestamp::now(),
+        not_before: crate::helpers::test_now(),
         reason: Reason::Holder,
         idempotency_key: "card".into(),
     };
-    store.enqueue(&[card], jiff::Timestamp::now()).await.unwrap();
+    store.enqueue(&[card], crate::helpers::test_now()).await.unwrap();
     let env = [
         (
             "FILES__DIRECTORY",
@@ -487,9 +487,8 @@ async fn channels_test_sends_a_person_a_test_message_in_their_direct_room() {
     let dir = TestDir::new();
     kristina_on_matrix(&dir, &kristina, "[\"matrix\"]");
 
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_arshjul"))
+    let output = crate::helpers::arshjul_command()
         .args(["channels", "test", "matrix", "--to", "kristina.falk"])
-        .current_dir(crate::helpers::repo())
         .env("ARSHJUL__FILES__DIRECTORY", dir.path().join("directory.toml"))
         .env("ARSHJUL__MATRIX__HOMESERVER_URL", &homeserver.url)
         .env("ARSHJUL__MATRIX__ACCESS_TOKEN", &bot.token)

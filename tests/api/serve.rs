@@ -108,18 +108,17 @@ async fn the_binary_serves_with_no_configuration_reloads_on_sighup_and_stops_on_
         .local_addr()
         .unwrap()
         .port();
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_arshjul"))
+    let mut command = crate::helpers::arshjul_command();
+    command
         .arg("serve")
-        .current_dir(crate::helpers::repo())
         .env("ARSHJUL__SERVER__PORT", port.to_string())
         .env("ARSHJUL__DATABASE__URL", fresh_database_url(&dir).await)
         .env("ARSHJUL__FILES__CALENDAR", dir.path().join("calendar.toml"))
         .env("ARSHJUL__LOG__FORMAT", "json")
         .env("ARSHJUL__EMAIL__FILE_DIR", dir.path().join("outbox-mail"))
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting arshjul serve");
+        .stderr(Stdio::piped());
+    let mut daemon = crate::helpers::Spawned::start(&mut command).expect("starting arshjul serve");
     let healthz = format!("http://127.0.0.1:{port}/healthz");
     let mut answered = None;
     for _ in 0..100 {
