@@ -2,12 +2,12 @@
 //! installed by `scripts/peers.sh`), with axe-core for accessibility checks. Screenshots go
 //! to `target/test-artifacts/screenshots/`.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Spawned, http, repo};
+use crate::helpers::{Spawned, http, peer_command, repo};
 use crate::peers::free_port;
 
 /// The element key of the W3C WebDriver protocol.
@@ -45,7 +45,7 @@ impl Browser {
     pub async fn start() -> Self {
         let port = free_port();
         let driver = Spawned::start(
-            Command::new(std::env::var("ARSHJUL_TEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+            peer_command(std::env::var("ARSHJUL_TEST_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
                 .arg(format!("--port={port}"))
                 .arg("--allowed-ips=127.0.0.1")
                 .stdout(Stdio::null())

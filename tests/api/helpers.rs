@@ -127,6 +127,15 @@ pub fn test_now() -> jiff::Timestamp {
     "2026-11-27T08:00:00Z".parse().unwrap()
 }
 
+/// A peer's process (a sink, the browser's driver), on the real clock also when the suite runs
+/// on a moved one (`ARSHJUL_TEST_AS_OF` in `scripts/test` preloads libfaketime, which Python's
+/// sleeps and Chromium do not survive): only arshjul's own code runs on the moved clock.
+pub fn peer_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut command = std::process::Command::new(program);
+    command.env_remove("LD_PRELOAD");
+    command
+}
+
 /// A process a test started; killed and reaped when dropped, so it ends with its test even when
 /// the test fails. Started in a process group of its own, which is killed whole: the browser's
 /// driver leaves Chromium's processes behind otherwise.
@@ -165,13 +174,21 @@ impl Drop for Spawned {
     }
 }
 
-/// The `arshjul` binary, run from the repository with its clock started at [`test_now`], so
-/// what it decides does not depend on the day the suite runs.
+/// [`test_now`], running on from the moment this test first asked: the one timeline that every
+/// binary a test starts agrees on, however far apart they start.
+fn running_test_now() -> jiff::Timestamp {
+    static STARTED: std::sync::LazyLock<std::time::Instant> = std::sync::LazyLock::new(std::time::Instant::now);
+    let elapsed = jiff::SignedDuration::try_from(STARTED.elapsed()).unwrap_or_default();
+    test_now().checked_add(elapsed).unwrap()
+}
+
+/// The `arshjul` binary, run from the repository with its clock started on the test's timeline
+/// (see [`running_test_now`]), so what it decides does not depend on the day the suite runs.
 pub fn arshjul_command() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_arshjul"));
     command
         .current_dir(repo())
-        .env(arshjul::clock::START_VARIABLE, test_now().to_string());
+        .env(arshjul::clock::START_VARIABLE, running_test_now().to_string());
     command
 }
 

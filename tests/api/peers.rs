@@ -3,10 +3,10 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use crate::helpers::repo;
+use crate::helpers::{peer_command, repo};
 
 /// The Python that has aiosmtpd: set by `scripts/test`, else `python3`.
 fn python() -> String {
@@ -68,7 +68,7 @@ impl SmtpSink {
 
     /// Starts the server (again) on the same port and Maildir.
     pub fn resume(&mut self) {
-        let mut child = Command::new(python())
+        let mut child = peer_command(python())
             .arg(repo().join("tests/peers/smtp_sink.py"))
             .arg(self.port.to_string())
             .arg(&self.maildir)
@@ -146,7 +146,7 @@ impl WebhookSink {
     /// `responses` as `webhook_sink.py` takes them: "200", "500", "429:2", "sleep:3".
     pub fn start(dir: &Path, responses: &[&str]) -> Self {
         let out = dir.join(format!("hooks-{}", free_port()));
-        let mut child = Command::new(python())
+        let mut child = peer_command(python())
             .arg(repo().join("tests/peers/webhook_sink.py"))
             .arg(&out)
             .args(responses)
