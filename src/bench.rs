@@ -13,13 +13,16 @@ use futures_util::StreamExt as _;
 use jiff::Timestamp;
 
 use crate::clock::{Clock as _, SystemClock};
+use crate::domain::config::Transport;
 use crate::domain::config::{Config, SourceFile};
-use crate::domain::planner::{Delivery, Reason, Step, Subject, plan};
-use crate::domain::routing::{Route, Routing, Transport};
+use crate::domain::planner::{Delivery, plan};
+use crate::domain::routing::{Route, Routing};
+use crate::domain::steps::DeliveryState;
+use crate::domain::steps::{Reason, Step, Subject};
 use crate::outbox::DispatchOutcome;
 use crate::settings::{CardFormat, Secret, Settings, TeamsWebhook};
 use crate::startup::Application;
-use crate::storage::{DeliveryState, Store};
+use crate::storage::Store;
 
 /// Dispatch loops in the benchmark, as a daemon runs them.
 const WORKERS: usize = 2;

@@ -7,10 +7,11 @@ use jiff::civil::Time;
 
 use crate::domain::calls::{self, Announcement, CallState, Draft, FieldError, Interest, may_announce};
 use crate::domain::config::{Config, Person};
-use crate::domain::planner::Step;
+use crate::domain::occurrence::Actor;
+use crate::domain::steps::Step;
 use crate::settings::CallsSettings;
 use crate::startup::Shared;
-use crate::storage::{Actor, Announced, CallChange, InterestRecorded};
+use crate::storage::{Announced, CallChange, InterestRecorded};
 
 /// When calls reach the contact persons (the network's channels: `Routing::network`).
 #[derive(Debug, Clone)]

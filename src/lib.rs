@@ -38,7 +38,6 @@ pub mod http;
 pub mod inbound;
 pub mod jobs;
 pub mod links;
-pub mod listing;
 pub mod metrics;
 pub mod outbox;
 pub mod settings;

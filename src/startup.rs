@@ -14,13 +14,15 @@ use crate::channels::matrix::MatrixNotifier;
 use crate::clock::Clock;
 use crate::domain::config::{Config, ConfigError, ConfigErrors};
 use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence};
-use crate::domain::planner::{Step, notice};
+use crate::domain::occurrence::{ActionOutcome, Actor};
+use crate::domain::planner::notice;
 use crate::domain::routing::Routing;
+use crate::domain::steps::Step;
 use crate::links::Links;
 use crate::metrics::Metrics;
 use crate::outbox::{Dispatcher, Notifiers};
 use crate::settings::{FilesSettings, Settings};
-use crate::storage::{ActionOutcome, Actor, MaterialiseReport, Store};
+use crate::storage::{MaterialiseReport, Store};
 
 /// State shared by the HTTP handlers, the jobs, the dispatcher and the reload signal.
 pub struct Shared {

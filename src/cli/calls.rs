@@ -11,9 +11,10 @@ use crate::calls::{Announcing, Change};
 use crate::clock::SystemClock;
 use crate::domain::calls::{CallState, Draft, may_announce};
 use crate::domain::config::Person;
+use crate::domain::occurrence::Actor;
 use crate::settings::Settings;
 use crate::startup::Shared;
-use crate::storage::{Actor, Outcome};
+use crate::storage::Outcome;
 
 /// What a call says; every field of `announce`, and those to change for `calls correct`.
 #[derive(Debug, clap::Args)]
@@ -330,7 +331,7 @@ async fn list(settings: &Settings, args: &CallsArgs) -> anyhow::Result<ExitCode>
                     r.amount.map(|a| a.to_string()).unwrap_or_default(),
                 ]
             });
-            print!("{}", crate::listing::text_table(&header, lines));
+            print!("{}", crate::domain::listing::text_table(&header, lines));
         }
     }
     Ok(ExitCode::SUCCESS)

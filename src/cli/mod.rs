@@ -14,11 +14,13 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::config::{Config, UnitKind};
 use crate::domain::occurrence::Action;
+use crate::domain::occurrence::{ActionOutcome, Actor};
 use crate::domain::simulation::{Behaviour, Simulated};
+use crate::domain::steps::DeliveryState;
 use crate::outbox::Notifiers;
 use crate::settings::Settings;
 use crate::startup::Application;
-use crate::storage::{ActionOutcome, Actor, DeliveryState, Store};
+use crate::storage::Store;
 
 /// Keeps the governance calendar of the municipality's international and EU work.
 #[derive(Debug, Parser)]
@@ -363,7 +365,7 @@ fn print_summary(settings: &Settings, config: &Config, routing_warnings: &[Strin
     let routing = &settings.routing;
     println!(
         "  channels   {}",
-        crate::domain::routing::Transport::ALL
+        crate::domain::config::Transport::ALL
             .iter()
             .map(|t| format!("{} {}", t.as_str(), channel_state(settings, *t)))
             .collect::<Vec<_>>()
@@ -492,7 +494,7 @@ async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> an
                     r.next_message.unwrap_or_default(),
                 ]
             });
-            print!("{}", crate::listing::text_table(&header, lines));
+            print!("{}", crate::domain::listing::text_table(&header, lines));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -567,13 +569,13 @@ async fn inbox(settings: &Settings, args: &InboxArgs) -> anyhow::Result<ExitCode
             m.detail.lines().next().unwrap_or_default().to_owned(),
         ]
     });
-    print!("{}", crate::listing::text_table(&header, rows));
+    print!("{}", crate::domain::listing::text_table(&header, rows));
     Ok(ExitCode::SUCCESS)
 }
 
 /// How a channel is set up, in a few words (never a URL or token).
-fn channel_state(settings: &Settings, transport: crate::domain::routing::Transport) -> String {
-    use crate::domain::routing::Transport;
+fn channel_state(settings: &Settings, transport: crate::domain::config::Transport) -> String {
+    use crate::domain::config::Transport;
     let names = |names: Vec<&String>| match names.len() {
         0 => "off".to_owned(),
         _ => format!(
@@ -608,7 +610,7 @@ async fn test_channel(
     clock: &dyn Clock,
 ) -> anyhow::Result<ExitCode> {
     use crate::channels::{Outgoing, Recipient};
-    use crate::domain::routing::Transport;
+    use crate::domain::config::Transport;
     let config = settings
         .files
         .load()
@@ -742,7 +744,7 @@ async fn outbox(settings: &Settings, args: OutboxArgs, clock: &dyn Clock) -> any
                 "ATTEMPTS",
                 "LAST ERROR",
             ];
-            print!("{}", crate::listing::text_table(&header, table));
+            print!("{}", crate::domain::listing::text_table(&header, table));
             return Ok(ExitCode::SUCCESS);
         }
     };
@@ -881,7 +883,7 @@ fn simulate(settings: &Settings, args: &SimulateArgs, clock: &dyn Clock) -> anyh
                     r.reason,
                 ]
             });
-            print!("{}", crate::listing::text_table(&header, rows));
+            print!("{}", crate::domain::listing::text_table(&header, rows));
             let messages: std::collections::BTreeSet<_> = made
                 .iter()
                 .map(|s| (&s.delivery.recipient, &s.delivery.route, s.delivery.not_before))
@@ -920,11 +922,11 @@ fn calendar(settings: &Settings, args: &CalendarArgs, clock: &dyn Clock) -> anyh
         .into_iter()
         .filter(|o| args.unit.as_deref().is_none_or(|unit| o.unit.as_str() == unit))
         .collect();
-    let listed = crate::listing::list(&config, &occurrences);
+    let listed = crate::domain::listing::list(&config, &occurrences);
     match args.format {
-        Format::Table => print!("{}", crate::listing::table(&listed)),
+        Format::Table => print!("{}", crate::domain::listing::table(&listed)),
         Format::Json => println!("{}", serde_json::to_string_pretty(&listed)?),
-        Format::Ics => print!("{}", crate::listing::ics("arshjul", &listed, now)),
+        Format::Ics => print!("{}", crate::domain::listing::ics("arshjul", &listed, now)),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,10 +6,13 @@
 //!
 //! A deputy sees what the person they stand in for sees. People without a role see nothing
 //! and cannot sign in.
+//!
+//! Who may act on an occurrence is decided here too, by [`may`].
 
 use std::collections::BTreeSet;
 
-use super::config::{Config, Role, UnitKind};
+use super::config::{Config, Person, Role, UnitKind};
+use super::occurrence::{Action, StoredOccurrence};
 
 /// What a signed-in person may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +69,57 @@ impl Viewer {
             Sees::Everything => true,
             Sees::Units(units) => units.contains(unit),
         }
+    }
+}
+
+/// Whether `person` may take `action` on `occurrence`, or why not: the holder of the
+/// responsible role (or their deputy) and the unit's manager submit; the unit's manager (or
+/// deputy) and KLK's strategist acknowledge; a registrar waives.
+pub fn may(config: &Config, person: &Person, occurrence: &StoredOccurrence, action: Action) -> Result<(), String> {
+    let directory = &config.directory;
+    let holds = |unit_id: &str, role: Role| {
+        directory.unit_named(unit_id).is_some_and(|unit| {
+            unit.roles
+                .get(&role)
+                .is_some_and(|a| a.person == person.id || a.deputy.as_ref() == Some(&person.id))
+        })
+    };
+    let klk = |role: Role| {
+        directory
+            .units
+            .iter()
+            .filter(|u| u.kind == UnitKind::Klk)
+            .any(|u| holds(u.id.as_str(), role))
+    };
+    let responsible = config
+        .calendar
+        .obligations
+        .iter()
+        .find(|o| o.id.as_str() == occurrence.obligation)
+        .map(|o| o.responsible_role);
+    let unit = occurrence.unit.as_str();
+    let allowed = match action {
+        Action::Submit => {
+            holds(unit, Role::Manager)
+                || responsible.is_some_and(|role| holds(unit, role))
+                // The strategist is a central role (see the planner).
+                || responsible == Some(Role::Strategist) && klk(Role::Strategist)
+        }
+        Action::Acknowledge => holds(unit, Role::Manager) || klk(Role::Strategist),
+        // KLK grants the units' requests to waive; the registrar records paper decisions.
+        Action::Waive => klk(Role::Strategist) || directory.units.iter().any(|u| holds(u.id.as_str(), Role::Registrar)),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(match action {
+            Action::Submit => format!("{} is not responsible for this in {unit}", person.name),
+            Action::Acknowledge => format!("{} is neither the manager of {unit} nor KLK's strategist", person.name),
+            Action::Waive => format!(
+                "only KLK's strategist or a registrar may waive; {} is neither",
+                person.name
+            ),
+        })
     }
 }
 

@@ -28,30 +28,6 @@ pub enum DayOff {
     Nyarsafton,
 }
 
-impl DayOff {
-    /// The Swedish name, as people write it.
-    pub fn name_sv(self) -> &'static str {
-        match self {
-            Self::Nyarsdagen => "nyårsdagen",
-            Self::TrettondedagJul => "trettondedag jul",
-            Self::Langfredagen => "långfredagen",
-            Self::Paskdagen => "påskdagen",
-            Self::AnnandagPask => "annandag påsk",
-            Self::ForstaMaj => "första maj",
-            Self::KristiHimmelsfardsdag => "Kristi himmelsfärdsdag",
-            Self::Pingstdagen => "pingstdagen",
-            Self::Nationaldagen => "Sveriges nationaldag",
-            Self::Midsommarafton => "midsommarafton",
-            Self::Midsommardagen => "midsommardagen",
-            Self::AllaHelgonsDag => "alla helgons dag",
-            Self::Julafton => "julafton",
-            Self::Juldagen => "juldagen",
-            Self::AnnandagJul => "annandag jul",
-            Self::Nyarsafton => "nyårsafton",
-        }
-    }
-}
-
 /// Easter Sunday in the Gregorian calendar (anonymous algorithm, Meeus/Jones/Butcher).
 pub fn easter_sunday(year: i16) -> Date {
     let y = i32::from(year);

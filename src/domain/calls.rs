@@ -12,10 +12,11 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use super::config::Transport;
 use super::config::{Config, Person, Role, Unit, UnitKind};
-use super::planner::{Ask, Delivery, Reason, Step, Subject, idempotency_key, recipient_for_role};
-use super::replies::own_text;
-use super::routing::{Route, Routing, Transport};
+use super::planner::{Delivery, idempotency_key, recipient_for_role};
+use super::routing::{Route, Routing};
+use super::steps::{Ask, Reason, Step, Subject};
 
 /// Where a call stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -498,126 +499,6 @@ impl FromStr for Interest {
     }
 }
 
-/// What a unit answers to an announcement, read from the first line of a reply or from a
-/// reaction: 👍 or "intresserad" (interested), ✅ or "ansöker" (applying), 👎 or "inte
-/// aktuellt" (not relevant). `None` when it says none of these.
-pub fn read_interest(text: &str) -> Option<Interest> {
-    const NOT_RELEVANT: &[&str] = &[
-        "inte aktuellt",
-        "ej aktuellt",
-        "inte aktuell",
-        "ej aktuell",
-        "inte intresserade",
-        "ej intresserade",
-        "inte intresserad",
-        "ej intresserad",
-        "inte relevant",
-        "ej relevant",
-        "nej",
-        "not relevant",
-        "not interested",
-        "no",
-        "👎",
-        "❌",
-    ];
-    const APPLYING: &[&str] = &[
-        "ansöker",
-        "vi ansöker",
-        "vi kommer att ansöka",
-        "söker",
-        "vi söker",
-        "applying",
-        "we are applying",
-        "we apply",
-        "we will apply",
-        "will apply",
-        "apply",
-        "✅",
-        "✔",
-    ];
-    const INTERESTED: &[&str] = &[
-        "intresserad",
-        "intresserade",
-        "intressant",
-        "vi är intresserade",
-        "interested",
-        "we are interested",
-        "👍",
-        "❤",
-        "+1",
-    ];
-    let line = own_text(text).into_iter().next()?.to_lowercase();
-    let line = line.trim_start_matches("!arshjul").trim();
-    let says = |phrase: &&str| {
-        line.strip_prefix(*phrase)
-            .is_some_and(|rest| !rest.starts_with(char::is_alphanumeric))
-    };
-    [
-        (NOT_RELEVANT, Interest::NotRelevant),
-        (APPLYING, Interest::Applying),
-        (INTERESTED, Interest::Interested),
-    ]
-    .into_iter()
-    .find(|(phrases, _)| phrases.iter().any(says))
-    .map(|(_, interest)| interest)
-}
-
-/// A chat command about calls.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallCommand {
-    /// `!arshjul utlysning Titel | https://… | 2027-03-15 [| program] [| enhet, enhet]`
-    Announce(Draft),
-    /// `!arshjul ställ in 12 [skäl]`, `!arshjul cancel 12 [reason]`
-    Cancel { id: i64, reason: Option<String> },
-}
-
-/// The call command in `text`, if it is one. Fields keep the case they were written in.
-pub fn read_command(text: &str) -> Option<CallCommand> {
-    let line = own_text(text).into_iter().next()?;
-    let rest = strip_prefix_ignoring_case(line.trim(), "!arshjul")?.trim_start();
-    let (word, rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-    match word.to_lowercase().as_str() {
-        "utlysning" | "call" | "announce" => {
-            let mut fields = rest.split('|').map(str::trim);
-            let mut next = || fields.next().unwrap_or_default().to_owned();
-            let (title, link, deadline, programme, units) = (next(), next(), next(), next(), next());
-            Some(CallCommand::Announce(Draft {
-                title,
-                link,
-                deadline,
-                programme,
-                units: units
-                    .split([',', ' '])
-                    .filter(|u| !u.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                ..Draft::default()
-            }))
-        }
-        "ställ" | "inställd" | "cancel" => {
-            let rest = match word.to_lowercase().as_str() {
-                "ställ" => strip_prefix_ignoring_case(rest.trim_start(), "in")?,
-                _ => rest,
-            };
-            let rest = rest.trim_start().trim_start_matches('#');
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-            let (id, reason) = rest.split_at(digits);
-            let id = id.parse().ok()?;
-            let reason = reason.trim().trim_start_matches([':', '-']).trim();
-            Some(CallCommand::Cancel {
-                id,
-                reason: (!reason.is_empty()).then(|| reason.to_owned()),
-            })
-        }
-        _ => None,
-    }
-}
-
-fn strip_prefix_ignoring_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -688,62 +569,6 @@ mod tests {
         let targeted = all.targeted(&config);
         assert!(targeted.len() > 5);
         assert!(targeted.iter().all(|u| u.roles.contains_key(&Role::EuContact)));
-    }
-
-    #[test]
-    fn interest_in_words_and_reactions() {
-        for (text, interest) in [
-            ("Intresserad!", Some(Interest::Interested)),
-            ("👍🏽", Some(Interest::Interested)),
-            ("Vi ansöker, skickar utkast i februari", Some(Interest::Applying)),
-            ("ansöker", Some(Interest::Applying)),
-            ("✅", Some(Interest::Applying)),
-            ("✔️", Some(Interest::Applying)),
-            ("inte aktuellt för oss", Some(Interest::NotRelevant)),
-            ("Inte intresserade", Some(Interest::NotRelevant)),
-            ("not interested", Some(Interest::NotRelevant)),
-            ("👎", Some(Interest::NotRelevant)),
-            ("nejlikor", None),
-            ("klar", None),
-            ("", None),
-        ] {
-            assert_eq!(read_interest(text), interest, "{text}");
-        }
-        assert_eq!(
-            read_interest("ansöker\n\nDen 3 feb skrev arshjul:\n> inte aktuellt"),
-            Some(Interest::Applying)
-        );
-    }
-
-    #[test]
-    fn announce_and_cancel_commands() {
-        let Some(CallCommand::Announce(draft)) = read_command(
-            "!arshjul utlysning Interreg Öresund | https://interreg.eu/c/1 | 2027-03-15 | Interreg | tekniska, kultur-och-fritid",
-        ) else {
-            panic!("not read as an announcement");
-        };
-        assert_eq!(draft.title, "Interreg Öresund");
-        assert_eq!(draft.link, "https://interreg.eu/c/1");
-        assert_eq!(draft.deadline, "2027-03-15");
-        assert_eq!(draft.programme, "Interreg");
-        assert_eq!(draft.units, ["tekniska", "kultur-och-fritid"]);
-        assert!(
-            matches!(read_command("!ARSHJUL call Only a title"), Some(CallCommand::Announce(d)) if d.link.is_empty())
-        );
-        assert_eq!(
-            read_command("!arshjul ställ in 12: fel utlysning"),
-            Some(CallCommand::Cancel {
-                id: 12,
-                reason: Some("fel utlysning".into())
-            })
-        );
-        assert_eq!(
-            read_command("!arshjul cancel #7"),
-            Some(CallCommand::Cancel { id: 7, reason: None })
-        );
-        assert_eq!(read_command("!arshjul klar 12"), None);
-        assert_eq!(read_command("utlysning x | y | z"), None);
-        assert_eq!(read_command("!arshjul ställ 12"), None);
     }
 
     #[test]

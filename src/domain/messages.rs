@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::calls::Announcement;
 use super::config::{Config, Language, Person, Role};
 use super::occurrence::{Action, StoredOccurrence};
-use super::planner::{Ask, Reason, Step};
+use super::steps::{Ask, Reason, Step};
 
 /// One item of a message: an occurrence at one step, with the link that acts on it.
 #[derive(Debug, Clone)]

@@ -153,6 +153,29 @@ pub fn reconcile(config: &Config, stored: &[StoredOccurrence], wanted: &[Occurre
     changes
 }
 
+/// Who acted, how and through which channel — everything the audit log keeps.
+#[derive(Debug, Clone)]
+pub struct Actor<'a> {
+    /// The person's directory id.
+    pub person: &'a str,
+    /// `link`, `cli`, later `email`, `matrix`, `teams`.
+    pub channel: &'a str,
+    /// Where exactly: the delivery a link came from, the command line, …
+    pub source: &'a str,
+    pub note: Option<&'a str>,
+}
+
+/// What recording an action did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// The occurrence moved from one state to another.
+    Recorded { from: OccurrenceState, to: OccurrenceState },
+    /// It was already in the state the action leads to; nothing changed.
+    AlreadyRecorded(OccurrenceState),
+    /// The action does not apply in the occurrence's state; nothing changed.
+    Refused(OccurrenceState),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,10 +4,10 @@
 
 use jiff::civil::Date;
 
-use super::calls::Interest;
-use super::config::{Config, Language, Person, Role, UnitKind};
-use super::occurrence::{Action, OccurrenceState, StoredOccurrence};
-use super::planner::Ask;
+use super::calls::{Draft, Interest};
+use super::config::Language;
+use super::occurrence::{Action, OccurrenceState};
+use super::steps::Ask;
 
 /// What a reply asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,57 +204,6 @@ pub fn action(command: &Command, asked: Option<Ask>, state: OccurrenceState) -> 
     }
 }
 
-/// Whether `person` may take `action` on `occurrence`, or why not: the holder of the
-/// responsible role (or their deputy) and the unit's manager submit; the unit's manager (or
-/// deputy) and KLK's strategist acknowledge; a registrar waives.
-pub fn may(config: &Config, person: &Person, occurrence: &StoredOccurrence, action: Action) -> Result<(), String> {
-    let directory = &config.directory;
-    let holds = |unit_id: &str, role: Role| {
-        directory.unit_named(unit_id).is_some_and(|unit| {
-            unit.roles
-                .get(&role)
-                .is_some_and(|a| a.person == person.id || a.deputy.as_ref() == Some(&person.id))
-        })
-    };
-    let klk = |role: Role| {
-        directory
-            .units
-            .iter()
-            .filter(|u| u.kind == UnitKind::Klk)
-            .any(|u| holds(u.id.as_str(), role))
-    };
-    let responsible = config
-        .calendar
-        .obligations
-        .iter()
-        .find(|o| o.id.as_str() == occurrence.obligation)
-        .map(|o| o.responsible_role);
-    let unit = occurrence.unit.as_str();
-    let allowed = match action {
-        Action::Submit => {
-            holds(unit, Role::Manager)
-                || responsible.is_some_and(|role| holds(unit, role))
-                // The strategist is a central role (see the planner).
-                || responsible == Some(Role::Strategist) && klk(Role::Strategist)
-        }
-        Action::Acknowledge => holds(unit, Role::Manager) || klk(Role::Strategist),
-        // KLK grants the units' requests to waive; the registrar records paper decisions.
-        Action::Waive => klk(Role::Strategist) || directory.units.iter().any(|u| holds(u.id.as_str(), Role::Registrar)),
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(match action {
-            Action::Submit => format!("{} is not responsible for this in {unit}", person.name),
-            Action::Acknowledge => format!("{} is neither the manager of {unit} nor KLK's strategist", person.name),
-            Action::Waive => format!(
-                "only KLK's strategist or a registrar may waive; {} is neither",
-                person.name
-            ),
-        })
-    }
-}
-
 /// What became of a message, for the answer to its sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
@@ -410,6 +359,126 @@ impl Answer {
     }
 }
 
+/// What a unit answers to an announcement, read from the first line of a reply or from a
+/// reaction: 👍 or "intresserad" (interested), ✅ or "ansöker" (applying), 👎 or "inte
+/// aktuellt" (not relevant). `None` when it says none of these.
+pub fn read_interest(text: &str) -> Option<Interest> {
+    const NOT_RELEVANT: &[&str] = &[
+        "inte aktuellt",
+        "ej aktuellt",
+        "inte aktuell",
+        "ej aktuell",
+        "inte intresserade",
+        "ej intresserade",
+        "inte intresserad",
+        "ej intresserad",
+        "inte relevant",
+        "ej relevant",
+        "nej",
+        "not relevant",
+        "not interested",
+        "no",
+        "👎",
+        "❌",
+    ];
+    const APPLYING: &[&str] = &[
+        "ansöker",
+        "vi ansöker",
+        "vi kommer att ansöka",
+        "söker",
+        "vi söker",
+        "applying",
+        "we are applying",
+        "we apply",
+        "we will apply",
+        "will apply",
+        "apply",
+        "✅",
+        "✔",
+    ];
+    const INTERESTED: &[&str] = &[
+        "intresserad",
+        "intresserade",
+        "intressant",
+        "vi är intresserade",
+        "interested",
+        "we are interested",
+        "👍",
+        "❤",
+        "+1",
+    ];
+    let line = own_text(text).into_iter().next()?.to_lowercase();
+    let line = line.trim_start_matches("!arshjul").trim();
+    let says = |phrase: &&str| {
+        line.strip_prefix(*phrase)
+            .is_some_and(|rest| !rest.starts_with(char::is_alphanumeric))
+    };
+    [
+        (NOT_RELEVANT, Interest::NotRelevant),
+        (APPLYING, Interest::Applying),
+        (INTERESTED, Interest::Interested),
+    ]
+    .into_iter()
+    .find(|(phrases, _)| phrases.iter().any(says))
+    .map(|(_, interest)| interest)
+}
+
+/// A chat command about calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallCommand {
+    /// `!arshjul utlysning Titel | https://… | 2027-03-15 [| program] [| enhet, enhet]`
+    Announce(Draft),
+    /// `!arshjul ställ in 12 [skäl]`, `!arshjul cancel 12 [reason]`
+    Cancel { id: i64, reason: Option<String> },
+}
+
+/// The call command in `text`, if it is one. Fields keep the case they were written in.
+pub fn read_command(text: &str) -> Option<CallCommand> {
+    let line = own_text(text).into_iter().next()?;
+    let rest = strip_prefix_ignoring_case(line.trim(), "!arshjul")?.trim_start();
+    let (word, rest) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    match word.to_lowercase().as_str() {
+        "utlysning" | "call" | "announce" => {
+            let mut fields = rest.split('|').map(str::trim);
+            let mut next = || fields.next().unwrap_or_default().to_owned();
+            let (title, link, deadline, programme, units) = (next(), next(), next(), next(), next());
+            Some(CallCommand::Announce(Draft {
+                title,
+                link,
+                deadline,
+                programme,
+                units: units
+                    .split([',', ' '])
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                ..Draft::default()
+            }))
+        }
+        "ställ" | "inställd" | "cancel" => {
+            let rest = match word.to_lowercase().as_str() {
+                "ställ" => strip_prefix_ignoring_case(rest.trim_start(), "in")?,
+                _ => rest,
+            };
+            let rest = rest.trim_start().trim_start_matches('#');
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let (id, reason) = rest.split_at(digits);
+            let id = id.parse().ok()?;
+            let reason = reason.trim().trim_start_matches([':', '-']).trim();
+            Some(CallCommand::Cancel {
+                id,
+                reason: (!reason.is_empty()).then(|| reason.to_owned()),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn strip_prefix_ignoring_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,5 +612,61 @@ mod tests {
                 .collect();
             let _ = interpret(&text, date(2027, 12, 31));
         }
+    }
+
+    #[test]
+    fn interest_in_words_and_reactions() {
+        for (text, interest) in [
+            ("Intresserad!", Some(Interest::Interested)),
+            ("👍🏽", Some(Interest::Interested)),
+            ("Vi ansöker, skickar utkast i februari", Some(Interest::Applying)),
+            ("ansöker", Some(Interest::Applying)),
+            ("✅", Some(Interest::Applying)),
+            ("✔️", Some(Interest::Applying)),
+            ("inte aktuellt för oss", Some(Interest::NotRelevant)),
+            ("Inte intresserade", Some(Interest::NotRelevant)),
+            ("not interested", Some(Interest::NotRelevant)),
+            ("👎", Some(Interest::NotRelevant)),
+            ("nejlikor", None),
+            ("klar", None),
+            ("", None),
+        ] {
+            assert_eq!(read_interest(text), interest, "{text}");
+        }
+        assert_eq!(
+            read_interest("ansöker\n\nDen 3 feb skrev arshjul:\n> inte aktuellt"),
+            Some(Interest::Applying)
+        );
+    }
+
+    #[test]
+    fn announce_and_cancel_commands() {
+        let Some(CallCommand::Announce(draft)) = read_command(
+            "!arshjul utlysning Interreg Öresund | https://interreg.eu/c/1 | 2027-03-15 | Interreg | tekniska, kultur-och-fritid",
+        ) else {
+            panic!("not read as an announcement");
+        };
+        assert_eq!(draft.title, "Interreg Öresund");
+        assert_eq!(draft.link, "https://interreg.eu/c/1");
+        assert_eq!(draft.deadline, "2027-03-15");
+        assert_eq!(draft.programme, "Interreg");
+        assert_eq!(draft.units, ["tekniska", "kultur-och-fritid"]);
+        assert!(
+            matches!(read_command("!ARSHJUL call Only a title"), Some(CallCommand::Announce(d)) if d.link.is_empty())
+        );
+        assert_eq!(
+            read_command("!arshjul ställ in 12: fel utlysning"),
+            Some(CallCommand::Cancel {
+                id: 12,
+                reason: Some("fel utlysning".into())
+            })
+        );
+        assert_eq!(
+            read_command("!arshjul cancel #7"),
+            Some(CallCommand::Cancel { id: 7, reason: None })
+        );
+        assert_eq!(read_command("!arshjul klar 12"), None);
+        assert_eq!(read_command("utlysning x | y | z"), None);
+        assert_eq!(read_command("!arshjul ställ 12"), None);
     }
 }

@@ -7,43 +7,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use super::config::{Config, Person};
-use super::planner::Ask;
-
-/// A way of sending messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Transport {
-    Email,
-    Matrix,
-    Teams,
-    /// The generic signed webhook.
-    Webhook,
-}
-
-impl Transport {
-    /// Every transport, in the order channels are listed.
-    pub const ALL: [Self; 4] = [Self::Email, Self::Matrix, Self::Teams, Self::Webhook];
-
-    /// The name used in configuration and on deliveries.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Matrix => "matrix",
-            Self::Teams => "teams",
-            Self::Webhook => "webhook",
-        }
-    }
-
-    /// The transport with this name.
-    pub fn named(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == name)
-    }
-
-    /// Whether this is a chat tool, whose failed deliveries may fall back to email.
-    pub fn is_chat(self) -> bool {
-        matches!(self, Self::Matrix | Self::Teams)
-    }
-}
+use super::config::{Config, Person, Transport};
+use super::steps::Ask;
 
 /// One entry of a routing rule.
 #[derive(Debug, Clone, PartialEq, Eq)]

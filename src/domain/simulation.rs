@@ -9,9 +9,10 @@ use jiff::civil::Date;
 use super::business_days::{add_business_days, is_business_day};
 use super::config::Config;
 use super::occurrence::{OccurrenceState, StoredOccurrence};
-use super::planner::{Delivery, Subject, plan};
+use super::planner::{Delivery, plan};
 use super::routing::Routing;
 use super::schedule::Occurrence;
+use super::steps::Subject;
 
 /// How the simulated people behave.
 #[derive(Debug, Clone, Copy, Default)]
@@ -86,7 +87,7 @@ fn act(states: &mut [StoredOccurrence], first_reminder: &[Option<Date>], today: 
 mod tests {
     use super::*;
     use crate::domain::config::fixtures::{SHIPPED_CALENDAR, shipped_with};
-    use crate::domain::planner::Step;
+    use crate::domain::steps::Step;
     use jiff::civil::date;
 
     /// The simulated year 2027, everyone acting after `act_after_days` (or never).

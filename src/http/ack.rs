@@ -14,9 +14,9 @@ use minijinja::Environment;
 use crate::domain::config::{Config, Language};
 use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence, Transition};
+use crate::domain::occurrence::{ActionOutcome, Actor};
 use crate::domain::tokens::{LinkClaims, LinkError};
 use crate::startup::Shared;
-use crate::storage::{ActionOutcome, Actor};
 
 pub fn router() -> Router<Arc<Shared>> {
     Router::new().route("/ack/{token}", get(show).post(record))

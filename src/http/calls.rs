@@ -18,9 +18,9 @@ use crate::calls::{Announcing, Answering, Change};
 use crate::domain::calls::{Announcement, Draft, Interest};
 use crate::domain::config::{Language, Person};
 use crate::domain::messages::long_day;
+use crate::domain::occurrence::Actor;
 use crate::domain::tokens::CallLinkClaims;
 use crate::startup::Shared;
-use crate::storage::Actor;
 
 pub fn router() -> Router<Arc<Shared>> {
     Router::new()

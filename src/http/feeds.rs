@@ -11,8 +11,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::domain::listing::{ics, list_stored};
 use crate::domain::tokens::FeedClaims;
-use crate::listing::{ics, list_stored};
 use crate::startup::Shared;
 
 pub fn router() -> Router<Arc<Shared>> {

@@ -10,14 +10,17 @@ pub mod matrix;
 use std::sync::Arc;
 
 use crate::calls::{Announcing, Answering, Change};
-use crate::domain::calls::{Announcement, CallCommand, CallState, read_command, read_interest};
+use crate::domain::access::may;
+use crate::domain::calls::{Announcement, CallState};
 use crate::domain::config::{Config, Language, Person};
 use crate::domain::messages::{long_date, title, unit_name};
+use crate::domain::occurrence::{ActionOutcome, Actor};
 use crate::domain::occurrence::{OccurrenceState, StoredOccurrence};
-use crate::domain::planner::Step;
-use crate::domain::replies::{Answer, Command, action, interpret, may};
+use crate::domain::replies::{Answer, Command, action, interpret};
+use crate::domain::replies::{CallCommand, read_command, read_interest};
+use crate::domain::steps::Step;
 use crate::startup::Shared;
-use crate::storage::{ActionOutcome, Actor, Settled};
+use crate::storage::Settled;
 
 /// Who sent a message, as the channel names them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,7 +246,7 @@ async fn act(
     config: &Config,
     person: &Person,
     command: &Command,
-    asked: Option<crate::domain::planner::Ask>,
+    asked: Option<crate::domain::steps::Ask>,
     occurrence: Option<&StoredOccurrence>,
     actor: Actor<'_>,
 ) -> anyhow::Result<Answer> {

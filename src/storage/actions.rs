@@ -6,31 +6,8 @@ use jiff::Timestamp;
 
 use super::inbox::withdraw_unsent;
 use super::{Backend, OCCURRENCE_COLUMNS, Store, audit, occurrence_from_row};
-use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence, Transition};
-use crate::domain::planner::Subject;
-
-/// Who acted, how and through which channel — everything the audit log keeps.
-#[derive(Debug, Clone)]
-pub struct Actor<'a> {
-    /// The person's directory id.
-    pub person: &'a str,
-    /// `link`, `cli`, later `email`, `matrix`, `teams`.
-    pub channel: &'a str,
-    /// Where exactly: the delivery a link came from, the command line, …
-    pub source: &'a str,
-    pub note: Option<&'a str>,
-}
-
-/// What recording an action did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ActionOutcome {
-    /// The occurrence moved from one state to another.
-    Recorded { from: OccurrenceState, to: OccurrenceState },
-    /// It was already in the state the action leads to; nothing changed.
-    AlreadyRecorded(OccurrenceState),
-    /// The action does not apply in the occurrence's state; nothing changed.
-    Refused(OccurrenceState),
-}
+use crate::domain::occurrence::{Action, ActionOutcome, Actor, OccurrenceState, StoredOccurrence, Transition};
+use crate::domain::steps::Subject;
 
 impl Store {
     /// One occurrence by id.

@@ -8,10 +8,12 @@ use sqlx::Row as _;
 
 use super::inbox::withdraw_unsent;
 use super::outbox::insert_delivery;
-use super::{Actor, Store, audit, timestamp};
+use super::{Store, audit, timestamp};
 use crate::domain::calls::{Announcement, Call, CallState, Interest};
-use crate::domain::planner::{Delivery, Subject};
+use crate::domain::occurrence::Actor;
+use crate::domain::planner::Delivery;
 use crate::domain::schedule::Occurrence;
+use crate::domain::steps::Subject;
 
 const ANNOUNCEMENT_COLUMNS: &str = "id, call_key, title, programme, link, deadline, description, units, tags, state, \
      revision, created_by, created_at";

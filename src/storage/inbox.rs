@@ -6,8 +6,9 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 use sqlx::Row as _;
 
-use super::{Actor, Backend, Store, audit, timestamp};
-use crate::domain::planner::Subject;
+use super::{Backend, Store, audit, timestamp};
+use crate::domain::occurrence::Actor;
+use crate::domain::steps::Subject;
 
 /// One message in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -13,7 +13,7 @@ use sqlx::{AnyPool, Executor as _, Row as _};
 
 use crate::domain::config::Config;
 use crate::domain::occurrence::{Change, OccurrenceState, StoredOccurrence, reconcile};
-use crate::domain::planner::Subject;
+use crate::domain::steps::Subject;
 use crate::settings::DatabaseSettings;
 
 mod actions;
@@ -22,12 +22,11 @@ mod dashboard;
 mod inbox;
 mod outbox;
 
-pub use actions::{ActionOutcome, Actor};
 pub use calls::{Announced, CallChange, InterestRecorded, InterestRow, Outcome};
 pub use dashboard::Session;
 pub use inbox::{InboxRow, Settled};
 
-pub use outbox::{DeliveryOutcome, DeliveryState, OutboxRow};
+pub use outbox::{DeliveryOutcome, OutboxRow};
 
 /// The columns `occurrence_from_row` reads.
 const OCCURRENCE_COLUMNS: &str = "id, obligation, unit, period, due_at, state, submitted_at, configured, paused_until, \

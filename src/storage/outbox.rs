@@ -3,8 +3,6 @@
 //! PostgreSQL adds `FOR UPDATE SKIP LOCKED` so several dispatchers share the work.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
@@ -12,66 +10,9 @@ use sqlx::Row as _;
 
 use super::{Backend, OCCURRENCE_COLUMNS, PLAN_LOCK, Store, occurrence_from_row, timestamp};
 use crate::domain::config::Config;
-use crate::domain::planner::{Delivery, Subject, plan};
+use crate::domain::planner::{Delivery, plan};
 use crate::domain::routing::Routing;
-
-/// Where a delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryState {
-    /// Waiting for its `not_before` time.
-    Pending,
-    /// Claimed by a dispatcher until its lease expires.
-    Sending,
-    Sent,
-    /// The last attempt failed; it is retried at `not_before`.
-    Failed,
-    /// Given up: a permanent error, or too many attempts.
-    Dead,
-    /// Withdrawn by an operator or because the occurrence no longer needs it.
-    Cancelled,
-}
-
-impl DeliveryState {
-    /// Every state, in pipeline order.
-    pub const ALL: [Self; 6] = [
-        Self::Pending,
-        Self::Sending,
-        Self::Sent,
-        Self::Failed,
-        Self::Dead,
-        Self::Cancelled,
-    ];
-
-    /// The name stored in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Sending => "sending",
-            Self::Sent => "sent",
-            Self::Failed => "failed",
-            Self::Dead => "dead",
-            Self::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl fmt::Display for DeliveryState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for DeliveryState {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text).ok_or_else(|| {
-            let known: Vec<_> = Self::ALL.iter().map(|s| s.as_str()).collect();
-            format!("unknown delivery state \"{text}\"; use one of {}", known.join(", "))
-        })
-    }
-}
+use crate::domain::steps::{DeliveryState, Subject};
 
 /// One delivery as the outbox holds it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

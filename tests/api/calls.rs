@@ -6,8 +6,8 @@
 use arshjul::calls::{Announcing, Change};
 use arshjul::domain::calls::{Draft, Interest};
 use arshjul::domain::config::{Person, Role};
+use arshjul::domain::occurrence::Actor;
 use arshjul::settings::{CardFormat, EmailTransport, Secret, Settings, TeamsWebhook};
-use arshjul::storage::Actor;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestDir, Worker, directory_reaching, http, test_settings};

@@ -5,10 +5,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::time::Duration;
 
-use arshjul::domain::planner::{Delivery, Reason, Step, Subject};
+use arshjul::domain::config::Transport;
+use arshjul::domain::planner::Delivery;
+use arshjul::domain::routing::Route;
 use arshjul::domain::routing::Routing;
-use arshjul::domain::routing::{Route, Transport};
-use arshjul::storage::{DeliveryState, Store};
+use arshjul::domain::steps::DeliveryState;
+use arshjul::domain::steps::{Reason, Step, Subject};
+use arshjul::storage::Store;
 use sqlx::Connection as _;
 
 use crate::helpers::{Spawned, TestDir, fresh_database_url};

@@ -293,7 +293,7 @@ async fn auto_replies_bounces_strangers_and_the_wrong_sender_never_count_but_are
     );
     let bounced = shared
         .store
-        .outbox(Some(arshjul::storage::DeliveryState::Dead), 10)
+        .outbox(Some(arshjul::domain::steps::DeliveryState::Dead), 10)
         .await
         .unwrap();
     assert_eq!(bounced.len(), 1);

@@ -3,9 +3,11 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use arshjul::domain::planner::{Delivery, Reason, Step, Subject};
+use arshjul::domain::planner::Delivery;
+use arshjul::domain::steps::DeliveryState;
+use arshjul::domain::steps::{Reason, Step, Subject};
 use arshjul::settings::{Secret, Settings};
-use arshjul::storage::{DeliveryState, OutboxRow};
+use arshjul::storage::OutboxRow;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 

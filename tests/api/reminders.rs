@@ -5,12 +5,14 @@
 use std::sync::Arc;
 
 use arshjul::clock::ManualClock;
+use arshjul::domain::config::Transport;
 use arshjul::domain::occurrence::OccurrenceState;
-use arshjul::domain::planner::{Delivery, Reason, Step, Subject};
-use arshjul::domain::routing::{Route, Transport};
+use arshjul::domain::planner::Delivery;
+use arshjul::domain::routing::Route;
+use arshjul::domain::steps::DeliveryState;
+use arshjul::domain::steps::{Reason, Step, Subject};
 use arshjul::settings::{EmailTransport, Secret, Settings};
 use arshjul::startup::Application;
-use arshjul::storage::DeliveryState;
 use jiff::SignedDuration;
 
 use crate::helpers::{TestDir, Worker, route_all, test_now, test_settings};

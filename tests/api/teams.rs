@@ -2,8 +2,9 @@
 //! throttling, timeouts, refusals, dead-lettering and the fall-back to email; a legacy
 //! connector's MessageCard; and a Matrix (hookshot) webhook, which is the same kind of peer.
 
+use arshjul::domain::steps::DeliveryState;
 use arshjul::settings::{CardFormat, MatrixWebhook, Secret, Settings, TeamsWebhook};
-use arshjul::storage::{DeliveryState, OutboxRow};
+use arshjul::storage::OutboxRow;
 use jiff::SignedDuration;
 use serde_json::Value;
 

@@ -10,7 +10,6 @@ use toml::Spanned;
 
 use super::errors::{ConfigError, ConfigErrors, SourceFile};
 use super::{check_id, parse_date};
-use crate::domain::routing::Transport;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -584,4 +583,39 @@ fn is_matrix_user(text: &str) -> bool {
 
 fn is_matrix_room(text: &str) -> bool {
     text.starts_with('!') || text.strip_prefix('#').is_some_and(|rest| rest.contains(':'))
+}
+
+/// A way of sending messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Transport {
+    Email,
+    Matrix,
+    Teams,
+    /// The generic signed webhook.
+    Webhook,
+}
+
+impl Transport {
+    /// Every transport, in the order channels are listed.
+    pub const ALL: [Self; 4] = [Self::Email, Self::Matrix, Self::Teams, Self::Webhook];
+
+    /// The name used in configuration and on deliveries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Matrix => "matrix",
+            Self::Teams => "teams",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    /// The transport with this name.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// Whether this is a chat tool, whose failed deliveries may fall back to email.
+    pub fn is_chat(self) -> bool {
+        matches!(self, Self::Matrix | Self::Teams)
+    }
 }

@@ -8,7 +8,9 @@ pub mod errors;
 use jiff::civil::Date;
 
 pub use calendar::{Calendar, DueRule, Obligation, ObligationId, Recurrence};
-pub use directory::{Assignment, Channel, Directory, Language, Person, PersonId, Role, Unit, UnitId, UnitKind};
+pub use directory::{
+    Assignment, Channel, Directory, Language, Person, PersonId, Role, Transport, Unit, UnitId, UnitKind,
+};
 pub use errors::{ConfigError, ConfigErrors, SourceFile};
 
 /// The directory and calendar that arshjul runs with.

@@ -15,8 +15,8 @@ use super::{Visitor, message, not_found, page, unavailable};
 use crate::domain::followup::{self, ActivityInput, FieldError, MAX_ACTIVITIES};
 use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence};
+use crate::domain::occurrence::{ActionOutcome, Actor};
 use crate::startup::Shared;
-use crate::storage::{ActionOutcome, Actor};
 
 pub fn router() -> Router<Arc<Shared>> {
     Router::new().route("/dashboard/occurrences/{id}/followup", get(show).post(save))

@@ -17,9 +17,9 @@ use crate::domain::config::Language;
 use crate::domain::dashboard::{self, Status};
 use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::report;
+use crate::domain::steps::DeliveryState;
 use crate::domain::{followup, occurrence::OccurrenceState};
 use crate::startup::Shared;
-use crate::storage::DeliveryState;
 
 pub fn router() -> Router<Arc<Shared>> {
     Router::new()

@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use crate::domain::config::{Config, Language, Obligation, Unit};
-use crate::domain::occurrence::{OccurrenceState, StoredOccurrence};
-use crate::domain::schedule::Occurrence;
+use super::config::{Config, Language, Obligation, Unit};
+use super::occurrence::{OccurrenceState, StoredOccurrence};
+use super::schedule::Occurrence;
 
 /// One occurrence with everything a reader needs to act on it.
 #[derive(Debug, Clone, Serialize)]
