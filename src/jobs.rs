@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio_cron_scheduler::{Job, JobScheduler};
 
-use crate::startup::Shared;
+use crate::app::App;
 
 /// Checks that `expression`, the setting `key`, is a cron expression the scheduler accepts.
 pub fn validate_cron(key: &str, expression: &str) -> anyhow::Result<()> {
@@ -18,21 +18,21 @@ pub fn validate_cron(key: &str, expression: &str) -> anyhow::Result<()> {
 }
 
 /// Starts the scheduler with the materialisation and planning jobs.
-pub async fn start(shared: Arc<Shared>, materialise: &str, plan: &str) -> anyhow::Result<JobScheduler> {
+pub async fn start(app: Arc<App>, materialise: &str, plan: &str) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await.context("creating the job scheduler")?;
     // Both jobs log their own outcome.
     add(
         &scheduler,
         "jobs.materialise",
         materialise,
-        Arc::clone(&shared),
-        |shared| async move {
-            let _ = shared.materialise().await;
+        Arc::clone(&app),
+        |app| async move {
+            let _ = app.materialise().await;
         },
     )
     .await?;
-    add(&scheduler, "delivery.plan", plan, shared, |shared| async move {
-        let _ = shared.plan().await;
+    add(&scheduler, "delivery.plan", plan, app, |app| async move {
+        let _ = app.plan().await;
     })
     .await?;
     scheduler.start().await.context("starting the job scheduler")?;
@@ -40,21 +40,15 @@ pub async fn start(shared: Arc<Shared>, materialise: &str, plan: &str) -> anyhow
 }
 
 /// Adds a job that runs `work` on the schedule `cron` (the setting `key`).
-async fn add<F, Fut>(
-    scheduler: &JobScheduler,
-    key: &str,
-    cron: &str,
-    shared: Arc<Shared>,
-    work: F,
-) -> anyhow::Result<()>
+async fn add<F, Fut>(scheduler: &JobScheduler, key: &str, cron: &str, app: Arc<App>, work: F) -> anyhow::Result<()>
 where
-    F: Fn(Arc<Shared>) -> Fut + Send + Sync + 'static,
+    F: Fn(Arc<App>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let work = Arc::new(work);
     let job = Job::new_async(cron, move |_, _| {
-        let (shared, work) = (Arc::clone(&shared), Arc::clone(&work));
-        Box::pin(async move { work(shared).await })
+        let (app, work) = (Arc::clone(&app), Arc::clone(&work));
+        Box::pin(async move { work(app).await })
     })
     .with_context(|| format!("{key}: invalid cron expression \"{cron}\""))?;
     scheduler

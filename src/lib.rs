@@ -28,8 +28,7 @@
 //! - [`telemetry`]: tracing set-up.
 //! - [`bench`]: `arshjul bench`, the pipeline's throughput, latency and memory figures.
 
-pub mod bench;
-pub mod calls;
+pub mod app;
 pub mod channels;
 pub mod cli;
 pub mod clock;
@@ -37,7 +36,6 @@ pub mod domain;
 pub mod http;
 pub mod inbound;
 pub mod jobs;
-pub mod links;
 pub mod metrics;
 pub mod outbox;
 pub mod settings;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::config::{Config, ConfigError, ConfigErrors, SourceFile};
+use crate::domain::config::{Config, ConfigError, ConfigErrors, Directory, SourceFile};
 use crate::domain::routing::{Available, Routing, Target, hook_key};
 
 /// The defaults, documented key by key in the file itself.
@@ -191,6 +191,87 @@ pub struct LinksSettings {
     pub secret: Secret,
     pub valid_days: u32,
     pub revoked_before: String,
+}
+
+impl TeamsSettings {
+    /// The key that signs the Teams outgoing webhook's requests, when `teams.outgoing_secret`
+    /// is set; an error names the key when it is not the base64 token Teams showed.
+    pub fn outgoing_key(&self) -> anyhow::Result<Option<ring::hmac::Key>> {
+        use base64::Engine as _;
+        match self.outgoing_secret.expose().trim() {
+            "" => Ok(None),
+            secret => {
+                let key = base64::engine::general_purpose::STANDARD
+                    .decode(secret)
+                    .map_err(|_| anyhow::anyhow!("teams.outgoing_secret: not the base64 token Teams showed"))?;
+                Ok(Some(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key)))
+            }
+        }
+    }
+}
+
+impl ApiSettings {
+    /// The API's bearer tokens as SHA-256 (lowercase hex) → the person they act as; an error
+    /// names the token whose hash is malformed or whose person is not in `directory`.
+    pub fn token_table(&self, directory: &Directory) -> anyhow::Result<BTreeMap<String, String>> {
+        self.tokens
+            .iter()
+            .map(|(name, token)| {
+                let hash = token.sha256.trim().to_ascii_lowercase();
+                anyhow::ensure!(
+                    hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "api.tokens.{name}.sha256: not a SHA-256 in hex (64 characters 0-9a-f)"
+                );
+                anyhow::ensure!(
+                    directory.person_named(&token.person).is_some(),
+                    "api.tokens.{name}.person: \"{}\" is not in the directory",
+                    token.person
+                );
+                Ok((hash, token.person.clone()))
+            })
+            .collect()
+    }
+}
+
+/// Where and as whom to fetch mail by IMAP, read from `email.imap_url`.
+pub struct ImapAccount {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: Secret,
+}
+
+impl EmailSettings {
+    /// The IMAP account `email.imap_url` names, `None` when it is empty. The URL holds a
+    /// password, so errors name the key only.
+    pub fn imap_account(&self) -> anyhow::Result<Option<ImapAccount>> {
+        let url = match self.imap_url.expose() {
+            "" => return Ok(None),
+            url => reqwest::Url::parse(url).map_err(|_| anyhow::anyhow!("email.imap_url: not a valid URL"))?,
+        };
+        let tls = match url.scheme() {
+            "imaps" => true,
+            "imap" => false,
+            _ => anyhow::bail!("email.imap_url: must start with imaps:// or imap://"),
+        };
+        let decode = |text: &str| {
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8()
+                .map(|text| text.into_owned())
+                .map_err(|_| anyhow::anyhow!("email.imap_url: bad percent-encoding"))
+        };
+        Ok(Some(ImapAccount {
+            tls,
+            host: url
+                .host_str()
+                .ok_or_else(|| anyhow::anyhow!("email.imap_url: no host"))?
+                .to_owned(),
+            port: url.port().unwrap_or(if tls { 993 } else { 143 }),
+            user: decode(url.username())?,
+            password: Secret::new(decode(url.password().unwrap_or_default())?),
+        }))
+    }
 }
 
 /// The HTTP server.

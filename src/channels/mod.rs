@@ -1,6 +1,6 @@
 //! Channels deliver composed messages: one `Notifier` per channel, each saying whether a
-//! failure is worth retrying. Channels never touch storage; the dispatcher is the only place
-//! that sees both.
+//! failure is worth retrying, and [`Notifiers`], the registry of those set up. Channels never
+//! touch storage; the dispatcher and the application are the places that see both.
 
 pub mod email;
 pub mod matrix;
@@ -9,6 +9,7 @@ pub mod webhook;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -16,7 +17,55 @@ use serde::Serialize;
 use crate::domain::config::{Channel, Language, Person};
 use crate::domain::messages::Rendered;
 use crate::domain::routing::{Address, hook_key};
-use crate::settings::Secret;
+use crate::settings::{Secret, Settings};
+use email::EmailNotifier;
+use matrix::{MatrixHookNotifier, MatrixNotifier};
+use teams::TeamsNotifier;
+use webhook::WebhookNotifier;
+
+/// The channel registry: one notifier per channel, built once from the settings; those not
+/// set up are `None`.
+pub struct Notifiers {
+    pub email: EmailNotifier,
+    pub webhook: Option<WebhookNotifier>,
+    pub teams: Option<TeamsNotifier>,
+    /// Shared with the Matrix follower, which answers as the same bot.
+    pub matrix: Option<Arc<MatrixNotifier>>,
+    pub matrix_hooks: Option<MatrixHookNotifier>,
+}
+
+impl Notifiers {
+    /// Every channel the settings set up; a wrong setting is an error naming its key.
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            email: EmailNotifier::new(&settings.email)?,
+            webhook: if settings.webhook.url.expose().is_empty() {
+                None
+            } else {
+                Some(WebhookNotifier::new(&settings.webhook)?)
+            },
+            teams: TeamsNotifier::new(&settings.teams)?,
+            matrix: MatrixNotifier::new(&settings.matrix)?.map(Arc::new),
+            matrix_hooks: MatrixHookNotifier::new(&settings.matrix)?,
+        })
+    }
+
+    /// Sends `message` with the notifier its address needs.
+    pub async fn send(&self, message: &Outgoing) -> Result<Receipt, SendError> {
+        fn set_up<'a, T>(notifier: &'a Option<T>, channel: &str) -> Result<&'a T, SendError> {
+            notifier
+                .as_ref()
+                .ok_or_else(|| SendError::permanent(format!("the {channel} channel is not set up")))
+        }
+        match &message.address {
+            Address::Email(_) => self.email.send(message).await,
+            Address::Webhook => set_up(&self.webhook, "webhook")?.send(message).await,
+            Address::Teams(_) => set_up(&self.teams, "Teams")?.send(message).await,
+            Address::MatrixUser(_) | Address::MatrixRoom(_) => set_up(&self.matrix, "Matrix")?.send(message).await,
+            Address::MatrixHook(_) => set_up(&self.matrix_hooks, "Matrix webhook")?.send(message).await,
+        }
+    }
+}
 
 /// Why a send failed, and whether trying again may help.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use clap::{Subcommand, ValueEnum};
 
-use crate::calls::{Announcing, Change};
+use crate::app::App;
+use crate::app::calls::{Announcing, Change};
 use crate::clock::SystemClock;
 use crate::domain::calls::{CallState, Draft, may_announce};
 use crate::domain::config::Person;
 use crate::domain::occurrence::Actor;
 use crate::settings::Settings;
-use crate::startup::Shared;
 use crate::storage::Outcome;
 
 /// What a call says; every field of `announce`, and those to change for `calls correct`.
@@ -125,8 +125,8 @@ pub enum CallsCommand {
 
 /// `arshjul announce`.
 pub async fn announce(settings: &Settings, args: &AnnounceArgs, clock: SystemClock) -> anyhow::Result<ExitCode> {
-    let (shared, person) = open_as(settings, &args.person, clock).await?;
-    let done = shared.announce(&person, &args.call.over(Draft::default())).await?;
+    let (app, person) = open_as(settings, &args.person, clock).await?;
+    let done = app.announce(&person, &args.call.over(Draft::default())).await?;
     Ok(report(done))
 }
 
@@ -135,19 +135,19 @@ pub async fn calls(settings: &Settings, args: &CallsArgs, clock: SystemClock) ->
     match &args.command {
         None => list(settings, args).await,
         Some(CallsCommand::Correct { id, person, call }) => {
-            let (shared, person) = open_as(settings, person, clock).await?;
-            let Some(announcement) = shared.store.announcement(*id).await? else {
+            let (app, person) = open_as(settings, person, clock).await?;
+            let Some(announcement) = app.store.announcement(*id).await? else {
                 eprintln!("there is no call {id}");
                 return Ok(ExitCode::FAILURE);
             };
             let change = Change::Correct(call.over(announcement.call.to_draft()));
-            let done = shared.change_call(&person, *id, &change, &cli_actor(&person)).await?;
+            let done = app.change_call(&person, *id, &change, &cli_actor(&person)).await?;
             Ok(report(done))
         }
         Some(CallsCommand::Cancel { id, person, reason }) => {
-            let (shared, person) = open_as(settings, person, clock).await?;
+            let (app, person) = open_as(settings, person, clock).await?;
             let change = Change::Cancel { reason: reason.clone() };
-            let done = shared.change_call(&person, *id, &change, &cli_actor(&person)).await?;
+            let done = app.change_call(&person, *id, &change, &cli_actor(&person)).await?;
             Ok(report(done))
         }
         Some(CallsCommand::Outcome {
@@ -164,14 +164,14 @@ pub async fn calls(settings: &Settings, args: &CallsArgs, clock: SystemClock) ->
                     return Ok(ExitCode::FAILURE);
                 }
             };
-            let (shared, person) = open_as(settings, person, clock).await?;
-            if let Err(reason) = may_announce(&shared.config(), &person) {
+            let (app, person) = open_as(settings, person, clock).await?;
+            if let Err(reason) = may_announce(&app.config(), &person) {
                 eprintln!("{reason}");
                 return Ok(ExitCode::FAILURE);
             }
-            let now = shared.clock.now();
+            let now = app.clock.now();
             let actor = cli_actor(&person);
-            if shared
+            if app
                 .store
                 .record_outcome(*id, unit, outcome, *amount, &actor, now)
                 .await?
@@ -186,11 +186,11 @@ pub async fn calls(settings: &Settings, args: &CallsArgs, clock: SystemClock) ->
     }
 }
 
-async fn open_as(settings: &Settings, person: &str, clock: SystemClock) -> anyhow::Result<(Shared, Person)> {
-    let (shared, _) = Shared::open(settings, Arc::new(clock)).await?;
-    let found = shared.config().directory.person_named(person).cloned();
+async fn open_as(settings: &Settings, person: &str, clock: SystemClock) -> anyhow::Result<(App, Person)> {
+    let app = App::open(settings, Arc::new(clock)).await?;
+    let found = app.config().directory.person_named(person).cloned();
     let person = found.ok_or_else(|| anyhow::anyhow!("--as: unknown person \"{person}\""))?;
-    Ok((shared, person))
+    Ok((app, person))
 }
 
 fn cli_actor(person: &Person) -> Actor<'_> {

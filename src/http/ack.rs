@@ -11,14 +11,14 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use minijinja::Environment;
 
+use crate::app::App;
 use crate::domain::config::{Config, Language};
 use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence, Transition};
 use crate::domain::occurrence::{ActionOutcome, Actor};
 use crate::domain::tokens::{LinkClaims, LinkError};
-use crate::startup::Shared;
 
-pub fn router() -> Router<Arc<Shared>> {
+pub fn router() -> Router<Arc<App>> {
     Router::new().route("/ack/{token}", get(show).post(record))
 }
 
@@ -69,18 +69,18 @@ pub(super) fn say(language: Language, sv: &'static str, en: &'static str) -> &'s
 }
 
 /// The verified claims of `token` and the occurrence they name, or the page that says why not.
-async fn open(shared: &Shared, token: &str) -> Result<(LinkClaims, StoredOccurrence, Language), Page> {
-    let claims: LinkClaims = shared.links.signer.verify(token, shared.clock.now()).map_err(|error| {
-        shared.metrics.rejected_link(error.label());
+async fn open(app: &App, token: &str) -> Result<(LinkClaims, StoredOccurrence, Language), Page> {
+    let claims: LinkClaims = app.links.signer.verify(token, app.clock.now()).map_err(|error| {
+        app.metrics.rejected_link(error.label());
         tracing::warn!(reason = error.label(), "refused a signed link");
         refused(error)
     })?;
-    let config = shared.config();
+    let config = app.config();
     let language = config
         .directory
         .person_named(&claims.person)
         .map_or(Language::Sv, |p| p.language);
-    let occurrence = match shared.store.occurrence(claims.occurrence_id).await {
+    let occurrence = match app.store.occurrence(claims.occurrence_id).await {
         Ok(Some(occurrence)) => occurrence,
         Ok(None) => return Err(gone(language)),
         Err(error) => {
@@ -91,12 +91,12 @@ async fn open(shared: &Shared, token: &str) -> Result<(LinkClaims, StoredOccurre
     Ok((claims, occurrence, language))
 }
 
-async fn show(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Page {
-    let (claims, occurrence, language) = match open(&shared, &token).await {
+async fn show(State(app): State<Arc<App>>, Path(token): Path<String>) -> Page {
+    let (claims, occurrence, language) = match open(&app, &token).await {
         Ok(opened) => opened,
         Err(page) => return page,
     };
-    let config = shared.config();
+    let config = app.config();
     let details = details(&config, &occurrence, language);
     match claims.action.transition(occurrence.state) {
         Transition::To(_) => Page {
@@ -117,8 +117,8 @@ async fn show(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> P
     }
 }
 
-async fn record(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Page {
-    let (claims, occurrence, language) = match open(&shared, &token).await {
+async fn record(State(app): State<Arc<App>>, Path(token): Path<String>) -> Page {
+    let (claims, occurrence, language) = match open(&app, &token).await {
         Ok(opened) => opened,
         Err(page) => return page,
     };
@@ -128,11 +128,11 @@ async fn record(State(shared): State<Arc<Shared>>, Path(token): Path<String>) ->
         source: "signed link",
         note: None,
     };
-    let outcome = shared.record_action(occurrence.id, claims.action, &actor).await;
-    let config = shared.config();
+    let outcome = app.record_action(occurrence.id, claims.action, &actor).await;
+    let config = app.config();
     match outcome {
         Ok(Some(ActionOutcome::Recorded { to, .. })) => {
-            shared.metrics.action(claims.action.as_str(), "recorded");
+            app.metrics.action(claims.action.as_str(), "recorded");
             tracing::info!(occurrence = occurrence.id, person = %claims.person, action = claims.action.as_str(), "action recorded from a link");
             let mut recorded = occurrence.clone();
             recorded.state = to;
@@ -151,11 +151,11 @@ async fn record(State(shared): State<Arc<Shared>>, Path(token): Path<String>) ->
             }
         }
         Ok(Some(ActionOutcome::AlreadyRecorded(_))) => {
-            shared.metrics.action(claims.action.as_str(), "already");
+            app.metrics.action(claims.action.as_str(), "already");
             already(language, details(&config, &occurrence, language))
         }
         Ok(Some(ActionOutcome::Refused(state))) => {
-            shared.metrics.action(claims.action.as_str(), "refused");
+            app.metrics.action(claims.action.as_str(), "refused");
             not_possible(language, state, details(&config, &occurrence, language))
         }
         Ok(None) => gone(language),

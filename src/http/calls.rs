@@ -14,15 +14,15 @@ use axum::routing::{get, patch, post};
 use serde_json::json;
 
 use super::ack::{Page, refused, say, unavailable};
-use crate::calls::{Announcing, Answering, Change};
+use crate::app::App;
+use crate::app::calls::{Announcing, Answering, Change};
 use crate::domain::calls::{Announcement, Draft, Interest};
 use crate::domain::config::{Language, Person};
 use crate::domain::messages::long_day;
 use crate::domain::occurrence::Actor;
 use crate::domain::tokens::CallLinkClaims;
-use crate::startup::Shared;
 
-pub fn router() -> Router<Arc<Shared>> {
+pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/api/announcements", get(list).post(create))
         .route("/api/announcements/{id}", patch(correct))
@@ -31,7 +31,7 @@ pub fn router() -> Router<Arc<Shared>> {
 }
 
 /// The person the request's bearer token acts as, or why it is refused.
-fn bearer(shared: &Shared, headers: &HeaderMap) -> Result<Person, &'static str> {
+fn bearer(app: &App, headers: &HeaderMap) -> Result<Person, &'static str> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -39,10 +39,10 @@ fn bearer(shared: &Shared, headers: &HeaderMap) -> Result<Person, &'static str> 
         .map(str::trim)
         .ok_or("send Authorization: Bearer TOKEN")?;
     let hash = crate::domain::tokens::sha256_hex(token.as_bytes());
-    let person = shared
+    let person = app
         .api_tokens
         .get(&hash)
-        .and_then(|id| shared.config().directory.person_named(id).cloned());
+        .and_then(|id| app.config().directory.person_named(id).cloned());
     person.ok_or("the token is not one of api.tokens")
 }
 
@@ -52,8 +52,8 @@ fn unauthorised(reason: &str) -> Response {
     (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
 }
 
-async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let person = match bearer(&shared, &headers) {
+async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let person = match bearer(&app, &headers) {
         Ok(person) => person,
         Err(reason) => return unauthorised(reason),
     };
@@ -61,12 +61,12 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         Ok(draft) => draft,
         Err(error) => return unreadable(&error),
     };
-    respond(shared.announce(&person, &draft).await, StatusCode::CREATED)
+    respond(app.announce(&person, &draft).await, StatusCode::CREATED)
 }
 
 /// `PATCH /api/announcements/{id}`: the fields given replace the call's; the network is told.
-async fn correct(State(shared): State<Arc<Shared>>, Path(id): Path<i64>, headers: HeaderMap, body: Bytes) -> Response {
-    let person = match bearer(&shared, &headers) {
+async fn correct(State(app): State<Arc<App>>, Path(id): Path<i64>, headers: HeaderMap, body: Bytes) -> Response {
+    let person = match bearer(&app, &headers) {
         Ok(person) => person,
         Err(reason) => return unauthorised(reason),
     };
@@ -74,7 +74,7 @@ async fn correct(State(shared): State<Arc<Shared>>, Path(id): Path<i64>, headers
         Ok(changes) => changes,
         Err(error) => return unreadable(&error),
     };
-    let announcement = match shared.store.announcement(id).await {
+    let announcement = match app.store.announcement(id).await {
         Ok(Some(announcement)) => announcement,
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(error) => return unavailable_api(&error),
@@ -89,14 +89,14 @@ async fn correct(State(shared): State<Arc<Shared>>, Path(id): Path<i64>, headers
     };
     let actor = api_actor(&person);
     respond(
-        shared.change_call(&person, id, &Change::Correct(draft), &actor).await,
+        app.change_call(&person, id, &Change::Correct(draft), &actor).await,
         StatusCode::OK,
     )
 }
 
 /// `POST /api/announcements/{id}/cancel`, optionally with `{"reason": "…"}`.
-async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<i64>, headers: HeaderMap, body: Bytes) -> Response {
-    let person = match bearer(&shared, &headers) {
+async fn cancel(State(app): State<Arc<App>>, Path(id): Path<i64>, headers: HeaderMap, body: Bytes) -> Response {
+    let person = match bearer(&app, &headers) {
         Ok(person) => person,
         Err(reason) => return unauthorised(reason),
     };
@@ -109,9 +109,7 @@ async fn cancel(State(shared): State<Arc<Shared>>, Path(id): Path<i64>, headers:
     };
     let actor = api_actor(&person);
     respond(
-        shared
-            .change_call(&person, id, &Change::Cancel { reason }, &actor)
-            .await,
+        app.change_call(&person, id, &Change::Cancel { reason }, &actor).await,
         StatusCode::OK,
     )
 }
@@ -166,24 +164,24 @@ fn unavailable_api(error: &anyhow::Error) -> Response {
     StatusCode::SERVICE_UNAVAILABLE.into_response()
 }
 
-async fn list(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if let Err(reason) = bearer(&shared, &headers) {
+async fn list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(reason) = bearer(&app, &headers) {
         return unauthorised(reason);
     }
-    match shared.store.announcements().await {
+    match app.store.announcements().await {
         Ok(announcements) => axum::Json(announcements).into_response(),
         Err(error) => unavailable_api(&error),
     }
 }
 
 /// The claims of an answer link, the call and its reader, or the page that says why not.
-async fn open(shared: &Shared, token: &str) -> Result<(CallLinkClaims, Announcement, Person), Page> {
-    let claims: CallLinkClaims = shared.links.signer.verify(token, shared.clock.now()).map_err(|error| {
-        shared.metrics.rejected_link(error.label());
+async fn open(app: &App, token: &str) -> Result<(CallLinkClaims, Announcement, Person), Page> {
+    let claims: CallLinkClaims = app.links.signer.verify(token, app.clock.now()).map_err(|error| {
+        app.metrics.rejected_link(error.label());
         refused(error)
     })?;
-    let person = shared.config().directory.person_named(&claims.person).cloned();
-    match (shared.store.announcement(claims.call_id).await, person) {
+    let person = app.config().directory.person_named(&claims.person).cloned();
+    match (app.store.announcement(claims.call_id).await, person) {
         (Ok(Some(announcement)), Some(person)) => Ok((claims, announcement, person)),
         (Ok(_), _) => Err(refused(crate::domain::tokens::LinkError::Revoked)),
         (Err(error), person) => {
@@ -212,8 +210,8 @@ fn details(announcement: &Announcement, interest: Interest, language: Language) 
     ]
 }
 
-async fn show(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Page {
-    let (claims, announcement, person) = match open(&shared, &token).await {
+async fn show(State(app): State<Arc<App>>, Path(token): Path<String>) -> Page {
+    let (claims, announcement, person) = match open(&app, &token).await {
         Ok(opened) => opened,
         Err(page) => return page,
     };
@@ -236,8 +234,8 @@ async fn show(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> P
     }
 }
 
-async fn answer(State(shared): State<Arc<Shared>>, Path(token): Path<String>) -> Page {
-    let (claims, announcement, person) = match open(&shared, &token).await {
+async fn answer(State(app): State<Arc<App>>, Path(token): Path<String>) -> Page {
+    let (claims, announcement, person) = match open(&app, &token).await {
         Ok(opened) => opened,
         Err(page) => return page,
     };
@@ -257,10 +255,7 @@ async fn answer(State(shared): State<Arc<Shared>>, Path(token): Path<String>) ->
         details: details.clone(),
         form: None,
     };
-    match shared
-        .answer_call(&person, announcement.id, claims.interest, &actor)
-        .await
-    {
+    match app.answer_call(&person, announcement.id, claims.interest, &actor).await {
         Ok(Answering::Recorded { units, .. }) => page(
             StatusCode::OK,
             say(

@@ -11,24 +11,24 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::app::App;
 use crate::domain::listing::{ics, list_stored};
 use crate::domain::tokens::FeedClaims;
-use crate::startup::Shared;
 
-pub fn router() -> Router<Arc<Shared>> {
+pub fn router() -> Router<Arc<App>> {
     Router::new().route("/calendar/{file}", get(feed))
 }
 
-async fn feed(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Response {
+async fn feed(State(app): State<Arc<App>>, Path(file): Path<String>) -> Response {
     let token = file.strip_suffix(".ics").unwrap_or(&file);
-    let claims: FeedClaims = match shared.links.signer.verify(token, shared.clock.now()) {
+    let claims: FeedClaims = match app.links.signer.verify(token, app.clock.now()) {
         Ok(claims) => claims,
         Err(error) => {
-            shared.metrics.rejected_link(error.label());
+            app.metrics.rejected_link(error.label());
             return StatusCode::NOT_FOUND.into_response();
         }
     };
-    let occurrences = match shared.store.occurrences().await {
+    let occurrences = match app.store.occurrences().await {
         Ok(occurrences) => occurrences,
         Err(error) => {
             tracing::error!(
@@ -38,7 +38,7 @@ async fn feed(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Re
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    let config = shared.config();
+    let config = app.config();
     let shown: Vec<_> = occurrences
         .into_iter()
         .filter(|o| claims.scope.includes(&config, o))
@@ -46,7 +46,7 @@ async fn feed(State(shared): State<Arc<Shared>>, Path(file): Path<String>) -> Re
     let body = ics(
         &claims.scope.name(&config),
         &list_stored(&config, &shown),
-        shared.clock.now(),
+        app.clock.now(),
     );
     ([(header::CONTENT_TYPE, "text/calendar; charset=utf-8")], body).into_response()
 }

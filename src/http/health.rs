@@ -9,15 +9,15 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::startup::Shared;
+use crate::app::App;
 
-pub fn router() -> Router<Arc<Shared>> {
+pub fn router() -> Router<Arc<App>> {
     Router::new().route("/healthz", get(health))
 }
 
-async fn health(State(shared): State<Arc<Shared>>) -> Response {
-    let config = shared.config();
-    let (status, database) = match shared.store.ping().await {
+async fn health(State(app): State<Arc<App>>) -> Response {
+    let config = app.config();
+    let (status, database) = match app.store.ping().await {
         Ok(()) => (StatusCode::OK, "ok"),
         Err(error) => {
             tracing::warn!(error = format!("{error:#}"), "health check: database does not answer");

@@ -9,17 +9,17 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::startup::Shared;
+use crate::app::App;
 
-pub fn router() -> Router<Arc<Shared>> {
+pub fn router() -> Router<Arc<App>> {
     Router::new().route("/metrics", get(metrics))
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    match shared.store.outbox_depth().await {
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    match app.store.outbox_depth().await {
         Ok((depth, oldest)) => {
-            let age = oldest.map(|at| shared.clock.now().as_second() - at.as_second());
-            let body = shared.metrics.render(&depth, age);
+            let age = oldest.map(|at| app.clock.now().as_second() - at.as_second());
+            let body = app.metrics.render(&depth, age);
             (
                 [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
                 body,

@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use axum::Router;
 
-use crate::startup::Shared;
+use crate::app::App;
 
 pub use dashboard::report_document;
 
 /// The whole HTTP interface.
-pub fn router(shared: Arc<Shared>) -> Router {
+pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(health::router())
         .merge(metrics::router())
@@ -26,5 +26,5 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(calls::router())
         .merge(feeds::router())
         .merge(dashboard::router())
-        .with_state(shared)
+        .with_state(app)
 }

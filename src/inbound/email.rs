@@ -8,13 +8,12 @@ use std::sync::Arc;
 
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders as _};
 
-use super::{Handled, Inbound, Sender, handle};
+use crate::app::App;
+use crate::app::inbound::{Handled, Inbound, Sender, handle};
 use crate::channels::{Notifier as _, Outgoing, Recipient, SendError};
 use crate::domain::config::Language;
 use crate::domain::messages::short_message;
 use crate::domain::routing::Address;
-use crate::outbox::Notifiers;
-use crate::startup::Shared;
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,11 +29,11 @@ pub enum Received {
 }
 
 /// Takes in one raw message.
-pub async fn receive(shared: &Arc<Shared>, raw: &[u8]) -> anyhow::Result<Received> {
+pub async fn receive(app: &Arc<App>, raw: &[u8]) -> anyhow::Result<Received> {
     let Some(message) = MessageParser::default().parse(raw) else {
         return Ok(Received::Unreadable);
     };
-    let now = shared.clock.now();
+    let now = app.clock.now();
     let from = message
         .from()
         .and_then(|a| a.first())
@@ -49,38 +48,30 @@ pub async fn receive(shared: &Arc<Shared>, raw: &[u8]) -> anyhow::Result<Receive
     if is_bounce(&message, &from) {
         let deliveries = bounced_deliveries(raw);
         let text = format!("bounce for {}", deliveries.join(" "));
-        if let Some(id) = shared
-            .store
-            .inbox_receive("email", &reference, &from, &text, now)
-            .await?
-        {
-            shared.store.bounce(&deliveries, now).await?;
+        if let Some(id) = app.store.inbox_receive("email", &reference, &from, &text, now).await? {
+            app.store.bounce(&deliveries, now).await?;
             let settled = crate::storage::Settled {
                 outcome: "bounce",
                 detail: "a delivery report: the deliveries it names are dead",
                 ..Default::default()
             };
-            shared.store.inbox_settle(id, &settled).await?;
+            app.store.inbox_settle(id, &settled).await?;
         }
         return Ok(Received::Bounce { deliveries });
     }
     let text = message.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
     if is_auto_reply(&message) {
-        if let Some(id) = shared
-            .store
-            .inbox_receive("email", &reference, &from, &text, now)
-            .await?
-        {
+        if let Some(id) = app.store.inbox_receive("email", &reference, &from, &text, now).await? {
             let settled = crate::storage::Settled {
                 outcome: "auto_reply",
                 detail: "an automatic answer (out-of-office or similar); it does not count",
                 ..Default::default()
             };
-            shared.store.inbox_settle(id, &settled).await?;
+            app.store.inbox_settle(id, &settled).await?;
         }
         return Ok(Received::AutoReply);
     }
-    let in_reply_to = delivery_reference(shared, &message).await?;
+    let in_reply_to = delivery_reference(app, &message).await?;
     let inbound = Inbound {
         channel: "email",
         reference,
@@ -88,18 +79,18 @@ pub async fn receive(shared: &Arc<Shared>, raw: &[u8]) -> anyhow::Result<Receive
         in_reply_to,
         text,
     };
-    Ok(Received::Reply(handle(shared, &inbound).await?))
+    Ok(Received::Reply(handle(app, &inbound).await?))
 }
 
 /// Sends `text` to the sender of `raw` as an answer (threaded under their message).
-pub async fn answer(shared: &Shared, notifiers: &Notifiers, raw: &[u8], text: &str) -> Result<(), SendError> {
+pub async fn answer(app: &App, raw: &[u8], text: &str) -> Result<(), SendError> {
     let Some(message) = MessageParser::default().parse(raw) else {
         return Ok(());
     };
     let Some(from) = message.from().and_then(|a| a.first()).and_then(|a| a.address()) else {
         return Ok(());
     };
-    let config = shared.config();
+    let config = app.config();
     let person = Sender::Email(from.to_owned()).person(&config).cloned();
     let language = person.as_ref().map_or(Language::Sv, |p| p.language);
     let subject = format!("Re: {}", message.subject().unwrap_or("arshjul"));
@@ -121,14 +112,14 @@ pub async fn answer(shared: &Shared, notifiers: &Notifiers, raw: &[u8], text: &s
         reply_token: None,
         in_reply_to: None,
         items: Vec::new(),
-        composed_at: shared.clock.now(),
+        composed_at: app.clock.now(),
     };
-    notifiers.email.send(&outgoing).await.map(drop)
+    app.notifiers.email.send(&outgoing).await.map(drop)
 }
 
 /// The Message-ID of the delivery a reply answers: from the token in the address it was sent
 /// to, else from In-Reply-To or References.
-async fn delivery_reference(shared: &Arc<Shared>, message: &Message<'_>) -> anyhow::Result<Option<String>> {
+async fn delivery_reference(app: &Arc<App>, message: &Message<'_>) -> anyhow::Result<Option<String>> {
     let recipients = message
         .to()
         .into_iter()
@@ -140,8 +131,8 @@ async fn delivery_reference(shared: &Arc<Shared>, message: &Message<'_>) -> anyh
             .split_once('@')
             .and_then(|(local, _)| local.split_once('+'))
             .map(|(_, token)| token);
-        if let Some(id) = token.and_then(|t| shared.links.signer.verify_reply_token(t))
-            && let Some(provider_id) = shared.store.delivery(id).await?.and_then(|d| d.provider_id)
+        if let Some(id) = token.and_then(|t| app.links.signer.verify_reply_token(t))
+            && let Some(provider_id) = app.store.delivery(id).await?.and_then(|d| d.provider_id)
         {
             return Ok(Some(provider_id));
         }
@@ -150,7 +141,7 @@ async fn delivery_reference(shared: &Arc<Shared>, message: &Message<'_>) -> anyh
     ids.extend(text_list(message.references()));
     for id in ids {
         let id = format!("<{}>", id.trim_matches(|c| c == '<' || c == '>'));
-        if shared.store.delivery_by_provider_id(&id).await?.is_some() {
+        if app.store.delivery_by_provider_id(&id).await?.is_some() {
             return Ok(Some(id));
         }
     }

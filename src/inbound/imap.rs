@@ -13,75 +13,14 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use super::email::{Received, answer, receive};
-use crate::outbox::Notifiers;
-use crate::settings::EmailSettings;
-use crate::startup::Shared;
-
-/// Where and as whom to poll, read from `email.imap_url`.
-struct Account {
-    tls: bool,
-    host: String,
-    port: u16,
-    user: String,
-    password: String,
-}
-
-impl Account {
-    fn parse(url: &str) -> anyhow::Result<Self> {
-        // The URL holds a password: errors name the key only.
-        let url = reqwest::Url::parse(url).map_err(|_| anyhow::anyhow!("email.imap_url: not a valid URL"))?;
-        let tls = match url.scheme() {
-            "imaps" => true,
-            "imap" => false,
-            _ => anyhow::bail!("email.imap_url: must start with imaps:// or imap://"),
-        };
-        let decode =
-            |text: &str| percent_decode(text).ok_or_else(|| anyhow::anyhow!("email.imap_url: bad percent-encoding"));
-        Ok(Self {
-            tls,
-            host: url.host_str().context("email.imap_url: no host")?.to_owned(),
-            port: url.port().unwrap_or(if tls { 993 } else { 143 }),
-            user: decode(url.username())?,
-            password: decode(url.password().unwrap_or_default())?,
-        })
-    }
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Checks `email.imap_url` without connecting.
-pub fn check(settings: &EmailSettings) -> anyhow::Result<()> {
-    match settings.imap_url.expose() {
-        "" => Ok(()),
-        url => Account::parse(url).map(drop),
-    }
-}
+use crate::app::App;
+use crate::settings::{EmailSettings, ImapAccount};
 
 /// Polls until `shutdown`; a failed poll is logged and tried again at the next interval.
-pub async fn poll_until_stopped(
-    shared: Arc<Shared>,
-    notifiers: Arc<Notifiers>,
-    settings: EmailSettings,
-    shutdown: CancellationToken,
-) {
+pub async fn poll_until_stopped(app: Arc<App>, settings: EmailSettings, shutdown: CancellationToken) {
     let interval = Duration::from_secs(settings.imap_interval_seconds.max(1));
     while !shutdown.is_cancelled() {
-        match poll_once(&shared, &notifiers, &settings).await {
+        match poll_once(&app, &settings).await {
             Ok(0) => {}
             Ok(taken) => tracing::info!(taken, "mail fetched by IMAP"),
             Err(error) => tracing::warn!(error = format!("{error:#}"), "polling IMAP failed"),
@@ -94,8 +33,8 @@ pub async fn poll_until_stopped(
 }
 
 /// One poll: takes in every message in the folder and moves it away. Returns how many.
-pub async fn poll_once(shared: &Arc<Shared>, notifiers: &Notifiers, settings: &EmailSettings) -> anyhow::Result<usize> {
-    let account = Account::parse(settings.imap_url.expose())?;
+pub async fn poll_once(app: &Arc<App>, settings: &EmailSettings) -> anyhow::Result<usize> {
+    let account = settings.imap_account()?.context("email.imap_url is not set")?;
     let tcp = tokio::net::TcpStream::connect((account.host.as_str(), account.port))
         .await
         .with_context(|| format!("connecting to the IMAP server {}:{}", account.host, account.port))?;
@@ -110,23 +49,22 @@ pub async fn poll_once(shared: &Arc<Shared>, notifiers: &Notifiers, settings: &E
             .connect(name, tcp)
             .await
             .context("TLS with the IMAP server")?;
-        poll_stream(shared, notifiers, settings, &account, tls).await
+        poll_stream(app, settings, &account, tls).await
     } else {
-        poll_stream(shared, notifiers, settings, &account, tcp).await
+        poll_stream(app, settings, &account, tcp).await
     }
 }
 
 async fn poll_stream<T: AsyncRead + AsyncWrite + Unpin + Debug + Send>(
-    shared: &Arc<Shared>,
-    notifiers: &Notifiers,
+    app: &Arc<App>,
     settings: &EmailSettings,
-    account: &Account,
+    account: &ImapAccount,
     stream: T,
 ) -> anyhow::Result<usize> {
     let mut client = async_imap::Client::new(stream);
     client.read_response().await.context("reading the IMAP greeting")?;
     let mut session = client
-        .login(&account.user, &account.password)
+        .login(&account.user, account.password.expose())
         .await
         .map_err(|(e, _)| anyhow::anyhow!("IMAP login as {} failed: {e}", account.user))?;
     session
@@ -155,9 +93,9 @@ async fn poll_stream<T: AsyncRead + AsyncWrite + Unpin + Debug + Send>(
             messages.first().and_then(|m| m.body()).map(<[u8]>::to_vec)
         };
         if let Some(raw) = raw {
-            let received = receive(shared, &raw).await?;
+            let received = receive(app, &raw).await?;
             if let Received::Reply(Some(handled)) = &received
-                && let Err(error) = answer(shared, notifiers, &raw, &handled.text).await
+                && let Err(error) = answer(app, &raw, &handled.text).await
             {
                 tracing::warn!(%error, "cannot answer a mail reply");
             }

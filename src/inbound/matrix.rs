@@ -12,9 +12,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::{Inbound, Sender, handle};
+use crate::app::App;
+use crate::app::inbound::{Inbound, Sender, handle};
 use crate::channels::matrix::MatrixNotifier;
-use crate::startup::Shared;
 
 /// Where the sync position is kept.
 const NEXT_BATCH: &str = "matrix_next_batch";
@@ -23,11 +23,11 @@ const NEXT_BATCH: &str = "matrix_next_batch";
 const LONG_POLL_MS: u64 = 30_000;
 
 /// Follows the bot's rooms until `shutdown`, waiting a little after a failure.
-pub async fn follow_until_stopped(shared: Arc<Shared>, bot: Arc<MatrixNotifier>, shutdown: CancellationToken) {
+pub async fn follow_until_stopped(app: Arc<App>, bot: Arc<MatrixNotifier>, shutdown: CancellationToken) {
     while !shutdown.is_cancelled() {
         let pause = tokio::select! {
             () = shutdown.cancelled() => break,
-            synced = sync_once(&shared, &bot, LONG_POLL_MS) => match synced {
+            synced = sync_once(&app, &bot, LONG_POLL_MS) => match synced {
                 Ok(_) => Duration::ZERO,
                 Err(error) => {
                     tracing::warn!(error = format!("{error:#}"), "Matrix sync failed; trying again shortly");
@@ -45,22 +45,22 @@ pub async fn follow_until_stopped(shared: Arc<Shared>, bot: Arc<MatrixNotifier>,
 
 /// One sync: takes every new message addressed to the bot, acts and answers, then keeps the
 /// new position. Returns how many messages it took in.
-pub async fn sync_once(shared: &Arc<Shared>, bot: &MatrixNotifier, timeout_ms: u64) -> anyhow::Result<usize> {
+pub async fn sync_once(app: &Arc<App>, bot: &MatrixNotifier, timeout_ms: u64) -> anyhow::Result<usize> {
     let me = bot.user_id().await?.to_owned();
-    let since = shared.store.meta(NEXT_BATCH).await?;
+    let since = app.store.meta(NEXT_BATCH).await?;
     let first = since.is_none();
     let batch = bot.sync(since.as_deref(), if first { 0 } else { timeout_ms }).await?;
     let mut taken = 0;
-    accept_invitations(shared, bot, &batch).await;
+    accept_invitations(app, bot, &batch).await;
     if !first {
-        let direct = direct_rooms(&batch, shared).await?;
+        let direct = direct_rooms(&batch, app).await?;
         let rooms = batch["rooms"]["join"].as_object().cloned().unwrap_or_default();
         for (room, joined) in &rooms {
             for event in joined["timeline"]["events"].as_array().into_iter().flatten() {
-                let Some(message) = inbound(event, &me, direct.contains(room), shared).await? else {
+                let Some(message) = inbound(event, &me, direct.contains(room), app).await? else {
                     continue;
                 };
-                if let Some(handled) = handle(shared, &message).await? {
+                if let Some(handled) = handle(app, &message).await? {
                     taken += 1;
                     answer(bot, room, &message, &handled.text).await;
                 }
@@ -68,19 +68,14 @@ pub async fn sync_once(shared: &Arc<Shared>, bot: &MatrixNotifier, timeout_ms: u
         }
     }
     if let Some(next) = batch["next_batch"].as_str() {
-        shared.store.set_meta(NEXT_BATCH, next).await?;
+        app.store.set_meta(NEXT_BATCH, next).await?;
     }
     Ok(taken)
 }
 
 /// The message `event` carries for arshjul, if it is addressed to it: a reaction to one of its
 /// messages, a reply to one, anything in a direct room, or an `!arshjul` command.
-async fn inbound(
-    event: &Value,
-    me: &str,
-    in_direct_room: bool,
-    shared: &Arc<Shared>,
-) -> anyhow::Result<Option<Inbound>> {
+async fn inbound(event: &Value, me: &str, in_direct_room: bool, app: &Arc<App>) -> anyhow::Result<Option<Inbound>> {
     let (Some(sender), Some(id)) = (event["sender"].as_str(), event["event_id"].as_str()) else {
         return Ok(None);
     };
@@ -92,7 +87,7 @@ async fn inbound(
     let (text, in_reply_to) = match event["type"].as_str() {
         Some("m.reaction") if relation["rel_type"] == "m.annotation" => {
             let target = relation["event_id"].as_str();
-            if !ours(shared, target).await? {
+            if !ours(app, target).await? {
                 return Ok(None);
             }
             (relation["key"].as_str().unwrap_or_default().to_owned(), target)
@@ -100,7 +95,7 @@ async fn inbound(
         Some("m.room.message") => {
             let body = without_reply_fallback(content["body"].as_str().unwrap_or_default());
             let target = relation["m.in_reply_to"]["event_id"].as_str();
-            let addressed = in_direct_room || body.trim_start().starts_with("!arshjul") || ours(shared, target).await?;
+            let addressed = in_direct_room || body.trim_start().starts_with("!arshjul") || ours(app, target).await?;
             if !addressed {
                 return Ok(None);
             }
@@ -118,9 +113,9 @@ async fn inbound(
 }
 
 /// Whether `target` is the id of a message arshjul sent.
-async fn ours(shared: &Shared, target: Option<&str>) -> anyhow::Result<bool> {
+async fn ours(app: &App, target: Option<&str>) -> anyhow::Result<bool> {
     match target {
-        Some(target) => Ok(shared.store.delivery_by_provider_id(target).await?.is_some()),
+        Some(target) => Ok(app.store.delivery_by_provider_id(target).await?.is_some()),
         None => Ok(false),
     }
 }
@@ -136,7 +131,7 @@ fn without_reply_fallback(body: &str) -> String {
 
 /// The rooms the bot keeps as direct rooms (its `m.direct` account data), from this batch or,
 /// when the batch does not carry it, from the rooms its deliveries went to.
-async fn direct_rooms(batch: &Value, shared: &Arc<Shared>) -> anyhow::Result<BTreeSet<String>> {
+async fn direct_rooms(batch: &Value, app: &Arc<App>) -> anyhow::Result<BTreeSet<String>> {
     let mut rooms: BTreeSet<String> = batch["account_data"]["events"]
         .as_array()
         .into_iter()
@@ -146,13 +141,13 @@ async fn direct_rooms(batch: &Value, shared: &Arc<Shared>) -> anyhow::Result<BTr
         .flat_map(|(_, ids)| ids.as_array().cloned().unwrap_or_default())
         .filter_map(|id| id.as_str().map(str::to_owned))
         .collect();
-    rooms.extend(shared.store.direct_destinations().await?);
+    rooms.extend(app.store.direct_destinations().await?);
     Ok(rooms)
 }
 
 /// Accepts invitations from people in the directory; others are left alone (and logged).
-async fn accept_invitations(shared: &Arc<Shared>, bot: &MatrixNotifier, batch: &Value) {
-    let config = shared.config();
+async fn accept_invitations(app: &Arc<App>, bot: &MatrixNotifier, batch: &Value) {
+    let config = app.config();
     let invites = batch["rooms"]["invite"].as_object().cloned().unwrap_or_default();
     for (room, invite) in invites {
         let inviter = invite["invite_state"]["events"]

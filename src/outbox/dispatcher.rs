@@ -12,11 +12,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use super::retry::backoff;
-use crate::channels::email::EmailNotifier;
-use crate::channels::matrix::{MatrixHookNotifier, MatrixNotifier};
-use crate::channels::teams::TeamsNotifier;
-use crate::channels::webhook::WebhookNotifier;
-use crate::channels::{ItemSummary, Notifier, Outgoing, Receipt, Recipient, SendError};
+use crate::app::App;
+use crate::channels::{ItemSummary, Outgoing, Receipt, Recipient, SendError};
 use crate::domain::calls::{Announcement, Interest, answers_so_far, channel_named};
 use crate::domain::config::Transport;
 use crate::domain::config::{Config, Language, Person};
@@ -26,52 +23,8 @@ use crate::domain::occurrence::{Action, StoredOccurrence};
 use crate::domain::planner::idempotency_key;
 use crate::domain::routing::{Address, Route};
 use crate::domain::steps::{Ask, Reason, Step, Subject};
-use crate::settings::{DeliverySettings, Settings};
-use crate::startup::Shared;
+use crate::settings::DeliverySettings;
 use crate::storage::{DeliveryOutcome, InterestRow, OutboxRow, Store};
-
-/// One notifier per channel; those not set up are `None`.
-pub struct Notifiers {
-    pub email: EmailNotifier,
-    pub webhook: Option<WebhookNotifier>,
-    pub teams: Option<TeamsNotifier>,
-    /// Shared with the Matrix follower, which answers as the same bot.
-    pub matrix: Option<Arc<MatrixNotifier>>,
-    pub matrix_hooks: Option<MatrixHookNotifier>,
-}
-
-impl Notifiers {
-    /// Every channel the settings set up; a wrong setting is an error naming its key.
-    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
-        Ok(Self {
-            email: EmailNotifier::new(&settings.email)?,
-            webhook: if settings.webhook.url.expose().is_empty() {
-                None
-            } else {
-                Some(WebhookNotifier::new(&settings.webhook)?)
-            },
-            teams: TeamsNotifier::new(&settings.teams)?,
-            matrix: MatrixNotifier::new(&settings.matrix)?.map(Arc::new),
-            matrix_hooks: MatrixHookNotifier::new(&settings.matrix)?,
-        })
-    }
-
-    /// Sends `message` with the notifier its address needs.
-    pub async fn send(&self, message: &Outgoing) -> Result<Receipt, SendError> {
-        fn set_up<'a, T>(notifier: &'a Option<T>, channel: &str) -> Result<&'a T, SendError> {
-            notifier
-                .as_ref()
-                .ok_or_else(|| SendError::permanent(format!("the {channel} channel is not set up")))
-        }
-        match &message.address {
-            Address::Email(_) => self.email.send(message).await,
-            Address::Webhook => set_up(&self.webhook, "webhook")?.send(message).await,
-            Address::Teams(_) => set_up(&self.teams, "Teams")?.send(message).await,
-            Address::MatrixUser(_) | Address::MatrixRoom(_) => set_up(&self.matrix, "Matrix")?.send(message).await,
-            Address::MatrixHook(_) => set_up(&self.matrix_hooks, "Matrix webhook")?.send(message).await,
-        }
-    }
-}
 
 /// What one `try_next` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -95,18 +48,14 @@ pub enum DispatchOutcome {
 
 /// Claims due deliveries and sends them.
 pub struct Dispatcher {
-    shared: Arc<Shared>,
-    notifiers: Arc<Notifiers>,
+    app: Arc<App>,
     settings: DeliverySettings,
 }
 
 impl Dispatcher {
-    pub fn new(shared: Arc<Shared>, notifiers: Arc<Notifiers>, settings: DeliverySettings) -> Self {
-        Self {
-            shared,
-            notifiers,
-            settings,
-        }
+    /// A dispatcher sending `app`'s outbox through its channels.
+    pub fn new(app: Arc<App>, settings: DeliverySettings) -> Self {
+        Self { app, settings }
     }
 
     /// Dispatches with `delivery.workers` concurrent loops until `shutdown` is cancelled. While
@@ -143,14 +92,14 @@ impl Dispatcher {
     /// Claims one batch of due deliveries, sends one message per recipient and channel, and
     /// records what became of every delivery.
     pub async fn try_next(&self) -> anyhow::Result<DispatchOutcome> {
-        let store = &self.shared.store;
-        let now = self.shared.clock.now();
+        let store = &self.app.store;
+        let now = self.app.clock.now();
         let lease = SignedDuration::from_secs(i64::try_from(self.settings.lease_seconds).unwrap_or(i64::MAX));
         let rows = store.claim(now, lease, self.settings.batch_size).await?;
         if rows.is_empty() {
             return Ok(DispatchOutcome::Idle);
         }
-        let batch = Batch::load(store, &rows, self.shared.config(), now).await?;
+        let batch = Batch::load(store, &rows, self.app.config(), now).await?;
         let claimed = rows.len();
         // Reminders and calls go in separate messages: they read differently.
         let mut groups: BTreeMap<(String, String, bool), Vec<OutboxRow>> = BTreeMap::new();
@@ -178,10 +127,10 @@ impl Dispatcher {
                 async move {
                     let started = Instant::now();
                     let result = match composed {
-                        Ok(message) => self.notifiers.send(&message).await,
+                        Ok(message) => self.app.notifiers.send(&message).await,
                         Err(error) => Err(error),
                     };
-                    self.shared.metrics.send_took(started.elapsed());
+                    self.app.metrics.send_took(started.elapsed());
                     (channel, rows, result)
                 }
                 .instrument(span)
@@ -209,11 +158,11 @@ impl Dispatcher {
                         tracing::warn!(delivery = row.id, recipient = %row.recipient, %channel, %error, "delivery is dead");
                     }
                 }
-                self.shared.metrics.delivered(&channel, outcome.label(), 1);
+                self.app.metrics.delivered(&channel, outcome.label(), 1);
                 outcomes.push((row.id, outcome));
             }
         }
-        store.record(&outcomes, self.shared.clock.now()).await?;
+        store.record(&outcomes, self.app.clock.now()).await?;
         tracing::debug!(?summary, "batch dispatched");
         Ok(DispatchOutcome::Dispatched(summary))
     }
@@ -223,7 +172,7 @@ impl Dispatcher {
     /// is replaced by email.
     fn outcome(&self, row: &OutboxRow, result: &Result<Receipt, SendError>, now: Timestamp) -> DeliveryOutcome {
         let max_attempts = i64::from(self.settings.max_attempts);
-        let fallback_after = i64::from(self.shared.routing.fallback_to_email_after);
+        let fallback_after = i64::from(self.app.routing.fallback_to_email_after);
         // A channel post has nobody to email instead.
         let chat = row.channel.parse::<Route>().is_ok_and(|r| r.transport.is_chat())
             && channel_named(&row.recipient).is_none();
@@ -282,7 +231,7 @@ impl Dispatcher {
     ) -> Result<Outgoing, SendError> {
         let (config, now) = (&*batch.config, batch.now);
         let route: Route = channel.parse().map_err(SendError::permanent)?;
-        let routing = &self.shared.routing;
+        let routing = &self.app.routing;
         let (reader, address, person) = match channel_named(recipient) {
             None => {
                 let person = config.directory.person_named(recipient).ok_or_else(|| {
@@ -329,7 +278,7 @@ impl Dispatcher {
         };
         Ok(Outgoing {
             message_key: message_key(rows),
-            reply_token: Some(self.shared.links.signer.reply_token(rows[0].id)),
+            reply_token: Some(self.app.links.signer.reply_token(rows[0].id)),
             in_reply_to,
             recipient: reader,
             address,
@@ -358,7 +307,7 @@ impl Dispatcher {
                 .ok_or_else(|| SendError::permanent(format!("occurrence {id} does not exist")))?;
             let step: Step = row.step.parse().map_err(SendError::permanent)?;
             let action_url =
-                action_for(step).map(|action| self.shared.links.url(occurrence.id, &row.recipient, action, now));
+                action_for(step).map(|action| self.app.links.url(occurrence.id, &row.recipient, action, now));
             items.push(ItemSummary {
                 delivery_id: row.id,
                 idempotency_key: row.idempotency_key.clone(),
@@ -377,7 +326,7 @@ impl Dispatcher {
                 step,
                 reason: Reason::parse(&row.reason, config),
                 form_url: (occurrence.obligation == followup::OBLIGATION && action_for(step) == Some(Action::Submit))
-                    .then(|| self.shared.links.page_url(&followup::form_path(occurrence.id))),
+                    .then(|| self.app.links.page_url(&followup::form_path(occurrence.id))),
                 action_url,
             });
         }
@@ -413,7 +362,7 @@ impl Dispatcher {
                     .into_iter()
                     .map(|interest| ItemLink {
                         label: interest.label(sv).to_owned(),
-                        url: self.shared.links.call_url(id, &reader.id, interest, now),
+                        url: self.app.links.call_url(id, &reader.id, interest, now),
                     })
                     .collect()
             } else {

@@ -4,4 +4,4 @@
 pub mod dispatcher;
 pub mod retry;
 
-pub use dispatcher::{DispatchOutcome, Dispatcher, Notifiers};
+pub use dispatcher::{DispatchOutcome, Dispatcher};

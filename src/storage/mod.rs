@@ -203,18 +203,7 @@ impl Store {
     /// Running it again with the same input changes nothing.
     pub async fn materialise(&self, config: &Config, now: Timestamp) -> anyhow::Result<MaterialiseReport> {
         let wanted = config.occurrences_to_materialise(now);
-        let mut tx = match self.backend {
-            // Take the write lock up front so a concurrent writer cannot make the upgrade fail.
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        }
-        .context("starting the materialisation transaction")?;
-        if self.backend == Backend::Postgres {
-            sqlx::query(&format!("SELECT pg_advisory_xact_lock({MATERIALISE_LOCK})"))
-                .execute(&mut *tx)
-                .await
-                .context("taking the materialisation lock")?;
-        }
+        let mut tx = self.begin_singleton(MATERIALISE_LOCK).await?;
         let rows = sqlx::query(&format!("SELECT {OCCURRENCE_COLUMNS} FROM occurrences"))
             .fetch_all(&mut *tx)
             .await

@@ -9,9 +9,8 @@ use jiff::{SignedDuration, Timestamp};
 use sqlx::Row as _;
 
 use super::{Backend, OCCURRENCE_COLUMNS, PLAN_LOCK, Store, occurrence_from_row, timestamp};
-use crate::domain::config::Config;
-use crate::domain::planner::{Delivery, plan};
-use crate::domain::routing::Routing;
+use crate::domain::occurrence::StoredOccurrence;
+use crate::domain::planner::Delivery;
 use crate::domain::steps::{DeliveryState, Subject};
 
 /// One delivery as the outbox holds it.
@@ -86,10 +85,14 @@ const OUTBOX_COLUMNS: &str = "id, idempotency_key, occurrence_id, announcement_i
      attempts, last_error, provider_id, destination, sent_at";
 
 impl Store {
-    /// Runs the planner over the stored occurrences at `now` and writes every wanted delivery
-    /// to the outbox in the same transaction; a delivery already there is left alone.
-    /// Returns how many were new. Only one instance plans at a time.
-    pub async fn plan(&self, config: &Config, routing: &Routing, now: Timestamp) -> anyhow::Result<usize> {
+    /// Reads the occurrences still to be planned, lets `decide` (the planner) say which
+    /// deliveries they want, and writes those to the outbox in the same transaction; a delivery
+    /// already there is left alone. Returns how many were new. Only one instance plans at a time.
+    pub async fn plan(
+        &self,
+        now: Timestamp,
+        decide: impl FnOnce(&[StoredOccurrence]) -> Vec<Delivery>,
+    ) -> anyhow::Result<usize> {
         let mut tx = self.begin_singleton(PLAN_LOCK).await?;
         let rows = sqlx::query(&format!(
             "SELECT {OCCURRENCE_COLUMNS} FROM occurrences WHERE state IN ('open', 'submitted') AND configured = 1"
@@ -102,7 +105,7 @@ impl Store {
             .map(occurrence_from_row)
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mut created = 0;
-        for delivery in plan(config, &occurrences, now, routing) {
+        for delivery in decide(&occurrences) {
             created += insert_delivery(&mut tx, &delivery, now).await?;
         }
         tx.commit().await.context("committing the plan")?;

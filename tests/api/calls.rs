@@ -3,7 +3,7 @@
 //! units that apply get their review deadlines, a cancellation reaches the same people; and the
 //! HTTP API's authentication and field-level errors.
 
-use arshjul::calls::{Announcing, Change};
+use arshjul::app::calls::{Announcing, Change};
 use arshjul::domain::calls::{Draft, Interest};
 use arshjul::domain::config::{Person, Role};
 use arshjul::domain::occurrence::Actor;
@@ -35,7 +35,7 @@ async fn network_settings(dir: &TestDir, smtp: &SmtpSink, teams: &WebhookSink) -
 }
 
 fn person(worker: &Worker, id: &str) -> Person {
-    worker.app.shared().config().directory.person_named(id).unwrap().clone()
+    worker.app.app().config().directory.person_named(id).unwrap().clone()
 }
 
 fn erasmus() -> Draft {
@@ -57,7 +57,7 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
     let teams = WebhookSink::start(dir.path(), &[]);
     let settings = network_settings(&dir, &smtp, &teams).await;
     let worker = Worker::build(settings.clone()).await;
-    let shared = worker.app.shared();
+    let shared = worker.app.app();
     let config = shared.config();
     let strategist = person(&worker, "johan.lindqvist");
 
@@ -453,7 +453,7 @@ async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() 
         .unwrap()
         .unwrap();
     let worker = Worker::build(settings.clone()).await;
-    let shared = worker.app.shared();
+    let shared = worker.app.app();
     let sync = || arshjul::inbound::matrix::sync_once(&shared, &follower, 1_000);
     assert_eq!(
         sync().await.unwrap(),

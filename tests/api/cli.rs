@@ -343,7 +343,9 @@ async fn the_outbox_can_be_listed_retried_and_cancelled_from_the_command_line() 
     let config = settings.files.load().unwrap();
     store.materialise(&config, crate::helpers::test_now()).await.unwrap();
     store
-        .plan(&config, &Routing::default(), crate::helpers::test_now())
+        .plan(crate::helpers::test_now(), |occurrences| {
+            arshjul::domain::planner::plan(&config, occurrences, crate::helpers::test_now(), &Routing::default())
+        })
         .await
         .unwrap();
     let lease = jiff::SignedDuration::from_secs(60);

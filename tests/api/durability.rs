@@ -209,7 +209,9 @@ async fn planning_waits_while_another_instance_holds_the_planning_lock() {
 
     let planning = tokio::spawn(async move {
         store
-            .plan(&config, &Routing::default(), crate::helpers::test_now())
+            .plan(crate::helpers::test_now(), |occurrences| {
+                arshjul::domain::planner::plan(&config, occurrences, crate::helpers::test_now(), &Routing::default())
+            })
             .await
     });
     tokio::time::sleep(Duration::from_millis(500)).await;

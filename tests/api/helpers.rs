@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use arshjul::app::App;
 use arshjul::clock::{FixedClock, ManualClock};
 use arshjul::outbox::DispatchOutcome;
 use arshjul::settings::{Secret, Settings};
-use arshjul::startup::{Application, Shared};
+use arshjul::startup::Application;
 use arshjul::storage::Store;
 use sqlx::Connection as _;
 use tempfile::TempDir;
@@ -195,7 +196,7 @@ pub fn arshjul_command() -> std::process::Command {
 /// A running daemon on a free port.
 pub struct TestApp {
     pub address: String,
-    pub shared: Arc<Shared>,
+    pub shared: Arc<App>,
     pub dispatcher: Arc<arshjul::outbox::Dispatcher>,
     pub shutdown: CancellationToken,
     running: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -210,7 +211,7 @@ impl TestApp {
     pub async fn spawn_with_clock(settings: Settings, clock: Arc<dyn arshjul::clock::Clock>) -> Self {
         let app = Application::build(settings, clock).await.expect("building the app");
         let address = format!("http://127.0.0.1:{}", app.port());
-        let shared = app.shared();
+        let shared = app.app();
         let dispatcher = Arc::clone(app.dispatcher());
         let shutdown = CancellationToken::new();
         let running = tokio::spawn(app.run_until_stopped(shutdown.clone()));
@@ -267,7 +268,7 @@ impl Worker {
     }
 
     pub async fn materialise_and_plan(&self) -> usize {
-        let shared = self.app.shared();
+        let shared = self.app.app();
         shared.materialise().await.unwrap();
         shared.plan().await.unwrap()
     }
@@ -296,7 +297,7 @@ impl Worker {
     }
 
     pub async fn outbox(&self) -> Vec<arshjul::storage::OutboxRow> {
-        self.app.shared().store.outbox(None, 10_000).await.unwrap()
+        self.app.app().store.outbox(None, 10_000).await.unwrap()
     }
 }
 

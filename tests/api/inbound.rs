@@ -60,7 +60,7 @@ fn acknowledgement_request(dir: &TestDir) -> mail_parser::Message<'static> {
 }
 
 /// The state of `occurrence` and the outcomes in the inbox, newest first.
-async fn state_and_inbox(shared: &arshjul::startup::Shared, occurrence: i64) -> (String, Vec<String>) {
+async fn state_and_inbox(shared: &arshjul::app::App, occurrence: i64) -> (String, Vec<String>) {
     let stored = shared.store.occurrence(occurrence).await.unwrap().unwrap();
     let inbox = shared.store.inbox(None, 10).await.unwrap();
     (
@@ -124,7 +124,7 @@ async fn linnea_submits_on_matrix() -> Flow {
         .unwrap();
     let worker = Worker::build(settings.clone()).await;
     worker.clock.set("2027-01-26T07:00:00Z".parse().unwrap());
-    let shared = worker.app.shared();
+    let shared = worker.app.app();
     worker.materialise_and_plan().await;
     worker.drain().await;
     arshjul::inbound::matrix::sync_once(&shared, &follower, 0)
@@ -190,7 +190,7 @@ async fn klar_on_matrix_then_ok_by_email_closes_the_occurrence_and_status_shows_
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.starts_with("recorded: Tack! Kvitterat: "), "{stdout}");
-    let shared = worker.app.shared();
+    let shared = worker.app.app();
     let stored = shared.store.occurrence(occurrence).await.unwrap().unwrap();
     assert_eq!(stored.state.as_str(), "acknowledged");
     let actions: Vec<(String, String, String)> = shared
@@ -284,7 +284,7 @@ async fn auto_replies_bounces_strangers_and_the_wrong_sender_never_count_but_are
     );
     assert!(mailgate(bounce_of(&request)).starts_with("bounce: "));
 
-    let shared = worker.app.shared();
+    let shared = worker.app.app();
     let (state, outcomes) = state_and_inbox(&shared, occurrence).await;
     assert_eq!(state, "submitted", "nothing of that acknowledged it");
     assert_eq!(
@@ -425,7 +425,7 @@ async fn teams_commands_count_only_when_signed_fresh_and_from_the_directory() {
 async fn arbitrary_mail_never_panics_and_is_never_counted() {
     let dir = TestDir::new();
     let worker = Worker::build(test_settings(&dir).await).await;
-    let shared = worker.app.shared();
+    let shared = worker.app.app();
     worker.materialise_and_plan().await;
     let pieces: [&[u8]; 14] = [
         b"From: magnus.berg@example.org\r\n",
@@ -508,9 +508,8 @@ async fn the_imap_poller_takes_in_replies_auto_replies_and_bounces_and_moves_the
         imap.append(&folder, None, None, raw).await.unwrap();
     }
 
-    let shared = worker.app.shared();
-    let notifiers = arshjul::outbox::Notifiers::new(&settings).unwrap();
-    let taken = arshjul::inbound::imap::poll_once(&shared, &notifiers, &settings.email)
+    let shared = worker.app.app();
+    let taken = arshjul::inbound::imap::poll_once(&shared, &settings.email)
         .await
         .unwrap();
 
@@ -525,7 +524,7 @@ async fn the_imap_poller_takes_in_replies_auto_replies_and_bounces_and_moves_the
         "and is kept in the processed folder"
     );
     assert_eq!(
-        arshjul::inbound::imap::poll_once(&shared, &notifiers, &settings.email)
+        arshjul::inbound::imap::poll_once(&shared, &settings.email)
             .await
             .unwrap(),
         0

@@ -542,7 +542,7 @@ async fn a_reply_and_a_reaction_in_matrix_submit_and_acknowledge_and_a_stranger_
         .unwrap()
         .unwrap();
     let worker = Worker::build(settings).await;
-    let shared = worker.app.shared();
+    let shared = worker.app.app();
     let sync = || arshjul::inbound::matrix::sync_once(&shared, &follower, 1_000);
     worker.materialise_and_plan().await;
     worker.drain().await;
@@ -653,7 +653,7 @@ async fn the_bot_accepts_invitations_from_the_directory_only() {
         .unwrap()
         .unwrap();
     let worker = Worker::build(settings).await;
-    let shared = worker.app.shared();
+    let shared = worker.app.app();
     let from_kristina = invite_bot(&kristina, &bot).await;
     let from_stranger = invite_bot(&stranger, &bot).await;
 

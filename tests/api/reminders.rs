@@ -94,7 +94,7 @@ async fn deliveries_for_one_recipient_in_one_window_go_out_as_one_digest() {
     let worker = Worker::build(settings).await;
     worker.materialise_and_plan().await;
     worker.drain().await;
-    let shared = worker.app.shared();
+    let shared = worker.app.app();
     let occurrences = shared.store.occurrences().await.unwrap();
     let two: Vec<Delivery> = occurrences
         .iter()
@@ -192,7 +192,7 @@ async fn a_permanently_refused_address_goes_dead_with_its_reason() {
     assert_eq!((dispatched.sent, dispatched.dead), (13, 1));
     let dead = worker
         .app
-        .shared()
+        .app()
         .store
         .outbox(Some(DeliveryState::Dead), 10)
         .await
@@ -215,7 +215,7 @@ async fn webhook_worker(dir: &TestDir, sink: &WebhookSink, max_attempts: u32) ->
     settings.webhook.secret = Secret::new("webhook-secret");
     settings.webhook.timeout_seconds = 1;
     let worker = Worker::build(settings).await;
-    let shared = worker.app.shared();
+    let shared = worker.app.app();
     shared.materialise().await.unwrap();
     let occurrence = shared.store.occurrences().await.unwrap().remove(0);
     let one = Delivery {
@@ -331,7 +331,7 @@ async fn the_link_in_a_reminder_confirms_once_and_asks_the_manager_to_acknowledg
     settings.delivery.poll_milliseconds = 50;
     let clock = Arc::new(ManualClock::new(test_now()));
     let app = Application::build(settings, clock.clone()).await.unwrap();
-    let shared = app.shared();
+    let shared = app.app();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(app.run_until_stopped(shutdown.clone()));
 
@@ -423,7 +423,7 @@ async fn the_link_in_a_reminder_confirms_once_and_asks_the_manager_to_acknowledg
     running.await.unwrap().unwrap();
 }
 
-async fn worker_occurrence(shared: &arshjul::startup::Shared, unit: &str) -> i64 {
+async fn worker_occurrence(shared: &arshjul::app::App, unit: &str) -> i64 {
     shared
         .store
         .occurrences()

@@ -143,7 +143,7 @@ async fn a_teams_card_follows_the_rules_teams_enforces_and_opens_the_signed_link
         .expect("a signed link");
     let token = link.rsplit('/').next().unwrap();
     let claims: Result<arshjul::domain::tokens::LinkClaims, _> =
-        worker.app.shared().links.signer.verify(token, worker.now());
+        worker.app.app().links.signer.verify(token, worker.now());
     assert!(claims.is_ok(), "the button opens a valid signed link: {claims:?}");
 }
 

@@ -12,19 +12,19 @@ use axum::routing::get;
 use axum::{Form, Router};
 
 use super::{Visitor, message, not_found, page, unavailable};
+use crate::app::App;
 use crate::domain::followup::{self, ActivityInput, FieldError, MAX_ACTIVITIES};
 use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence};
 use crate::domain::occurrence::{ActionOutcome, Actor};
-use crate::startup::Shared;
 
-pub fn router() -> Router<Arc<Shared>> {
+pub fn router() -> Router<Arc<App>> {
     Router::new().route("/dashboard/occurrences/{id}/followup", get(show).post(save))
 }
 
 /// The follow-up occurrence `id`, if the visitor may fill it in; else the page that says no.
-async fn open(shared: &Shared, visitor: &Visitor, id: i64) -> Result<StoredOccurrence, Response> {
-    match shared.store.occurrence(id).await {
+async fn open(app: &App, visitor: &Visitor, id: i64) -> Result<StoredOccurrence, Response> {
+    match app.store.occurrence(id).await {
         Ok(Some(o)) if o.obligation == followup::OBLIGATION && visitor.viewer.sees_unit(&o.unit) => Ok(o),
         Ok(_) => Err(not_found(visitor)),
         Err(error) => Err(unavailable(visitor, &error)),
@@ -42,7 +42,7 @@ struct Shown<'a> {
 
 /// The form with `rows` and what `shown` adds.
 fn form(
-    shared: &Shared,
+    app: &App,
     visitor: &Visitor,
     occurrence: &StoredOccurrence,
     status: StatusCode,
@@ -51,7 +51,7 @@ fn form(
 ) -> Response {
     let errors = shown.errors;
     let notice = shown.notice;
-    let config = shared.config();
+    let config = app.config();
     let language = visitor.language;
     let locked = followup::is_locked(occurrence.state);
     if !locked {
@@ -108,22 +108,22 @@ fn form(
     )
 }
 
-async fn show(State(shared): State<Arc<Shared>>, visitor: Visitor, Path(id): Path<i64>) -> Response {
-    let occurrence = match open(&shared, &visitor, id).await {
+async fn show(State(app): State<Arc<App>>, visitor: Visitor, Path(id): Path<i64>) -> Response {
+    let occurrence = match open(&app, &visitor, id).await {
         Ok(o) => o,
         Err(page) => return page,
     };
-    match shared.store.followup(id).await {
+    match app.store.followup(id).await {
         Ok(saved) => {
             let rows = saved.map(|f| f.rows).unwrap_or_default();
-            form(&shared, &visitor, &occurrence, StatusCode::OK, rows, Shown::default())
+            form(&app, &visitor, &occurrence, StatusCode::OK, rows, Shown::default())
         }
         Err(error) => unavailable(&visitor, &error),
     }
 }
 
 async fn save(
-    State(shared): State<Arc<Shared>>,
+    State(app): State<Arc<App>>,
     visitor: Visitor,
     Path(id): Path<i64>,
     Form(posted): Form<Vec<(String, String)>>,
@@ -131,13 +131,13 @@ async fn save(
     if !visitor.posted_csrf(&posted) {
         return super::forged(&visitor);
     }
-    let occurrence = match open(&shared, &visitor, id).await {
+    let occurrence = match open(&app, &visitor, id).await {
         Ok(o) => o,
         Err(page) => return page,
     };
     if followup::is_locked(occurrence.state) {
         return form(
-            &shared,
+            &app,
             &visitor,
             &occurrence,
             StatusCode::CONFLICT,
@@ -150,12 +150,12 @@ async fn save(
         .iter()
         .find(|(k, _)| k == "intent")
         .map_or("draft", |(_, v)| v.as_str());
-    let (now, person) = (shared.clock.now(), visitor.viewer.person.as_str());
+    let (now, person) = (app.clock.now(), visitor.viewer.person.as_str());
     let sv = visitor.language == crate::domain::config::Language::Sv;
     let checked = (intent == "submit").then(|| followup::check(&rows, visitor.language));
     let submitting = matches!(checked, Some(Ok(_)));
     // What was typed is saved first, whatever happens next: nothing is lost.
-    if let Err(error) = shared.store.save_followup(id, &rows, person, submitting, now).await {
+    if let Err(error) = app.store.save_followup(id, &rows, person, submitting, now).await {
         return unavailable(&visitor, &error);
     }
     match checked {
@@ -169,10 +169,10 @@ async fn save(
                 blank_rows: if intent == "add" { 2 } else { 1 },
                 ..Shown::default()
             };
-            form(&shared, &visitor, &occurrence, StatusCode::OK, rows, shown)
+            form(&app, &visitor, &occurrence, StatusCode::OK, rows, shown)
         }
         Some(Err(errors)) => form(
-            &shared,
+            &app,
             &visitor,
             &occurrence,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -189,7 +189,7 @@ async fn save(
                 source: "follow-up form",
                 note: None,
             };
-            match shared.record_action(id, Action::Submit, &actor).await {
+            match app.record_action(id, Action::Submit, &actor).await {
                 Ok(Some(outcome @ (ActionOutcome::Recorded { .. } | ActionOutcome::AlreadyRecorded(_)))) => {
                     // A correction submitted again counts as `already`, as on the links.
                     let counted = if matches!(outcome, ActionOutcome::Recorded { .. }) {
@@ -197,7 +197,7 @@ async fn save(
                     } else {
                         "already"
                     };
-                    shared.metrics.action(Action::Submit.as_str(), counted);
+                    app.metrics.action(Action::Submit.as_str(), counted);
                     tracing::info!(
                         occurrence = id,
                         person,
@@ -218,7 +218,7 @@ async fn save(
                     )
                 }
                 Ok(Some(ActionOutcome::Refused(_)) | None) => form(
-                    &shared,
+                    &app,
                     &visitor,
                     &occurrence,
                     StatusCode::CONFLICT,

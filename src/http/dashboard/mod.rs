@@ -21,13 +21,13 @@ use axum::routing::get;
 use minijinja::{Environment, State, Value};
 use serde::Deserialize;
 
+use crate::app::App;
 use crate::domain::access::Viewer;
 use crate::domain::config::Language;
 use crate::domain::report::{self, Report};
 use crate::domain::tokens::sha256_hex;
-use crate::startup::Shared;
 
-pub fn router() -> Router<Arc<Shared>> {
+pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard") }))
         .route("/dashboard/style.css", get(style))
@@ -111,8 +111,8 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, path /, Secure when served over TLS.
-fn set_cookie(shared: &Shared, name: &str, value: &str, max_age_seconds: i64) -> HeaderValue {
-    let secure = if shared.links.over_tls() { "; Secure" } else { "" };
+fn set_cookie(app: &App, name: &str, value: &str, max_age_seconds: i64) -> HeaderValue {
+    let secure = if app.links.over_tls() { "; Secure" } else { "" };
     let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure}");
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -136,7 +136,7 @@ struct Next {
 
 /// `/language/en?next=/dashboard`: remembers the language and goes back.
 async fn switch_language(
-    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
     axum::extract::Path(code): axum::extract::Path<String>,
     Query(next): Query<Next>,
 ) -> Response {
@@ -144,7 +144,7 @@ async fn switch_language(
     let mut response = Redirect::to(&local_path(next.next.as_deref())).into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(&shared, LANGUAGE_COOKIE, code, 365 * 24 * 3600),
+        set_cookie(&app, LANGUAGE_COOKIE, code, 365 * 24 * 3600),
     );
     response
 }
@@ -159,7 +159,7 @@ fn local_path(next: Option<&str>) -> String {
 
 /// A fresh random token (session id, CSRF token); `None`, logged, if the system has none.
 fn fresh_token() -> Option<String> {
-    crate::links::random_token()
+    crate::app::links::random_token()
         .inspect_err(|error| tracing::error!(error = format!("{error:#}"), "no random token"))
         .ok()
 }
@@ -187,10 +187,10 @@ impl Visitor {
     }
 }
 
-impl FromRequestParts<Arc<Shared>> for Visitor {
+impl FromRequestParts<Arc<App>> for Visitor {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
         let language = language(&parts.headers);
         let to_sign_in = || {
             let here = parts.uri.path_and_query().map_or("/dashboard", |p| p.as_str());
@@ -201,7 +201,7 @@ impl FromRequestParts<Arc<Shared>> for Visitor {
             return Err(to_sign_in());
         };
         let session_hash = sha256_hex(id.as_bytes());
-        let session = match shared.store.session(&session_hash, shared.clock.now()).await {
+        let session = match app.store.session(&session_hash, app.clock.now()).await {
             Ok(Some(session)) => session,
             Ok(None) => return Err(to_sign_in()),
             Err(error) => {
@@ -209,7 +209,7 @@ impl FromRequestParts<Arc<Shared>> for Visitor {
                 return Err(super::ack::unavailable(language).into_response());
             }
         };
-        let config = shared.config();
+        let config = app.config();
         let Some(viewer) = Viewer::of(&config, &session.person) else {
             // They left the directory or lost their roles since signing in.
             return Err(to_sign_in());

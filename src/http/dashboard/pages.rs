@@ -13,15 +13,15 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::{Visitor, message, not_found, page, unavailable};
+use crate::app::App;
 use crate::domain::config::Language;
 use crate::domain::dashboard::{self, Status};
 use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::report;
 use crate::domain::steps::DeliveryState;
 use crate::domain::{followup, occurrence::OccurrenceState};
-use crate::startup::Shared;
 
-pub fn router() -> Router<Arc<Shared>> {
+pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/dashboard", get(year))
         .route("/dashboard/occurrences/{id}", get(occurrence))
@@ -37,17 +37,17 @@ struct YearFilter {
     unit: Option<String>,
 }
 
-fn this_year(shared: &Shared) -> i16 {
-    shared.config().local_date(shared.clock.now()).year()
+fn this_year(app: &App) -> i16 {
+    app.config().local_date(app.clock.now()).year()
 }
 
-async fn year(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(filter): Query<YearFilter>) -> Response {
-    let (config, now, language) = (shared.config(), shared.clock.now(), visitor.language);
-    let (occurrences, acted) = match tokio::try_join!(shared.store.occurrences(), shared.store.last_actions()) {
+async fn year(State(app): State<Arc<App>>, visitor: Visitor, Query(filter): Query<YearFilter>) -> Response {
+    let (config, now, language) = (app.config(), app.clock.now(), visitor.language);
+    let (occurrences, acted) = match tokio::try_join!(app.store.occurrences(), app.store.last_actions()) {
         Ok(read) => read,
         Err(error) => return unavailable(&visitor, &error),
     };
-    let year = filter.year.unwrap_or_else(|| this_year(&shared));
+    let year = filter.year.unwrap_or_else(|| this_year(&app));
     let unit = filter.unit.filter(|u| !u.is_empty());
     let visible: Vec<_> = occurrences
         .iter()
@@ -98,15 +98,15 @@ async fn year(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(filter)
     )
 }
 
-async fn occurrence(State(shared): State<Arc<Shared>>, visitor: Visitor, Path(id): Path<i64>) -> Response {
-    let config = shared.config();
+async fn occurrence(State(app): State<Arc<App>>, visitor: Visitor, Path(id): Path<i64>) -> Response {
+    let config = app.config();
     let language = visitor.language;
-    let occurrence = match shared.store.occurrence(id).await {
+    let occurrence = match app.store.occurrence(id).await {
         Ok(Some(o)) if visitor.viewer.sees_unit(&o.unit) => o,
         Ok(_) => return not_found(&visitor),
         Err(error) => return unavailable(&visitor, &error),
     };
-    let (audit, deliveries) = match tokio::try_join!(shared.store.audit_log(Some(id)), shared.store.deliveries_of(id)) {
+    let (audit, deliveries) = match tokio::try_join!(app.store.audit_log(Some(id)), app.store.deliveries_of(id)) {
         Ok(read) => read,
         Err(error) => return unavailable(&visitor, &error),
     };
@@ -128,7 +128,7 @@ async fn occurrence(State(shared): State<Arc<Shared>>, visitor: Visitor, Path(id
             )
         })
         .collect();
-    let status = Status::of(&occurrence, shared.clock.now());
+    let status = Status::of(&occurrence, app.clock.now());
     let form = occurrence.obligation == followup::OBLIGATION && occurrence.state != OccurrenceState::Waived;
     page(
         &visitor,
@@ -161,7 +161,7 @@ const WAITING_OR_FAILED: [DeliveryState; 4] = [
     DeliveryState::Sending,
 ];
 
-async fn outbox(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(filter): Query<OutboxFilter>) -> Response {
+async fn outbox(State(app): State<Arc<App>>, visitor: Visitor, Query(filter): Query<OutboxFilter>) -> Response {
     if !visitor.viewer.is_central() {
         return not_found(&visitor);
     }
@@ -169,12 +169,12 @@ async fn outbox(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(filte
     let states = chosen.map_or_else(|| WAITING_OR_FAILED.to_vec(), |s| vec![s]);
     let mut rows = Vec::new();
     for state in &states {
-        match shared.store.outbox(Some(*state), 200).await {
+        match app.store.outbox(Some(*state), 200).await {
             Ok(found) => rows.extend(found),
             Err(error) => return unavailable(&visitor, &error),
         }
     }
-    let config = shared.config();
+    let config = app.config();
     let local = |at: jiff::Timestamp| config.local_minute(at);
     let rows: Vec<_> = rows
         .iter()
@@ -199,7 +199,7 @@ async fn outbox(State(shared): State<Arc<Shared>>, visitor: Visitor, Query(filte
 }
 
 async fn retry(
-    State(shared): State<Arc<Shared>>,
+    State(app): State<Arc<App>>,
     visitor: Visitor,
     Path(id): Path<i64>,
     Form(form): Form<Vec<(String, String)>>,
@@ -210,7 +210,7 @@ async fn retry(
     if !visitor.viewer.is_central() {
         return not_found(&visitor);
     }
-    match shared.store.retry(id, shared.clock.now()).await {
+    match app.store.retry(id, app.clock.now()).await {
         Ok(true) => {
             tracing::info!(delivery = id, person = %visitor.viewer.person, "delivery put back in line from the dashboard");
             Redirect::to("/dashboard/outbox").into_response()
@@ -228,12 +228,12 @@ async fn retry(
     }
 }
 
-async fn calls(State(shared): State<Arc<Shared>>, visitor: Visitor) -> Response {
-    let (announcements, interests) = match tokio::try_join!(shared.store.announcements(), shared.store.interests()) {
+async fn calls(State(app): State<Arc<App>>, visitor: Visitor) -> Response {
+    let (announcements, interests) = match tokio::try_join!(app.store.announcements(), app.store.interests()) {
         Ok(read) => read,
         Err(error) => return unavailable(&visitor, &error),
     };
-    let config = shared.config();
+    let config = app.config();
     let sv = visitor.language == Language::Sv;
     let calls: Vec<_> = announcements
         .iter()
@@ -278,27 +278,23 @@ struct ReportRequest {
 }
 
 /// `/dashboard/report?year=2026&format=html|md|csv`: the compiled report; KLK only.
-async fn report_page(
-    State(shared): State<Arc<Shared>>,
-    visitor: Visitor,
-    Query(request): Query<ReportRequest>,
-) -> Response {
+async fn report_page(State(app): State<Arc<App>>, visitor: Visitor, Query(request): Query<ReportRequest>) -> Response {
     if !visitor.viewer.is_central() {
         return not_found(&visitor);
     }
-    let (occurrences, followups) = match tokio::try_join!(shared.store.occurrences(), shared.store.followups()) {
+    let (occurrences, followups) = match tokio::try_join!(app.store.occurrences(), app.store.followups()) {
         Ok(read) => read,
         Err(error) => return unavailable(&visitor, &error),
     };
     // The follow-up of the work of last year is the one compiled this year.
-    let year = request.year.unwrap_or_else(|| this_year(&shared) - 1);
-    let config = shared.config();
+    let year = request.year.unwrap_or_else(|| this_year(&app) - 1);
+    let config = app.config();
     let compiled = report::compile(
         &config,
         year,
         &occurrences,
         &followups,
-        shared.clock.now(),
+        app.clock.now(),
         visitor.language,
     );
     let download = |body: String, content_type: &'static str, extension: &str| {

@@ -16,18 +16,18 @@ use super::{
     FORM_COOKIE, Next, SESSION_COOKIE, Visitor, cookie, fresh_token, lang_code, language, local_path, render,
     same_secret, set_cookie,
 };
+use crate::app::App;
+use crate::app::links::SIGN_IN_MINUTES;
 use crate::channels::Recipient;
 use crate::domain::access::Viewer;
 use crate::domain::config::Language;
 use crate::domain::tokens::{SignInClaims, sha256_hex};
-use crate::links::SIGN_IN_MINUTES;
-use crate::startup::Shared;
 use crate::storage::Session;
 
 /// How long a session lasts.
 const SESSION_HOURS: i64 = 12;
 
-pub fn router() -> Router<Arc<Shared>> {
+pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/sign-in", get(ask).post(send_link))
         .route("/sign-in/{token}", get(confirm).post(start))
@@ -51,7 +51,7 @@ struct Confirmation {
 }
 
 /// A page of the sign-in flow, with the double-submit CSRF token in a cookie and the form.
-fn sign_in_page(shared: &Shared, headers: &HeaderMap, status: StatusCode, context: minijinja::Value) -> Response {
+fn sign_in_page(app: &App, headers: &HeaderMap, status: StatusCode, context: minijinja::Value) -> Response {
     let token = match cookie(headers, FORM_COOKIE) {
         Some(token) if token.len() >= 32 => token.to_owned(),
         _ => match fresh_token() {
@@ -67,7 +67,7 @@ fn sign_in_page(shared: &Shared, headers: &HeaderMap, status: StatusCode, contex
     );
     response
         .headers_mut()
-        .append(header::SET_COOKIE, set_cookie(shared, FORM_COOKIE, &token, 3600));
+        .append(header::SET_COOKIE, set_cookie(app, FORM_COOKIE, &token, 3600));
     response
 }
 
@@ -76,25 +76,21 @@ fn form_token_matches(headers: &HeaderMap, posted: &str) -> bool {
     cookie(headers, FORM_COOKIE).is_some_and(|expected| !posted.is_empty() && same_secret(posted, expected))
 }
 
-async fn ask(State(shared): State<Arc<Shared>>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
+async fn ask(State(app): State<Arc<App>>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
     let next = local_path(next.next.as_deref());
     sign_in_page(
-        &shared,
+        &app,
         &headers,
         StatusCode::OK,
         minijinja::context! { step => "ask", next },
     )
 }
 
-async fn send_link(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Form(request): Form<LinkRequest>,
-) -> Response {
+async fn send_link(State(app): State<Arc<App>>, headers: HeaderMap, Form(request): Form<LinkRequest>) -> Response {
     let next = local_path(Some(&request.next));
     if !form_token_matches(&headers, &request.csrf) {
         return sign_in_page(
-            &shared,
+            &app,
             &headers,
             StatusCode::FORBIDDEN,
             minijinja::context! { step => "ask", next, refused => "stale", email => request.email },
@@ -103,13 +99,13 @@ async fn send_link(
     let email = request.email.trim();
     if !email.contains('@') {
         return sign_in_page(
-            &shared,
+            &app,
             &headers,
             StatusCode::UNPROCESSABLE_ENTITY,
             minijinja::context! { step => "ask", next, invalid => true, email },
         );
     }
-    let config = shared.config();
+    let config = app.config();
     let person = config
         .directory
         .people
@@ -119,9 +115,9 @@ async fn send_link(
     match person {
         // Sent after answering, so that the answer takes as long for any address.
         Some(person) => {
-            let (shared, person, next) = (Arc::clone(&shared), person.clone(), next.clone());
+            let (app, person, next) = (Arc::clone(&app), person.clone(), next.clone());
             tokio::spawn(async move {
-                match mail_link(&shared, &person, &next).await {
+                match mail_link(&app, &person, &next).await {
                     Ok(()) => tracing::info!(person = %person.id, "sign-in link sent"),
                     Err(error) => {
                         tracing::error!(error = format!("{error:#}"), person = %person.id, "sending a sign-in link failed");
@@ -131,17 +127,12 @@ async fn send_link(
         }
         None => tracing::info!("sign-in asked for an address that may not sign in"),
     }
-    sign_in_page(
-        &shared,
-        &headers,
-        StatusCode::OK,
-        minijinja::context! { step => "sent" },
-    )
+    sign_in_page(&app, &headers, StatusCode::OK, minijinja::context! { step => "sent" })
 }
 
-async fn mail_link(shared: &Shared, person: &crate::domain::config::Person, next: &str) -> anyhow::Result<()> {
-    let now = shared.clock.now();
-    let url = shared.links.sign_in_url(person.id.as_str(), next, now)?;
+async fn mail_link(app: &App, person: &crate::domain::config::Person, next: &str) -> anyhow::Result<()> {
+    let now = app.clock.now();
+    let url = app.links.sign_in_url(person.id.as_str(), next, now)?;
     let (subject, text) = match person.language {
         Language::Sv => (
             "Logga in i årshjulet",
@@ -166,64 +157,64 @@ async fn mail_link(shared: &Shared, person: &crate::domain::config::Person, next
             .replace(&url, &format!("<a href=\"{url}\">{url}</a>"))
     );
     let key = format!("sign-in/{}/{}", person.id, now.as_second());
-    shared
-        .mailer
+    app.notifiers
+        .email
         .send_direct(&Recipient::from(person), subject, text, html, &key)
         .await
         .map_err(anyhow::Error::from)
 }
 
 /// The verified claims of a sign-in link, or why it does not work (counted and logged).
-fn verify(shared: &Shared, token: &str) -> Result<SignInClaims, &'static str> {
-    shared.links.signer.verify(token, shared.clock.now()).map_err(|error| {
-        shared.metrics.rejected_link(error.label());
+fn verify(app: &App, token: &str) -> Result<SignInClaims, &'static str> {
+    app.links.signer.verify(token, app.clock.now()).map_err(|error| {
+        app.metrics.rejected_link(error.label());
         tracing::warn!(reason = error.label(), "refused a sign-in link");
         error.label()
     })
 }
 
 /// The sign-in page saying why a link does not work, with the form to ask for a new one.
-fn refused(shared: &Shared, headers: &HeaderMap, reason: &str) -> Response {
+fn refused(app: &App, headers: &HeaderMap, reason: &str) -> Response {
     sign_in_page(
-        shared,
+        app,
         headers,
         StatusCode::GONE,
         minijinja::context! { step => "ask", next => "/dashboard", refused => reason },
     )
 }
 
-async fn confirm(State(shared): State<Arc<Shared>>, headers: HeaderMap, Path(token): Path<String>) -> Response {
-    match verify(&shared, &token) {
+async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    match verify(&app, &token) {
         Ok(claims) => {
-            let name = shared
+            let name = app
                 .config()
                 .directory
                 .person_named(&claims.person)
                 .map_or_else(|| claims.person.clone(), |p| p.name.clone());
             sign_in_page(
-                &shared,
+                &app,
                 &headers,
                 StatusCode::OK,
                 minijinja::context! { step => "confirm", name, action => format!("/sign-in/{token}") },
             )
         }
-        Err(reason) => refused(&shared, &headers, reason),
+        Err(reason) => refused(&app, &headers, reason),
     }
 }
 
 async fn start(
-    State(shared): State<Arc<Shared>>,
+    State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path(token): Path<String>,
     Form(form): Form<Confirmation>,
 ) -> Response {
-    let claims = match verify(&shared, &token) {
+    let claims = match verify(&app, &token) {
         Ok(claims) => claims,
-        Err(reason) => return refused(&shared, &headers, reason),
+        Err(reason) => return refused(&app, &headers, reason),
     };
     let again = |reason: &str| {
         sign_in_page(
-            &shared,
+            &app,
             &headers,
             StatusCode::FORBIDDEN,
             minijinja::context! { step => "ask", next => claims.next.clone(), refused => reason },
@@ -232,11 +223,11 @@ async fn start(
     if !form_token_matches(&headers, &form.csrf) {
         return again("stale");
     }
-    let config = shared.config();
+    let config = app.config();
     if Viewer::of(&config, &claims.person).is_none() {
         return again("no_access");
     }
-    let now = shared.clock.now();
+    let now = app.clock.now();
     let expires = jiff::Timestamp::from_second(claims.expires).unwrap_or(now);
     let (Some(id), Some(csrf)) = (fresh_token(), fresh_token()) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -246,7 +237,7 @@ async fn start(
         csrf,
     };
     let stored = async {
-        if !shared
+        if !app
             .store
             .use_sign_in(&claims.nonce, &claims.person, expires, now)
             .await?
@@ -254,8 +245,7 @@ async fn start(
             return Ok(false);
         }
         let until = now.checked_add(SignedDuration::from_hours(SESSION_HOURS))?;
-        shared
-            .store
+        app.store
             .start_session(&sha256_hex(id.as_bytes()), &session, now, until)
             .await?;
         anyhow::Ok(true)
@@ -266,7 +256,7 @@ async fn start(
             let mut response = Redirect::to(&local_path(Some(&claims.next))).into_response();
             response.headers_mut().append(
                 header::SET_COOKIE,
-                set_cookie(&shared, SESSION_COOKIE, &id, SESSION_HOURS * 3600),
+                set_cookie(&app, SESSION_COOKIE, &id, SESSION_HOURS * 3600),
             );
             response
         }
@@ -278,20 +268,16 @@ async fn start(
     }
 }
 
-async fn sign_out(
-    State(shared): State<Arc<Shared>>,
-    visitor: Visitor,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
+async fn sign_out(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<Vec<(String, String)>>) -> Response {
     if !visitor.posted_csrf(&form) {
         return super::forged(&visitor);
     }
-    if let Err(error) = shared.store.end_session(&visitor.session_hash).await {
+    if let Err(error) = app.store.end_session(&visitor.session_hash).await {
         return super::unavailable(&visitor, &error);
     }
     let mut response = Redirect::to("/sign-in").into_response();
     response
         .headers_mut()
-        .append(header::SET_COOKIE, set_cookie(&shared, SESSION_COOKIE, "", 0));
+        .append(header::SET_COOKIE, set_cookie(&app, SESSION_COOKIE, "", 0));
     response
 }

@@ -262,7 +262,7 @@ fn write_synthetic_directory(
     });
     std::fs::write(&directory, toml)?;
     let calendar = work.join("calendar.toml");
-    std::fs::write(&calendar, include_str!("../config/calendar.toml"))?;
+    std::fs::write(&calendar, include_str!("../../config/calendar.toml"))?;
     Ok((directory.display().to_string(), calendar.display().to_string()))
 }
 
@@ -326,11 +326,11 @@ async fn dispatch(
     route: &Route,
     clock: SystemClock,
 ) -> anyhow::Result<DispatchResult> {
-    let app = Application::build(settings, Arc::new(clock)).await?;
-    let shared = app.shared();
+    let application = Application::build(settings, Arc::new(clock)).await?;
+    let app = application.app();
     let now = clock.now();
-    shared.materialise().await?;
-    fill(&shared.store, &shared.config(), count, now, route).await?;
+    app.materialise().await?;
+    fill(&app.store, &app.config(), count, now, route).await?;
     let progress = Progress::new("dispatching", count);
     let began = clock.now().as_second();
     let started = Instant::now();
@@ -339,7 +339,11 @@ async fn dispatch(
     let messages = Arc::new(AtomicU64::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..WORKERS {
-        let (dispatcher, done, messages) = (Arc::clone(app.dispatcher()), Arc::clone(&done), Arc::clone(&messages));
+        let (dispatcher, done, messages) = (
+            Arc::clone(application.dispatcher()),
+            Arc::clone(&done),
+            Arc::clone(&messages),
+        );
         workers.spawn(async move {
             while let DispatchOutcome::Dispatched(batch) = dispatcher.try_next().await? {
                 done.fetch_add((batch.sent + batch.dead + batch.retried) as u64, Ordering::Relaxed);
@@ -358,7 +362,7 @@ async fn dispatch(
     let elapsed = started.elapsed();
     let rss = current_rss_mb();
     progress.finish();
-    let sent = shared.store.outbox(Some(DeliveryState::Sent), count + 10).await?;
+    let sent = app.store.outbox(Some(DeliveryState::Sent), count + 10).await?;
     anyhow::ensure!(
         sent.len() == count,
         "only {} of {count} deliveries were sent",
@@ -375,7 +379,7 @@ async fn dispatch(
             .copied()
             .unwrap_or_default()
     };
-    shared.store.close().await;
+    app.store.close().await;
     Ok(DispatchResult {
         elapsed,
         messages: usize::try_from(messages.load(Ordering::Relaxed)).unwrap_or(usize::MAX),
@@ -419,11 +423,11 @@ fn shipped() -> anyhow::Result<Config> {
     Config::parse(
         SourceFile {
             name: "config/directory.toml",
-            text: include_str!("../config/directory.toml"),
+            text: include_str!("../../config/directory.toml"),
         },
         SourceFile {
             name: "config/calendar.toml",
-            text: include_str!("../config/calendar.toml"),
+            text: include_str!("../../config/calendar.toml"),
         },
     )
     .map_err(|e| anyhow::anyhow!("{e}"))
@@ -457,7 +461,7 @@ fn simulate_year() -> anyhow::Result<(f64, usize)> {
 
 /// Milliseconds for one planner pass over a year of `count` copies of the example municipality.
 fn planner_pass_municipalities(count: usize) -> anyhow::Result<(f64, usize)> {
-    let shipped = include_str!("../config/directory.toml");
+    let shipped = include_str!("../../config/directory.toml");
     let mut directory = String::new();
     for m in 0..count {
         // Every id and reference gets the municipality's prefix; keys are at line starts.
@@ -488,7 +492,7 @@ fn planner_pass_municipalities(count: usize) -> anyhow::Result<(f64, usize)> {
         },
         SourceFile {
             name: "config/calendar.toml",
-            text: include_str!("../config/calendar.toml"),
+            text: include_str!("../../config/calendar.toml"),
         },
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -518,18 +522,18 @@ async fn pending_rss(
 ) -> anyhow::Result<(u64, u64)> {
     let url = format!("sqlite://{}/pending.db", work.display());
     // Nobody listens here: every send fails fast and is retried later, so the backlog stays.
-    let app = Application::build(
+    let application = Application::build(
         bench_settings(base, files, &url, "http://127.0.0.1:9/hook"),
         Arc::new(clock),
     )
     .await?;
-    let shared = app.shared();
-    shared.materialise().await?;
+    let app = application.app();
+    app.materialise().await?;
     let before = current_rss_mb();
     let webhook = Route::personal(Transport::Webhook);
-    fill(&shared.store, &shared.config(), count, clock.now(), &webhook).await?;
+    fill(&app.store, &app.config(), count, clock.now(), &webhook).await?;
     for _ in 0..3 {
-        app.dispatcher().try_next().await?;
+        application.dispatcher().try_next().await?;
     }
     Ok((before, current_rss_mb()))
 }

@@ -5,12 +5,12 @@
 use jiff::Timestamp;
 use jiff::civil::Time;
 
+use crate::app::App;
 use crate::domain::calls::{self, Announcement, CallState, Draft, FieldError, Interest, may_announce};
 use crate::domain::config::{Config, Person};
 use crate::domain::occurrence::Actor;
 use crate::domain::steps::Step;
 use crate::settings::CallsSettings;
-use crate::startup::Shared;
 use crate::storage::{Announced, CallChange, InterestRecorded};
 
 /// When calls reach the contact persons (the network's channels: `Routing::network`).
@@ -81,7 +81,7 @@ pub enum Answering {
     Refused(String),
 }
 
-impl Shared {
+impl App {
     /// Announces the call `draft` describes, as `person`.
     pub async fn announce(&self, person: &Person, draft: &Draft) -> anyhow::Result<Announcing> {
         let config = self.config();

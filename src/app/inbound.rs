@@ -1,0 +1,367 @@
+//! Inbound handling: whatever people send arshjul — a reply, a reaction, a command, in any
+//! channel — arrives here from the transports in `crate::inbound` as one [`Inbound`] message.
+//! One service takes it in once (the inbox), finds the sender in the directory and the item it
+//! is about, checks that the sender may act, acts, and says what to answer. Nothing is dropped: what does not count is kept in the inbox with why.
+
+use std::sync::Arc;
+
+use crate::app::App;
+use crate::app::calls::{Announcing, Answering, Change};
+use crate::domain::access::may;
+use crate::domain::calls::{Announcement, CallState};
+use crate::domain::config::{Config, Language, Person};
+use crate::domain::messages::{long_date, title, unit_name};
+use crate::domain::occurrence::{ActionOutcome, Actor};
+use crate::domain::occurrence::{OccurrenceState, StoredOccurrence};
+use crate::domain::replies::{Answer, Command, action, interpret};
+use crate::domain::replies::{CallCommand, read_command, read_interest};
+use crate::domain::steps::Step;
+use crate::storage::Settled;
+
+/// Who sent a message, as the channel names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sender {
+    Matrix(String),
+    Email(String),
+    /// A Teams user by Entra object id.
+    Teams(String),
+}
+
+impl Sender {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Matrix(id) | Self::Email(id) | Self::Teams(id) => id,
+        }
+    }
+
+    /// The directory's person behind this sender.
+    pub fn person<'a>(&self, config: &'a Config) -> Option<&'a Person> {
+        config.directory.people.iter().find(|p| match self {
+            Self::Matrix(id) => p.matrix_id.as_deref() == Some(id.as_str()),
+            Self::Email(address) => p.email.eq_ignore_ascii_case(address),
+            Self::Teams(id) => p
+                .teams_user_id
+                .as_deref()
+                .is_some_and(|mine| mine.eq_ignore_ascii_case(id)),
+        })
+    }
+}
+
+/// One message from a person.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// `matrix`, `email`, `teams`.
+    pub channel: &'static str,
+    /// The channel's id of this message (event id, Message-ID): it is taken in once.
+    pub reference: String,
+    pub sender: Sender,
+    /// The channel's id of the message it answers, when it is a reply or a reaction.
+    pub in_reply_to: Option<String>,
+    /// The text, or the reaction's key.
+    pub text: String,
+}
+
+/// What became of a message, and what to answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handled {
+    pub answer: Answer,
+    /// The answer in the sender's language (both languages for strangers).
+    pub text: String,
+}
+
+/// Takes `message` in and acts on it; `None` when it was taken in before (nothing is done
+/// twice).
+pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<Handled>> {
+    let store = &app.store;
+    let now = app.clock.now();
+    let Some(inbox_id) = store
+        .inbox_receive(
+            message.channel,
+            &message.reference,
+            message.sender.as_str(),
+            &message.text,
+            now,
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let config = app.config();
+    let person = message.sender.person(&config);
+    let delivery = match &message.in_reply_to {
+        Some(id) => store.delivery_by_provider_id(id).await?,
+        None => None,
+    };
+    let call_command = read_command(&message.text);
+    let call_id = delivery.as_ref().and_then(|d| d.announcement_id);
+    let reply = interpret(&message.text, config.local_date(now));
+    let occurrence_id = reply.occurrence.or(delivery.as_ref().and_then(|d| d.occurrence_id));
+    let occurrence = match occurrence_id {
+        Some(id) => store.occurrence(id).await?,
+        None => None,
+    };
+    let answer = match person {
+        None => Answer::UnknownSender,
+        // An email reply counts only from the address its reminder went to.
+        Some(person)
+            if message.channel == "email" && delivery.as_ref().is_some_and(|d| d.recipient != person.id.as_str()) =>
+        {
+            Answer::Refused {
+                reason: "the reply came from another address than the reminder went to".into(),
+            }
+        }
+        Some(person) if call_command.is_some() || call_id.is_some() => {
+            let actor = Actor {
+                person: person.id.as_str(),
+                channel: message.channel,
+                source: &message.reference,
+                note: None,
+            };
+            match (&call_command, call_id) {
+                (Some(command), _) => call_command_answer(app, person, command, &actor).await?,
+                (None, Some(id)) => interest_answer(app, person, id, &message.text, &actor).await?,
+                (None, None) => Answer::NotUnderstood,
+            }
+        }
+        Some(person) => {
+            let asked = delivery
+                .as_ref()
+                .and_then(|d| d.step.parse::<Step>().ok())
+                .map(Step::ask);
+            let actor = Actor {
+                person: person.id.as_str(),
+                channel: message.channel,
+                source: &message.reference,
+                note: None,
+            };
+            act(app, &config, person, &reply.command, asked, occurrence.as_ref(), actor).await?
+        }
+    };
+    let language = person.map_or(Language::Sv, |p| p.language);
+    let text = answer.text(language);
+    store
+        .inbox_settle(
+            inbox_id,
+            &Settled {
+                person: person.map(|p| p.id.as_str()),
+                delivery_id: delivery.as_ref().map(|d| d.id),
+                occurrence_id: occurrence.as_ref().map(|o| o.id),
+                outcome: answer.outcome(),
+                detail: &text,
+            },
+        )
+        .await?;
+    tracing::info!(
+        channel = message.channel,
+        sender = message.sender.as_str(),
+        outcome = answer.outcome(),
+        "inbound message"
+    );
+    Ok(Some(Handled { answer, text }))
+}
+
+/// Carries out a call command of the strategist's.
+async fn call_command_answer(
+    app: &Arc<App>,
+    person: &Person,
+    command: &CallCommand,
+    actor: &Actor<'_>,
+) -> anyhow::Result<Answer> {
+    let done = match command {
+        CallCommand::Announce(draft) => app.announce(person, draft).await?,
+        CallCommand::Cancel { id, reason } => {
+            let change = Change::Cancel { reason: reason.clone() };
+            app.change_call(person, *id, &change, actor).await?
+        }
+    };
+    Ok(match done {
+        Announcing::Done(announcement) if matches!(command, CallCommand::Announce(_)) => Answer::Announced {
+            call: call_name(&announcement),
+        },
+        Announcing::Done(announcement) => Answer::CallChanged {
+            call: call_name(&announcement),
+            cancelled: announcement.state == CallState::Cancelled,
+        },
+        Announcing::Before(announcement) => Answer::AnnouncedBefore {
+            call: call_name(&announcement),
+        },
+        Announcing::Invalid(errors) => Answer::Refused {
+            reason: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        },
+        Announcing::Refused(reason) => Answer::Refused { reason },
+        Announcing::NoCall => Answer::Refused {
+            reason: "there is no such call, or it is cancelled already".into(),
+        },
+    })
+}
+
+/// Records the interest a reply to call `id` expresses.
+async fn interest_answer(
+    app: &Arc<App>,
+    person: &Person,
+    id: i64,
+    text: &str,
+    actor: &Actor<'_>,
+) -> anyhow::Result<Answer> {
+    let Some(interest) = read_interest(text) else {
+        return Ok(Answer::NotAnAnswerToCall);
+    };
+    let call = match app.store.announcement(id).await? {
+        Some(announcement) => call_name(&announcement),
+        None => return Ok(Answer::NoItem),
+    };
+    Ok(match app.answer_call(person, id, interest, actor).await? {
+        Answering::Recorded { units, created } => Answer::Interest {
+            interest,
+            call,
+            units: units.join(", "),
+            created,
+        },
+        Answering::Already { .. } => Answer::Already { item: call },
+        Answering::Refused(reason) => Answer::Refused { reason },
+    })
+}
+
+/// A call as people name it: `#12 "Title"`.
+fn call_name(announcement: &Announcement) -> String {
+    format!("#{} ”{}”", announcement.id, announcement.call.title)
+}
+
+/// Carries out `command` of `person` on `occurrence`.
+async fn act(
+    app: &Arc<App>,
+    config: &Config,
+    person: &Person,
+    command: &Command,
+    asked: Option<crate::domain::steps::Ask>,
+    occurrence: Option<&StoredOccurrence>,
+    actor: Actor<'_>,
+) -> anyhow::Result<Answer> {
+    let store = &app.store;
+    let now = app.clock.now();
+    if *command == Command::Status {
+        return Ok(Answer::Status {
+            lines: status_lines(app, config, person).await?,
+        });
+    }
+    if *command == Command::NotUnderstood {
+        return Ok(Answer::NotUnderstood);
+    }
+    let Some(occurrence) = occurrence else {
+        return Ok(Answer::NoItem);
+    };
+    let item = format!(
+        "{} – {} {}",
+        title(config, occurrence, person.language),
+        unit_name(config, occurrence, person.language),
+        occurrence.period
+    );
+    let note = match command {
+        Command::Done { note } | Command::Submit { note } | Command::Acknowledge { note } => note.clone(),
+        Command::Waive { reason } | Command::Refuse { reason } => reason.clone(),
+        Command::NotApplicable { reason } => Some(reason.clone()),
+        _ => None,
+    };
+    let actor = Actor {
+        note: note.as_deref(),
+        ..actor
+    };
+    if let Some(action) = action(command, asked, occurrence.state) {
+        if let Err(reason) = may(config, person, occurrence, action) {
+            return Ok(Answer::Refused { reason });
+        }
+        return Ok(match app.record_action(occurrence.id, action, &actor).await? {
+            Some(ActionOutcome::Recorded { .. }) => Answer::Recorded { action, item },
+            Some(ActionOutcome::AlreadyRecorded(_)) => Answer::Already { item },
+            Some(ActionOutcome::Refused(state)) => Answer::Refused {
+                reason: format!("{item} is {}", state.as_str()),
+            },
+            None => Answer::NoItem,
+        });
+    }
+    let submit = crate::domain::occurrence::Action::Submit;
+    let until = match command {
+        Command::Snooze { days } => config.local_date(now).checked_add(jiff::Span::new().days(*days)).ok(),
+        Command::WillDoBy { date } => Some(*date),
+        Command::NotApplicable { .. } => {
+            if let Err(reason) = may(config, person, occurrence, submit) {
+                return Ok(Answer::Refused { reason });
+            }
+            store
+                .waiver_decision(occurrence.id, "waive-request", &actor, now)
+                .await?;
+            app.notify(occurrence, Step::WaiveRequest, actor.person).await?;
+            return Ok(Answer::Requested { item });
+        }
+        Command::Refuse { .. } => {
+            let waive = crate::domain::occurrence::Action::Waive;
+            if let Err(reason) = may(config, person, occurrence, waive) {
+                return Ok(Answer::Refused { reason });
+            }
+            store
+                .waiver_decision(occurrence.id, "waive-refused", &actor, now)
+                .await?;
+            return Ok(Answer::RefusedRequest { item });
+        }
+        // A bare "ok" to no particular request.
+        _ => return Ok(Answer::NoItem),
+    };
+    if let Err(reason) = may(config, person, occurrence, submit) {
+        return Ok(Answer::Refused { reason });
+    }
+    // Reminders resume when the send window opens on that day (or the next business day).
+    let start_of = |date: jiff::civil::Date| {
+        config
+            .calendar
+            .time_zone
+            .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+    };
+    let Some(until) = until
+        .and_then(|date| start_of(date).ok())
+        .map(|at| config.next_send_time(at))
+    else {
+        return Ok(Answer::Refused {
+            reason: "the date is out of range".into(),
+        });
+    };
+    if occurrence.state != OccurrenceState::Open || !store.pause(occurrence.id, until, &actor, now).await? {
+        return Ok(Answer::Refused {
+            reason: format!("{item} is {}", occurrence.state.as_str()),
+        });
+    }
+    Ok(Answer::Paused {
+        item,
+        until: long_date(config, until, person.language),
+    })
+}
+
+/// The open and submitted items of units where `person` holds a role, one line each.
+async fn status_lines(app: &Arc<App>, config: &Config, person: &Person) -> anyhow::Result<Vec<String>> {
+    let units: Vec<&str> = config
+        .directory
+        .units
+        .iter()
+        .filter(|u| {
+            u.roles
+                .values()
+                .any(|a| a.person == person.id || a.deputy.as_ref() == Some(&person.id))
+        })
+        .map(|u| u.id.as_str())
+        .collect();
+    let mut lines = Vec::new();
+    for occurrence in app.store.occurrences().await? {
+        let open = matches!(occurrence.state, OccurrenceState::Open | OccurrenceState::Submitted);
+        if open && occurrence.configured && units.contains(&occurrence.unit.as_str()) {
+            lines.push(format!(
+                "#{} {} – {} {}: {} ({})",
+                occurrence.id,
+                title(config, &occurrence, person.language),
+                unit_name(config, &occurrence, person.language),
+                occurrence.period,
+                long_date(config, occurrence.due_at, person.language),
+                occurrence.state.as_str()
+            ));
+        }
+    }
+    Ok(lines)
+}

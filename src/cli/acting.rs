@@ -1,0 +1,111 @@
+//! Acting from the command line: `arshjul ack` (the registrar's paper submissions) and `arshjul
+//! mailgate` (one email from a mail server's pipe).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use super::load_for_listing;
+use crate::app::App;
+use crate::clock::SystemClock;
+use crate::domain::occurrence::{Action, ActionOutcome, Actor};
+use crate::settings::Settings;
+
+#[derive(Debug, clap::Args)]
+pub struct AckArgs {
+    /// The occurrence's id (see `arshjul outbox` or the audit log).
+    pub occurrence: i64,
+    /// The person acting, by directory id.
+    #[arg(long = "as", value_name = "PERSON")]
+    pub person: String,
+    /// submit, acknowledge or waive.
+    #[arg(long)]
+    pub action: String,
+    /// Why, or the diary number of a paper submission.
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+pub async fn ack(settings: &Settings, args: &AckArgs, clock: SystemClock) -> anyhow::Result<ExitCode> {
+    let action: Action = match args.action.parse() {
+        Ok(action) => action,
+        Err(reason) => {
+            eprintln!("--action: {reason}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let Some(config) = load_for_listing(settings, None) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if config.directory.person_named(&args.person).is_none() {
+        eprintln!("--as: unknown person \"{}\"", args.person);
+        return Ok(ExitCode::FAILURE);
+    }
+    let registrar = config.directory.units.iter().any(|u| {
+        u.roles
+            .get(&crate::domain::config::Role::Registrar)
+            .is_some_and(|a| a.person.as_str() == args.person)
+    });
+    if action == Action::Waive && !registrar {
+        eprintln!(
+            "--as: only a registrar may waive an occurrence; \"{}\" is not one",
+            args.person
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    // As the daemon would: the next step is planned and an acknowledgement told at once.
+    let app = App::open(settings, Arc::new(clock)).await?;
+    let actor = Actor {
+        person: &args.person,
+        channel: "cli",
+        source: "arshjul ack",
+        note: args.note.as_deref(),
+    };
+    match app.record_action(args.occurrence, action, &actor).await? {
+        Some(ActionOutcome::Recorded { from, to }) => {
+            println!("occurrence {}: {from} → {to}", args.occurrence);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(ActionOutcome::AlreadyRecorded(state)) => {
+            println!("occurrence {} is already {state}; nothing changed", args.occurrence);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(ActionOutcome::Refused(state)) => {
+            eprintln!("occurrence {} is {state}: cannot {}", args.occurrence, action.as_str());
+            Ok(ExitCode::FAILURE)
+        }
+        None => {
+            eprintln!("no occurrence {}", args.occurrence);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+pub async fn mailgate(settings: &Settings, clock: SystemClock) -> anyhow::Result<ExitCode> {
+    use std::io::Read as _;
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut raw)
+        .context("reading the message from standard input")?;
+    let app = App::open(settings, Arc::new(clock)).await?;
+    let app = Arc::new(app);
+    let received = crate::inbound::email::receive(&app, &raw).await?;
+    match &received {
+        crate::inbound::email::Received::Reply(Some(handled)) => {
+            println!("{}: {}", handled.answer.outcome(), handled.text);
+            if let Err(error) = crate::inbound::email::answer(&app, &raw, &handled.text).await {
+                eprintln!("the answer could not be sent: {error}");
+            }
+        }
+        crate::inbound::email::Received::Reply(None) => println!("already taken in"),
+        crate::inbound::email::Received::AutoReply => println!("auto_reply: kept, not counted"),
+        crate::inbound::email::Received::Bounce { deliveries } => println!("bounce: {}", deliveries.join(" ")),
+        crate::inbound::email::Received::Unreadable => {
+            eprintln!("not a mail message");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    app.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

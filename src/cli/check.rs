@@ -1,0 +1,140 @@
+//! `arshjul check-config`: every setting, the directory and the calendar checked, and a summary.
+
+use std::process::ExitCode;
+
+use crate::channels::Notifiers;
+use crate::domain::config::{Config, UnitKind};
+use crate::settings::Settings;
+
+pub fn check_config(settings: &Settings) -> ExitCode {
+    let mut failed = false;
+    for (key, cron) in [
+        ("jobs.materialise", &settings.jobs.materialise),
+        ("delivery.plan", &settings.delivery.plan),
+    ] {
+        if let Err(error) = crate::jobs::validate_cron(key, cron) {
+            eprintln!("settings: {error:#}");
+            failed = true;
+        }
+    }
+    for checked in [
+        Notifiers::new(settings).map(drop),
+        settings.email.imap_account().map(drop),
+    ] {
+        if let Err(error) = checked {
+            eprintln!("settings: {error:#}");
+            failed = true;
+        }
+    }
+    let routing = settings.routing();
+    match settings.files.load() {
+        Err(errors) => {
+            for error in &errors.0 {
+                eprintln!("{error}");
+            }
+            failed = true;
+        }
+        Ok(config) => {
+            let (errors, warnings) = routing.check(&config);
+            for error in &errors {
+                eprintln!("settings: {error}");
+            }
+            failed |= !errors.is_empty();
+            if !failed {
+                print_summary(settings, &config, &warnings);
+            }
+        }
+    }
+    if failed {
+        eprintln!("configuration refused");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub fn print_summary(settings: &Settings, config: &Config, routing_warnings: &[String]) {
+    let directory = &config.directory;
+    let count = |kind: UnitKind| directory.units.iter().filter(|u| u.kind == kind).count();
+    println!("configuration OK");
+    println!(
+        "  directory  {}: {} units ({} committees, {} departments, {} companies), {} people, {} channels",
+        settings.files.directory.display(),
+        directory.units.len(),
+        count(UnitKind::Namnd),
+        count(UnitKind::Forvaltning),
+        count(UnitKind::Bolag),
+        directory.people.len(),
+        directory.channels.len()
+    );
+    let calendar = &config.calendar;
+    println!(
+        "  calendar   {}: {} obligations, deadlines at {} {}",
+        settings.files.calendar.display(),
+        calendar.obligations.len(),
+        calendar.due_time.strftime("%H:%M"),
+        calendar.time_zone_name
+    );
+    println!("  database   {}", settings.database.redacted_url());
+    println!("  http       {}", settings.server.address());
+    let routing = &settings.routing;
+    println!(
+        "  channels   {}",
+        crate::domain::config::Transport::ALL
+            .iter()
+            .map(|t| format!("{} {}", t.as_str(), channel_state(settings, *t)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "  routing    reminders → {}; escalations → {}; acknowledgements → {}; calls → {} and posted in {}; chat falls back to email after {}",
+        routing.reminders.join(" + "),
+        routing.escalations.join(" + "),
+        routing.acknowledgements.join(" + "),
+        routing.announcements.join(" + "),
+        match settings.calls.network.as_slice() {
+            [] => "no channel".to_owned(),
+            names => names.join(" + "),
+        },
+        match routing.fallback_to_email_after {
+            0 => "never".to_owned(),
+            n => format!("{n} attempts"),
+        }
+    );
+    let mut warnings = config.warnings();
+    warnings.extend(routing_warnings.iter().cloned());
+    if !warnings.is_empty() {
+        println!("warnings:");
+        for warning in warnings {
+            println!("  - {warning}");
+        }
+    }
+}
+
+/// How a channel is set up, in a few words (never a URL or token).
+pub fn channel_state(settings: &Settings, transport: crate::domain::config::Transport) -> String {
+    use crate::domain::config::Transport;
+    let names = |names: Vec<&String>| match names.len() {
+        0 => "off".to_owned(),
+        _ => format!(
+            "({})",
+            names.into_iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    match transport {
+        Transport::Email => match settings.email.transport {
+            crate::settings::EmailTransport::File => format!("(files in {})", settings.email.file_dir.display()),
+            crate::settings::EmailTransport::Smtp => "(SMTP)".to_owned(),
+        },
+        Transport::Matrix => {
+            let bot = match settings.matrix.homeserver_url.as_str() {
+                "" => "no bot".to_owned(),
+                url => format!("bot at {url}"),
+            };
+            format!("({bot}; webhooks {})", names(settings.matrix.webhooks.keys().collect()))
+        }
+        Transport::Teams => names(settings.teams.webhooks.keys().collect()),
+        Transport::Webhook if settings.webhook.url.expose().is_empty() => "off".to_owned(),
+        Transport::Webhook => "on".to_owned(),
+    }
+}
