@@ -54,7 +54,7 @@ pub async fn report(settings: &Settings, args: &ReportArgs, clock: &dyn Clock) -
     let text = match args.format {
         ReportFormat::Md => report::markdown(&compiled, language),
         ReportFormat::Csv => report::csv(&compiled),
-        ReportFormat::Html => crate::http::report_document(&compiled, language)?,
+        ReportFormat::Html => report::html_document(&compiled, language)?,
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,7 @@
 //! KLK's yearly compilation of the units' follow-ups: every activity and project with its
 //! money, the totals, the goals they link to, and which units submitted on time, late or not
-//! at all. Pure; rendered as Markdown and CSV here, as HTML by the dashboard's template.
+//! at all. Pure; rendered as Markdown, CSV and a standalone HTML document here, and by the
+//! dashboard's report page from the same template (`templates/dashboard/report_body.html`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -309,6 +310,47 @@ pub fn csv(report: &Report) -> String {
         }
     }
     out
+}
+
+/// The report's HTML templates: its body (shared with the dashboard's page) and the
+/// standalone document around it.
+pub const HTML_TEMPLATES: [(&str, &str); 2] = [
+    (
+        "report_body.html",
+        include_str!("../../templates/dashboard/report_body.html"),
+    ),
+    (
+        "report_document.html",
+        include_str!("../../templates/dashboard/report_document.html"),
+    ),
+];
+
+/// `t(sv, en)` in a template: the text in the language of the context's `lang`.
+pub fn template_text(state: &minijinja::State, sv: String, en: String) -> String {
+    if state.lookup("lang").is_some_and(|l| l.as_str() == Some("en")) {
+        en
+    } else {
+        sv
+    }
+}
+
+/// What the report's templates need: the report, its language and the amount formatter.
+pub fn template_context(report: &Report, language: Language) -> minijinja::Value {
+    let lang = if language == Language::En { "en" } else { "sv" };
+    minijinja::context! {
+        report, lang, kronor => minijinja::Value::from_function(|amount: i64| kronor(amount)),
+    }
+}
+
+/// The compiled report as a standalone HTML document (`arshjul report --format html`).
+pub fn html_document(report: &Report, language: Language) -> Result<String, minijinja::Error> {
+    let mut env = minijinja::Environment::new();
+    for (name, source) in HTML_TEMPLATES {
+        env.add_template(name, source)?;
+    }
+    env.add_function("t", template_text);
+    env.get_template("report_document.html")?
+        .render(template_context(report, language))
 }
 
 #[cfg(test)]

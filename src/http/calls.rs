@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use serde_json::json;
 
-use super::ack::{Page, refused, say, unavailable};
+use super::page::{Page, refused, say, unavailable};
 use crate::app::App;
 use crate::app::calls::{Announcing, Answering, Change};
 use crate::domain::calls::{Announcement, Draft, Interest};

@@ -7,14 +7,13 @@ mod feeds;
 mod health;
 mod hooks;
 mod metrics;
+mod page;
 
 use std::sync::Arc;
 
 use axum::Router;
 
 use crate::app::App;
-
-pub use dashboard::report_document;
 
 /// The whole HTTP interface.
 pub fn router(app: Arc<App>) -> Router {

@@ -18,13 +18,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use minijinja::{Environment, State, Value};
+use minijinja::{Environment, Value};
 use serde::Deserialize;
 
 use crate::app::App;
 use crate::domain::access::Viewer;
 use crate::domain::config::Language;
-use crate::domain::report::{self, Report};
+use crate::domain::report::{self};
 use crate::domain::tokens::sha256_hex;
 
 pub fn router() -> Router<Arc<App>> {
@@ -63,31 +63,17 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("calls.html", include_str!("../../../templates/dashboard/calls.html")),
         ("report.html", include_str!("../../../templates/dashboard/report.html")),
         (
-            "report_body.html",
-            include_str!("../../../templates/dashboard/report_body.html"),
-        ),
-        (
-            "report_document.html",
-            include_str!("../../../templates/dashboard/report_document.html"),
-        ),
-        (
             "followup.html",
             include_str!("../../../templates/dashboard/followup.html"),
         ),
     ];
-    for (name, source) in templates {
+    for (name, source) in templates.into_iter().chain(report::HTML_TEMPLATES) {
         if let Err(error) = env.add_template(name, source) {
             tracing::error!(%error, template = name, "invalid dashboard template");
         }
     }
     // `{{ t("svenska", "English") }}`: the text in the page's language.
-    env.add_function("t", |state: &State, sv: String, en: String| {
-        if state.lookup("lang").is_some_and(|l| l.as_str() == Some("en")) {
-            en
-        } else {
-            sv
-        }
-    });
+    env.add_function("t", report::template_text);
     env
 });
 
@@ -206,7 +192,7 @@ impl FromRequestParts<Arc<App>> for Visitor {
             Ok(None) => return Err(to_sign_in()),
             Err(error) => {
                 tracing::error!(error = format!("{error:#}"), "reading a session failed");
-                return Err(super::ack::unavailable(language).into_response());
+                return Err(super::page::unavailable(language).into_response());
             }
         };
         let config = app.config();
@@ -253,19 +239,6 @@ fn render(status: StatusCode, template: &str, context: Value) -> Response {
             );
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-    }
-}
-
-/// The compiled report as a standalone HTML document (`arshjul report --format html`).
-pub fn report_document(report: &Report, language: Language) -> anyhow::Result<String> {
-    let template = TEMPLATES.get_template("report_document.html")?;
-    Ok(template.render(report_context(report, language))?)
-}
-
-/// What the report's templates need: the report, its language and the amount formatter.
-fn report_context(report: &Report, language: Language) -> Value {
-    minijinja::context! {
-        report, lang => lang_code(language), kronor => Value::from_function(|amount: i64| report::kronor(amount)),
     }
 }
 
@@ -327,7 +300,7 @@ fn unavailable(visitor: &Visitor, error: &anyhow::Error) -> Response {
         error = format!("{error:#}"),
         "a dashboard page could not read the database"
     );
-    super::ack::unavailable(visitor.language).into_response()
+    super::page::unavailable(visitor.language).into_response()
 }
 
 #[cfg(test)]

@@ -320,7 +320,7 @@ async fn report_page(State(app): State<Arc<App>>, visitor: Visitor, Query(reques
             StatusCode::OK,
             "report.html",
             "/dashboard/report",
-            super::report_context(&compiled, visitor.language),
+            report::template_context(&compiled, visitor.language),
         ),
     }
 }

@@ -263,7 +263,7 @@ async fn start(
         Ok(false) => again("used"),
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "starting a session failed");
-            super::super::ack::unavailable(language(&headers)).into_response()
+            super::super::page::unavailable(language(&headers)).into_response()
         }
     }
 }
