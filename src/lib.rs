@@ -4,29 +4,44 @@
 //!
 //! # Layout
 //!
-//! - [`domain`]: the pure core — configuration, Swedish business days, mandate periods, due
-//!   dates, occurrences, the planner, routing, messages, EU calls and the answers to them, who
-//!   sees what on the dashboard, the follow-up form and the yearly report. No I/O, no clock.
-//! - [`settings`]: layered runtime settings (defaults, a file, `ARSHJUL__…` variables).
-//! - [`clock`]: the only reader of wall time.
+//! Dependencies run one way: `cli` → [`startup`] → (`http`, `jobs`, `outbox`, `inbound`) →
+//! [`app`] → (`storage`, `channels`) → [`domain`]. Nothing imports `startup` but the CLI and the
+//! tests; `app` imports no adapter; channels never touch storage; the domain does no I/O.
+//!
+//! - [`domain`]: the pure core (no tokio, sqlx, reqwest, lettre or axum; no clock) —
+//!   configuration (directory with its transports, calendar), Swedish business days, mandate
+//!   periods, due dates, occurrences (with who acted, [`domain::occurrence::Actor`]), the
+//!   pipeline's vocabulary ([`domain::steps`]: step, ask, reason, subject, delivery state), the
+//!   planner, routing, who may see and do what ([`domain::access`]), reading what people write
+//!   ([`domain::replies`]), messages, EU calls, signed tokens, the follow-up form, the yearly
+//!   report (Markdown, CSV and its HTML document) and listings (table, JSON, iCalendar).
+//! - [`app`]: the use cases over one [`app::App`] state — configuration and reload, planning
+//!   (materialise, plan, notify), actions, EU calls, inbound handling (take in, match, check,
+//!   act, settle) and the signed links in messages. Every entry point calls these.
 //! - [`storage`]: one `Store` over SQLite or PostgreSQL; occurrences, outbox, audit log, inbox,
-//!   EU calls with each unit's interest and outcome. A delivery is about an occurrence or a call.
-//! - [`outbox`]: the dispatcher that claims due deliveries, sends and records them.
-//! - [`channels`]: one `Notifier` per channel (email, Teams, Matrix bot and webhooks, signed
-//!   webhook) and the HTTP status rules.
-//! - [`inbound`]: replies, reactions and commands from people, in one pipeline per message.
-//! - [`links`]: signed acknowledgement links in messages.
-//! - [`metrics`]: Prometheus counters and gauges for `/metrics`.
-//! - [`startup`]: the composition root, `Application::build` → `run_until_stopped`.
+//!   EU calls with each unit's interest and outcome, sessions. Singleton work (materialise,
+//!   plan) runs under one lock; the planning decision is passed in as a closure.
+//! - [`channels`]: the channel registry ([`channels::Notifiers`]) and one `Notifier` per
+//!   channel (email, Teams, Matrix bot and webhooks, signed webhook), with the HTTP status rules.
+//! - [`outbox`]: the dispatcher (worker: claim, send, record) and the composing of messages.
+//! - [`inbound`]: the transports that receive — email (`mailgate`, IMAP), the Matrix sync, the
+//!   Teams hook's signature — each handing messages to `app::inbound`.
+//! - [`http`]: the axum router; each feature module owns its routes (health, metrics, ack,
+//!   hooks, calls API, feeds, the dashboard) and `http::page` the plain pages they share.
 //! - [`jobs`]: scheduled work (materialisation, planning) as UTC ticks.
-//! - [`http`]: the axum router; each feature module owns its routes. `http::dashboard` is the
-//!   signed-in dashboard (sign-in by emailed link, sessions, CSRF, the year's wheel and matrix,
-//!   the follow-up form, the compiled report), rendered from `templates/dashboard/`.
-//! - [`listing`]: occurrences as a table, JSON or iCalendar.
-//! - [`calls`]: EU funding calls — announce, correct, cancel, answer — from every channel.
-//! - [`cli`]: the `arshjul` subcommands (`cli::calls`: `announce` and `calls`; `cli::report`).
-//! - [`telemetry`]: tracing set-up.
-//! - [`bench`]: `arshjul bench`, the pipeline's throughput, latency and memory figures.
+//! - [`startup`]: the composition root, `Application::build` → `run_until_stopped`.
+//! - [`cli`]: the `arshjul` subcommands, one file per group (serve, check, status, acting,
+//!   calendar, channels, calls, report, bench); `cli/mod.rs` only parses and dispatches.
+//! - [`settings`]: layered runtime settings (defaults, a file, `ARSHJUL__…` variables); they
+//!   derive their own values (routing, the Teams key, the API token table, the IMAP account).
+//! - [`clock`]: the only reader of wall time; `ARSHJUL_NOW` starts it elsewhere.
+//! - [`metrics`], [`telemetry`]: Prometheus metrics and tracing.
+//!
+//! Crates rather than hand-written code: the Prometheus exposition format is
+//! `prometheus-client`'s (it escapes label values, such as channel names, and owns the
+//! format); percent-decoding in the IMAP URL is `percent-encoding`'s (already in the tree
+//! through `url`); the text of a Teams message's HTML is `mail-parser`'s `html_to_text`
+//! (already used for email), after the bot's `<at>` mention is cut out, which no crate knows.
 
 pub mod app;
 pub mod channels;

@@ -1,140 +1,180 @@
-//! Prometheus metrics in the text exposition format: counters and a latency histogram kept in
-//! memory, plus outbox gauges read from the database at scrape time.
+//! Prometheus metrics, kept with `prometheus-client` (the Prometheus project's own crate, which
+//! owns the exposition format and the escaping of label values): counters and a latency
+//! histogram in memory, plus outbox gauges set from the database at scrape time.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::time::Duration;
 
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
 use crate::domain::steps::DeliveryState;
+
+/// The media type of [`Metrics::render`]'s text (OpenMetrics, which Prometheus scrapes).
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds (seconds) of the send latency histogram's buckets.
 const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
-/// Everything arshjul counts.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// (channel, outcome) → deliveries.
-    deliveries: Mutex<BTreeMap<(String, &'static str), u64>>,
-    /// Send latency per message: bucket counts, sum of seconds, count.
-    send_latency: Mutex<([u64; BUCKETS.len()], f64, u64)>,
-    /// (action, outcome) → actions taken through links or the CLI.
-    actions: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
-    /// reason → refused links.
-    rejected_links: Mutex<BTreeMap<&'static str, u64>>,
-    /// reason → refused inbound webhook requests.
-    rejected_hooks: Mutex<BTreeMap<&'static str, u64>>,
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    channel: String,
+    outcome: &'static str,
 }
 
-fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, by: u64) {
-    *map.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_default() += by;
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    action: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+/// Everything arshjul counts. Each metric shares its values with its entry in the registry.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    deliveries: Family<DeliveryLabels, Counter>,
+    send_seconds: Histogram,
+    actions: Family<ActionLabels, Counter>,
+    rejected_links: Family<ReasonLabel, Counter>,
+    rejected_hooks: Family<ReasonLabel, Counter>,
+    outbox: Family<StateLabel, Gauge>,
+    oldest_waiting: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let metrics = Self {
+            registry: Registry::default(),
+            deliveries: Family::default(),
+            send_seconds: Histogram::new(BUCKETS),
+            actions: Family::default(),
+            rejected_links: Family::default(),
+            rejected_hooks: Family::default(),
+            outbox: Family::default(),
+            oldest_waiting: Gauge::default(),
+        };
+        let mut registry = Registry::default();
+        // Counters are registered without `_total`: the encoder adds it.
+        registry.register(
+            "arshjul_deliveries",
+            "Deliveries by channel and outcome",
+            metrics.deliveries.clone(),
+        );
+        registry.register(
+            "arshjul_outbox_deliveries",
+            "Deliveries in the outbox by state",
+            metrics.outbox.clone(),
+        );
+        registry.register(
+            "arshjul_outbox_oldest_waiting_seconds",
+            "Age of the oldest due delivery not yet sent",
+            metrics.oldest_waiting.clone(),
+        );
+        registry.register(
+            "arshjul_send_seconds",
+            "Time to send one message",
+            metrics.send_seconds.clone(),
+        );
+        registry.register(
+            "arshjul_actions",
+            "Actions taken on occurrences, by action and outcome",
+            metrics.actions.clone(),
+        );
+        registry.register(
+            "arshjul_rejected_links",
+            "Refused signed links, by reason",
+            metrics.rejected_links.clone(),
+        );
+        registry.register(
+            "arshjul_rejected_hooks",
+            "Refused inbound webhook requests (Teams), by reason",
+            metrics.rejected_hooks.clone(),
+        );
+        Self { registry, ..metrics }
+    }
 }
 
 impl Metrics {
     /// Counts `count` deliveries on `channel` that ended in `outcome` (sent, retry, dead).
     pub fn delivered(&self, channel: &str, outcome: &'static str, count: u64) {
-        bump(&self.deliveries, (channel.to_owned(), outcome), count);
+        let labels = DeliveryLabels {
+            channel: channel.to_owned(),
+            outcome,
+        };
+        self.deliveries.get_or_create(&labels).inc_by(count);
     }
 
     /// Records how long one message took to send.
     pub fn send_took(&self, took: Duration) {
-        let seconds = took.as_secs_f64();
-        let mut histogram = self.send_latency.lock().unwrap_or_else(|p| p.into_inner());
-        for (bucket, bound) in histogram.0.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
-                *bucket += 1;
-            }
-        }
-        histogram.1 += seconds;
-        histogram.2 += 1;
+        self.send_seconds.observe(took.as_secs_f64());
     }
 
     /// Counts an action (submit, acknowledge, waive) and what came of it.
     pub fn action(&self, action: &'static str, outcome: &'static str) {
-        bump(&self.actions, (action, outcome), 1);
+        self.actions.get_or_create(&ActionLabels { action, outcome }).inc();
     }
 
     /// Counts a refused link by reason (forged, expired, …).
     pub fn rejected_link(&self, reason: &'static str) {
-        bump(&self.rejected_links, reason, 1);
+        self.rejected_links.get_or_create(&ReasonLabel { reason }).inc();
     }
 
     /// Counts a refused inbound webhook request by reason (unsigned, forged, stale).
     pub fn rejected_hook(&self, reason: &'static str) {
-        bump(&self.rejected_hooks, reason, 1);
+        self.rejected_hooks.get_or_create(&ReasonLabel { reason }).inc();
     }
 
-    /// The exposition text, with the outbox gauges read at scrape time.
+    /// The exposition text, with the outbox gauges set from `depth` and the age of the oldest
+    /// waiting delivery as read at this scrape.
     pub fn render(&self, depth: &[(DeliveryState, i64)], oldest_waiting_seconds: Option<i64>) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP arshjul_deliveries_total Deliveries by channel and outcome."
-        );
-        let _ = writeln!(out, "# TYPE arshjul_deliveries_total counter");
-        for ((channel, outcome), n) in self.deliveries.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(
-                out,
-                "arshjul_deliveries_total{{channel=\"{channel}\",outcome=\"{outcome}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP arshjul_outbox_deliveries Deliveries in the outbox by state."
-        );
-        let _ = writeln!(out, "# TYPE arshjul_outbox_deliveries gauge");
         for state in DeliveryState::ALL {
             let n = depth.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n);
-            let _ = writeln!(out, "arshjul_outbox_deliveries{{state=\"{state}\"}} {n}");
+            self.outbox.get_or_create(&StateLabel { state: state.as_str() }).set(n);
         }
-        let _ = writeln!(
-            out,
-            "# HELP arshjul_outbox_oldest_waiting_seconds Age of the oldest due delivery not yet sent."
-        );
-        let _ = writeln!(out, "# TYPE arshjul_outbox_oldest_waiting_seconds gauge");
-        let _ = writeln!(
-            out,
-            "arshjul_outbox_oldest_waiting_seconds {}",
-            oldest_waiting_seconds.unwrap_or(0).max(0)
-        );
-        let (buckets, sum, count) = *self.send_latency.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(out, "# HELP arshjul_send_seconds Time to send one message.");
-        let _ = writeln!(out, "# TYPE arshjul_send_seconds histogram");
-        for (bound, n) in BUCKETS.iter().zip(buckets) {
-            let _ = writeln!(out, "arshjul_send_seconds_bucket{{le=\"{bound}\"}} {n}");
-        }
-        let _ = writeln!(out, "arshjul_send_seconds_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "arshjul_send_seconds_sum {sum}");
-        let _ = writeln!(out, "arshjul_send_seconds_count {count}");
-        let _ = writeln!(
-            out,
-            "# HELP arshjul_actions_total Actions taken on occurrences, by action and outcome."
-        );
-        let _ = writeln!(out, "# TYPE arshjul_actions_total counter");
-        for ((action, outcome), n) in self.actions.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(
-                out,
-                "arshjul_actions_total{{action=\"{action}\",outcome=\"{outcome}\"}} {n}"
-            );
-        }
-        for (name, help, counts) in [
-            (
-                "arshjul_rejected_links_total",
-                "Refused signed links, by reason.",
-                &self.rejected_links,
-            ),
-            (
-                "arshjul_rejected_hooks_total",
-                "Refused inbound webhook requests (Teams), by reason.",
-                &self.rejected_hooks,
-            ),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
-            for (reason, n) in counts.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-                let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {n}");
-            }
-        }
+        self.oldest_waiting.set(oldest_waiting_seconds.unwrap_or(0).max(0));
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_gauges_and_the_histogram_are_exposed_with_their_labels_escaped() {
+        let metrics = Metrics::default();
+        metrics.delivered("matrix:eu\"network", "sent", 2);
+        metrics.action("submit", "recorded");
+        metrics.rejected_hook("forged");
+        metrics.send_took(Duration::from_millis(30));
+        let text = metrics.render(&[(DeliveryState::Pending, 4)], Some(12));
+        for expected in [
+            "arshjul_deliveries_total{channel=\"matrix:eu\\\"network\",outcome=\"sent\"} 2",
+            "arshjul_actions_total{action=\"submit\",outcome=\"recorded\"} 1",
+            "arshjul_rejected_hooks_total{reason=\"forged\"} 1",
+            "arshjul_outbox_deliveries{state=\"pending\"} 4",
+            "arshjul_outbox_deliveries{state=\"dead\"} 0",
+            "arshjul_outbox_oldest_waiting_seconds 12",
+            "arshjul_send_seconds_bucket{le=\"0.05\"} 1",
+            "arshjul_send_seconds_count 1",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::settings::WebhookSettings;
 
 /// Header carrying the Unix time the signature covers.
 pub const TIMESTAMP_HEADER: &str = "X-Arshjul-Timestamp";
-/// Header carrying `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>").
+/// Header carrying `sha256=<hex>` of HMAC-SHA256(secret, `"<timestamp>.<body>"`).
 pub const SIGNATURE_HEADER: &str = "X-Arshjul-Signature";
 
 /// Posts messages to one URL over a pooled keep-alive client.

@@ -20,11 +20,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         Ok((depth, oldest)) => {
             let age = oldest.map(|at| app.clock.now().as_second() - at.as_second());
             let body = app.metrics.render(&depth, age);
-            (
-                [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-                body,
-            )
-                .into_response()
+            ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
         }
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "metrics: cannot read the outbox");
