@@ -324,6 +324,10 @@ pub fn message_content(message: &Outgoing) -> Value {
         "format": "org.matrix.custom.html",
         "formatted_body": format!("{pill}{}", rendered.html),
         "m.mentions": mentions,
+        // An event id is the hash of the event: two messages of the same text sent to one room
+        // in the same millisecond would be one event. The message's own key keeps them apart
+        // (and tells which delivery a message was).
+        "org.arshjul.message": message.message_key,
     });
     if let Some(event) = &message.in_reply_to {
         content["m.relates_to"] = json!({"m.in_reply_to": {"event_id": event}});

@@ -459,21 +459,32 @@ async fn a_daemon_killed_mid_send_and_restarted_posts_no_duplicate_and_the_teams
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         messages = bot.messages(&room).await;
     }
-    // Should a delivery be marked sent without its event in the room, name it.
+    // Should a delivery be marked sent without its event in the room, or two deliveries with
+    // one event, name them.
     let events: Vec<&str> = messages.iter().filter_map(|m| m["event_id"].as_str()).collect();
-    let missing: Vec<(String, Option<String>, Option<String>)> = store
+    let sent: Vec<_> = store
         .outbox(Some(DeliveryState::Sent), 1_000)
         .await
         .unwrap()
         .into_iter()
         .filter(|r| r.idempotency_key.starts_with("load/"))
-        .filter(|r| !events.contains(&r.provider_id.as_deref().unwrap_or_default()))
-        .map(|r| (r.idempotency_key, r.provider_id, r.destination))
         .collect();
+    let missing: Vec<_> = sent
+        .iter()
+        .filter(|r| !events.contains(&r.provider_id.as_deref().unwrap_or_default()))
+        .map(|r| (&r.idempotency_key, &r.provider_id, &r.destination))
+        .collect();
+    let shared_events: Vec<_> = sent
+        .iter()
+        .filter(|r| sent.iter().any(|o| o.id != r.id && o.provider_id == r.provider_id))
+        .map(|r| (&r.idempotency_key, &r.provider_id, r.attempts))
+        .collect();
+    let bodies: Vec<&str> = messages.iter().filter_map(|m| m["content"]["body"].as_str()).collect();
     assert_eq!(
         messages.len(),
         COUNT,
-        "one message per delivery, none twice; sent but not in {room}: {missing:?}"
+        "one message per delivery, none twice; sent but not in {room}: {missing:?}; \
+         sharing one event: {shared_events:?}; messages: {bodies:#?}"
     );
     let cards = sink.received();
     assert!(!cards.is_empty(), "the Teams card reaches its webhook");
