@@ -53,7 +53,7 @@ pub fn check_config(settings: &Settings) -> ExitCode {
     }
 }
 
-pub fn print_summary(settings: &Settings, config: &Config, routing_warnings: &[String]) {
+fn print_summary(settings: &Settings, config: &Config, routing_warnings: &[String]) {
     let directory = &config.directory;
     let count = |kind: UnitKind| directory.units.iter().filter(|u| u.kind == kind).count();
     println!("configuration OK");
@@ -112,7 +112,7 @@ pub fn print_summary(settings: &Settings, config: &Config, routing_warnings: &[S
 }
 
 /// How a channel is set up, in a few words (never a URL or token).
-pub fn channel_state(settings: &Settings, transport: crate::domain::config::Transport) -> String {
+fn channel_state(settings: &Settings, transport: crate::domain::config::Transport) -> String {
     use crate::domain::config::Transport;
     let names = |names: Vec<&String>| match names.len() {
         0 => "off".to_owned(),

@@ -29,7 +29,7 @@ pub async fn serve(settings: Settings, clock: SystemClock) -> anyhow::Result<Exi
 }
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM.
-pub async fn stop_on_signal(shutdown: CancellationToken) {
+async fn stop_on_signal(shutdown: CancellationToken) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
@@ -51,7 +51,7 @@ pub async fn stop_on_signal(shutdown: CancellationToken) {
 }
 
 /// Reloads the directory and calendar on every SIGHUP.
-pub async fn reload_on_hangup(app: Arc<crate::app::App>) {
+async fn reload_on_hangup(app: Arc<crate::app::App>) {
     #[cfg(unix)]
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(mut hangups) => {
