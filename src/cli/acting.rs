@@ -27,6 +27,7 @@ pub struct AckArgs {
     pub note: Option<String>,
 }
 
+/// `arshjul ack`: records an action as the person named, as the daemon would.
 pub async fn ack(settings: &Settings, args: &AckArgs, clock: SystemClock) -> anyhow::Result<ExitCode> {
     let action: Action = match args.action.parse() {
         Ok(action) => action,
@@ -82,6 +83,7 @@ pub async fn ack(settings: &Settings, args: &AckArgs, clock: SystemClock) -> any
     }
 }
 
+/// `arshjul mailgate`: takes in one email from standard input and answers its sender.
 pub async fn mailgate(settings: &Settings, clock: SystemClock) -> anyhow::Result<ExitCode> {
     use std::io::Read as _;
     let mut raw = Vec::new();

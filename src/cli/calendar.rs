@@ -32,6 +32,7 @@ pub enum Format {
     Ics,
 }
 
+/// `arshjul calendar`: the deadlines of a year.
 pub fn calendar(settings: &Settings, args: &CalendarArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
     let Some(config) = load_for_listing(settings, args.unit.as_deref()) else {
         return Ok(ExitCode::FAILURE);
@@ -72,6 +73,7 @@ pub struct SimulateArgs {
     pub format: ListFormat,
 }
 
+/// `arshjul simulate`: the real planner over a stretch of days; nothing is sent.
 pub fn simulate(settings: &Settings, args: &SimulateArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
     let Some(config) = load_for_listing(settings, args.unit.as_deref()) else {
         return Ok(ExitCode::FAILURE);
@@ -175,6 +177,7 @@ pub struct FeedArgs {
     pub all: bool,
 }
 
+/// `arshjul feed`: the address of a calendar feed.
 pub async fn feed(settings: &Settings, args: &FeedArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
     use crate::domain::feeds::FeedScope;
     let Some(config) = load_for_listing(settings, args.unit.as_deref()) else {

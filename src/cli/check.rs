@@ -6,6 +6,7 @@ use crate::channels::Notifiers;
 use crate::domain::config::{Config, UnitKind};
 use crate::settings::Settings;
 
+/// `arshjul check-config`: every error, or a summary of what is configured.
 pub fn check_config(settings: &Settings) -> ExitCode {
     let mut failed = false;
     for (key, cron) in [

@@ -31,6 +31,7 @@ pub enum ReportFormat {
     Html,
 }
 
+/// `arshjul report`.
 pub async fn report(settings: &Settings, args: &ReportArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
     let language = match args.language.as_str() {
         "sv" => Language::Sv,

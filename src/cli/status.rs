@@ -40,6 +40,7 @@ struct StatusRow {
     next_message: Option<String>,
 }
 
+/// `arshjul status`.
 pub async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
     let Some(config) = load_for_listing(settings, args.unit.as_deref()) else {
         return Ok(ExitCode::FAILURE);
@@ -150,6 +151,7 @@ pub enum OutboxCommand {
     Cancel { id: i64 },
 }
 
+/// `arshjul outbox`: lists deliveries, or retries or cancels one.
 pub async fn outbox(settings: &Settings, args: OutboxArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
     let store = Store::connect(&settings.database).await?;
     store.migrate().await?;
@@ -219,6 +221,7 @@ pub struct InboxArgs {
     pub limit: usize,
 }
 
+/// `arshjul inbox`.
 pub async fn inbox(settings: &Settings, args: &InboxArgs) -> anyhow::Result<ExitCode> {
     let store = Store::connect(&settings.database).await?;
     store.migrate().await?;
