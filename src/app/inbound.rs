@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::app::App;
+use crate::app::actions::Acted;
 use crate::app::calls::{Announcing, Answering, Change};
 use crate::domain::access::may;
 use crate::domain::calls::{Announcement, CallState};
@@ -13,7 +14,7 @@ use crate::domain::config::{Config, Language, Person};
 use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::occurrence::{ActionOutcome, Actor};
 use crate::domain::occurrence::{OccurrenceState, StoredOccurrence};
-use crate::domain::replies::{Answer, Command, action, interpret};
+use crate::domain::replies::{Answer, Command, MAX_PAUSE_DAYS, action, interpret};
 use crate::domain::replies::{CallCommand, read_command, read_interest};
 use crate::domain::steps::Step;
 use crate::storage::Settled;
@@ -267,15 +268,13 @@ async fn act(
         ..actor
     };
     if let Some(action) = action(command, asked, occurrence.state) {
-        if let Err(reason) = may(config, person, occurrence, action) {
-            return Ok(Answer::Refused { reason });
-        }
         return Ok(match app.record_action(occurrence.id, action, &actor).await? {
-            Some(ActionOutcome::Recorded { .. }) => Answer::Recorded { action, item },
-            Some(ActionOutcome::AlreadyRecorded(_)) => Answer::Already { item },
-            Some(ActionOutcome::Refused(state)) => Answer::Refused {
-                reason: format!("{item} is {}", state.as_str()),
+            Some(Acted::Done(ActionOutcome::Recorded { .. })) => Answer::Recorded { action, item },
+            Some(Acted::Done(ActionOutcome::AlreadyRecorded(_))) => Answer::Already { item },
+            Some(Acted::Done(ActionOutcome::Refused(state))) => Answer::Refused {
+                reason: format!("{item}: {}", state.label(person.language)),
             },
+            Some(Acted::NotAllowed(why)) => Answer::NotAllowed(why),
             None => Answer::NoItem,
         });
     }
@@ -284,8 +283,8 @@ async fn act(
         Command::Snooze { days } => config.local_date(now).checked_add(jiff::Span::new().days(*days)).ok(),
         Command::WillDoBy { date } => Some(*date),
         Command::NotApplicable { .. } => {
-            if let Err(reason) = may(config, person, occurrence, submit) {
-                return Ok(Answer::Refused { reason });
+            if let Err(why) = may(config, person.id.as_str(), occurrence, submit) {
+                return Ok(Answer::NotAllowed(why));
             }
             store
                 .waiver_decision(occurrence.id, "waive-request", &actor, now)
@@ -295,8 +294,8 @@ async fn act(
         }
         Command::Refuse { .. } => {
             let waive = crate::domain::occurrence::Action::Waive;
-            if let Err(reason) = may(config, person, occurrence, waive) {
-                return Ok(Answer::Refused { reason });
+            if let Err(why) = may(config, person.id.as_str(), occurrence, waive) {
+                return Ok(Answer::NotAllowed(why));
             }
             store
                 .waiver_decision(occurrence.id, "waive-refused", &actor, now)
@@ -306,8 +305,18 @@ async fn act(
         // A bare "ok" to no particular request.
         _ => return Ok(Answer::NoItem),
     };
-    if let Err(reason) = may(config, person, occurrence, submit) {
-        return Ok(Answer::Refused { reason });
+    if let Err(why) = may(config, person.id.as_str(), occurrence, submit) {
+        return Ok(Answer::NotAllowed(why));
+    }
+    let today = config.local_date(now);
+    if until.is_some_and(|date| {
+        today
+            .until(date)
+            .is_ok_and(|span| span.get_days() > i32::from(MAX_PAUSE_DAYS))
+    }) {
+        return Ok(Answer::PauseTooLong {
+            max_days: MAX_PAUSE_DAYS,
+        });
     }
     // Reminders resume when the send window opens on that day (or the next business day).
     let start_of = |date: jiff::civil::Date| {
@@ -326,7 +335,7 @@ async fn act(
     };
     if occurrence.state != OccurrenceState::Open || !store.pause(occurrence.id, until, &actor, now).await? {
         return Ok(Answer::Refused {
-            reason: format!("{item} is {}", occurrence.state.as_str()),
+            reason: format!("{item}: {}", occurrence.state.label(person.language)),
         });
     }
     Ok(Answer::Paused {

@@ -8,7 +8,9 @@ use anyhow::Context as _;
 
 use super::load_for_listing;
 use crate::app::App;
+use crate::app::actions::Acted;
 use crate::clock::SystemClock;
+use crate::domain::config::Language;
 use crate::domain::occurrence::{Action, ActionOutcome, Actor};
 use crate::settings::Settings;
 
@@ -43,18 +45,6 @@ pub async fn ack(settings: &Settings, args: &AckArgs, clock: SystemClock) -> any
         eprintln!("--as: unknown person \"{}\"", args.person);
         return Ok(ExitCode::FAILURE);
     }
-    let registrar = config.directory.units.iter().any(|u| {
-        u.roles
-            .get(&crate::domain::config::Role::Registrar)
-            .is_some_and(|a| a.person.as_str() == args.person)
-    });
-    if action == Action::Waive && !registrar {
-        eprintln!(
-            "--as: only a registrar may waive an occurrence; \"{}\" is not one",
-            args.person
-        );
-        return Ok(ExitCode::FAILURE);
-    }
     // As the daemon would: the next step is planned and an acknowledgement told at once.
     let app = App::open(settings, Arc::new(clock)).await?;
     let actor = Actor {
@@ -64,16 +54,20 @@ pub async fn ack(settings: &Settings, args: &AckArgs, clock: SystemClock) -> any
         note: args.note.as_deref(),
     };
     match app.record_action(args.occurrence, action, &actor).await? {
-        Some(ActionOutcome::Recorded { from, to }) => {
+        Some(Acted::Done(ActionOutcome::Recorded { from, to })) => {
             println!("occurrence {}: {from} → {to}", args.occurrence);
             Ok(ExitCode::SUCCESS)
         }
-        Some(ActionOutcome::AlreadyRecorded(state)) => {
+        Some(Acted::Done(ActionOutcome::AlreadyRecorded(state))) => {
             println!("occurrence {} is already {state}; nothing changed", args.occurrence);
             Ok(ExitCode::SUCCESS)
         }
-        Some(ActionOutcome::Refused(state)) => {
+        Some(Acted::Done(ActionOutcome::Refused(state))) => {
             eprintln!("occurrence {} is {state}: cannot {}", args.occurrence, action.as_str());
+            Ok(ExitCode::FAILURE)
+        }
+        Some(Acted::NotAllowed(why)) => {
+            eprintln!("--as {}: {}", args.person, why.text(Language::En));
             Ok(ExitCode::FAILURE)
         }
         None => {

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use super::config::{Config, Person, Role, UnitKind};
+use super::config::{Config, Language, Person, Role, Unit, UnitKind};
 use super::occurrence::{Action, StoredOccurrence};
 
 /// What a signed-in person may see.
@@ -72,24 +72,71 @@ impl Viewer {
     }
 }
 
-/// Whether `person` may take `action` on `occurrence`, or why not: the holder of the
-/// responsible role (or their deputy) and the unit's manager submit; the unit's manager (or
-/// deputy) and KLK's strategist acknowledge; a registrar waives.
-pub fn may(config: &Config, person: &Person, occurrence: &StoredOccurrence, action: Action) -> Result<(), String> {
+/// Why the directory in force does not let a person act on an occurrence. Its text is wholly
+/// in the reader's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotAllowed {
+    /// The person is not (or no longer) in the directory.
+    Unknown,
+    /// Submitting is for the holder of the responsible role, their deputy, the manager and the
+    /// unit's registrar.
+    Submit { unit: String, unit_en: String },
+    /// Acknowledging is for the unit's manager (or deputy) and KLK's strategist.
+    Acknowledge { unit: String, unit_en: String },
+    /// Waiving is for the unit's registrar (or deputy) and KLK's strategist.
+    Waive { unit: String, unit_en: String },
+}
+
+impl NotAllowed {
+    /// Why not, in `language`.
+    pub fn text(&self, language: Language) -> String {
+        let sv = language == Language::Sv;
+        match (self, sv) {
+            (Self::Unknown, true) => "du finns inte i årshjulets katalog över kommunens personer".to_owned(),
+            (Self::Unknown, false) => "you are not in the governance calendar's directory of people".to_owned(),
+            (Self::Submit { unit, .. }, true) => {
+                format!("du är inte (längre) ansvarig för det här ärendet i {unit}")
+            }
+            (Self::Submit { unit_en, .. }, false) => {
+                format!("you are not (or no longer) responsible for this item in {unit_en}")
+            }
+            (Self::Acknowledge { unit, .. }, true) => {
+                format!("bara chefen för {unit} eller kommunledningskontorets strateg kvitterar")
+            }
+            (Self::Acknowledge { unit_en, .. }, false) => {
+                format!("only the manager of {unit_en} or the central office's strategist acknowledges")
+            }
+            (Self::Waive { unit, .. }, true) => {
+                format!("bara registratorn för {unit} eller kommunledningskontorets strateg kan stryka ärendet")
+            }
+            (Self::Waive { unit_en, .. }, false) => {
+                format!("only the registrar of {unit_en} or the central office's strategist can waive the item")
+            }
+        }
+    }
+}
+
+/// Whether the person `person_id` may take `action` on `occurrence` under the directory in
+/// `config`, or why not: the holder of the responsible role (or their deputy), the unit's
+/// manager and its registrar (for paper submissions) submit, and so pause or ask to waive; the unit's manager (or deputy) and KLK's
+/// strategist acknowledge; the unit's registrar (or deputy) and KLK's strategist waive. Every
+/// entry point asks this at the moment of acting.
+pub fn may(config: &Config, person_id: &str, occurrence: &StoredOccurrence, action: Action) -> Result<(), NotAllowed> {
     let directory = &config.directory;
+    let Some(person) = directory.person_named(person_id) else {
+        return Err(NotAllowed::Unknown);
+    };
     let holds = |unit_id: &str, role: Role| {
-        directory.unit_named(unit_id).is_some_and(|unit| {
-            unit.roles
-                .get(&role)
-                .is_some_and(|a| a.person == person.id || a.deputy.as_ref() == Some(&person.id))
-        })
+        directory
+            .unit_named(unit_id)
+            .is_some_and(|unit| holds_role(unit, person, role))
     };
     let klk = |role: Role| {
         directory
             .units
             .iter()
             .filter(|u| u.kind == UnitKind::Klk)
-            .any(|u| holds(u.id.as_str(), role))
+            .any(|u| holds_role(u, person, role))
     };
     let responsible = config
         .calendar
@@ -101,32 +148,108 @@ pub fn may(config: &Config, person: &Person, occurrence: &StoredOccurrence, acti
     let allowed = match action {
         Action::Submit => {
             holds(unit, Role::Manager)
+                // The unit's registrar records its paper submissions.
+                || holds(unit, Role::Registrar)
                 || responsible.is_some_and(|role| holds(unit, role))
                 // The strategist is a central role (see the planner).
                 || responsible == Some(Role::Strategist) && klk(Role::Strategist)
         }
         Action::Acknowledge => holds(unit, Role::Manager) || klk(Role::Strategist),
-        // KLK grants the units' requests to waive; the registrar records paper decisions.
-        Action::Waive => klk(Role::Strategist) || directory.units.iter().any(|u| holds(u.id.as_str(), Role::Registrar)),
+        Action::Waive => holds(unit, Role::Registrar) || klk(Role::Strategist),
     };
     if allowed {
-        Ok(())
-    } else {
-        Err(match action {
-            Action::Submit => format!("{} is not responsible for this in {unit}", person.name),
-            Action::Acknowledge => format!("{} is neither the manager of {unit} nor KLK's strategist", person.name),
-            Action::Waive => format!(
-                "only KLK's strategist or a registrar may waive; {} is neither",
-                person.name
-            ),
-        })
+        return Ok(());
     }
+    let (name, name_en) = directory.unit_named(unit).map_or_else(
+        || (unit.to_owned(), unit.to_owned()),
+        |u| (u.name.clone(), u.name_en.clone()),
+    );
+    Err(match action {
+        Action::Submit => NotAllowed::Submit {
+            unit: name,
+            unit_en: name_en,
+        },
+        Action::Acknowledge => NotAllowed::Acknowledge {
+            unit: name,
+            unit_en: name_en,
+        },
+        Action::Waive => NotAllowed::Waive {
+            unit: name,
+            unit_en: name_en,
+        },
+    })
+}
+
+/// Whether `person` holds `role` in `unit`, or deputises for its holder.
+fn holds_role(unit: &Unit, person: &Person, role: Role) -> bool {
+    unit.roles
+        .get(&role)
+        .is_some_and(|a| a.person == person.id || a.deputy.as_ref() == Some(&person.id))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, shipped_with};
+    use crate::domain::config::fixtures::{SHIPPED_CALENDAR, follow_up, shipped_with};
+    use crate::domain::occurrence::OccurrenceState;
+
+    #[test]
+    fn one_rule_decides_who_may_submit_acknowledge_and_waive_each_units_items() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let tekniska = follow_up(OccurrenceState::Open);
+        let klk = StoredOccurrence {
+            unit: "klk".into(),
+            obligation: "eu-kontaktperson".into(),
+            ..follow_up(OccurrenceState::Open)
+        };
+        let allowed = |person: &str, occurrence: &StoredOccurrence, action| may(&config, person, occurrence, action);
+        assert_eq!(
+            allowed("linnea.dahl", &tekniska, Action::Submit),
+            Ok(()),
+            "the contact person"
+        );
+        assert_eq!(allowed("magnus.berg", &tekniska, Action::Submit), Ok(()), "the manager");
+        assert_eq!(allowed("magnus.berg", &tekniska, Action::Acknowledge), Ok(()));
+        assert_eq!(
+            allowed("sara.nilsson", &tekniska, Action::Acknowledge),
+            Ok(()),
+            "the strategist's deputy"
+        );
+        assert_eq!(
+            allowed("johan.lindqvist", &tekniska, Action::Waive),
+            Ok(()),
+            "KLK's strategist"
+        );
+        assert_eq!(
+            allowed("eva.persson", &klk, Action::Submit),
+            Ok(()),
+            "KLK's registrar, for KLK"
+        );
+        assert_eq!(allowed("eva.persson", &klk, Action::Waive), Ok(()));
+        assert!(matches!(
+            allowed("eva.persson", &tekniska, Action::Submit),
+            Err(NotAllowed::Submit { .. })
+        ));
+        assert!(matches!(
+            allowed("eva.persson", &tekniska, Action::Waive),
+            Err(NotAllowed::Waive { .. })
+        ));
+        assert!(matches!(
+            allowed("linnea.dahl", &tekniska, Action::Acknowledge),
+            Err(NotAllowed::Acknowledge { .. })
+        ));
+        assert_eq!(allowed("nobody", &tekniska, Action::Submit), Err(NotAllowed::Unknown));
+
+        let why = allowed("eva.persson", &tekniska, Action::Waive).unwrap_err();
+        assert_eq!(
+            why.text(Language::Sv),
+            "bara registratorn för Tekniska förvaltningen eller kommunledningskontorets strateg kan stryka ärendet"
+        );
+        assert_eq!(
+            why.text(Language::En),
+            "only the registrar of Technical Services Department or the central office's strategist can waive the item"
+        );
+    }
 
     #[test]
     fn klk_and_the_strategist_see_everything_a_manager_their_units_a_contact_person_theirs() {

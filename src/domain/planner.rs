@@ -194,8 +194,6 @@ fn tracks(
     let mut wanted = Vec::new();
     let paused = occurrence.paused_until.is_some_and(|until| now < until);
     match occurrence.state {
-        // The unit said when it will be done (or asked for a few days): nothing until then.
-        OccurrenceState::Open if paused => {}
         OccurrenceState::Open => {
             let mut reminders: Vec<(Step, Date)> = policy
                 .before
@@ -214,7 +212,11 @@ fn tracks(
                     .take_while(|(_, date)| *date <= today),
             );
             let responsible = Addressee::Role(obligation.responsible_role);
-            wanted.extend(latest(on_days(reminders), now).map(|(step, at)| (step, at, responsible)));
+            // The unit said when it will be done (or asked for a few days): no reminders until
+            // then. Escalations past the due date are never paused.
+            if !paused {
+                wanted.extend(latest(on_days(reminders), now).map(|(step, at)| (step, at, responsible)));
+            }
             let manager = (
                 Step::EscalateManager,
                 add_business_days(due, i32::from(policy.escalate_manager_after)),
@@ -430,6 +432,35 @@ mod tests {
                 at("2027-01-20T10:00")
             ),
             None
+        );
+    }
+
+    #[test]
+    fn a_pause_holds_the_reminders_but_never_the_escalations_past_the_due_date() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let paused = StoredOccurrence {
+            paused_until: Some(at("2027-05-01T08:00")),
+            ..follow_up(OccurrenceState::Open)
+        };
+        let steps = |now: &str| -> Vec<Step> {
+            plan(&config, std::slice::from_ref(&paused), at(now), &Routing::default())
+                .into_iter()
+                .map(|d| d.step)
+                .collect()
+        };
+        assert_eq!(
+            steps("2027-02-15T10:00"),
+            [],
+            "no reminder on the due date while paused"
+        );
+        let later = steps("2027-03-10T10:00");
+        assert!(later.contains(&Step::EscalateManager), "{later:?}");
+        assert!(later.contains(&Step::EscalateKlk), "{later:?}");
+        assert!(
+            !later
+                .iter()
+                .any(|s| matches!(s, Step::Before(_) | Step::Due | Step::Overdue(_))),
+            "{later:?}"
         );
     }
 

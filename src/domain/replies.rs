@@ -4,6 +4,7 @@
 
 use jiff::civil::Date;
 
+use super::access::NotAllowed;
 use super::calls::{Draft, Interest};
 use super::config::Language;
 use super::occurrence::{Action, OccurrenceState};
@@ -43,7 +44,8 @@ pub struct Reply {
 }
 
 /// The most days a snooze may last.
-const MAX_SNOOZE_DAYS: u16 = 90;
+/// How far ahead reminders may be paused, by days or by date.
+pub const MAX_PAUSE_DAYS: u16 = 90;
 
 /// Reads a reply: its first line of the sender's own text (quotes, "On … wrote:" blocks and
 /// signatures cut away), a `!arshjul` command prefix, and the words or reactions it starts with.
@@ -157,7 +159,7 @@ fn command(words: &[&str], body: &str, today: Date) -> Command {
 }
 
 fn snooze(days: u16) -> Command {
-    if (1..=MAX_SNOOZE_DAYS).contains(&days) {
+    if (1..=MAX_PAUSE_DAYS).contains(&days) {
         Command::Snooze { days }
     } else {
         Command::NotUnderstood
@@ -216,6 +218,12 @@ pub enum Answer {
     Already {
         item: String,
     },
+    /// The directory in force does not let the sender do this.
+    NotAllowed(NotAllowed),
+    /// A pause asked for further ahead than reminders may pause.
+    PauseTooLong {
+        max_days: u16,
+    },
     /// It does not count, and why.
     Refused {
         reason: String,
@@ -272,7 +280,7 @@ impl Answer {
         match self {
             Self::Recorded { .. } => "recorded",
             Self::Already { .. } => "already",
-            Self::Refused { .. } => "refused",
+            Self::Refused { .. } | Self::NotAllowed(_) | Self::PauseTooLong { .. } => "refused",
             Self::Paused { .. } => "paused",
             Self::Requested { .. } => "requested",
             Self::RefusedRequest { .. } => "waive_refused",
@@ -307,6 +315,14 @@ impl Answer {
             (Self::Recorded { action: Action::Waive, item }, false) => format!("Waived: {item}."),
             (Self::Already { item }, true) => format!("Det var redan noterat: {item}."),
             (Self::Already { item }, false) => format!("That was already recorded: {item}."),
+            (Self::NotAllowed(why), true) => format!("Svaret räknades inte: {}.", why.text(language)),
+            (Self::NotAllowed(why), false) => format!("Your reply did not count: {}.", why.text(language)),
+            (Self::PauseTooLong { max_days }, true) => {
+                format!("Svaret räknades inte: påminnelserna kan pausas högst {max_days} dagar framåt.")
+            }
+            (Self::PauseTooLong { max_days }, false) => {
+                format!("Your reply did not count: reminders can be paused at most {max_days} days ahead.")
+            }
             (Self::Refused { reason }, true) => format!("Svaret räknades inte: {reason}."),
             (Self::Refused { reason }, false) => format!("Your reply did not count: {reason}."),
             (Self::Paused { item, until }, true) => format!("Noterat: inga påminnelser om {item} före {until}."),

@@ -11,6 +11,8 @@ use axum::routing::get;
 
 use super::page::{Page, refused, say, unavailable};
 use crate::app::App;
+use crate::app::actions::Acted;
+use crate::domain::access::{NotAllowed, may};
 use crate::domain::config::{Config, Language};
 use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence, Transition};
@@ -51,6 +53,10 @@ async fn show(State(app): State<Arc<App>>, Path(token): Path<String>) -> Page {
     };
     let config = app.config();
     let details = details(&config, &occurrence, language);
+    // Asked again when the button is pressed: the directory may change in between.
+    if let Err(why) = may(&config, &claims.person, &occurrence, claims.action) {
+        return not_allowed(language, &why, details);
+    }
     match claims.action.transition(occurrence.state) {
         Transition::To(_) => Page {
             status: StatusCode::OK,
@@ -84,7 +90,7 @@ async fn record(State(app): State<Arc<App>>, Path(token): Path<String>) -> Page 
     let outcome = app.record_action(occurrence.id, claims.action, &actor).await;
     let config = app.config();
     match outcome {
-        Ok(Some(ActionOutcome::Recorded { to, .. })) => {
+        Ok(Some(Acted::Done(ActionOutcome::Recorded { to, .. }))) => {
             app.metrics.action(claims.action.as_str(), "recorded");
             tracing::info!(occurrence = occurrence.id, person = %claims.person, action = claims.action.as_str(), "action recorded from a link");
             let mut recorded = occurrence.clone();
@@ -103,13 +109,17 @@ async fn record(State(app): State<Arc<App>>, Path(token): Path<String>) -> Page 
                 form: None,
             }
         }
-        Ok(Some(ActionOutcome::AlreadyRecorded(_))) => {
+        Ok(Some(Acted::Done(ActionOutcome::AlreadyRecorded(_)))) => {
             app.metrics.action(claims.action.as_str(), "already");
             already(language, details(&config, &occurrence, language))
         }
-        Ok(Some(ActionOutcome::Refused(state))) => {
+        Ok(Some(Acted::Done(ActionOutcome::Refused(state)))) => {
             app.metrics.action(claims.action.as_str(), "refused");
             not_possible(language, state, details(&config, &occurrence, language))
+        }
+        Ok(Some(Acted::NotAllowed(why))) => {
+            app.metrics.action(claims.action.as_str(), "not_allowed");
+            not_allowed(language, &why, details(&config, &occurrence, language))
         }
         Ok(None) => gone(language),
         Err(error) => {
@@ -177,6 +187,28 @@ fn not_possible(language: Language, state: OccurrenceState, details: Vec<(&'stat
         language,
         title: say(language, "Kan inte registreras", "Cannot be recorded"),
         message,
+        details,
+        form: None,
+    }
+}
+
+/// The link reached its person, but the directory in force no longer lets them do this.
+fn not_allowed(language: Language, why: &NotAllowed, details: Vec<(&'static str, String)>) -> Page {
+    let why = why.text(language);
+    Page {
+        status: StatusCode::FORBIDDEN,
+        language,
+        title: say(language, "Du kan inte göra det här nu", "You cannot do this now"),
+        message: match language {
+            Language::Sv => format!(
+                "Länken skickades till dig, men enligt kommunens katalog i dag gäller att {why}. \
+                 Ansvaret kan ha flyttats till någon annan. Inget har ändrats."
+            ),
+            Language::En => format!(
+                "The link was sent to you, but under the municipality's directory today {why}. \
+                 The responsibility may have moved to someone else. Nothing was changed."
+            ),
+        },
         details,
         form: None,
     }

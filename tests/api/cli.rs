@@ -393,22 +393,34 @@ async fn the_registrar_records_actions_from_the_command_line_with_a_note() {
         .materialise(&settings.files.load().unwrap(), crate::helpers::test_now())
         .await
         .unwrap();
-    let occurrence = store.occurrences().await.unwrap().remove(0);
+    let occurrences = store.occurrences().await.unwrap();
+    // KLK's registrar records KLK's paper submissions; its manager acknowledges.
+    let occurrence = occurrences.iter().find(|o| o.unit == "klk").unwrap().clone();
     let file = settings_file(&dir, settings.database.url.expose());
     let id = occurrence.id.to_string();
-    let ack = |action: &str| {
+    let ack_as = |person: &str, action: &str| {
         arshjul(&[
             "--config",
             &file,
             "ack",
             &id,
             "--as",
-            "eva.persson",
+            person,
             "--action",
             action,
             "--note",
             "Dnr KS 2026/114",
         ])
+    };
+    let ack = |action: &str| {
+        ack_as(
+            if action == "acknowledge" {
+                "helena.akesson"
+            } else {
+                "eva.persson"
+            },
+            action,
+        )
     };
 
     assert_eq!(
@@ -431,7 +443,7 @@ async fn the_registrar_records_actions_from_the_command_line_with_a_note() {
     let last = audit.last().unwrap();
     assert_eq!(
         (last.actor.as_str(), last.action.as_str()),
-        ("eva.persson", "acknowledge")
+        ("helena.akesson", "acknowledge")
     );
     assert!(
         last.detail.contains("Dnr KS 2026/114") && last.detail.contains("\"channel\":\"cli\""),
@@ -448,7 +460,36 @@ async fn the_registrar_records_actions_from_the_command_line_with_a_note() {
         "--action",
         "waive",
     ]);
-    assert!(String::from_utf8_lossy(&not_registrar.stderr).contains("only a registrar may waive"));
+    assert!(
+        String::from_utf8_lossy(&not_registrar.stderr)
+            .contains("only the registrar of Municipal Executive Office or the central office's strategist can waive"),
+        "{}",
+        String::from_utf8_lossy(&not_registrar.stderr)
+    );
+    // Another unit's items are not hers to record.
+    let tekniska = occurrences
+        .iter()
+        .find(|o| o.unit == "tekniska")
+        .unwrap()
+        .id
+        .to_string();
+    let elsewhere = arshjul(&[
+        "--config",
+        &file,
+        "ack",
+        &tekniska,
+        "--as",
+        "eva.persson",
+        "--action",
+        "submit",
+    ]);
+    assert!(!elsewhere.status.success());
+    assert!(
+        String::from_utf8_lossy(&elsewhere.stderr)
+            .contains("not (or no longer) responsible for this item in Technical"),
+        "{}",
+        String::from_utf8_lossy(&elsewhere.stderr)
+    );
     let unknown = arshjul(&["--config", &file, "ack", &id, "--as", "nobody", "--action", "submit"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("--as: unknown person \"nobody\""));
 }

@@ -13,6 +13,8 @@ use axum::{Form, Router};
 
 use super::{Visitor, message, not_found, page, unavailable};
 use crate::app::App;
+use crate::app::actions::Acted;
+use crate::domain::access::may;
 use crate::domain::followup::{self, ActivityInput, FieldError, MAX_ACTIVITIES};
 use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence};
@@ -53,7 +55,20 @@ fn form(
     let notice = shown.notice;
     let config = app.config();
     let language = visitor.language;
-    let locked = followup::is_locked(occurrence.state);
+    // Those who may see the follow-up but not submit it get it read-only, and why.
+    let not_allowed = may(&config, &visitor.viewer.person, occurrence, Action::Submit)
+        .err()
+        .map(|why| match language {
+            crate::domain::config::Language::Sv => {
+                format!("Du kan läsa uppföljningen men inte ändra den: {}.", why.text(language))
+            }
+            crate::domain::config::Language::En => {
+                format!("You can read the follow-up but not change it: {}.", why.text(language))
+            }
+        });
+    let notice = notice.or(not_allowed.as_deref());
+    let acknowledged = followup::is_locked(occurrence.state);
+    let locked = acknowledged || not_allowed.is_some();
     if !locked {
         let room = MAX_ACTIVITIES.saturating_sub(rows.len());
         rows.extend(std::iter::repeat_n(
@@ -103,7 +118,7 @@ fn form(
             period => occurrence.period,
             due => long_date(&config, occurrence.due_at, language),
             submitted => occurrence.state == OccurrenceState::Submitted,
-            locked, rows, field_errors, form_errors, summary, notice,
+            acknowledged, locked, rows, field_errors, form_errors, summary, notice,
         },
     )
 }
@@ -135,15 +150,20 @@ async fn save(
         Ok(o) => o,
         Err(page) => return page,
     };
-    if followup::is_locked(occurrence.state) {
-        return form(
-            &app,
-            &visitor,
-            &occurrence,
-            StatusCode::CONFLICT,
-            Vec::new(),
-            Shown::default(),
-        );
+    let refusal = if followup::is_locked(occurrence.state) {
+        Some(StatusCode::CONFLICT)
+    } else {
+        may(&app.config(), &visitor.viewer.person, &occurrence, Action::Submit)
+            .err()
+            .map(|_| StatusCode::FORBIDDEN)
+    };
+    if let Some(status) = refusal {
+        // Nothing posted is kept: the form shows what was saved, read-only.
+        let saved = match app.store.followup(id).await {
+            Ok(saved) => saved.map(|f| f.rows).unwrap_or_default(),
+            Err(error) => return unavailable(&visitor, &error),
+        };
+        return form(&app, &visitor, &occurrence, status, saved, Shown::default());
     }
     let rows = followup::read_rows(posted.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let intent = posted
@@ -190,7 +210,9 @@ async fn save(
                 note: None,
             };
             match app.record_action(id, Action::Submit, &actor).await {
-                Ok(Some(outcome @ (ActionOutcome::Recorded { .. } | ActionOutcome::AlreadyRecorded(_)))) => {
+                Ok(Some(Acted::Done(
+                    outcome @ (ActionOutcome::Recorded { .. } | ActionOutcome::AlreadyRecorded(_)),
+                ))) => {
                     // A correction submitted again counts as `already`, as on the links.
                     let counted = if matches!(outcome, ActionOutcome::Recorded { .. }) {
                         "recorded"
@@ -217,7 +239,7 @@ async fn save(
                         ),
                     )
                 }
-                Ok(Some(ActionOutcome::Refused(_)) | None) => form(
+                Ok(Some(Acted::Done(ActionOutcome::Refused(_)) | Acted::NotAllowed(_)) | None) => form(
                     &app,
                     &visitor,
                     &occurrence,
