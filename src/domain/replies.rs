@@ -58,22 +58,59 @@ pub fn interpret(text: &str, today: Date) -> Reply {
         Some(rest) => (rest.trim(), true),
         None => (trimmed, false),
     };
-    let words: Vec<&str> = body
+    let mut words: Vec<&str> = body
         .split_whitespace()
         .map(|w| w.trim_matches(|c: char| matches!(c, '.' | ',' | '!' | ':' | ';' | '?')))
         .filter(|w| !w.is_empty())
         .collect();
+    // A command names its item right after its word or words: "!arshjul klar 42",
+    // "!arshjul kvittera #7", "!arshjul ej aktuellt 42: skäl".
+    let id_at = match words.get(..2) {
+        Some(["ej" | "inte", "aktuellt"] | ["not", "applicable"] | ["gäller", "inte"]) => 2,
+        _ => 1,
+    };
     let occurrence = if command_mode {
         words
-            .iter()
-            .skip(1)
-            .find_map(|w| w.trim_start_matches('#').parse::<i64>().ok())
+            .get(id_at)
+            .and_then(|w| w.trim_start_matches('#').parse::<i64>().ok())
     } else {
         None
     };
+    if occurrence.is_some() {
+        words.remove(id_at);
+    }
     let command = command(&words, body, today);
     Reply { command, occurrence }
 }
+
+/// How a quoted message (Outlook's "Från: … Skickat: … Till: … Ämne:" headers included) or a
+/// signature begins in Swedish and English mail clients.
+const QUOTE_AND_SIGNATURE_STARTS: &[&str] = &[
+    "-----original message",
+    "-----ursprungligt meddelande",
+    "från:",
+    "from:",
+    "skickat:",
+    "sent:",
+    "till:",
+    "to:",
+    "ämne:",
+    "subject:",
+    "skickat från",
+    "sent from",
+    "hämta outlook för",
+    "get outlook for",
+    "med vänlig hälsning",
+    "med vänliga hälsningar",
+    "vänliga hälsningar",
+    "vänlig hälsning",
+    "hälsningar",
+    "mvh",
+    "best regards",
+    "kind regards",
+    "regards",
+    "br,",
+];
 
 /// The sender's own lines, before anything quoted or signed.
 pub(crate) fn own_text(text: &str) -> Vec<String> {
@@ -83,14 +120,13 @@ pub(crate) fn own_text(text: &str) -> Vec<String> {
         let lowered = trimmed.to_lowercase();
         let quote_starts = trimmed.starts_with('>')
             || trimmed == "--"
-            || lowered.starts_with("-----original message")
-            || lowered.starts_with("-----ursprungligt meddelande")
-            || lowered.starts_with("från:")
-            || lowered.starts_with("from:")
-            || lowered.starts_with("skickat från")
-            || lowered.starts_with("sent from")
+            || trimmed.starts_with("___")
+            || QUOTE_AND_SIGNATURE_STARTS
+                .iter()
+                .any(|start| lowered.starts_with(start))
             || (lowered.starts_with("on ") && lowered.ends_with("wrote:"))
-            || (lowered.starts_with("den ") && lowered.ends_with("skrev:"));
+            || (lowered.starts_with("den ") && lowered.ends_with("skrev:"))
+            || (lowered.starts_with("den ") && lowered.contains(" skrev "));
         if quote_starts {
             break;
         }
@@ -100,6 +136,137 @@ pub(crate) fn own_text(text: &str) -> Vec<String> {
     }
     lines
 }
+
+/// Words that say yes to what was asked — but only when they are all the line says.
+const YES: &[&str] = &[
+    "klar",
+    "klart",
+    "klara",
+    "färdig",
+    "färdigt",
+    "fixat",
+    "fixad",
+    "gjort",
+    "done",
+    "finished",
+    "completed",
+    "ok",
+    "okej",
+    "okay",
+    "ja",
+    "japp",
+    "yes",
+    "yep",
+];
+/// Yes words that mean "it is done" even beside thanks; "ok" and "ja" beside thanks only
+/// acknowledge the reminder ("Ok, tack!").
+const DONE: &[&str] = &[
+    "klar",
+    "klart",
+    "klara",
+    "färdig",
+    "färdigt",
+    "fixat",
+    "fixad",
+    "gjort",
+    "done",
+    "finished",
+    "completed",
+];
+/// Thanks, which may follow a yes without changing it.
+const THANKS: &[&str] = &[
+    "tack", "tackar", "thanks", "thank", "you", "så", "mycket", "much", "tusen",
+];
+/// Words that say it was submitted, whatever else the line says (kept as a note).
+const SUBMITTED: &[&str] = &[
+    "inlämnad",
+    "inlämnat",
+    "inlämnade",
+    "insänd",
+    "insänt",
+    "skickad",
+    "skickat",
+    "skickade",
+    "submitted",
+    "submit",
+    "sent",
+];
+/// Words that say a submission is acknowledged.
+const ACKNOWLEDGED: &[&str] = &[
+    "kvitterad",
+    "kvitterat",
+    "kvittera",
+    "kvitterar",
+    "godkänd",
+    "godkänt",
+    "godkänner",
+    "acknowledged",
+    "acknowledge",
+    "approved",
+    "ack",
+];
+/// Words that defer, negate or hedge: a line with one of them never submits or acknowledges.
+const HEDGES: &[&str] = &[
+    "inte",
+    "ej",
+    "icke",
+    "nej",
+    "än",
+    "ännu",
+    "snart",
+    "nästan",
+    "strax",
+    "återkommer",
+    "återkomma",
+    "kommer",
+    "ska",
+    "skall",
+    "imorgon",
+    "senare",
+    "försöker",
+    "hoppas",
+    "kanske",
+    "borde",
+    "tror",
+    "nästa",
+    "efter",
+    "innan",
+    "före",
+    "not",
+    "no",
+    "yet",
+    "soon",
+    "almost",
+    "later",
+    "tomorrow",
+    "next",
+    "will",
+    "shall",
+    "going",
+    "try",
+    "trying",
+    "hope",
+    "hopefully",
+    "maybe",
+    "probably",
+    "should",
+    "think",
+    "get",
+    "after",
+    "before",
+    "pending",
+    "?",
+];
+/// What may follow a yes as its note: a diary number, a reference, a link.
+const REFERENCES: &[&str] = &[
+    "dnr",
+    "diarienummer",
+    "diarienr",
+    "ärende",
+    "ärendenummer",
+    "ref",
+    "reference",
+];
 
 fn command(words: &[&str], body: &str, today: Date) -> Command {
     let Some(first) = words.first() else {
@@ -111,51 +278,116 @@ fn command(words: &[&str], body: &str, today: Date) -> Command {
         Some(rest).filter(|r| !r.is_empty() && r.parse::<i64>().is_err())
     };
     let number = |at: usize| words.get(at).and_then(|w| w.parse::<u16>().ok());
-    match *first {
-        w if is_yes_reaction(w) => Command::Done { note: rest(1) },
-        "klar" | "klart" | "färdig" | "färdigt" | "done" | "ok" | "okej" | "okay" | "ja" | "yes" => {
-            match (words.get(1).copied(), words.get(2).and_then(|w| parse_date(w, today))) {
-                (Some("till" | "by" | "senast"), Some(date)) => Command::WillDoBy { date },
-                _ => Command::Done { note: rest(1) },
-            }
-        }
-        "inlämnad" | "inlämnat" | "inlämnade" | "submitted" | "submit" => Command::Submit { note: rest(1) },
-        "kvitterad" | "kvitterat" | "kvittera" | "kvitterar" | "godkänd" | "godkänt" | "godkänner" | "acknowledged"
-        | "acknowledge" | "approved" | "ack" => Command::Acknowledge { note: rest(1) },
-        "status" => Command::Status,
-        "snooze" => number(1).map_or(Command::NotUnderstood, snooze),
-        "påminn" | "remind" => {
-            // "påminn om 3 dagar", "remind me in 3 days"
+    let explicit = match *first {
+        "status" => Some(Command::Status),
+        "snooze" => Some(number(1).map_or(Command::NotUnderstood, snooze)),
+        // "påminn om 3 dagar", "remind me in 3 days"
+        "påminn" | "remind" => Some(
             words
                 .iter()
                 .skip(1)
                 .find_map(|w| w.parse::<u16>().ok())
-                .map_or(Command::NotUnderstood, snooze)
+                .map_or(Command::NotUnderstood, snooze),
+        ),
+        "senast" | "by" => Some(date_at(words, 1, today)),
+        "will" if words.get(1) == Some(&"do") && words.get(2) == Some(&"by") => Some(date_at(words, 3, today)),
+        w if YES.contains(&w) && matches!(words.get(1).copied(), Some("till" | "by" | "senast")) => {
+            Some(date_at(words, 2, today))
         }
-        "senast" | "by" => words
-            .get(1)
-            .and_then(|w| parse_date(w, today))
-            .map_or(Command::NotUnderstood, |date| Command::WillDoBy { date }),
-        "will" if words.get(1) == Some(&"do") && words.get(2) == Some(&"by") => words
-            .get(3)
-            .and_then(|w| parse_date(w, today))
-            .map_or(Command::NotUnderstood, |date| Command::WillDoBy { date }),
         "ej" | "inte" | "not" | "gäller" | "n/a" => {
             let phrase = words.join(" ");
             ["ej aktuellt", "inte aktuellt", "not applicable", "gäller inte", "n/a"]
                 .iter()
                 .find_map(|p| phrase.strip_prefix(p))
-                .map_or(Command::NotUnderstood, |after| {
+                .map(|after| {
                     let reason = body.split_once(':').map_or(after, |(_, r)| r);
                     Command::NotApplicable {
                         reason: reason.trim().to_owned(),
                     }
                 })
         }
-        "stryk" | "waive" | "bevilja" | "beviljad" | "grant" | "granted" => Command::Waive { reason: rest(1) },
-        "avslå" | "avslås" | "avslagen" | "refuse" | "refused" | "deny" => Command::Refuse { reason: rest(1) },
-        _ => Command::NotUnderstood,
+        "stryk" | "waive" | "bevilja" | "beviljad" | "grant" | "granted" => Some(Command::Waive { reason: rest(1) }),
+        "avslå" | "avslås" | "avslagen" | "refuse" | "refused" | "deny" => Some(Command::Refuse { reason: rest(1) }),
+        _ => None,
+    };
+    if let Some(command) = explicit {
+        return command;
     }
+    // "klar på fredag", "inte klart än", "I'll get back to you": never a yes; a day named
+    // in it is when to remind again, otherwise the sender is asked what they mean.
+    if body.contains('?') || words.iter().any(|w| HEDGES.contains(w) || weekday(w).is_some()) {
+        return words
+            .iter()
+            .find_map(|w| day_named(w, today))
+            .map_or(Command::NotUnderstood, |date| Command::WillDoBy { date });
+    }
+    // "inlämnad dnr 2027/12", "har skickat in den", "submitted https://…"
+    let submitted_at = match *first {
+        "har" | "have" | "i've" | "we've" | "nu" => 1,
+        _ => 0,
+    };
+    if words
+        .get(submitted_at)
+        .is_some_and(|w| SUBMITTED.contains(w) || *w == "lämnat")
+    {
+        return Command::Submit {
+            note: rest(submitted_at + 1).filter(|note| !matches!(note.as_str(), "in" | "in den" | "in det")),
+        };
+    }
+    if ACKNOWLEDGED.contains(first) {
+        return Command::Acknowledge { note: rest(1) };
+    }
+    let yes = words
+        .iter()
+        .take_while(|w| YES.contains(*w) || is_yes_reaction(w))
+        .count();
+    let firm = words[..yes].iter().any(|w| DONE.contains(w) || is_check_mark(w));
+    let after = &words[yes..];
+    match after.first() {
+        _ if yes == 0 => Command::NotUnderstood,
+        None => Command::Done { note: None },
+        Some(_) if after.iter().all(|w| THANKS.contains(w)) && firm => Command::Done { note: None },
+        Some(w) if REFERENCES.contains(w) || w.starts_with("http") || w.chars().any(|c| c.is_ascii_digit()) => {
+            Command::Done { note: rest(yes) }
+        }
+        Some(_) => Command::NotUnderstood,
+    }
+}
+
+/// The pause date at `words[at]`, or not understood.
+fn date_at(words: &[&str], at: usize, today: Date) -> Command {
+    words
+        .get(at)
+        .and_then(|w| day_named(w, today))
+        .map_or(Command::NotUnderstood, |date| Command::WillDoBy { date })
+}
+
+/// A day as people name it: `2027-03-01`, `1/3`, "imorgon"/"tomorrow", or a weekday (the next
+/// one after `today`).
+fn day_named(word: &str, today: Date) -> Option<Date> {
+    if matches!(word, "imorgon" | "tomorrow") {
+        return today.tomorrow().ok();
+    }
+    if let Some(weekday) = weekday(word) {
+        return today.nth_weekday(1, weekday).ok();
+    }
+    parse_date(word, today)
+}
+
+/// The weekday a Swedish or English name (or "fredag"'s definite form) says.
+fn weekday(word: &str) -> Option<jiff::civil::Weekday> {
+    use jiff::civil::Weekday;
+    let word = word.strip_suffix("en").filter(|w| w.ends_with("dag")).unwrap_or(word);
+    Some(match word {
+        "måndag" | "monday" => Weekday::Monday,
+        "tisdag" | "tuesday" => Weekday::Tuesday,
+        "onsdag" | "wednesday" => Weekday::Wednesday,
+        "torsdag" | "thursday" => Weekday::Thursday,
+        "fredag" | "friday" => Weekday::Friday,
+        "lördag" | "saturday" => Weekday::Saturday,
+        "söndag" | "sunday" => Weekday::Sunday,
+        _ => return None,
+    })
 }
 
 fn snooze(days: u16) -> Command {
@@ -173,6 +405,11 @@ pub fn is_yes_reaction(text: &str) -> bool {
         .filter(|c| *c != '\u{FE0F}' && !('\u{1F3FB}'..='\u{1F3FF}').contains(c))
         .collect();
     matches!(plain.as_str(), "✅" | "✔" | "👍" | "☑" | "👌" | "+1" | ":+1:")
+}
+
+/// ✅, ✔️, ☑️: the yes reactions that say "done" rather than "ok".
+fn is_check_mark(text: &str) -> bool {
+    matches!(text.trim_end_matches('\u{FE0F}'), "✅" | "✔" | "☑")
 }
 
 /// `2027-03-01`, or `1/3` (day/month), the next such day from `today`.
@@ -502,6 +739,266 @@ mod tests {
 
     fn read(text: &str) -> Command {
         interpret(text, date(2027, 2, 10)).command
+    }
+
+    /// What a command means, in the corpus's words.
+    fn means(command: &Command) -> String {
+        let noted = |what: &str, note: &Option<String>| match note {
+            Some(note) => format!("{what}:{note}"),
+            None => what.to_owned(),
+        };
+        match command {
+            Command::Done { note } => noted("done", note),
+            Command::Submit { note } => noted("submit", note),
+            Command::Acknowledge { note } => noted("ack", note),
+            Command::WillDoBy { date } => format!("pause:{date}"),
+            Command::Snooze { days } => format!("snooze:{days}"),
+            Command::NotApplicable { .. } => "n/a".to_owned(),
+            Command::Waive { .. } => "waive".to_owned(),
+            Command::Refuse { .. } => "refuse".to_owned(),
+            Command::Status => "status".to_owned(),
+            Command::NotUnderstood => "ask".to_owned(),
+        }
+    }
+
+    /// How busy people really answer a reminder (on Wednesday 10 February 2027), and what it
+    /// must mean: a yes only when it is all the first line says; anything that defers,
+    /// negates or hedges never submits — a day in it pauses, otherwise arshjul asks.
+    const CORPUS: &[(&str, &str)] = &[
+        ("Klart!", "done"),
+        ("klart", "done"),
+        ("Klar", "done"),
+        ("klar.", "done"),
+        ("KLART", "done"),
+        ("Klart ✅", "done"),
+        ("✅", "done"),
+        ("✅ Klart", "done"),
+        ("✔️", "done"),
+        ("👍", "done"),
+        ("👍🏽", "done"),
+        ("+1", "done"),
+        ("Ok", "done"),
+        ("OK!", "done"),
+        ("ok.", "done"),
+        ("Okej", "done"),
+        ("Ja", "done"),
+        ("Ja!", "done"),
+        ("Yes", "done"),
+        ("Done", "done"),
+        ("Done!", "done"),
+        ("done ✅", "done"),
+        ("Färdigt!", "done"),
+        ("Fixat!", "done"),
+        ("Gjort", "done"),
+        ("Finished", "done"),
+        ("Completed.", "done"),
+        ("Ok, klart!", "done"),
+        ("Ja, klart", "done"),
+        ("Klart, tack!", "done"),
+        ("Klart tack", "done"),
+        ("Klart, tack så mycket!", "done"),
+        ("Done, thanks!", "done"),
+        ("Done, thank you", "done"),
+        ("✅ tack!", "done"),
+        (
+            "Klart\n\nMed vänlig hälsning\nLinnea Dahl\nTekniska förvaltningen",
+            "done",
+        ),
+        ("Klart!\n\nSkickat från min iPhone", "done"),
+        ("Klart\n\nHämta Outlook för iOS", "done"),
+        ("Done\n\nGet Outlook for Android", "done"),
+        (
+            "Klar\n\nFrån: arshjul <arshjul@example.org>\nSkickat: den 9 februari 2027 08:00\nTill: Linnea Dahl\nÄmne: Påminnelse: Uppföljning",
+            "done",
+        ),
+        (
+            "Done\n\nFrom: arshjul <arshjul@example.org>\nSent: Tuesday, February 9, 2027 8:00 AM\nTo: Magnus Berg\nSubject: Reminder",
+            "done",
+        ),
+        (
+            "ok\n\nDen 9 feb. 2027 kl. 08:00 skrev arshjul <arshjul@example.org>:\n> Markera som inlämnad",
+            "done",
+        ),
+        (
+            "ok\n\nOn Tue, 9 Feb 2027 at 08:00, arshjul <arshjul@example.org> wrote:\n> Mark as submitted",
+            "done",
+        ),
+        ("Klart\n-- \nMagnus Berg\nFörvaltningschef", "done"),
+        ("Klart\n\nMvh Magnus", "done"),
+        ("Done\n\nBest regards,\nAnna", "done"),
+        ("Done\n\nKind regards\nAnna", "done"),
+        ("\n\nKlart\n", "done"),
+        ("   klart   ", "done"),
+        ("klar, dnr KS 2027/123", "done:dnr ks 2027/123"),
+        ("Klart, dnr TN 2027/45", "done:dnr tn 2027/45"),
+        (
+            "Klart https://docs.example.org/uppfoljning.pdf",
+            "done:https://docs.example.org/uppfoljning.pdf",
+        ),
+        ("Done, ref 2027-0045", "done:ref 2027-0045"),
+        ("Ok tack!", "ask"),
+        ("Ok, tack!", "ask"),
+        ("ok tack", "ask"),
+        ("Okej, tack för påminnelsen", "ask"),
+        ("Ok, tack för påminnelsen! Jag återkommer nästa vecka.", "ask"),
+        ("Tack för påminnelsen!", "ask"),
+        ("Tack!", "ask"),
+        ("Tack, vi återkommer", "ask"),
+        ("Thanks!", "ask"),
+        ("Thanks for the reminder", "ask"),
+        ("Ok thanks", "ask"),
+        ("OK, thank you", "ask"),
+        ("Ja tack", "ask"),
+        ("👍 tack", "ask"),
+        ("Jag återkommer", "ask"),
+        ("Vi återkommer om detta", "ask"),
+        ("Återkommer nästa vecka", "ask"),
+        ("Inte klar", "ask"),
+        ("Inte klart än", "ask"),
+        ("inte klart ännu", "ask"),
+        ("Ej klart än", "ask"),
+        ("Ej klar", "ask"),
+        ("Nej", "ask"),
+        ("Nej, inte än", "ask"),
+        ("Snart klar", "ask"),
+        ("Nästan klart", "ask"),
+        ("Klar snart", "ask"),
+        ("Blir klart senare", "ask"),
+        ("Kommer att bli klart", "ask"),
+        ("Ska fixa det", "ask"),
+        ("Jag försöker bli klar", "ask"),
+        ("Hoppas bli klar nästa vecka", "ask"),
+        ("Kanske klart", "ask"),
+        ("Tror det är klart?", "ask"),
+        ("Är det klart?", "ask"),
+        ("Klart?", "ask"),
+        ("Vad menas?", "ask"),
+        ("Vem ska göra det här?", "ask"),
+        ("Not yet", "ask"),
+        ("Not done", "ask"),
+        ("Not done yet", "ask"),
+        ("No", "ask"),
+        ("I'll get back to you", "ask"),
+        ("Will get back to you next week", "ask"),
+        ("Almost done", "ask"),
+        ("Done soon", "ask"),
+        ("Done later today", "ask"),
+        ("Hopefully done next week", "ask"),
+        ("Probably done", "ask"),
+        ("Is it done?", "ask"),
+        ("I think it is done", "ask"),
+        ("Working on it", "ask"),
+        ("Jobbar på det", "ask"),
+        ("Hej!", "ask"),
+        ("Hej, jag är på semester", "ask"),
+        ("Jag är föräldraledig", "ask"),
+        ("Detta gäller inte mig längre", "ask"),
+        ("Fel person", "ask"),
+        ("Kontakta Magnus istället", "ask"),
+        ("Please contact Anna instead", "ask"),
+        ("Mvh Linnea", "ask"),
+        ("Skickat från min iPhone", "ask"),
+        ("", "ask"),
+        ("> klar\n> ok", "ask"),
+        ("On Mon, 1 Feb 2027 arshjul wrote:\n> ok", "ask"),
+        ("Klar på fredag", "pause:2027-02-12"),
+        ("Klart på fredag", "pause:2027-02-12"),
+        ("Blir klart på måndag", "pause:2027-02-15"),
+        ("Klar imorgon", "pause:2027-02-11"),
+        ("Inte klart än, klart 1/3", "pause:2027-03-01"),
+        ("Inte klart, blir klart 2027-03-01", "pause:2027-03-01"),
+        ("Vi återkommer 15/3", "pause:2027-03-15"),
+        ("Done by Friday", "pause:2027-02-12"),
+        ("Not yet, will be done on Monday", "pause:2027-02-15"),
+        ("Will finish it tomorrow", "pause:2027-02-11"),
+        ("I'll get back to you on 3/3", "pause:2027-03-03"),
+        ("klar till 2027-03-01", "pause:2027-03-01"),
+        ("Klart till 1/3", "pause:2027-03-01"),
+        ("ok till 1/3", "pause:2027-03-01"),
+        ("senast 5/3", "pause:2027-03-05"),
+        ("Senast 2027-03-05", "pause:2027-03-05"),
+        ("will do by 1/3", "pause:2027-03-01"),
+        ("Will do by 2027-03-10", "pause:2027-03-10"),
+        ("by 20/2", "pause:2027-02-20"),
+        ("senast 5/1", "pause:2028-01-05"),
+        ("påminn om 3 dagar", "snooze:3"),
+        ("Påminn mig om 5 dagar", "snooze:5"),
+        ("remind me in 3 days", "snooze:3"),
+        ("Remind me in 10 days please", "snooze:10"),
+        ("snooze 3", "snooze:3"),
+        ("snooze 400", "ask"),
+        ("påminn om 200 dagar", "ask"),
+        ("Inlämnad", "submit"),
+        ("inlämnat", "submit"),
+        ("Inlämnad dnr KS 2027/12", "submit:dnr ks 2027/12"),
+        ("Skickat!", "submit"),
+        ("Skickad", "submit"),
+        ("Skickat till registrator", "submit:till registrator"),
+        ("Har skickat in den", "submit"),
+        ("Har lämnat in den", "submit"),
+        ("Nu skickat", "submit"),
+        ("Submitted", "submit"),
+        (
+            "Submitted https://docs.example.org/x",
+            "submit:https://docs.example.org/x",
+        ),
+        ("Sent", "submit"),
+        ("I've submitted it", "submit:it"),
+        ("Have sent it", "submit:it"),
+        ("Inte inlämnad", "ask"),
+        ("Inte skickat än", "ask"),
+        ("Ska skicka in imorgon", "pause:2027-02-11"),
+        ("Skickar snart", "ask"),
+        ("Not submitted yet", "ask"),
+        ("Will submit on Friday", "pause:2027-02-12"),
+        ("Kvitterad", "ack"),
+        ("kvitterat", "ack"),
+        ("Godkänd", "ack"),
+        ("Godkänt, bra jobbat", "ack:bra jobbat"),
+        ("Acknowledged", "ack"),
+        ("Approved", "ack"),
+        ("Inte godkänd", "ask"),
+        ("Not approved yet", "ask"),
+        ("Godkänner inte", "ask"),
+        ("Ej aktuellt: vi har inga EU-projekt", "n/a"),
+        ("Inte aktuellt för oss", "n/a"),
+        ("Gäller inte oss", "n/a"),
+        ("not applicable: no EU projects this year", "n/a"),
+        ("Not applicable to us", "n/a"),
+        ("N/A", "n/a"),
+        ("Stryk", "waive"),
+        ("Bevilja", "waive"),
+        ("Beviljad", "waive"),
+        ("Grant", "waive"),
+        ("Waive", "waive"),
+        ("Avslå", "refuse"),
+        ("Avslå: de har EU-projekt", "refuse"),
+        ("Refuse", "refuse"),
+        ("status", "status"),
+        ("Status", "status"),
+        ("!arshjul status", "status"),
+        ("!arshjul klar 42", "done"),
+        ("!arshjul kvittera 42", "ack"),
+        ("!arshjul inlämnad 42 dnr KS 2027/1", "submit:dnr ks 2027/1"),
+        ("!arshjul påminn om 3 dagar", "snooze:3"),
+        ("!arshjul ej aktuellt 42: inga EU-projekt", "n/a"),
+    ];
+
+    #[test]
+    fn the_reply_corpus_means_what_people_mean() {
+        assert!(CORPUS.len() >= 150, "{} replies", CORPUS.len());
+        let wrong: Vec<String> = CORPUS
+            .iter()
+            .filter(|(text, expected)| means(&read(text)) != *expected)
+            .map(|(text, expected)| format!("{text:?}: expected {expected}, read {}", means(&read(text))))
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} of {} read wrong:\n{}",
+            wrong.len(),
+            CORPUS.len(),
+            wrong.join("\n")
+        );
     }
 
     #[test]

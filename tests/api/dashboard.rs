@@ -230,7 +230,7 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     })
     .await;
     let request = request.expect("Magnus is asked to acknowledge");
-    let raw = reply(&request.message, "magnus.berg@example.org", "Ok, tack!", "");
+    let raw = reply(&request.message, "magnus.berg@example.org", "Kvitterat, tack!", "");
     let output = arshjul(&settings, &dir, &["mailgate"], &raw);
     assert!(
         String::from_utf8_lossy(&output.stdout).starts_with("recorded: "),

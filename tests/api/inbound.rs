@@ -178,7 +178,7 @@ async fn klar_on_matrix_then_ok_by_email_closes_the_occurrence_and_status_shows_
     let raw = reply(
         &request,
         "magnus.berg@example.org",
-        "Ok, tack!\r\n\r\nDen 26 jan 2027 skrev arshjul:\r\n> Granska och kvittera",
+        "Kvitterat, tack!\r\n\r\nDen 26 jan 2027 skrev arshjul:\r\n> Granska och kvittera",
         "",
     );
     let output = arshjul(&settings, &dir, &["mailgate"], &raw);
