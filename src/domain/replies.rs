@@ -137,29 +137,10 @@ pub(crate) fn own_text(text: &str) -> Vec<String> {
     lines
 }
 
-/// Words that say yes to what was asked — but only when they are all the line says.
-const YES: &[&str] = &[
-    "klar",
-    "klart",
-    "klara",
-    "färdig",
-    "färdigt",
-    "fixat",
-    "fixad",
-    "gjort",
-    "done",
-    "finished",
-    "completed",
-    "ok",
-    "okej",
-    "okay",
-    "ja",
-    "japp",
-    "yes",
-    "yep",
-];
-/// Yes words that mean "it is done" even beside thanks; "ok" and "ja" beside thanks only
-/// acknowledge the reminder ("Ok, tack!").
+/// Words that say "ok" or "yes": a yes to what was asked when they are all the line says, but
+/// beside thanks ("Ok, tack!") they only acknowledge the reminder.
+const OK: &[&str] = &["ok", "okej", "okay", "ja", "japp", "yes", "yep"];
+/// Words that say "it is done", also beside thanks ("Klart, tack!").
 const DONE: &[&str] = &[
     "klar",
     "klart",
@@ -291,7 +272,7 @@ fn command(words: &[&str], body: &str, today: Date) -> Command {
         ),
         "senast" | "by" => Some(date_at(words, 1, today)),
         "will" if words.get(1) == Some(&"do") && words.get(2) == Some(&"by") => Some(date_at(words, 3, today)),
-        w if YES.contains(&w) && matches!(words.get(1).copied(), Some("till" | "by" | "senast")) => {
+        w if is_yes(w) && matches!(words.get(1).copied(), Some("till" | "by" | "senast")) => {
             Some(date_at(words, 2, today))
         }
         "ej" | "inte" | "not" | "gäller" | "n/a" => {
@@ -337,10 +318,7 @@ fn command(words: &[&str], body: &str, today: Date) -> Command {
     if ACKNOWLEDGED.contains(first) {
         return Command::Acknowledge { note: rest(1) };
     }
-    let yes = words
-        .iter()
-        .take_while(|w| YES.contains(*w) || is_yes_reaction(w))
-        .count();
+    let yes = words.iter().take_while(|w| is_yes(w)).count();
     let firm = words[..yes].iter().any(|w| DONE.contains(w) || is_check_mark(w));
     let after = &words[yes..];
     match after.first() {
@@ -352,6 +330,11 @@ fn command(words: &[&str], body: &str, today: Date) -> Command {
         }
         Some(_) => Command::NotUnderstood,
     }
+}
+
+/// Whether `word` says yes: done, ok, or a yes reaction.
+fn is_yes(word: &str) -> bool {
+    DONE.contains(&word) || OK.contains(&word) || is_yes_reaction(word)
 }
 
 /// The pause date at `words[at]`, or not understood.
