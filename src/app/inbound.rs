@@ -107,9 +107,7 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
         Some(person)
             if message.channel == "email" && delivery.as_ref().is_some_and(|d| d.recipient != person.id.as_str()) =>
         {
-            Answer::Refused {
-                reason: "the reply came from another address than the reminder went to".into(),
-            }
+            Answer::FromAnotherAddress
         }
         Some(person) if call_command.is_some() || call_id.is_some() => {
             let actor = Actor {
@@ -190,9 +188,7 @@ async fn call_command_answer(
             reason: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
         },
         Announcing::Refused(reason) => Answer::Refused { reason },
-        Announcing::NoCall => Answer::Refused {
-            reason: "there is no such call, or it is cancelled already".into(),
-        },
+        Announcing::NoCall => Answer::NoCall,
     })
 }
 
@@ -329,8 +325,8 @@ async fn act(
         .and_then(|date| start_of(date).ok())
         .map(|at| config.next_send_time(at))
     else {
-        return Ok(Answer::Refused {
-            reason: "the date is out of range".into(),
+        return Ok(Answer::PauseTooLong {
+            max_days: MAX_PAUSE_DAYS,
         });
     };
     if occurrence.state != OccurrenceState::Open || !store.pause(occurrence.id, until, &actor, now).await? {

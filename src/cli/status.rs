@@ -212,7 +212,7 @@ pub async fn outbox(settings: &Settings, args: OutboxArgs, clock: &dyn Clock) ->
 
 #[derive(Debug, clap::Args)]
 pub struct InboxArgs {
-    /// Only messages with this outcome: recorded, already, refused, not_understood,
+    /// Only messages with this outcome: recorded, already, refused, not_understood, unreadable,
     /// unknown_sender, paused, requested, status.
     #[arg(long)]
     pub outcome: Option<String>,

@@ -444,6 +444,10 @@ pub enum Answer {
     PauseTooLong {
         max_days: u16,
     },
+    /// An email reply from another address than the reminder went to.
+    FromAnotherAddress,
+    /// A command about a call that does not exist or is cancelled.
+    NoCall,
     /// It does not count, and why.
     Refused {
         reason: String,
@@ -500,7 +504,11 @@ impl Answer {
         match self {
             Self::Recorded { .. } => "recorded",
             Self::Already { .. } => "already",
-            Self::Refused { .. } | Self::NotAllowed(_) | Self::PauseTooLong { .. } => "refused",
+            Self::Refused { .. }
+            | Self::NotAllowed(_)
+            | Self::PauseTooLong { .. }
+            | Self::FromAnotherAddress
+            | Self::NoCall => "refused",
             Self::Paused { .. } => "paused",
             Self::Requested { .. } => "requested",
             Self::RefusedRequest { .. } => "waive_refused",
@@ -543,6 +551,14 @@ impl Answer {
             (Self::PauseTooLong { max_days }, false) => {
                 format!("Your reply did not count: reminders can be paused at most {max_days} days ahead.")
             }
+            (Self::FromAnotherAddress, true) => {
+                "Svaret räknades inte: det kom från en annan adress än påminnelsen gick till.".to_owned()
+            }
+            (Self::FromAnotherAddress, false) => {
+                "Your reply did not count: it came from another address than the reminder went to.".to_owned()
+            }
+            (Self::NoCall, true) => "Det finns ingen sådan utlysning, eller så är den redan inställd.".to_owned(),
+            (Self::NoCall, false) => "There is no such call, or it is cancelled already.".to_owned(),
             (Self::Refused { reason }, true) => format!("Svaret räknades inte: {reason}."),
             (Self::Refused { reason }, false) => format!("Your reply did not count: {reason}."),
             (Self::Paused { item, until }, true) => format!("Noterat: inga påminnelser om {item} före {until}."),
@@ -966,6 +982,28 @@ mod tests {
         ("!arshjul påminn om 3 dagar", "snooze:3"),
         ("!arshjul ej aktuellt 42: inga EU-projekt", "n/a"),
     ];
+
+    #[test]
+    fn refusals_are_wholly_in_the_readers_language() {
+        for answer in [
+            Answer::FromAnotherAddress,
+            Answer::NoCall,
+            Answer::PauseTooLong { max_days: 90 },
+            Answer::NotAllowed(NotAllowed::Unknown),
+            Answer::NotAllowed(NotAllowed::Waive {
+                unit: "Tekniska förvaltningen".into(),
+                unit_en: "Technical Services Department".into(),
+            }),
+        ] {
+            let (sv, en) = (answer.text(Language::Sv), answer.text(Language::En));
+            for english in [" the ", " not ", " is ", "reply"] {
+                assert!(!sv.contains(english), "{english:?} in {sv}");
+            }
+            for swedish in [" inte ", " är ", " det ", "Svar", "förvaltningen"] {
+                assert!(!en.contains(swedish), "{swedish:?} in {en}");
+            }
+        }
+    }
 
     #[test]
     fn the_reply_corpus_means_what_people_mean() {

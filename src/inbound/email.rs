@@ -30,10 +30,11 @@ pub enum Received {
 
 /// Takes in one raw message.
 pub async fn receive(app: &Arc<App>, raw: &[u8]) -> anyhow::Result<Received> {
+    let now = app.clock.now();
     let Some(message) = MessageParser::default().parse(raw) else {
+        keep_unreadable(app, raw, now).await?;
         return Ok(Received::Unreadable);
     };
-    let now = app.clock.now();
     let from = message
         .from()
         .and_then(|a| a.first())
@@ -157,6 +158,34 @@ fn text_list(value: &HeaderValue<'_>) -> Vec<String> {
 }
 
 /// RFC 3834 and the de-facto headers of vacation responders.
+/// How much of a message that cannot be read is kept in the inbox.
+const UNREADABLE_KEPT_BYTES: usize = 64 * 1024;
+
+/// Keeps what could not be read as mail in the inbox (its first 64 KiB, as text), so that
+/// nothing is dropped; the same bytes again are kept once.
+async fn keep_unreadable(app: &App, raw: &[u8], now: jiff::Timestamp) -> anyhow::Result<()> {
+    let reference = format!("unreadable:{}", crate::domain::tokens::sha256_hex(raw));
+    let text = String::from_utf8_lossy(&raw[..raw.len().min(UNREADABLE_KEPT_BYTES)]);
+    if let Some(id) = app.store.inbox_receive("email", &reference, "", &text, now).await? {
+        let detail = format!(
+            "not a mail message ({} bytes); kept as received{}",
+            raw.len(),
+            if raw.len() > UNREADABLE_KEPT_BYTES {
+                ", its first 64 KiB"
+            } else {
+                ""
+            }
+        );
+        let settled = crate::storage::Settled {
+            outcome: "unreadable",
+            detail: &detail,
+            ..Default::default()
+        };
+        app.store.inbox_settle(id, &settled).await?;
+    }
+    Ok(())
+}
+
 fn is_auto_reply(message: &Message<'_>) -> bool {
     let header = |name: &str| message.header_raw(name).map(|v| v.trim().to_ascii_lowercase());
     header("Auto-Submitted").is_some_and(|v| v != "no")

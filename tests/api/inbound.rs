@@ -422,6 +422,28 @@ async fn teams_commands_count_only_when_signed_fresh_and_from_the_directory() {
 }
 
 #[tokio::test]
+async fn mailgate_keeps_what_it_cannot_read_before_it_fails() {
+    let dir = TestDir::new();
+    let settings = test_settings(&dir).await;
+    let store = arshjul::storage::Store::connect(&settings.database).await.unwrap();
+    store.migrate().await.unwrap();
+
+    let output = arshjul(&settings, &dir, &["mailgate"], b"");
+    assert!(!output.status.success(), "an empty message is no mail");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a mail message"));
+    let again = arshjul(&settings, &dir, &["mailgate"], b"");
+    assert!(!again.status.success());
+
+    let kept = store.inbox(Some("unreadable"), 10).await.unwrap();
+    assert_eq!(kept.len(), 1, "kept once, however often it comes: {kept:?}");
+    assert!(
+        kept[0].detail.contains("not a mail message (0 bytes)"),
+        "{}",
+        kept[0].detail
+    );
+}
+
+#[tokio::test]
 async fn arbitrary_mail_never_panics_and_is_never_counted() {
     let dir = TestDir::new();
     let worker = Worker::build(test_settings(&dir).await).await;
