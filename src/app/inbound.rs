@@ -60,6 +60,12 @@ pub struct Inbound {
     pub in_reply_to: Option<String>,
     /// The text, or the reaction's key.
     pub text: String,
+    /// Where it was said when the channel has places (a Matrix room id): a reply counts only
+    /// in the place its message went to.
+    pub room: Option<String>,
+    /// Whether only the sender reads the answer (an email, a direct Matrix room): only then
+    /// is their status listed.
+    pub private: bool,
 }
 
 /// What became of a message, and what to answer.
@@ -89,8 +95,12 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
     };
     let config = app.config();
     let person = message.sender.person(&config);
+    // A reply is matched to the delivery it answers only where that delivery went.
     let delivery = match &message.in_reply_to {
-        Some(id) => store.delivery_by_provider_id(id).await?,
+        Some(id) => store
+            .delivery_by_provider_id(id)
+            .await?
+            .filter(|d| message.room.is_none() || d.destination.is_none() || d.destination == message.room),
         None => None,
     };
     let call_command = read_command(&message.text);
@@ -122,6 +132,8 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
                 (None, None) => Answer::NotUnderstood,
             }
         }
+        // Someone's open items are for them alone, not for a room or a channel.
+        Some(_) if reply.command == Command::Status && !message.private => Answer::StatusInPrivate,
         Some(person) => {
             let asked = delivery
                 .as_ref()

@@ -448,6 +448,8 @@ pub enum Answer {
     FromAnotherAddress,
     /// A command about a call that does not exist or is cancelled.
     NoCall,
+    /// `status` asked where others read the answer.
+    StatusInPrivate,
     /// It does not count, and why.
     Refused {
         reason: String,
@@ -508,7 +510,8 @@ impl Answer {
             | Self::NotAllowed(_)
             | Self::PauseTooLong { .. }
             | Self::FromAnotherAddress
-            | Self::NoCall => "refused",
+            | Self::NoCall
+            | Self::StatusInPrivate => "refused",
             Self::Paused { .. } => "paused",
             Self::Requested { .. } => "requested",
             Self::RefusedRequest { .. } => "waive_refused",
@@ -556,6 +559,12 @@ impl Answer {
             }
             (Self::FromAnotherAddress, false) => {
                 "Your reply did not count: it came from another address than the reminder went to.".to_owned()
+            }
+            (Self::StatusInPrivate, true) => {
+                "Dina öppna ärenden visas bara för dig: skriv \"status\" i ett direktmeddelande till mig eller svara på ett mejl från arshjul.".to_owned()
+            }
+            (Self::StatusInPrivate, false) => {
+                "Your open items are shown to you alone: write \"status\" in a direct message to me or reply to an email from arshjul.".to_owned()
             }
             (Self::NoCall, true) => "Det finns ingen sådan utlysning, eller så är den redan inställd.".to_owned(),
             (Self::NoCall, false) => "There is no such call, or it is cancelled already.".to_owned(),
@@ -988,6 +997,7 @@ mod tests {
         for answer in [
             Answer::FromAnotherAddress,
             Answer::NoCall,
+            Answer::StatusInPrivate,
             Answer::PauseTooLong { max_days: 90 },
             Answer::NotAllowed(NotAllowed::Unknown),
             Answer::NotAllowed(NotAllowed::Waive {

@@ -79,6 +79,9 @@ pub async fn receive(app: &Arc<App>, raw: &[u8]) -> anyhow::Result<Received> {
         sender: Sender::Email(from),
         in_reply_to,
         text,
+        room: None,
+        // The answer goes back to the sender's own address.
+        private: true,
     };
     Ok(Received::Reply(handle(app, &inbound).await?))
 }

@@ -57,7 +57,7 @@ pub async fn sync_once(app: &Arc<App>, bot: &MatrixNotifier, timeout_ms: u64) ->
         let rooms = batch["rooms"]["join"].as_object().cloned().unwrap_or_default();
         for (room, joined) in &rooms {
             for event in joined["timeline"]["events"].as_array().into_iter().flatten() {
-                let Some(message) = inbound(event, &me, direct.contains(room), app).await? else {
+                let Some(message) = inbound(event, &me, room, direct.contains(room), app).await? else {
                     continue;
                 };
                 if let Some(handled) = handle(app, &message).await? {
@@ -75,7 +75,13 @@ pub async fn sync_once(app: &Arc<App>, bot: &MatrixNotifier, timeout_ms: u64) ->
 
 /// The message `event` carries for arshjul, if it is addressed to it: a reaction to one of its
 /// messages, a reply to one, anything in a direct room, or an `!arshjul` command.
-async fn inbound(event: &Value, me: &str, in_direct_room: bool, app: &Arc<App>) -> anyhow::Result<Option<Inbound>> {
+async fn inbound(
+    event: &Value,
+    me: &str,
+    room: &str,
+    in_direct_room: bool,
+    app: &Arc<App>,
+) -> anyhow::Result<Option<Inbound>> {
     let (Some(sender), Some(id)) = (event["sender"].as_str(), event["event_id"].as_str()) else {
         return Ok(None);
     };
@@ -109,6 +115,8 @@ async fn inbound(event: &Value, me: &str, in_direct_room: bool, app: &Arc<App>) 
         sender: Sender::Matrix(sender.to_owned()),
         in_reply_to: in_reply_to.map(str::to_owned),
         text,
+        room: Some(room.to_owned()),
+        private: in_direct_room,
     }))
 }
 

@@ -70,6 +70,9 @@ pub fn read(
         in_reply_to: None,
         // Everything said to the bot is a command: "klar 42" names its item like "!arshjul klar 42".
         text: format!("!arshjul {}", plain_text(activity["text"].as_str().unwrap_or_default())),
+        room: None,
+        // The answer appears in the channel's thread, for everyone in it.
+        private: false,
     })
 }
 

@@ -122,6 +122,8 @@ async fn every_entry_point_asks_the_directory_in_force_when_someone_acts() {
         sender: Sender::Email("magnus.berg@example.org".into()),
         in_reply_to: None,
         text: format!("!arshjul kvittera {id}"),
+        room: None,
+        private: true,
     };
     let handled = handle(&app.shared, &command).await.unwrap().unwrap();
     assert!(

@@ -628,3 +628,106 @@ async fn a_unit_asks_to_waive_and_klk_refuses_then_grants() {
     );
     app.stop().await;
 }
+
+/// Occurrence `unit`/`obligation`'s delivery to `person` on Matrix, sent as event `event` in
+/// `room`, as the dispatcher records it.
+async fn sent_on_matrix(
+    app: &crate::helpers::TestApp,
+    unit: &str,
+    obligation: &str,
+    person: &str,
+    event: &str,
+    room: &str,
+) -> i64 {
+    use arshjul::domain::planner::Delivery;
+    use arshjul::domain::steps::{Reason, Step, Subject};
+    let now = crate::helpers::test_now();
+    app.shared.materialise().await.unwrap();
+    let occurrence = app
+        .shared
+        .store
+        .occurrences()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.unit == unit && o.obligation == obligation)
+        .unwrap()
+        .id;
+    let delivery = Delivery {
+        subject: Subject::Occurrence(occurrence),
+        step: Step::Due,
+        recipient: person.to_owned(),
+        route: "matrix".parse().unwrap(),
+        not_before: now,
+        reason: Reason::Holder,
+        idempotency_key: format!("test/{event}"),
+    };
+    let store = &app.shared.store;
+    store.enqueue(&[delivery], now).await.unwrap();
+    let claimed = store.claim(now, jiff::SignedDuration::from_secs(60), 10).await.unwrap();
+    let row = claimed
+        .iter()
+        .find(|r| r.idempotency_key == format!("test/{event}"))
+        .unwrap();
+    let sent = arshjul::storage::DeliveryOutcome::Sent {
+        provider_id: Some(event.to_owned()),
+        destination: Some(room.to_owned()),
+    };
+    store.record(&[(row.id, sent)], now).await.unwrap();
+    occurrence
+}
+
+#[tokio::test]
+async fn on_matrix_a_reply_counts_only_in_its_room_and_status_only_in_private() {
+    use arshjul::app::inbound::{Inbound, Sender, handle};
+    use arshjul::domain::replies::Answer;
+    let dir = TestDir::new();
+    let app = crate::helpers::TestApp::spawn(test_settings(&dir).await).await;
+    // Sara Nilsson deputises for KLK's strategist; her reminder went to her direct room.
+    let occurrence = sent_on_matrix(
+        &app,
+        "klk",
+        "handlingsplan",
+        "sara.nilsson",
+        "$reminder",
+        "!direct:example.org",
+    )
+    .await;
+    let said = |reference: &str, text: &str, room: &str, private: bool| Inbound {
+        channel: "matrix",
+        reference: reference.to_owned(),
+        sender: Sender::Matrix("@sara.nilsson:example.org".into()),
+        in_reply_to: Some("$reminder".into()),
+        text: text.to_owned(),
+        room: Some(room.to_owned()),
+        private,
+    };
+
+    // A reply to that event id posted in another room is no reply to the reminder.
+    let elsewhere = handle(&app.shared, &said("$1", "klar", "!public:example.org", false))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(elsewhere.answer, Answer::NoItem);
+    let status = handle(&app.shared, &said("$2", "status", "!public:example.org", false))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.answer, Answer::StatusInPrivate, "{}", status.text);
+    assert!(status.text.contains("direktmeddelande"), "{}", status.text);
+
+    let mine = handle(&app.shared, &said("$3", "status", "!direct:example.org", true))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&mine.answer, Answer::Status { lines } if lines.iter().any(|l| l.starts_with(&format!("#{occurrence} ")))),
+        "{mine:?}"
+    );
+    let done = handle(&app.shared, &said("$4", "klar", "!direct:example.org", true))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(done.answer, Answer::Recorded { .. }), "{:?}", done.answer);
+    app.stop().await;
+}
