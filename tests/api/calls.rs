@@ -855,6 +855,6 @@ async fn the_strategist_announces_from_the_teams_channel() {
     assert_eq!(calls[0].call.link, "https://ec.europa.eu/horizon/c9");
     let cancel = "<at>arshjul</at> ställ in 99";
     let (_, body) = crate::inbound::teams_post(&app, b"teams-token", "t2", "aad-johan", cancel, now).await;
-    assert!(body.contains("there is no such call"), "{body}");
+    assert!(body.contains("Det finns ingen sådan utlysning"), "{body}");
     app.stop().await;
 }
