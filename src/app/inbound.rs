@@ -1,7 +1,8 @@
 //! Inbound handling: whatever people send arshjul — a reply, a reaction, a command, in any
 //! channel — arrives here from the transports in `crate::inbound` as one [`Inbound`] message.
 //! One service takes it in once (the inbox), finds the sender in the directory and the item it
-//! is about, checks that the sender may act, acts, and says what to answer. Nothing is dropped: what does not count is kept in the inbox with why.
+//! is about, checks that the sender may act, acts, and says what to answer. Nothing is
+//! dropped: what does not count is kept in the inbox with why.
 
 use std::sync::Arc;
 

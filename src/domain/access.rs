@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use super::config::{Config, Language, Person, Role, Unit, UnitKind};
+use super::config::{Config, Language, Role, UnitKind};
 use super::occurrence::{Action, StoredOccurrence};
 
 /// What a signed-in person may see.
@@ -118,25 +118,25 @@ impl NotAllowed {
 
 /// Whether the person `person_id` may take `action` on `occurrence` under the directory in
 /// `config`, or why not: the holder of the responsible role (or their deputy), the unit's
-/// manager and its registrar (for paper submissions) submit, and so pause or ask to waive; the unit's manager (or deputy) and KLK's
-/// strategist acknowledge; the unit's registrar (or deputy) and KLK's strategist waive. Every
-/// entry point asks this at the moment of acting.
+/// manager and its registrar (for paper submissions) submit, and so pause or ask to waive; the
+/// unit's manager (or deputy) and KLK's strategist acknowledge; the unit's registrar (or
+/// deputy) and KLK's strategist waive. Every entry point asks this at the moment of acting.
 pub fn may(config: &Config, person_id: &str, occurrence: &StoredOccurrence, action: Action) -> Result<(), NotAllowed> {
     let directory = &config.directory;
-    let Some(person) = directory.person_named(person_id) else {
+    if directory.person_named(person_id).is_none() {
         return Err(NotAllowed::Unknown);
-    };
-    let holds = |unit_id: &str, role: Role| {
+    }
+    let unit_id = occurrence.unit.as_str();
+    let holds = |role: Role| {
         directory
             .unit_named(unit_id)
-            .is_some_and(|unit| holds_role(unit, person, role))
+            .is_some_and(|unit| unit.held_by(person_id, Some(role)))
     };
     let klk = |role: Role| {
         directory
             .units
             .iter()
-            .filter(|u| u.kind == UnitKind::Klk)
-            .any(|u| holds_role(u, person, role))
+            .any(|u| u.kind == UnitKind::Klk && u.held_by(person_id, Some(role)))
     };
     let responsible = config
         .calendar
@@ -144,47 +144,30 @@ pub fn may(config: &Config, person_id: &str, occurrence: &StoredOccurrence, acti
         .iter()
         .find(|o| o.id.as_str() == occurrence.obligation)
         .map(|o| o.responsible_role);
-    let unit = occurrence.unit.as_str();
     let allowed = match action {
         Action::Submit => {
-            holds(unit, Role::Manager)
+            holds(Role::Manager)
                 // The unit's registrar records its paper submissions.
-                || holds(unit, Role::Registrar)
-                || responsible.is_some_and(|role| holds(unit, role))
+                || holds(Role::Registrar)
+                || responsible.is_some_and(holds)
                 // The strategist is a central role (see the planner).
                 || responsible == Some(Role::Strategist) && klk(Role::Strategist)
         }
-        Action::Acknowledge => holds(unit, Role::Manager) || klk(Role::Strategist),
-        Action::Waive => holds(unit, Role::Registrar) || klk(Role::Strategist),
+        Action::Acknowledge => holds(Role::Manager) || klk(Role::Strategist),
+        Action::Waive => holds(Role::Registrar) || klk(Role::Strategist),
     };
     if allowed {
         return Ok(());
     }
-    let (name, name_en) = directory.unit_named(unit).map_or_else(
-        || (unit.to_owned(), unit.to_owned()),
+    let (unit, unit_en) = directory.unit_named(unit_id).map_or_else(
+        || (unit_id.to_owned(), unit_id.to_owned()),
         |u| (u.name.clone(), u.name_en.clone()),
     );
     Err(match action {
-        Action::Submit => NotAllowed::Submit {
-            unit: name,
-            unit_en: name_en,
-        },
-        Action::Acknowledge => NotAllowed::Acknowledge {
-            unit: name,
-            unit_en: name_en,
-        },
-        Action::Waive => NotAllowed::Waive {
-            unit: name,
-            unit_en: name_en,
-        },
+        Action::Submit => NotAllowed::Submit { unit, unit_en },
+        Action::Acknowledge => NotAllowed::Acknowledge { unit, unit_en },
+        Action::Waive => NotAllowed::Waive { unit, unit_en },
     })
-}
-
-/// Whether `person` holds `role` in `unit`, or deputises for its holder.
-fn holds_role(unit: &Unit, person: &Person, role: Role) -> bool {
-    unit.roles
-        .get(&role)
-        .is_some_and(|a| a.person == person.id || a.deputy.as_ref() == Some(&person.id))
 }
 
 #[cfg(test)]
