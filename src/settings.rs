@@ -162,6 +162,10 @@ pub struct EmailSettings {
     pub imap_processed_folder: String,
     /// Seconds between polls.
     pub imap_interval_seconds: u64,
+    /// The `authserv-id` of the municipality's own mail server: its `Authentication-Results`
+    /// header vouches for a sender (`dmarc=pass`, or an aligned `dkim=pass`). Empty: only
+    /// replies carrying a delivery's signed token count.
+    pub trusted_authserv_id: String,
 }
 
 /// How email leaves arshjul.

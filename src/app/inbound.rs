@@ -49,6 +49,18 @@ impl Sender {
     }
 }
 
+/// How sure arshjul is that a message comes from the person it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authenticity {
+    /// The channel vouches for the sender: Matrix and Teams authenticate their users, and the
+    /// municipality's mail server an email with a trusted `dmarc=pass`.
+    Vouched,
+    /// An email carrying the signed token of a delivery: it may answer that delivery.
+    Token,
+    /// An email with neither: nothing it says counts, and it is not answered.
+    None,
+}
+
 /// One message from a person.
 #[derive(Debug, Clone)]
 pub struct Inbound {
@@ -67,6 +79,7 @@ pub struct Inbound {
     /// Whether only the sender reads the answer (an email, a direct Matrix room): only then
     /// is their status listed.
     pub private: bool,
+    pub authenticity: Authenticity,
 }
 
 /// What became of a message, and what to answer.
@@ -75,6 +88,9 @@ pub struct Handled {
     pub answer: Answer,
     /// The answer in the sender's language (both languages for strangers).
     pub text: String,
+    /// Whether the sender may be answered: someone in the directory whose message was
+    /// authentic. Anyone else could be a forged address (no backscatter).
+    pub answerable: bool,
 }
 
 /// Takes `message` in and acts on it; `None` when it was taken in before (nothing is done
@@ -112,8 +128,12 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
         Some(id) => store.occurrence(id).await?,
         None => None,
     };
+    // A command naming an item or a call could be sent by anyone; a token answers its own delivery.
+    let names_something = call_command.is_some() || reply.occurrence.is_some();
     let answer = match person {
         None => Answer::UnknownSender,
+        Some(_) if message.authenticity == Authenticity::None => Answer::Unauthenticated,
+        Some(_) if names_something && message.authenticity != Authenticity::Vouched => Answer::NeedsVouching,
         // An email reply counts only from the address its reminder went to.
         Some(person)
             if message.channel == "email" && delivery.as_ref().is_some_and(|d| d.recipient != person.id.as_str()) =>
@@ -169,7 +189,12 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
         outcome = answer.outcome(),
         "inbound message"
     );
-    Ok(Some(Handled { answer, text }))
+    let answerable = person.is_some() && message.authenticity != Authenticity::None;
+    Ok(Some(Handled {
+        answer,
+        text,
+        answerable,
+    }))
 }
 
 /// Carries out a call command of the strategist's.

@@ -51,6 +51,9 @@ pub struct App {
     pub calls: CallDesk,
     /// The API's bearer tokens: SHA-256 (lowercase hex) → the person they act as.
     pub api_tokens: BTreeMap<String, String>,
+    /// The `authserv-id` whose `Authentication-Results` vouch for an email's sender (empty:
+    /// none does).
+    pub trusted_authserv_id: String,
     files: FilesSettings,
     /// The configuration in force; replaced whole on a successful reload.
     config: RwLock<Arc<Config>>,
@@ -77,6 +80,7 @@ impl App {
             teams_hook_key: settings.teams.outgoing_key()?,
             calls: CallDesk::new(&settings.calls)?,
             api_tokens: settings.api.token_table(&config.directory)?,
+            trusted_authserv_id: settings.email.trusted_authserv_id.trim().to_owned(),
             notifiers: Arc::new(notifiers),
             store,
             clock,

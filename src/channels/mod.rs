@@ -166,14 +166,26 @@ pub struct Outgoing {
     pub recipient: Recipient,
     /// Where it goes.
     pub address: Address,
-    /// Names the delivery in the reply address of an email (see `LinkSigner::reply_token`).
-    pub reply_token: Option<String>,
-    /// The channel's id of an earlier message this one follows up (a Matrix event), if any.
+    /// Name the delivery in an email's reply address, Message-ID and envelope sender.
+    pub tokens: Option<DeliveryTokens>,
+    /// The channel's id of an earlier message this one follows up (a Matrix event, a
+    /// Message-ID), if any.
     pub in_reply_to: Option<String>,
+    /// An answer to what a person sent (RFC 3834 `auto-replied`), not a message arshjul starts.
+    pub auto_reply: bool,
     pub rendered: Rendered,
     pub items: Vec<ItemSummary>,
     /// When the dispatcher composed it (from its clock); the webhook signs this time.
     pub composed_at: jiff::Timestamp,
+}
+
+/// The signed tokens of a delivery (see `LinkSigner::reply_token` and `bounce_token`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryTokens {
+    /// In the reply address (`arshjul+TOKEN@…`) and the Message-ID.
+    pub reply: String,
+    /// In the envelope sender, where bounces go.
+    pub bounce: String,
 }
 
 /// Something that can deliver a message.

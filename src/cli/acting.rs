@@ -90,13 +90,19 @@ pub async fn mailgate(settings: &Settings, clock: SystemClock) -> anyhow::Result
     match &received {
         crate::inbound::email::Received::Reply(Some(handled)) => {
             println!("{}: {}", handled.answer.outcome(), handled.text);
-            if let Err(error) = crate::inbound::email::answer(&app, &raw, &handled.text).await {
+            if let Err(error) = crate::inbound::email::answer(&app, &raw, handled).await {
                 eprintln!("the answer could not be sent: {error}");
             }
         }
         crate::inbound::email::Received::Reply(None) => println!("already taken in"),
         crate::inbound::email::Received::AutoReply => println!("auto_reply: kept, not counted"),
-        crate::inbound::email::Received::Bounce { deliveries } => println!("bounce: {}", deliveries.join(" ")),
+        crate::inbound::email::Received::Bounce { deliveries } if deliveries.is_empty() => {
+            println!("bounce_unverified: it names no delivery by a signed token; nothing was marked");
+        }
+        crate::inbound::email::Received::Bounce { deliveries } => {
+            let ids: Vec<String> = deliveries.iter().map(i64::to_string).collect();
+            println!("bounce: {}", ids.join(" "));
+        }
         crate::inbound::email::Received::Unreadable => {
             eprintln!("not a mail message");
             return Ok(ExitCode::FAILURE);

@@ -88,8 +88,9 @@ pub async fn test_channel(
                     rendered: crate::domain::messages::test_message(recipient.language, &label),
                     recipient,
                     address,
-                    reply_token: None,
+                    tokens: None,
                     in_reply_to: None,
+                    auto_reply: false,
                     items: Vec::new(),
                     composed_at: now,
                 };

@@ -240,6 +240,15 @@ pub fn test_message(language: Language, destination: &str) -> Rendered {
     short_message(language, &subject, &text)
 }
 
+/// The subject of every answer to what a person sent: fixed, so nothing they wrote is echoed
+/// from the municipality's address (the answer is threaded under their message instead).
+pub fn answer_subject(language: Language) -> &'static str {
+    match language {
+        Language::Sv => "Svar från arshjul",
+        Language::En => "Reply from arshjul",
+    }
+}
+
 /// A message of one paragraph, such as an answer to a reply.
 pub fn short_message(language: Language, subject: &str, text: &str) -> Rendered {
     Rendered {

@@ -498,6 +498,12 @@ pub enum Answer {
     NoItem,
     /// The sender is not in the directory.
     UnknownSender,
+    /// An email that carries no delivery's signed token and that the municipality's mail
+    /// server does not vouch for: `From:` alone proves nothing.
+    Unauthenticated,
+    /// A command that names an item or a call, in an email the municipality's mail server
+    /// does not vouch for: a reply's token answers its own reminder, nothing else.
+    NeedsVouching,
 }
 
 impl Answer {
@@ -511,7 +517,8 @@ impl Answer {
             | Self::PauseTooLong { .. }
             | Self::FromAnotherAddress
             | Self::NoCall
-            | Self::StatusInPrivate => "refused",
+            | Self::StatusInPrivate
+            | Self::NeedsVouching => "refused",
             Self::Paused { .. } => "paused",
             Self::Requested { .. } => "requested",
             Self::RefusedRequest { .. } => "waive_refused",
@@ -522,6 +529,7 @@ impl Answer {
             Self::Status { .. } => "status",
             Self::NotUnderstood | Self::NotAnAnswerToCall | Self::NoItem => "not_understood",
             Self::UnknownSender => "unknown_sender",
+            Self::Unauthenticated => "unauthenticated",
         }
     }
 
@@ -615,6 +623,10 @@ impl Answer {
             (Self::NotAnAnswerToCall, false) => "I did not understand the reply. Answer \"interested\", \"applying\" or \"not relevant\" – or react with 👍, ✅ or 👎.".to_owned(),
             (Self::NoItem, true) => "Svara på en påminnelse, eller skriv \"!arshjul klar ID\" (ID från \"!arshjul status\").".to_owned(),
             (Self::NoItem, false) => "Reply to a reminder, or write \"!arshjul done ID\" (the ID from \"!arshjul status\").".to_owned(),
+            (Self::Unauthenticated, true) => "Svaret räknades inte: det bär inte en påminnelses signerade svarsadress, och kommunens e-postserver har inte styrkt avsändaren.".to_owned(),
+            (Self::Unauthenticated, false) => "Your reply did not count: it carries no reminder's signed reply address, and the municipality's mail server did not vouch for the sender.".to_owned(),
+            (Self::NeedsVouching, true) => "Kommandot räknades inte: kommandon som nämner ett ärende eller en utlysning räknas bara i e-post som kommunens e-postserver har styrkt. Svara i stället på påminnelsen, eller använd länken i den.".to_owned(),
+            (Self::NeedsVouching, false) => "The command did not count: commands that name an item or a call count only in mail the municipality's mail server vouches for. Reply to the reminder instead, or use its link.".to_owned(),
             (Self::UnknownSender, _) => "Du finns inte i arshjuls katalog, så svaret räknades inte. / You are not in arshjul's directory, so your reply did not count.".to_owned(),
         }
     }

@@ -172,17 +172,33 @@ impl LinkSigner {
         format!("{signed}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
     }
 
-    /// A short token naming delivery `delivery_id` for its reply address (`ID-TAG`, the tag 64
-    /// bits of HMAC in hex), short enough for an email address's local part.
+    /// A short token naming delivery `delivery_id` for its reply address and its Message-ID
+    /// (`ID-TAG`, the tag 64 bits of HMAC in hex), short enough for an email address's local
+    /// part.
     pub fn reply_token(&self, delivery_id: i64) -> String {
-        format!("{delivery_id}-{}", self.reply_tag(delivery_id))
+        format!("{delivery_id}-{}", self.delivery_tag("reply", delivery_id))
     }
 
     /// The delivery a reply token names, if the token is genuine.
     pub fn verify_reply_token(&self, token: &str) -> Option<i64> {
+        self.verify_delivery_token("reply", token)
+    }
+
+    /// A short token naming delivery `delivery_id` for its envelope sender (VERP), where the
+    /// mail server returns what it cannot deliver: `bID-TAG`, with its own tag.
+    pub fn bounce_token(&self, delivery_id: i64) -> String {
+        format!("b{delivery_id}-{}", self.delivery_tag("bounce", delivery_id))
+    }
+
+    /// The delivery a bounce token names, if the token is genuine.
+    pub fn verify_bounce_token(&self, token: &str) -> Option<i64> {
+        self.verify_delivery_token("bounce", token.strip_prefix(['b', 'B'])?)
+    }
+
+    fn verify_delivery_token(&self, purpose: &str, token: &str) -> Option<i64> {
         let (id, tag) = token.split_once('-')?;
         let id: i64 = id.parse().ok()?;
-        let expected = self.reply_tag(id);
+        let expected = self.delivery_tag(purpose, id);
         // Compared in constant time: every byte is looked at whatever the first difference.
         let same = expected.len() == tag.len()
             && expected
@@ -193,9 +209,9 @@ impl LinkSigner {
         same.then_some(id)
     }
 
-    fn reply_tag(&self, delivery_id: i64) -> String {
-        let tag = hmac::sign(&self.key, format!("reply.{delivery_id}").as_bytes());
-        tag.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    fn delivery_tag(&self, purpose: &str, delivery_id: i64) -> String {
+        let tag = hmac::sign(&self.key, format!("{purpose}.{delivery_id}").as_bytes());
+        hex(&tag.as_ref()[..8])
     }
 
     /// The claims of `token` if it is genuine, unexpired and not revoked at `now`.
@@ -252,6 +268,14 @@ mod tests {
         for junk in ["", "-", "42", "x-y", "42-", "99999999999999999999-00"] {
             assert_eq!(signer.verify_reply_token(junk), None, "{junk}");
         }
+        let bounce = signer.bounce_token(42);
+        assert_eq!(signer.verify_bounce_token(&bounce), Some(42));
+        assert_eq!(signer.verify_reply_token(&bounce), None, "one purpose each");
+        assert_eq!(
+            signer.verify_bounce_token(&format!("b{token}")),
+            None,
+            "one purpose each"
+        );
     }
 
     fn claims() -> LinkClaims {

@@ -95,7 +95,7 @@ async fn poll_stream<T: AsyncRead + AsyncWrite + Unpin + Debug + Send>(
         if let Some(raw) = raw {
             let received = receive(app, &raw).await?;
             if let Received::Reply(Some(handled)) = &received
-                && let Err(error) = answer(app, &raw, &handled.text).await
+                && let Err(error) = answer(app, &raw, handled).await
             {
                 tracing::warn!(%error, "cannot answer a mail reply");
             }

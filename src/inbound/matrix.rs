@@ -117,6 +117,8 @@ async fn inbound(
         text,
         room: Some(room.to_owned()),
         private: in_direct_room,
+        // The homeserver authenticates its users.
+        authenticity: crate::app::inbound::Authenticity::Vouched,
     }))
 }
 

@@ -73,6 +73,7 @@ pub fn read(
         room: None,
         // The answer appears in the channel's thread, for everyone in it.
         private: false,
+        authenticity: crate::app::inbound::Authenticity::Vouched,
     })
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::app::App;
-use crate::channels::{ItemSummary, Outgoing, Recipient, SendError};
+use crate::channels::{DeliveryTokens, ItemSummary, Outgoing, Recipient, SendError};
 use crate::domain::calls::{Announcement, Interest, answers_so_far, channel_named};
 use crate::domain::config::{Config, Language, Person};
 use crate::domain::followup;
@@ -140,8 +140,12 @@ impl Batch {
         };
         Ok(Outgoing {
             message_key: message_key(rows),
-            reply_token: Some(app.links.signer.reply_token(rows[0].id)),
+            tokens: Some(DeliveryTokens {
+                reply: app.links.signer.reply_token(rows[0].id),
+                bounce: app.links.signer.bounce_token(rows[0].id),
+            }),
             in_reply_to,
+            auto_reply: false,
             recipient: reader,
             address,
             rendered,

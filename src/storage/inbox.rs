@@ -61,6 +61,19 @@ impl Store {
         .context("taking a message into the inbox")
     }
 
+    /// How many messages `sender` sent on `channel` since `since`.
+    pub async fn inbox_count_from(&self, channel: &str, sender: &str, since: Timestamp) -> anyhow::Result<usize> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE channel = $1 AND sender = $2 AND received_at >= $3")
+                .bind(channel)
+                .bind(storable(sender))
+                .bind(since.as_second())
+                .fetch_one(&self.pool)
+                .await
+                .context("counting recent inbox messages")?;
+        Ok(usize::try_from(count).unwrap_or(usize::MAX))
+    }
+
     /// Records what became of inbox message `id`.
     pub async fn inbox_settle(&self, id: i64, settled: &Settled<'_>) -> anyhow::Result<()> {
         sqlx::query(

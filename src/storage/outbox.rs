@@ -263,19 +263,24 @@ impl Store {
         row.as_ref().map(row_to_delivery).transpose()
     }
 
-    /// Marks the sent deliveries with these idempotency keys dead: their mail bounced.
-    pub async fn bounce(&self, keys: &[String], now: Timestamp) -> anyhow::Result<()> {
-        for key in keys {
-            sqlx::query(
-                "UPDATE outbox SET state = 'dead', last_error = 'bounced: the mail server returned the message', \
-                 updated_at = $1 WHERE idempotency_key = $2 AND state = 'sent'",
-            )
-            .bind(now.as_second())
-            .bind(key.as_str())
-            .execute(&self.pool)
-            .await
-            .context("marking a bounced delivery")?;
+    /// Marks the sent messages of deliveries `ids` dead: every delivery of each message (a
+    /// digest is one message), in one statement.
+    pub async fn bounce(&self, ids: &[i64], now: Timestamp) -> anyhow::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
         }
+        // Integers only, so listing them inline cannot inject anything.
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        sqlx::query(&format!(
+            "UPDATE outbox SET state = 'dead', last_error = 'bounced: the mail server returned the message', \
+             updated_at = $1 WHERE state = 'sent' AND provider_id IN \
+             (SELECT provider_id FROM outbox WHERE id IN ({}) AND provider_id IS NOT NULL)",
+            list.join(",")
+        ))
+        .bind(now.as_second())
+        .execute(&self.pool)
+        .await
+        .context("marking bounced deliveries")?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 //! action, against the directory in force at the moment of acting — also right after a reload
 //! that moved a role.
 
-use arshjul::app::inbound::{Inbound, Sender, handle};
+use arshjul::app::inbound::{Authenticity, Inbound, Sender, handle};
 use arshjul::domain::access::NotAllowed;
 use arshjul::domain::occurrence::{Action, Actor, OccurrenceState};
 use arshjul::domain::replies::Answer;
@@ -115,7 +115,8 @@ async fn every_entry_point_asks_the_directory_in_force_when_someone_acts() {
     }
     assert_eq!(state(&app, id).await, OccurrenceState::Submitted);
 
-    // A command by email: the same rule, the answer wholly in Swedish.
+    // A command by email that the mail server vouches for: the same rule, the answer wholly
+    // in Swedish.
     let command = Inbound {
         channel: "email",
         reference: "<moved-role@example.org>".into(),
@@ -124,6 +125,7 @@ async fn every_entry_point_asks_the_directory_in_force_when_someone_acts() {
         text: format!("!arshjul kvittera {id}"),
         room: None,
         private: true,
+        authenticity: Authenticity::Vouched,
     };
     let handled = handle(&app.shared, &command).await.unwrap().unwrap();
     assert!(

@@ -278,11 +278,7 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     // A bounced reminder shows as dead in the outbox, and Retry puts it back in line.
     let sent = app.shared.store.deliveries_of(occurrence).await.unwrap();
     let bounced = sent.iter().find(|d| d.recipient == "linnea.dahl").unwrap();
-    app.shared
-        .store
-        .bounce(std::slice::from_ref(&bounced.idempotency_key), clock_now(&clock))
-        .await
-        .unwrap();
+    app.shared.store.bounce(&[bounced.id], clock_now(&clock)).await.unwrap();
     browser.goto(&format!("{}/dashboard/outbox", app.address)).await;
     browser
         .click(&format!("tr[data-delivery=\"{}\"] button", bounced.id))

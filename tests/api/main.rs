@@ -1,6 +1,7 @@
 //! The one integration test binary. Database tests run against SQLite, or against PostgreSQL
 //! when `scripts/test` sets ARSHJUL_TEST_POSTGRES_URL; the script runs the suite both ways.
 
+mod authentic_mail;
 mod authorisation;
 mod browser;
 mod calls;

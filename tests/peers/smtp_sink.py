@@ -25,6 +25,8 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):
         message = mailbox.MaildirMessage(envelope.original_content)
         message["X-RcptTo"] = ", ".join(envelope.rcpt_tos)
+        # As a delivering mail server does: the envelope sender, where bounces go.
+        message["Return-Path"] = "<%s>" % envelope.mail_from
         self.maildir.add(message)
         return "250 Message accepted for delivery"
 

@@ -156,10 +156,9 @@ async fn mail_link(app: &App, person: &crate::domain::config::Person, next: &str
             .replace("\n\n", "</p><p>")
             .replace(&url, &format!("<a href=\"{url}\">{url}</a>"))
     );
-    let key = format!("sign-in/{}/{}", person.id, now.as_second());
     app.notifiers
         .email
-        .send_direct(&Recipient::from(person), subject, text, html, &key)
+        .send_direct(&Recipient::from(person), subject, text, html)
         .await
         .map_err(anyhow::Error::from)
 }
