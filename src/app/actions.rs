@@ -5,6 +5,7 @@
 use super::App;
 use crate::domain::access::{NotAllowed, may};
 use crate::domain::occurrence::{Action, ActionOutcome, Actor, OccurrenceState};
+use crate::domain::planner::notice;
 use crate::domain::steps::Step;
 
 /// What became of a person's attempt to act on an occurrence.
@@ -18,28 +19,30 @@ pub enum Acted {
 
 impl App {
     /// Records `action` on occurrence `id` as `actor` does, if the directory in force lets
-    /// them, and what follows from it at once: the next step is planned (the manager's
-    /// acknowledgement request), and an acknowledgement is told to the responsible person.
-    /// `None` when there is no such occurrence. Every entry point acts through this.
+    /// them, and what follows from it: an acknowledgement is told to the responsible person
+    /// in the same transaction, and the next step is planned (the manager's acknowledgement
+    /// request). `None` when there is no such occurrence. Every entry point acts through this.
     pub async fn record_action(&self, id: i64, action: Action, actor: &Actor<'_>) -> anyhow::Result<Option<Acted>> {
         let Some(occurrence) = self.store.occurrence(id).await? else {
             return Ok(None);
         };
-        if let Err(why) = may(&self.config(), actor.person, &occurrence, action) {
+        let config = self.config();
+        if let Err(why) = may(&config, actor.person, &occurrence, action) {
             return Ok(Some(Acted::NotAllowed(why)));
         }
         let now = self.clock.now();
-        let Some(outcome) = self.store.record_action(id, action, actor, now).await? else {
+        let notices = |to: OccurrenceState| match to {
+            OccurrenceState::Acknowledged => {
+                notice(&config, &occurrence, &self.routing, Step::Closed, actor.person, now)
+            }
+            _ => Vec::new(),
+        };
+        let Some(outcome) = self.store.record_action(id, action, actor, notices, now).await? else {
             return Ok(None);
         };
-        if let ActionOutcome::Recorded { to, .. } = &outcome {
+        if matches!(outcome, ActionOutcome::Recorded { .. }) {
             // `plan` logs its own failure, and the minute job tries again.
             let _ = self.plan().await;
-            if *to == OccurrenceState::Acknowledged
-                && let Some(occurrence) = self.store.occurrence(id).await?
-            {
-                self.notify(&occurrence, Step::Closed, actor.person).await?;
-            }
         }
         Ok(Some(Acted::Done(outcome)))
     }

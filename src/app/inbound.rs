@@ -15,6 +15,7 @@ use crate::domain::config::{Config, Language, Person};
 use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::occurrence::{ActionOutcome, Actor};
 use crate::domain::occurrence::{OccurrenceState, StoredOccurrence};
+use crate::domain::planner::notice;
 use crate::domain::replies::{Answer, Command, MAX_PAUSE_DAYS, action, interpret};
 use crate::domain::replies::{CallCommand, read_command, read_interest};
 use crate::domain::steps::Step;
@@ -320,10 +321,10 @@ async fn act(
             if let Err(why) = may(config, person.id.as_str(), occurrence, submit) {
                 return Ok(Answer::NotAllowed(why));
             }
+            let notices = notice(config, occurrence, &app.routing, Step::WaiveRequest, actor.person, now);
             store
-                .waiver_decision(occurrence.id, "waive-request", &actor, now)
+                .waiver_decision(occurrence.id, "waive-request", &actor, &notices, now)
                 .await?;
-            app.notify(occurrence, Step::WaiveRequest, actor.person).await?;
             return Ok(Answer::Requested { item });
         }
         Command::Refuse { .. } => {
@@ -332,7 +333,7 @@ async fn act(
                 return Ok(Answer::NotAllowed(why));
             }
             store
-                .waiver_decision(occurrence.id, "waive-refused", &actor, now)
+                .waiver_decision(occurrence.id, "waive-refused", &actor, &[], now)
                 .await?;
             return Ok(Answer::RefusedRequest { item });
         }

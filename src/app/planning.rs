@@ -1,10 +1,8 @@
-//! Planning: occurrences materialised from the configuration, the deliveries the planner
-//! wants written to the outbox, and one-off notices that a decision causes.
+//! Planning: occurrences materialised from the configuration and the deliveries the planner
+//! wants written to the outbox. (One-off notices are written with the decision that causes
+//! them: see `record_action` and the waiver decisions in `inbound`.)
 
 use super::App;
-use crate::domain::occurrence::StoredOccurrence;
-use crate::domain::planner::notice;
-use crate::domain::steps::Step;
 use crate::storage::MaterialiseReport;
 
 impl App {
@@ -22,13 +20,6 @@ impl App {
             Err(error) => tracing::error!(error = format!("{error:#}"), "materialisation failed"),
         }
         outcome
-    }
-
-    /// Puts a one-off `step` message about `occurrence` in the outbox (see [`notice`]).
-    pub async fn notify(&self, occurrence: &StoredOccurrence, step: Step, by: &str) -> anyhow::Result<()> {
-        let now = self.clock.now();
-        let deliveries = notice(&self.config(), occurrence, &self.routing, step, by, now);
-        self.store.enqueue(&deliveries, now).await.map(drop)
     }
 
     /// Writes the deliveries wanted now to the outbox — reminders, escalations, requests, and

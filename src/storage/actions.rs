@@ -5,8 +5,10 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 
 use super::inbox::withdraw_unsent;
+use super::outbox::insert_delivery;
 use super::{Backend, OCCURRENCE_COLUMNS, Store, audit, occurrence_from_row};
 use crate::domain::occurrence::{Action, ActionOutcome, Actor, OccurrenceState, StoredOccurrence, Transition};
+use crate::domain::planner::Delivery;
 use crate::domain::steps::Subject;
 
 impl Store {
@@ -20,14 +22,16 @@ impl Store {
         row.as_ref().map(occurrence_from_row).transpose()
     }
 
-    /// Records `action` on occurrence `id` by `actor` at `now`. Deliveries not yet sent for the
-    /// occurrence are cancelled, since they were planned for its old state. `None` when there
-    /// is no such occurrence.
+    /// Records `action` on occurrence `id` by `actor` at `now`, with the notices the move to
+    /// its new state causes (`notices(to)`), in one transaction. Deliveries not yet sent for
+    /// the occurrence are cancelled, since they were planned for its old state. `None` when
+    /// there is no such occurrence.
     pub async fn record_action(
         &self,
         id: i64,
         action: Action,
         actor: &Actor<'_>,
+        notices: impl FnOnce(OccurrenceState) -> Vec<Delivery>,
         now: Timestamp,
     ) -> anyhow::Result<Option<ActionOutcome>> {
         let mut tx = self.begin_write().await?;
@@ -84,6 +88,9 @@ impl Store {
             &detail,
         )
         .await?;
+        for notice in notices(to) {
+            insert_delivery(&mut tx, &notice, now).await?;
+        }
         tx.commit().await.context("committing the action")?;
         Ok(Some(ActionOutcome::Recorded { from, to }))
     }

@@ -6,8 +6,10 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 use sqlx::Row as _;
 
+use super::outbox::insert_delivery;
 use super::{Backend, Store, audit, timestamp};
 use crate::domain::occurrence::Actor;
+use crate::domain::planner::Delivery;
 use crate::domain::steps::Subject;
 
 /// One message in the inbox.
@@ -38,7 +40,9 @@ pub struct Settled<'a> {
 
 impl Store {
     /// Takes a message in, once: its inbox id the first time `(channel, reference)` is seen,
-    /// `None` every later time (a restart that reads it again).
+    /// and again while that row is unsettled (its handling failed before it was settled, so
+    /// it is acted on when it comes back); `None` once it is settled (a restart that reads it
+    /// again).
     pub async fn inbox_receive(
         &self,
         channel: &str,
@@ -47,18 +51,28 @@ impl Store {
         text: &str,
         now: Timestamp,
     ) -> anyhow::Result<Option<i64>> {
-        sqlx::query_scalar(
+        let reference = storable(reference);
+        let new: Option<i64> = sqlx::query_scalar(
             "INSERT INTO inbox (channel, reference, sender, text, outcome, detail, received_at) \
              VALUES ($1, $2, $3, $4, 'received', '', $5) ON CONFLICT (channel, reference) DO NOTHING RETURNING id",
         )
         .bind(channel)
-        .bind(storable(reference))
+        .bind(&reference)
         .bind(storable(sender))
         .bind(storable(text))
         .bind(now.as_second())
         .fetch_optional(&self.pool)
         .await
-        .context("taking a message into the inbox")
+        .context("taking a message into the inbox")?;
+        if new.is_some() {
+            return Ok(new);
+        }
+        sqlx::query_scalar("SELECT id FROM inbox WHERE channel = $1 AND reference = $2 AND outcome = 'received'")
+            .bind(channel)
+            .bind(&reference)
+            .fetch_optional(&self.pool)
+            .await
+            .context("reading an unsettled inbox message")
     }
 
     /// How many messages `sender` sent on `channel` since `since`.
@@ -147,12 +161,23 @@ impl Store {
         Ok(paused)
     }
 
-    /// Records a step of a request to waive occurrence `id` in the audit log: `waive-request`
-    /// (a unit asks) or `waive-refused` (KLK says no; granting is the waive itself).
-    pub async fn waiver_decision(&self, id: i64, what: &str, actor: &Actor<'_>, now: Timestamp) -> anyhow::Result<()> {
+    /// Records a step of a request to waive occurrence `id` in the audit log — `waive-request`
+    /// (a unit asks) or `waive-refused` (KLK says no; granting is the waive itself) — and the
+    /// `notices` it causes, in one transaction.
+    pub async fn waiver_decision(
+        &self,
+        id: i64,
+        what: &str,
+        actor: &Actor<'_>,
+        notices: &[Delivery],
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
         let mut tx = self.begin_write().await?;
         let detail = serde_json::json!({"channel": actor.channel, "source": actor.source, "reason": actor.note});
         audit(&mut tx, now, Subject::Occurrence(id), actor.person, what, &detail).await?;
+        for notice in notices {
+            insert_delivery(&mut tx, notice, now).await?;
+        }
         tx.commit().await.context("committing a waiver decision")
     }
 

@@ -14,19 +14,19 @@ use crate::peers::{Mail, SmtpSink};
 
 const TRUSTED: &str = "mx.example.org";
 
-struct Scene {
-    dir: TestDir,
-    smtp: SmtpSink,
-    settings: Settings,
-    worker: Worker,
+pub(crate) struct Scene {
+    pub(crate) dir: TestDir,
+    pub(crate) smtp: SmtpSink,
+    pub(crate) settings: Settings,
+    pub(crate) worker: Worker,
     /// Kristina Falk's reminder, as the SMTP server stored it.
-    reminder: Mail,
-    occurrence: i64,
+    pub(crate) reminder: Mail,
+    pub(crate) occurrence: i64,
 }
 
 /// The reminders of 27 November 2026 sent through the SMTP server; Kristina Falk (the
 /// housing company's CEO) got one.
-async fn reminded() -> Scene {
+pub(crate) async fn reminded() -> Scene {
     let dir = TestDir::new();
     let smtp = SmtpSink::start(dir.path());
     let mut settings = test_settings(&dir).await;
@@ -61,7 +61,7 @@ async fn reminded() -> Scene {
 }
 
 /// A plain message from `from` to `to` saying `body`, with `headers` before the body.
-fn mail(from: &str, to: &str, headers: &str, body: &str) -> Vec<u8> {
+pub(crate) fn mail(from: &str, to: &str, headers: &str, body: &str) -> Vec<u8> {
     format!(
         "From: <{from}>\r\nTo: <{to}>\r\nSubject: arshjul\r\nMessage-ID: <{}@mail.example.org>\r\n{headers}\
          Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
@@ -71,17 +71,22 @@ fn mail(from: &str, to: &str, headers: &str, body: &str) -> Vec<u8> {
 }
 
 impl Scene {
-    fn mailgate(&self, raw: &[u8]) -> String {
-        let output = arshjul(&self.settings, &self.dir, &["mailgate"], raw);
+    pub(crate) fn mailgate(&self, raw: &[u8]) -> String {
+        let output = self.try_mailgate(raw);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// `arshjul mailgate` with `raw` on its standard input.
+    pub(crate) fn try_mailgate(&self, raw: &[u8]) -> std::process::Output {
+        arshjul(&self.settings, &self.dir, &["mailgate"], raw)
     }
 
     fn mails_to(&self, address: &str) -> Vec<Mail> {
         self.smtp.messages().into_iter().filter(|m| m.to() == address).collect()
     }
 
-    async fn state(&self) -> String {
+    pub(crate) async fn state(&self) -> String {
         let store = &self.worker.app.app().store;
         store
             .occurrence(self.occurrence)
@@ -93,7 +98,7 @@ impl Scene {
             .to_owned()
     }
 
-    fn reply_address(&self) -> String {
+    pub(crate) fn reply_address(&self) -> String {
         let reply_to = self.reminder.header("Reply-To").unwrap();
         reply_to
             .trim_start_matches(|c| c != '<')

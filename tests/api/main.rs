@@ -13,6 +13,7 @@ mod helpers;
 mod inbound;
 mod materialise;
 mod matrix;
+mod nothing_lost;
 mod peers;
 mod reminders;
 mod serve;
