@@ -17,7 +17,7 @@ use crate::domain::occurrence::{ActionOutcome, Actor};
 use crate::domain::occurrence::{OccurrenceState, StoredOccurrence};
 use crate::domain::planner::notice;
 use crate::domain::replies::{Answer, Command, MAX_PAUSE_DAYS, action, interpret};
-use crate::domain::replies::{CallCommand, read_command, read_interest};
+use crate::domain::replies::{CallCommand, read_command, read_interest, read_selection};
 use crate::domain::steps::Step;
 use crate::storage::Settled;
 
@@ -114,12 +114,30 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
     let config = app.config();
     let person = message.sender.person(&config);
     // A reply is matched to the delivery it answers only where that delivery went.
-    let delivery = match &message.in_reply_to {
+    let mut delivery = match &message.in_reply_to {
         Some(id) => store
             .delivery_by_provider_id(id)
             .await?
             .filter(|d| message.room.is_none() || d.destination.is_none() || d.destination == message.room),
         None => None,
+    };
+    // A bare "2" or "alla" answers the question "which one?" asked last, about its digest.
+    let picks_only = read_selection(&message.text).is_some_and(|(_, said)| said.is_empty());
+    let question = match person {
+        Some(person) if picks_only => {
+            let since = now - jiff::SignedDuration::from_hours(QUESTION_HOURS);
+            store
+                .pending_question(person.id.as_str(), message.channel, since)
+                .await?
+        }
+        _ => None,
+    };
+    if let (None, Some(id)) = (&delivery, question.as_ref().and_then(|q| q.delivery_id)) {
+        delivery = store.delivery(id).await?;
+    }
+    let items = match &delivery {
+        Some(delivery) => digest_items(app, delivery).await?,
+        None => Vec::new(),
     };
     let call_command = read_command(&message.text);
     let call_id = delivery.as_ref().and_then(|d| d.announcement_id);
@@ -156,6 +174,16 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
         }
         // Someone's open items are for them alone, not for a room or a channel.
         Some(_) if reply.command == Command::Status && !message.private => Answer::StatusInPrivate,
+        Some(person) if items.len() > 1 && reply.command != Command::Status => {
+            let actor = Actor {
+                person: person.id.as_str(),
+                channel: message.channel,
+                source: &message.reference,
+                note: None,
+            };
+            let asked = question.as_ref().map(|q| q.text.as_str());
+            digest_answer(app, &config, person, &items, &message.text, asked, actor).await?
+        }
         Some(person) => {
             let asked = delivery
                 .as_ref()
@@ -196,6 +224,95 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
         text,
         answerable,
     }))
+}
+
+/// How long a question "which one?" waits for its answer.
+const QUESTION_HOURS: i64 = 7 * 24;
+
+/// One item of a digest: its occurrence, and what the digest asked about it.
+struct DigestItem {
+    occurrence: i64,
+    asked: Option<crate::domain::steps::Ask>,
+}
+
+/// The items of the message `delivery` went out in, in the digest's order: one per
+/// occurrence (one for a message that is no digest).
+async fn digest_items(app: &App, delivery: &crate::storage::OutboxRow) -> anyhow::Result<Vec<DigestItem>> {
+    let Some(provider_id) = &delivery.provider_id else {
+        return Ok(Vec::new());
+    };
+    let mut items: Vec<DigestItem> = Vec::new();
+    for row in app.store.deliveries_by_provider_id(provider_id).await? {
+        if let Some(occurrence) = row.occurrence_id.filter(|id| items.iter().all(|i| i.occurrence != *id))
+            && row.recipient == delivery.recipient
+        {
+            let asked = row.step.parse::<Step>().ok().map(Step::ask);
+            items.push(DigestItem { occurrence, asked });
+        }
+    }
+    Ok(items)
+}
+
+/// A reply to a digest: acts on the items it picks ("alla klara", "klart för båda", "1 och
+/// 3") and says what became of each; asks which when it does not say ("klart"). A bare pick
+/// ("2") answers that question: `asked` is the reply it asked about.
+async fn digest_answer(
+    app: &Arc<App>,
+    config: &Config,
+    person: &Person,
+    items: &[DigestItem],
+    text: &str,
+    asked: Option<&str>,
+    actor: Actor<'_>,
+) -> anyhow::Result<Answer> {
+    let today = config.local_date(app.clock.now());
+    let Some((selection, said)) = read_selection(text) else {
+        if interpret(text, today).command == Command::NotUnderstood {
+            return Ok(Answer::NotUnderstood);
+        }
+        let mut names = Vec::new();
+        for item in items {
+            if let Some(occurrence) = app.store.occurrence(item.occurrence).await? {
+                names.push(item_name(config, &occurrence, person.language));
+            }
+        }
+        return Ok(Answer::WhichOne { items: names });
+    };
+    let Some(said) = Some(said.as_str()).filter(|s| !s.is_empty()).or(asked) else {
+        // "alla" alone, and nothing was asked: all what?
+        return Ok(Answer::NotUnderstood);
+    };
+    let command = interpret(said, today).command;
+    let mut answers = Vec::new();
+    for (number, item) in (1..).zip(items).filter(|(number, _)| selection.picks(*number)) {
+        let occurrence = app.store.occurrence(item.occurrence).await?;
+        let answer = act(
+            app,
+            config,
+            person,
+            &command,
+            item.asked,
+            occurrence.as_ref(),
+            actor.clone(),
+        )
+        .await?;
+        answers.push((number, answer));
+    }
+    Ok(if answers.is_empty() {
+        Answer::NoItem
+    } else {
+        Answer::Several(answers)
+    })
+}
+
+/// An item as people name it: "Uppföljning – Tekniska förvaltningen 2027".
+fn item_name(config: &Config, occurrence: &StoredOccurrence, language: Language) -> String {
+    format!(
+        "{} – {} {}",
+        title(config, occurrence, language),
+        unit_name(config, occurrence, language),
+        occurrence.period
+    )
 }
 
 /// Carries out a call command of the strategist's.
@@ -286,12 +403,7 @@ async fn act(
     let Some(occurrence) = occurrence else {
         return Ok(Answer::NoItem);
     };
-    let item = format!(
-        "{} – {} {}",
-        title(config, occurrence, person.language),
-        unit_name(config, occurrence, person.language),
-        occurrence.period
-    );
+    let item = item_name(config, occurrence, person.language);
     let note = match command {
         Command::Done { note } | Command::Submit { note } | Command::Acknowledge { note } => note.clone(),
         Command::Waive { reason } | Command::Refuse { reason } => reason.clone(),

@@ -93,7 +93,9 @@ impl EmailNotifier {
             builder = builder.envelope(envelope);
         }
         if let Some(id) = &message.in_reply_to {
-            builder = builder.in_reply_to(id.clone()).references(id.clone());
+            let mut references = message.thread.clone();
+            references.push(id.clone());
+            builder = builder.in_reply_to(id.clone()).references(references.join(" "));
         }
         builder
             .multipart(MultiPart::alternative_plain_html(

@@ -171,6 +171,9 @@ pub struct Outgoing {
     /// The channel's id of an earlier message this one follows up (a Matrix event, a
     /// Message-ID), if any.
     pub in_reply_to: Option<String>,
+    /// The ids of the thread before `in_reply_to`, oldest first (an email's References), so
+    /// that a reply to this message still names the reminder the thread began with.
+    pub thread: Vec<String>,
     /// An answer to what a person sent (RFC 3834 `auto-replied`), not a message arshjul starts.
     pub auto_reply: bool,
     pub rendered: Rendered,

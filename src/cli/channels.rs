@@ -90,6 +90,7 @@ pub async fn test_channel(
                     address,
                     tokens: None,
                     in_reply_to: None,
+                    thread: Vec::new(),
                     auto_reply: false,
                     items: Vec::new(),
                     composed_at: now,

@@ -43,7 +43,6 @@ pub struct Reply {
     pub occurrence: Option<i64>,
 }
 
-/// The most days a snooze may last.
 /// How far ahead reminders may be paused, by days or by date.
 pub const MAX_PAUSE_DAYS: u16 = 90;
 
@@ -332,6 +331,68 @@ fn command(words: &[&str], body: &str, today: Date) -> Command {
     }
 }
 
+/// Which items of a digest a reply is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// "alla", "båda", "all", "both".
+    All,
+    /// The items by their number in the list, from 1.
+    Numbers(Vec<usize>),
+}
+
+impl Selection {
+    /// Whether item `number` (from 1) is picked.
+    pub fn picks(&self, number: usize) -> bool {
+        match self {
+            Self::All => true,
+            Self::Numbers(numbers) => numbers.contains(&number),
+        }
+    }
+}
+
+/// Words that pick every item of a digest.
+const ALL_ITEMS: &[&str] = &["alla", "allt", "samtliga", "båda", "bägge", "all", "both", "everything"];
+/// Words that join picks: "1 och 2", "klart för båda".
+const JOINS: &[&str] = &["och", "samt", "för", "and", "for", "&", "+"];
+
+/// The items of a digest that the first own line of a reply picks — "alla klara", "klart för
+/// båda", "1 och 3", "2" — and what it says of them ("klara"; empty when it only picks, as an
+/// answer to "which one?"). `None` when it picks nothing, or says more than yes and thanks
+/// ("påminn om 3 dagar" names no item).
+pub fn read_selection(text: &str) -> Option<(Selection, String)> {
+    let line = own_text(text).into_iter().next()?.to_lowercase();
+    if line.starts_with("!arshjul") {
+        return None;
+    }
+    let (mut all, mut numbers, mut said) = (false, Vec::new(), Vec::new());
+    let words = line
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(|w| w.trim_matches(|c: char| matches!(c, '.' | '!' | ':' | ';')))
+        .filter(|w| !w.is_empty());
+    for word in words {
+        if ALL_ITEMS.contains(&word) {
+            all = true;
+        } else if let Ok(number) = word.trim_start_matches('#').parse::<usize>() {
+            if !(1..=99).contains(&number) {
+                return None;
+            }
+            numbers.push(number);
+        } else if is_yes(word) || THANKS.contains(&word) {
+            said.push(word);
+        } else if !JOINS.contains(&word) {
+            return None;
+        }
+    }
+    numbers.sort_unstable();
+    numbers.dedup();
+    let selection = match (all, numbers.is_empty()) {
+        (true, _) => Selection::All,
+        (false, false) => Selection::Numbers(numbers),
+        (false, true) => return None,
+    };
+    Some((selection, said.join(" ")))
+}
+
 /// Whether `word` says yes: done, ok, or a yes reaction.
 fn is_yes(word: &str) -> bool {
     DONE.contains(&word) || OK.contains(&word) || is_yes_reaction(word)
@@ -496,6 +557,12 @@ pub enum Answer {
     NotAnAnswerToCall,
     /// The reply names no item: it answers no reminder and gives no id.
     NoItem,
+    /// A reply to a digest that does not say which of its items it means; they are listed.
+    WhichOne {
+        items: Vec<String>,
+    },
+    /// What became of each item of a digest that a reply answered, by its number in the list.
+    Several(Vec<(usize, Answer)>),
     /// The sender is not in the directory.
     UnknownSender,
     /// An email that carries no delivery's signed token and that the municipality's mail
@@ -528,6 +595,13 @@ impl Answer {
             Self::Interest { .. } => "interest",
             Self::Status { .. } => "status",
             Self::NotUnderstood | Self::NotAnAnswerToCall | Self::NoItem => "not_understood",
+            Self::WhichOne { .. } => "asked_which",
+            Self::Several(answers) => answers
+                .iter()
+                .map(|(_, answer)| answer.outcome())
+                .find(|o| *o == "recorded")
+                .or_else(|| answers.first().map(|(_, answer)| answer.outcome()))
+                .unwrap_or("not_understood"),
             Self::UnknownSender => "unknown_sender",
             Self::Unauthenticated => "unauthenticated",
         }
@@ -623,6 +697,21 @@ impl Answer {
             (Self::NotAnAnswerToCall, false) => "I did not understand the reply. Answer \"interested\", \"applying\" or \"not relevant\" – or react with 👍, ✅ or 👎.".to_owned(),
             (Self::NoItem, true) => "Svara på en påminnelse, eller skriv \"!arshjul klar ID\" (ID från \"!arshjul status\").".to_owned(),
             (Self::NoItem, false) => "Reply to a reminder, or write \"!arshjul done ID\" (the ID from \"!arshjul status\").".to_owned(),
+            (Self::WhichOne { items }, _) => {
+                let numbers: Vec<String> = (1..=items.len()).map(|n| n.to_string()).collect();
+                let ask = if sv {
+                    format!("Vilken gäller det? Svara {} eller alla.", numbers.join(", "))
+                } else {
+                    format!("Which one is it? Reply {} or all.", numbers.join(", "))
+                };
+                let list: Vec<String> = items.iter().enumerate().map(|(i, item)| format!("{}. {item}", i + 1)).collect();
+                format!("{ask}\n{}", list.join("\n"))
+            }
+            (Self::Several(answers), _) => answers
+                .iter()
+                .map(|(number, answer)| format!("{number}. {}", answer.text(language)))
+                .collect::<Vec<_>>()
+                .join("\n"),
             (Self::Unauthenticated, true) => "Svaret räknades inte: det bär inte en påminnelses signerade svarsadress, och kommunens e-postserver har inte styrkt avsändaren.".to_owned(),
             (Self::Unauthenticated, false) => "Your reply did not count: it carries no reminder's signed reply address, and the municipality's mail server did not vouch for the sender.".to_owned(),
             (Self::NeedsVouching, true) => "Kommandot räknades inte: kommandon som nämner ett ärende eller en utlysning räknas bara i e-post som kommunens e-postserver har styrkt. Svara i stället på påminnelsen, eller använd länken i den.".to_owned(),
@@ -1224,5 +1313,35 @@ mod tests {
         assert_eq!(read_command("!arshjul klar 12"), None);
         assert_eq!(read_command("utlysning x | y | z"), None);
         assert_eq!(read_command("!arshjul ställ 12"), None);
+    }
+
+    #[test]
+    fn a_reply_to_a_digest_picks_its_items() {
+        let picked = |text: &str| read_selection(text);
+        let all = |said: &str| Some((Selection::All, said.to_owned()));
+        assert_eq!(picked("Alla klara!"), all("klara"));
+        assert_eq!(picked("Klart för båda, tack"), all("klart tack"));
+        assert_eq!(picked("both done"), all("done"));
+        assert_eq!(picked("alla"), all(""));
+        assert_eq!(picked("2"), Some((Selection::Numbers(vec![2]), String::new())));
+        assert_eq!(
+            picked("1 och 3 klara\n\nMed vänlig hälsning\nLinnea"),
+            Some((Selection::Numbers(vec![1, 3]), "klara".into()))
+        );
+        assert_eq!(picked("1,2"), Some((Selection::Numbers(vec![1, 2]), String::new())));
+        for none in [
+            "Klart!",
+            "ok",
+            "påminn om 3 dagar",
+            "klar till 2027-03-01",
+            "!arshjul klar 2",
+            "alla är inte klara",
+            "",
+            "2027",
+        ] {
+            assert_eq!(picked(none), None, "{none:?}");
+        }
+        assert!(Selection::All.picks(7));
+        assert!(Selection::Numbers(vec![2]).picks(2) && !Selection::Numbers(vec![2]).picks(1));
     }
 }

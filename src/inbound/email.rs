@@ -160,6 +160,10 @@ pub async fn answer(app: &App, raw: &[u8], handled: &Handled) -> Result<(), Send
         address: Address::Email(from),
         tokens: None,
         in_reply_to: message.message_id().map(|id| format!("<{id}>")),
+        thread: text_list(message.references())
+            .iter()
+            .map(|id| format!("<{id}>"))
+            .collect(),
         auto_reply: true,
         items: Vec::new(),
         composed_at: app.clock.now(),

@@ -145,6 +145,7 @@ impl Batch {
                 bounce: app.links.signer.bounce_token(rows[0].id),
             }),
             in_reply_to,
+            thread: Vec::new(),
             auto_reply: false,
             recipient: reader,
             address,

@@ -75,6 +75,27 @@ impl Store {
             .context("reading an unsettled inbox message")
     }
 
+    /// The latest question "which one?" arshjul asked `person` on `channel` since `since` (an
+    /// inbox message settled `asked_which`), which a bare "2" or "alla" answers.
+    pub async fn pending_question(
+        &self,
+        person: &str,
+        channel: &str,
+        since: Timestamp,
+    ) -> anyhow::Result<Option<InboxRow>> {
+        let row = sqlx::query(&format!(
+            "SELECT {INBOX_COLUMNS} FROM inbox WHERE person = $1 AND channel = $2 AND outcome = 'asked_which' \
+             AND received_at >= $3 ORDER BY id DESC LIMIT 1"
+        ))
+        .bind(person)
+        .bind(channel)
+        .bind(since.as_second())
+        .fetch_optional(&self.pool)
+        .await
+        .context("finding a question asked")?;
+        row.as_ref().map(inbox_from_row).transpose()
+    }
+
     /// How many messages `sender` sent on `channel` since `since`.
     pub async fn inbox_count_from(&self, channel: &str, sender: &str, since: Timestamp) -> anyhow::Result<usize> {
         let count: i64 =
@@ -108,32 +129,14 @@ impl Store {
     /// The inbox, newest first; only messages with `outcome` if given.
     pub async fn inbox(&self, outcome: Option<&str>, limit: usize) -> anyhow::Result<Vec<InboxRow>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let columns =
-            "id, channel, reference, sender, person, delivery_id, occurrence_id, text, outcome, detail, received_at";
-        let filtered = format!("SELECT {columns} FROM inbox WHERE outcome = $1 ORDER BY id DESC LIMIT $2");
-        let all = format!("SELECT {columns} FROM inbox ORDER BY id DESC LIMIT $1");
+        let filtered = format!("SELECT {INBOX_COLUMNS} FROM inbox WHERE outcome = $1 ORDER BY id DESC LIMIT $2");
+        let all = format!("SELECT {INBOX_COLUMNS} FROM inbox ORDER BY id DESC LIMIT $1");
         let query = match outcome {
             Some(outcome) => sqlx::query(&filtered).bind(outcome).bind(limit),
             None => sqlx::query(&all).bind(limit),
         };
         let rows = query.fetch_all(&self.pool).await.context("reading the inbox")?;
-        rows.iter()
-            .map(|row| {
-                Ok(InboxRow {
-                    id: row.try_get("id")?,
-                    channel: row.try_get("channel")?,
-                    reference: row.try_get("reference")?,
-                    sender: row.try_get("sender")?,
-                    person: row.try_get("person")?,
-                    delivery_id: row.try_get("delivery_id")?,
-                    occurrence_id: row.try_get("occurrence_id")?,
-                    text: row.try_get("text")?,
-                    outcome: row.try_get("outcome")?,
-                    detail: row.try_get("detail")?,
-                    received_at: timestamp(row.try_get("received_at")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(inbox_from_row).collect()
     }
 
     /// Pauses the reminders of open occurrence `id` until `until`, withdrawing those not yet
@@ -211,6 +214,25 @@ impl Store {
         .context("storing a meta value")?;
         Ok(())
     }
+}
+
+const INBOX_COLUMNS: &str =
+    "id, channel, reference, sender, person, delivery_id, occurrence_id, text, outcome, detail, received_at";
+
+fn inbox_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<InboxRow> {
+    Ok(InboxRow {
+        id: row.try_get("id")?,
+        channel: row.try_get("channel")?,
+        reference: row.try_get("reference")?,
+        sender: row.try_get("sender")?,
+        person: row.try_get("person")?,
+        delivery_id: row.try_get("delivery_id")?,
+        occurrence_id: row.try_get("occurrence_id")?,
+        text: row.try_get("text")?,
+        outcome: row.try_get("outcome")?,
+        detail: row.try_get("detail")?,
+        received_at: timestamp(row.try_get("received_at")?)?,
+    })
 }
 
 /// `text` as PostgreSQL can store it: NUL characters (which arrive in hostile mail) become

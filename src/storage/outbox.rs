@@ -253,6 +253,19 @@ impl Store {
         row.as_ref().map(row_to_delivery).transpose()
     }
 
+    /// Every delivery of the message the channel knows by `provider_id` (a digest is one
+    /// message of several deliveries), in the order they were planned.
+    pub async fn deliveries_by_provider_id(&self, provider_id: &str) -> anyhow::Result<Vec<OutboxRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE provider_id = $1 ORDER BY id"
+        ))
+        .bind(provider_id)
+        .fetch_all(&self.pool)
+        .await
+        .context("finding the deliveries of a message")?;
+        rows.iter().map(row_to_delivery).collect()
+    }
+
     /// One delivery by id.
     pub async fn delivery(&self, id: i64) -> anyhow::Result<Option<OutboxRow>> {
         let row = sqlx::query(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1"))

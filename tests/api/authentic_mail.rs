@@ -82,7 +82,7 @@ impl Scene {
         arshjul(&self.settings, &self.dir, &["mailgate"], raw)
     }
 
-    fn mails_to(&self, address: &str) -> Vec<Mail> {
+    pub(crate) fn mails_to(&self, address: &str) -> Vec<Mail> {
         self.smtp.messages().into_iter().filter(|m| m.to() == address).collect()
     }
 

@@ -641,7 +641,7 @@ async fn a_unit_asks_to_waive_and_klk_refuses_then_grants() {
 
 /// Occurrence `unit`/`obligation`'s delivery to `person` on Matrix, sent as event `event` in
 /// `room`, as the dispatcher records it.
-async fn sent_on_matrix(
+pub(crate) async fn sent_on_matrix(
     app: &std::sync::Arc<arshjul::app::App>,
     unit: &str,
     obligation: &str,
@@ -669,7 +669,7 @@ async fn sent_on_matrix(
         route: "matrix".parse().unwrap(),
         not_before: now,
         reason: Reason::Holder,
-        idempotency_key: format!("test/{event}"),
+        idempotency_key: format!("test/{event}/{occurrence}"),
     };
     let store = &app.store;
     store.enqueue(&[delivery], now).await.unwrap();
@@ -679,7 +679,7 @@ async fn sent_on_matrix(
         .unwrap();
     let row = claimed
         .iter()
-        .find(|r| r.idempotency_key == format!("test/{event}"))
+        .find(|r| r.idempotency_key == format!("test/{event}/{occurrence}"))
         .unwrap();
     let sent = arshjul::storage::DeliveryOutcome::Sent {
         provider_id: Some(event.to_owned()),

@@ -7,6 +7,7 @@ mod browser;
 mod calls;
 mod cli;
 mod dashboard;
+mod digests;
 mod durability;
 mod feeds;
 mod helpers;
