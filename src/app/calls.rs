@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use jiff::civil::Time;
 
 use crate::app::App;
-use crate::domain::calls::{self, Announcement, CallState, Draft, FieldError, Interest, may_announce};
+use crate::domain::calls::{self, Announcement, CallRefusal, CallState, Draft, FieldError, Interest, may_announce};
 use crate::domain::config::{Config, Person};
 use crate::domain::occurrence::Actor;
 use crate::domain::steps::Step;
@@ -55,7 +55,7 @@ pub enum Announcing {
     /// Wrong input, field by field.
     Invalid(Vec<FieldError>),
     /// The person may not do this, and why.
-    Refused(String),
+    Refused(CallRefusal),
     /// No such call (or it is cancelled).
     NoCall,
 }
@@ -78,7 +78,7 @@ pub enum Answering {
     /// The units had said so already.
     Already { units: Vec<String> },
     /// The person answers for no unit the call is for, or the call is closed; why.
-    Refused(String),
+    Refused(CallRefusal),
 }
 
 impl App {
@@ -170,17 +170,16 @@ impl App {
     ) -> anyhow::Result<Answering> {
         let config = self.config();
         let Some(announcement) = self.store.announcement(id).await? else {
-            return Ok(Answering::Refused(format!("there is no call {id}")));
+            return Ok(Answering::Refused(CallRefusal::NoSuchCall(id)));
         };
         if announcement.state == CallState::Cancelled {
-            return Ok(Answering::Refused(format!("call {id} is cancelled")));
+            return Ok(Answering::Refused(CallRefusal::Cancelled(id)));
         }
         let units = announcement.call.units_answered_by(&config, person);
         if units.is_empty() {
-            return Ok(Answering::Refused(format!(
-                "{} is neither EU contact person nor manager of a unit the call is for",
-                person.name
-            )));
+            return Ok(Answering::Refused(CallRefusal::AnswersForNoUnit {
+                name: person.name.clone(),
+            }));
         }
         let now = self.clock.now();
         let mut recorded = Vec::new();

@@ -341,9 +341,15 @@ async fn call_command_answer(
             call: call_name(&announcement),
         },
         Announcing::Invalid(errors) => Answer::Refused {
-            reason: errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            reason: errors
+                .iter()
+                .map(|e| e.text(person.language))
+                .collect::<Vec<_>>()
+                .join("; "),
         },
-        Announcing::Refused(reason) => Answer::Refused { reason },
+        Announcing::Refused(why) => Answer::Refused {
+            reason: why.text(person.language),
+        },
         Announcing::NoCall => Answer::NoCall,
     })
 }
@@ -371,7 +377,9 @@ async fn interest_answer(
             created,
         },
         Answering::Already { .. } => Answer::Already { item: call },
-        Answering::Refused(reason) => Answer::Refused { reason },
+        Answering::Refused(why) => Answer::Refused {
+            reason: why.text(person.language),
+        },
     })
 }
 

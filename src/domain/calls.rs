@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::config::Transport;
-use super::config::{Config, Person, Role, Unit, UnitKind};
+use super::config::{Config, Language, Person, Role, Unit, UnitKind};
 use super::planner::{Delivery, idempotency_key, recipient_for_role};
 use super::routing::{Route, Routing};
 use super::steps::{Ask, Reason, Step, Subject};
@@ -97,16 +97,124 @@ pub struct Draft {
     pub call_id: Option<String>,
 }
 
-/// What is wrong with one field of a draft.
+/// What is wrong with one field of a draft. `message` is the English text (for the API and
+/// the CLI); [`FieldError::text`] says it in the reader's language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     pub field: &'static str,
     pub message: String,
+    #[serde(skip)]
+    pub problem: Problem,
+}
+
+/// What is wrong with a field's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    Empty,
+    /// Longer than this many characters.
+    TooLong(usize),
+    /// Not an http(s) address.
+    NotWebAddress(String),
+    InThePast(Date),
+    NotDate(String),
+    UnknownUnit(String),
+}
+
+impl Problem {
+    /// The problem in `language`.
+    pub fn text(&self, language: Language) -> String {
+        let sv = language == Language::Sv;
+        match (self, sv) {
+            (Self::Empty, true) => "får inte vara tomt".to_owned(),
+            (Self::Empty, false) => "must not be empty".to_owned(),
+            (Self::TooLong(max), true) => format!("får vara högst {max} tecken"),
+            (Self::TooLong(max), false) => format!("must be at most {max} characters"),
+            (Self::NotWebAddress(value), true) => format!("\"{value}\" är inte en webbadress som https://…"),
+            (Self::NotWebAddress(value), false) => format!("\"{value}\" is not a web address like https://…"),
+            (Self::InThePast(date), true) => format!("{date} har redan varit"),
+            (Self::InThePast(date), false) => format!("{date} is in the past"),
+            (Self::NotDate(value), true) => format!("\"{value}\" är inte ett datum som 2027-03-15 (ÅÅÅÅ-MM-DD)"),
+            (Self::NotDate(value), false) => {
+                format!("\"{value}\" is not a date like 2027-03-15 (YYYY-MM-DD)")
+            }
+            (Self::UnknownUnit(unit), true) => format!("okänd enhet \"{unit}\""),
+            (Self::UnknownUnit(unit), false) => format!("unknown unit \"{unit}\""),
+        }
+    }
+}
+
+impl FieldError {
+    fn new(field: &'static str, problem: Problem) -> Self {
+        Self {
+            field,
+            message: problem.text(Language::En),
+            problem,
+        }
+    }
+
+    /// The field and its problem in `language`.
+    pub fn text(&self, language: Language) -> String {
+        let field = match (self.field, language) {
+            ("title", Language::Sv) => "titel",
+            ("link", Language::Sv) => "länk",
+            ("deadline", Language::Sv) => "sista ansökningsdag",
+            ("description", Language::Sv) => "beskrivning",
+            ("units", Language::Sv) => "enheter",
+            (field, _) => field,
+        };
+        format!("{field}: {}", self.problem.text(language))
+    }
 }
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Why a person may not do something with a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallRefusal {
+    /// Only KLK's strategist (or deputy) announces, corrects and cancels calls.
+    NotStrategist {
+        name: String,
+    },
+    NoSuchCall(i64),
+    Cancelled(i64),
+    /// The person answers for no unit the call is for.
+    AnswersForNoUnit {
+        name: String,
+    },
+}
+
+impl CallRefusal {
+    /// Why, in `language`.
+    pub fn text(&self, language: Language) -> String {
+        let sv = language == Language::Sv;
+        match (self, sv) {
+            (Self::NotStrategist { name }, true) => {
+                format!("bara kommunledningskontorets strateg lägger upp EU-utlysningar, och det är inte {name}")
+            }
+            (Self::NotStrategist { name }, false) => {
+                format!("only KLK's strategist announces EU funding calls, and {name} is not")
+            }
+            (Self::NoSuchCall(id), true) => format!("det finns ingen utlysning {id}"),
+            (Self::NoSuchCall(id), false) => format!("there is no call {id}"),
+            (Self::Cancelled(id), true) => format!("utlysning {id} är inställd"),
+            (Self::Cancelled(id), false) => format!("call {id} is cancelled"),
+            (Self::AnswersForNoUnit { name }, true) => {
+                format!("{name} är varken EU-kontaktperson eller chef för en enhet som utlysningen gäller")
+            }
+            (Self::AnswersForNoUnit { name }, false) => {
+                format!("{name} is neither EU contact person nor manager of a unit the call is for")
+            }
+        }
+    }
+}
+
+impl fmt::Display for CallRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text(Language::En))
     }
 }
 
@@ -118,50 +226,41 @@ impl Draft {
     /// a deadline before it is refused.
     pub fn validate(&self, config: &Config, today: Date) -> Result<Call, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let mut wrong = |field, message: String| errors.push(FieldError { field, message });
+        let mut wrong = |field, problem| errors.push(FieldError::new(field, problem));
         let title = self.title.trim();
         if title.is_empty() {
-            wrong("title", "must not be empty".into());
+            wrong("title", Problem::Empty);
         } else if title.chars().count() > MAX_TITLE {
-            wrong("title", format!("must be at most {MAX_TITLE} characters"));
+            wrong("title", Problem::TooLong(MAX_TITLE));
         }
         let link = match url::Url::parse(self.link.trim()) {
             _ if self.link.trim().is_empty() => {
-                wrong("link", "must not be empty".into());
+                wrong("link", Problem::Empty);
                 None
             }
             Ok(link) if matches!(link.scheme(), "http" | "https") && link.host().is_some() => Some(link),
             _ => {
-                wrong(
-                    "link",
-                    format!("\"{}\" is not a web address like https://…", self.link.trim()),
-                );
+                wrong("link", Problem::NotWebAddress(self.link.trim().to_owned()));
                 None
             }
         };
         let deadline = match self.deadline.trim().parse::<Date>() {
             _ if self.deadline.trim().is_empty() => {
-                wrong("deadline", "must not be empty".into());
+                wrong("deadline", Problem::Empty);
                 None
             }
             Ok(date) if date < today => {
-                wrong("deadline", format!("{date} is in the past"));
+                wrong("deadline", Problem::InThePast(date));
                 None
             }
             Ok(date) => Some(date),
             Err(_) => {
-                wrong(
-                    "deadline",
-                    format!(
-                        "\"{}\" is not a date like 2027-03-15 (YYYY-MM-DD)",
-                        self.deadline.trim()
-                    ),
-                );
+                wrong("deadline", Problem::NotDate(self.deadline.trim().to_owned()));
                 None
             }
         };
         if self.description.chars().count() > MAX_DESCRIPTION {
-            wrong("description", format!("must be at most {MAX_DESCRIPTION} characters"));
+            wrong("description", Problem::TooLong(MAX_DESCRIPTION));
         }
         let units: Vec<String> = self
             .units
@@ -171,7 +270,7 @@ impl Draft {
             .collect();
         for unit in &units {
             if config.directory.unit_named(unit).is_none() {
-                wrong("units", format!("unknown unit \"{unit}\""));
+                wrong("units", Problem::UnknownUnit(unit.clone()));
             }
         }
         let (Some(link), Some(deadline), true) = (link, deadline, errors.is_empty()) else {
@@ -251,7 +350,7 @@ impl Call {
 }
 
 /// Whether `person` may announce, correct and cancel calls: KLK's strategist or their deputy.
-pub fn may_announce(config: &Config, person: &Person) -> Result<(), String> {
+pub fn may_announce(config: &Config, person: &Person) -> Result<(), CallRefusal> {
     let strategist = config
         .directory
         .units
@@ -262,10 +361,9 @@ pub fn may_announce(config: &Config, person: &Person) -> Result<(), String> {
     if strategist {
         Ok(())
     } else {
-        Err(format!(
-            "only KLK's strategist announces EU funding calls, and {} is not",
-            person.name
-        ))
+        Err(CallRefusal::NotStrategist {
+            name: person.name.clone(),
+        })
     }
 }
 
@@ -664,5 +762,43 @@ mod tests {
                 ("ansokan-granskning", "call-12".to_owned(), date(2027, 4, 1)),
             ]
         );
+    }
+
+    #[test]
+    fn refusals_and_field_problems_are_wholly_in_the_readers_language() {
+        let date: Date = "2026-01-01".parse().unwrap();
+        let refusals = [
+            CallRefusal::NotStrategist {
+                name: "Linnea Dahl".into(),
+            },
+            CallRefusal::NoSuchCall(7),
+            CallRefusal::Cancelled(7),
+            CallRefusal::AnswersForNoUnit {
+                name: "Linnea Dahl".into(),
+            },
+        ];
+        let problems = [
+            Problem::Empty,
+            Problem::TooLong(200),
+            Problem::NotWebAddress("x".into()),
+            Problem::InThePast(date),
+            Problem::NotDate("x".into()),
+            Problem::UnknownUnit("x".into()),
+        ];
+        let texts = refusals
+            .iter()
+            .map(|r| (r.text(Language::Sv), r.text(Language::En)))
+            .chain(problems.into_iter().map(|p| {
+                let error = FieldError::new("deadline", p);
+                (error.text(Language::Sv), error.text(Language::En))
+            }));
+        for (sv, en) in texts {
+            for english in [" is ", " not ", " the ", "must", "call", "deadline"] {
+                assert!(!sv.contains(english), "{english:?} in {sv}");
+            }
+            for swedish in [" är ", " inte ", "får", "utlysning", "datum"] {
+                assert!(!en.contains(swedish), "{swedish:?} in {en}");
+            }
+        }
     }
 }

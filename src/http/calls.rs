@@ -137,8 +137,8 @@ fn respond(outcome: anyhow::Result<Announcing>, done: StatusCode) -> Response {
             axum::Json(json!({ "errors": errors })),
         )
             .into_response(),
-        Ok(Announcing::Refused(reason)) => {
-            (StatusCode::FORBIDDEN, axum::Json(json!({ "error": reason }))).into_response()
+        Ok(Announcing::Refused(why)) => {
+            (StatusCode::FORBIDDEN, axum::Json(json!({ "error": why.to_string() }))).into_response()
         }
         Ok(Announcing::NoCall) => (
             StatusCode::NOT_FOUND,
@@ -275,10 +275,10 @@ async fn answer(State(app): State<Arc<App>>, Path(token): Path<String>) -> Page 
             )
             .to_owned(),
         ),
-        Ok(Answering::Refused(reason)) => page(
+        Ok(Answering::Refused(why)) => page(
             StatusCode::CONFLICT,
             say(language, "Kan inte registreras", "Cannot be recorded"),
-            reason,
+            why.text(language),
         ),
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "recording an answer to a call failed");
