@@ -218,7 +218,9 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
         outcome = answer.outcome(),
         "inbound message"
     );
-    let answerable = person.is_some() && message.authenticity != Authenticity::None;
+    // A token of someone else's delivery does not show who sent the message.
+    let answerable =
+        person.is_some() && message.authenticity != Authenticity::None && answer != Answer::FromAnotherAddress;
     Ok(Some(Handled {
         answer,
         text,

@@ -286,7 +286,13 @@ async fn auto_replies_bounces_strangers_and_the_wrong_sender_never_count_but_are
     let stranger = reply(&request, "someone@elsewhere.example.com", "ok", "");
     assert!(mailgate(stranger).starts_with("unknown_sender: "));
     let colleague = reply(&request, "linnea.dahl@example.org", "ok", "");
+    let mailed = mails_to(&dir, "linnea.dahl@example.org").len();
     assert!(mailgate(colleague.clone()).starts_with("refused: Svaret räknades inte: det kom från en annan adress"));
+    assert_eq!(
+        mails_to(&dir, "linnea.dahl@example.org").len(),
+        mailed,
+        "someone else's token does not show who sent it: no answer"
+    );
     assert_eq!(
         mailgate(colleague),
         "already taken in\n",
