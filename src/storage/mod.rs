@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor as _, Row as _};
+use sqlx::{AnyPool, Connection as _, Executor as _, Row as _};
 
 use crate::domain::config::Config;
 use crate::domain::occurrence::{Change, OccurrenceState, StoredOccurrence, reconcile};
@@ -98,6 +98,12 @@ impl Store {
         };
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
+            // A connection whose COMMIT failed (a full disk, a read-only file) can come back
+            // still counting itself in a transaction — sqlx-sqlite 0.8 does not reset it, and
+            // SQLite has already rolled back — so every later BEGIN on it would be refused.
+            // It is closed instead of handed out (after the pool's ping, which runs first and
+            // lets a queued rollback of a dropped transaction finish).
+            .before_acquire(|connection, _| Box::pin(async move { Ok(!connection.is_in_transaction()) }))
             .after_connect(move |connection, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

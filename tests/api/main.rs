@@ -9,6 +9,7 @@ mod cli;
 mod dashboard;
 mod digests;
 mod durability;
+mod faults;
 mod feeds;
 mod helpers;
 mod inbound;

@@ -1,0 +1,107 @@
+//! Faults underneath: the database's disk fills up under a working application and is freed
+//! again; planning, materialising and replies must work again at once, not after the pool
+//! retires its connections half an hour later.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arshjul::app::inbound::{Authenticity, Inbound, Sender, handle};
+use arshjul::domain::config::Transport;
+use arshjul::domain::planner::Delivery;
+use arshjul::domain::routing::Route;
+use arshjul::domain::steps::{Reason, Step, Subject};
+use arshjul::settings::Secret;
+
+use crate::helpers::{TestDir, Worker, test_now, test_settings};
+
+/// A small tmpfs mounted at a path for as long as it lives: a disk that fills up.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &Path, size: &str) -> Self {
+        std::fs::create_dir_all(path).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .status()
+            .expect("mount(8) runs");
+        assert!(status.success(), "mounting a tmpfs needs root, as scripts/test runs");
+        Self(path.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the file system of `dir` with one file until it refuses more.
+fn fill(dir: &Path) -> PathBuf {
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    while file.write_all(&chunk).and_then(|()| file.flush()).is_ok() {}
+    path
+}
+
+/// `count` deliveries keyed `fill/BATCH/N` due now.
+fn batch(occurrence: i64, batch: usize, count: usize) -> Vec<Delivery> {
+    (0..count)
+        .map(|i| Delivery {
+            subject: Subject::Occurrence(occurrence),
+            step: Step::Due,
+            recipient: "kristina.falk".into(),
+            route: Route::personal(Transport::Email),
+            not_before: test_now(),
+            reason: Reason::Holder,
+            idempotency_key: format!("fill/{batch}/{i}/{}", "x".repeat(200)),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn after_a_full_disk_planning_materialising_and_replies_work_again() {
+    let dir = TestDir::new();
+    let disk = Tmpfs::mount(&dir.path().join("disk"), "4m");
+    let mut settings = test_settings(&dir).await;
+    settings.database.url = Secret::new(format!("sqlite://{}/arshjul.db", disk.0.display()));
+    // One connection: the one whose commit failed is the one every later caller would get.
+    settings.database.max_connections = 1;
+    let worker = Worker::build(settings).await;
+    worker.materialise_and_plan().await;
+    let app = worker.app.app();
+    let occurrence = worker
+        .outbox()
+        .await
+        .into_iter()
+        .find(|r| r.recipient == "kristina.falk")
+        .and_then(|r| r.occurrence_id)
+        .unwrap();
+
+    let filler = fill(&disk.0);
+    let mut failed = 0;
+    for n in 0..20 {
+        if app.store.enqueue(&batch(occurrence, n, 500), test_now()).await.is_err() {
+            failed += 1;
+        }
+    }
+    assert!(failed > 0, "a full disk refuses writes");
+    std::fs::remove_file(filler).unwrap();
+
+    app.plan().await.expect("planning works again");
+    app.materialise().await.expect("materialising works again");
+    let reply = Inbound {
+        channel: "email",
+        reference: "<after-the-fault@example.org>".into(),
+        sender: Sender::Email("kristina.falk@example.org".into()),
+        in_reply_to: None,
+        text: format!("!arshjul klar {occurrence}"),
+        room: None,
+        private: true,
+        authenticity: Authenticity::Vouched,
+    };
+    let handled = handle(&app, &reply).await.expect("replies work again").unwrap();
+    assert_eq!(handled.answer.outcome(), "recorded", "{}", handled.text);
+}
