@@ -60,6 +60,8 @@ pg_ctl_cmd=("${run_pg[@]}" "$pgbin/pg_ctl")
     "-c listen_addresses=127.0.0.1 -p $pg_port -k $peers/pgdata -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
     start >/dev/null
 echo "== PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
+# Tests of PostgreSQL faults use the cluster in both passes of the suite.
+export ARSHJUL_TEST_PG_SERVER="postgres://postgres@127.0.0.1:$pg_port/postgres"
 
 # --- Python peers: aiosmtpd for the SMTP server (the webhook sink needs only the stdlib) ----
 venv=target/test-peers/venv

@@ -52,6 +52,25 @@ pub struct Metrics {
     rejected_hooks: Family<ReasonLabel, Counter>,
     outbox: Family<StateLabel, Gauge>,
     oldest_waiting: Gauge,
+    database_up: Gauge,
+    plan_age: Gauge,
+    dispatch_age: Gauge,
+}
+
+/// What a scrape reads besides the counters: the outbox (`None` when the database did not
+/// answer) and the ages of the last successful plan and dispatch.
+pub struct Scrape<'a> {
+    pub outbox: Option<OutboxGauges<'a>>,
+    pub plan_age: Option<i64>,
+    pub dispatch_age: Option<i64>,
+}
+
+/// The outbox as one scrape read it.
+pub struct OutboxGauges<'a> {
+    /// How many deliveries are in each state.
+    pub depth: &'a [(DeliveryState, i64)],
+    /// The age of the oldest due delivery not yet sent, in seconds.
+    pub oldest_waiting_seconds: Option<i64>,
 }
 
 impl Default for Metrics {
@@ -65,6 +84,9 @@ impl Default for Metrics {
             rejected_hooks: Family::default(),
             outbox: Family::default(),
             oldest_waiting: Gauge::default(),
+            database_up: Gauge::default(),
+            plan_age: Gauge::default(),
+            dispatch_age: Gauge::default(),
         };
         let mut registry = Registry::default();
         // Counters are registered without `_total`: the encoder adds it.
@@ -82,6 +104,21 @@ impl Default for Metrics {
             "arshjul_outbox_oldest_waiting_seconds",
             "Age of the oldest due delivery not yet sent",
             metrics.oldest_waiting.clone(),
+        );
+        registry.register(
+            "arshjul_database_up",
+            "Whether the database answered this scrape in time (1) or not (0)",
+            metrics.database_up.clone(),
+        );
+        registry.register(
+            "arshjul_last_plan_age_seconds",
+            "Seconds since planning last succeeded (-1: not yet)",
+            metrics.plan_age.clone(),
+        );
+        registry.register(
+            "arshjul_last_dispatch_age_seconds",
+            "Seconds since the dispatcher last recorded outcomes (-1: not yet)",
+            metrics.dispatch_age.clone(),
         );
         registry.register(
             "arshjul_send_seconds",
@@ -137,14 +174,19 @@ impl Metrics {
         self.rejected_hooks.get_or_create(&ReasonLabel { reason }).inc();
     }
 
-    /// The exposition text, with the outbox gauges set from `depth` and the age of the oldest
-    /// waiting delivery as read at this scrape.
-    pub fn render(&self, depth: &[(DeliveryState, i64)], oldest_waiting_seconds: Option<i64>) -> String {
-        for state in DeliveryState::ALL {
-            let n = depth.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n);
-            self.outbox.get_or_create(&StateLabel { state: state.as_str() }).set(n);
+    /// The exposition text, with the gauges set from `scrape`.
+    pub fn render(&self, scrape: &Scrape<'_>) -> String {
+        if let Some(outbox) = &scrape.outbox {
+            for state in DeliveryState::ALL {
+                let n = outbox.depth.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n);
+                self.outbox.get_or_create(&StateLabel { state: state.as_str() }).set(n);
+            }
+            self.oldest_waiting
+                .set(outbox.oldest_waiting_seconds.unwrap_or(0).max(0));
         }
-        self.oldest_waiting.set(oldest_waiting_seconds.unwrap_or(0).max(0));
+        self.database_up.set(i64::from(scrape.outbox.is_some()));
+        self.plan_age.set(scrape.plan_age.unwrap_or(-1));
+        self.dispatch_age.set(scrape.dispatch_age.unwrap_or(-1));
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -163,7 +205,14 @@ mod tests {
         metrics.action("submit", "recorded");
         metrics.rejected_hook("forged");
         metrics.send_took(Duration::from_millis(30));
-        let text = metrics.render(&[(DeliveryState::Pending, 4)], Some(12));
+        let text = metrics.render(&Scrape {
+            outbox: Some(OutboxGauges {
+                depth: &[(DeliveryState::Pending, 4)],
+                oldest_waiting_seconds: Some(12),
+            }),
+            plan_age: Some(30),
+            dispatch_age: None,
+        });
         for expected in [
             "arshjul_deliveries_total{channel=\"matrix:eu\\\"network\",outcome=\"sent\"} 2",
             "arshjul_actions_total{action=\"submit\",outcome=\"recorded\"} 1",
@@ -173,6 +222,9 @@ mod tests {
             "arshjul_outbox_oldest_waiting_seconds 12",
             "arshjul_send_seconds_bucket{le=\"0.05\"} 1",
             "arshjul_send_seconds_count 1",
+            "arshjul_database_up 1",
+            "arshjul_last_plan_age_seconds 30",
+            "arshjul_last_dispatch_age_seconds -1",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");
         }

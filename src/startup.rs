@@ -91,6 +91,14 @@ impl Application {
                 shutdown.clone(),
             ))
         });
+        // From the stop signal on, readiness says so while requests in flight finish.
+        let draining = {
+            let (app, shutdown) = (Arc::clone(&self.app), shutdown.clone());
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                app.health.drain();
+            })
+        };
         tracing::info!(address = %self.listener.local_addr()?, "arshjul is serving");
         let served = axum::serve(self.listener, crate::http::router(Arc::clone(&self.app)))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -106,6 +114,7 @@ impl Application {
         if let Some(polling) = polling {
             polling.await.context("joining the IMAP poller")?;
         }
+        draining.await.context("joining the drain signal")?;
         self.app.store.close().await;
         tracing::info!("arshjul stopped");
         served

@@ -9,6 +9,7 @@
 //! - [`calls`]: EU funding calls — announce, correct, cancel, answer.
 //! - [`inbound`]: take a message in, match its sender and item, check, act, settle.
 //! - [`links`]: the signed links that go into messages.
+//! - [`health`]: when the background work last succeeded, and readiness.
 //!
 //! `app` sees storage, channels and the domain; it imports no adapter (HTTP, the inbound
 //! transports, the outbox's dispatcher, jobs, CLI).
@@ -16,6 +17,7 @@
 pub mod actions;
 pub mod calls;
 pub mod config;
+pub mod health;
 pub mod inbound;
 pub mod links;
 pub mod planning;
@@ -54,6 +56,8 @@ pub struct App {
     /// The `authserv-id` whose `Authentication-Results` vouch for an email's sender (empty:
     /// none does).
     pub trusted_authserv_id: String,
+    /// When materialising, planning and dispatching last succeeded; draining.
+    pub health: health::Health,
     files: FilesSettings,
     /// The configuration in force; replaced whole on a successful reload.
     config: RwLock<Arc<Config>>,
@@ -87,6 +91,7 @@ impl App {
             metrics: Metrics::default(),
             links,
             routing,
+            health: health::Health::default(),
             files: settings.files.clone(),
             config: RwLock::new(Arc::new(config)),
         })

@@ -8,15 +8,19 @@ use crate::storage::MaterialiseReport;
 impl App {
     /// Brings the stored occurrences in line with the configuration in force, now.
     pub async fn materialise(&self) -> anyhow::Result<MaterialiseReport> {
-        let outcome = self.store.materialise(&self.config(), self.clock.now()).await;
+        let now = self.clock.now();
+        let outcome = self.store.materialise(&self.config(), now).await;
         match &outcome {
-            Ok(report) => tracing::info!(
-                created = report.created,
-                rescheduled = report.rescheduled,
-                unconfigured = report.unconfigured,
-                reconfigured = report.reconfigured,
-                "occurrences materialised"
-            ),
+            Ok(report) => {
+                self.health.materialised(now);
+                tracing::info!(
+                    created = report.created,
+                    rescheduled = report.rescheduled,
+                    unconfigured = report.unconfigured,
+                    reconfigured = report.reconfigured,
+                    "occurrences materialised"
+                );
+            }
             Err(error) => tracing::error!(error = format!("{error:#}"), "materialisation failed"),
         }
         outcome
@@ -26,6 +30,9 @@ impl App {
     /// the weekly summaries of EU calls; returns how many were new.
     pub async fn plan(&self) -> anyhow::Result<usize> {
         let outcome = self.plan_now().await;
+        if outcome.is_ok() {
+            self.health.planned(self.clock.now());
+        }
         match &outcome {
             Ok(0) => tracing::debug!("planned: nothing new"),
             Ok(created) => tracing::info!(created, "deliveries planned"),

@@ -1,4 +1,8 @@
-//! `GET /healthz`: whether arshjul and its database answer, for load balancers and monitoring.
+//! Health for load balancers and monitoring: `GET /livez` (the process runs), `GET /readyz`
+//! (it should get work: the database takes a write, the schema is current, the first
+//! materialisation ran, it is not draining — else 503, naming what failed) and `GET /healthz`
+//! (the readiness answer, for what was set up against it). Each answers within two seconds
+//! whatever the database does.
 
 use std::sync::Arc;
 
@@ -12,24 +16,28 @@ use serde_json::json;
 use crate::app::App;
 
 pub fn router() -> Router<Arc<App>> {
-    Router::new().route("/healthz", get(health))
+    Router::new()
+        .route("/livez", get(live))
+        .route("/readyz", get(ready))
+        .route("/healthz", get(ready))
 }
 
-async fn health(State(app): State<Arc<App>>) -> Response {
-    let config = app.config();
-    let (status, database) = match app.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(error) => {
-            tracing::warn!(error = format!("{error:#}"), "health check: database does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
-        }
+async fn live() -> Response {
+    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})).into_response()
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    let readiness = app.readiness().await;
+    let status = if readiness.is_ready() {
+        StatusCode::OK
+    } else {
+        tracing::warn!(failed = ?readiness.failed, error = ?readiness.database_error, "not ready");
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
-        "status": if status.is_success() { "ok" } else { "unavailable" },
-        "database": database,
-        "version": env!("CARGO_PKG_VERSION"),
-        "units": config.directory.units.len(),
-        "obligations": config.calendar.obligations.len(),
-    });
+    let config = app.config();
+    let mut body = json!(readiness);
+    body["version"] = json!(env!("CARGO_PKG_VERSION"));
+    body["units"] = json!(config.directory.units.len());
+    body["obligations"] = json!(config.calendar.obligations.len());
     (status, Json(body)).into_response()
 }

@@ -5,26 +5,41 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::App;
+use crate::app::health::PROBE_TIMEOUT;
+use crate::metrics::{OutboxGauges, Scrape};
 
 pub fn router() -> Router<Arc<App>> {
     Router::new().route("/metrics", get(metrics))
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    match app.store.outbox_depth().await {
-        Ok((depth, oldest)) => {
-            let age = oldest.map(|at| app.clock.now().as_second() - at.as_second());
-            let body = app.metrics.render(&depth, age);
-            ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
-        }
-        Err(error) => {
+    let now = app.clock.now();
+    // The database's part is left out (and `arshjul_database_up` is 0) when it does not
+    // answer in time: a scrape never hangs.
+    let outbox = match tokio::time::timeout(PROBE_TIMEOUT, app.store.outbox_depth()).await {
+        Ok(Ok((depth, oldest))) => Some((depth, oldest.map(|at| now.as_second() - at.as_second()))),
+        Ok(Err(error)) => {
             tracing::error!(error = format!("{error:#}"), "metrics: cannot read the outbox");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
+            None
         }
-    }
+        Err(_) => {
+            tracing::error!("metrics: the database did not answer in time");
+            None
+        }
+    };
+    let scrape = Scrape {
+        outbox: outbox.as_ref().map(|(depth, oldest)| OutboxGauges {
+            depth,
+            oldest_waiting_seconds: *oldest,
+        }),
+        plan_age: app.health.plan_age(now),
+        dispatch_age: app.health.dispatch_age(now),
+    };
+    let body = app.metrics.render(&scrape);
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
 }

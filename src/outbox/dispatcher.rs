@@ -159,6 +159,7 @@ impl Dispatcher {
             }
         }
         store.record(&outcomes, self.app.clock.now()).await?;
+        self.app.health.dispatched(self.app.clock.now());
         tracing::debug!(?summary, "batch dispatched");
         Ok(DispatchOutcome::Dispatched(summary))
     }

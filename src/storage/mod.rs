@@ -52,6 +52,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file's directory, whose file system's free space readiness watches.
+    sqlite_dir: Option<std::path::PathBuf>,
 }
 
 /// One row of the append-only audit log.
@@ -80,12 +82,15 @@ impl Store {
     pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
         install_default_drivers();
         let url = settings.url.expose();
+        let mut sqlite_dir = None;
         let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
             let file = path.split('?').next().unwrap_or_default();
-            if let Some(parent) = Path::new(file).parent().filter(|p| !p.as_os_str().is_empty()) {
+            let parent = Path::new(file).parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(parent) = parent {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("creating the database directory {}", parent.display()))?;
             }
+            sqlite_dir = Some(parent.unwrap_or(Path::new(".")).to_owned());
             let separator = if path.contains('?') { '&' } else { '?' };
             (Backend::Sqlite, format!("{url}{separator}mode=rwc"))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -117,7 +122,11 @@ impl Store {
             .connect(&url)
             .await
             .with_context(|| format!("connecting to {}", settings.redacted_url()))?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_dir,
+        })
     }
 
     /// The engine behind this store.
@@ -157,13 +166,39 @@ impl Store {
         }
     }
 
-    /// Checks that the database answers.
-    pub async fn ping(&self) -> anyhow::Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
+    /// Checks that the database takes a write: `SELECT 1` is answered by a full or read-only
+    /// SQLite file too, so the probe writes (and commits) a heartbeat row.
+    pub async fn write_probe(&self, now: Timestamp) -> anyhow::Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('health.probe', $1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(now.to_string())
+        .execute(&mut *tx)
+        .await
+        .context("writing the health probe")?;
+        tx.commit().await.context("committing the health probe")
+    }
+
+    /// The bytes free on the SQLite file's file system; `None` for PostgreSQL (whose server
+    /// minds its own disk) or when the system cannot say. SQLite writes into space its WAL
+    /// already holds, so a small probe succeeds on a full disk that refuses real work.
+    pub fn free_bytes(&self) -> Option<u64> {
+        fs4::available_space(self.sqlite_dir.as_ref()?).ok()
+    }
+
+    /// Whether every migration this build knows has been applied.
+    pub async fn schema_current(&self) -> anyhow::Result<bool> {
+        let known = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.iter().count(),
+            Backend::Postgres => POSTGRES_MIGRATIONS.iter().count(),
+        };
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
             .await
-            .context("pinging the database")?;
-        Ok(())
+            .context("reading the applied migrations")?;
+        Ok(usize::try_from(applied).is_ok_and(|applied| applied >= known))
     }
 
     /// Closes every connection; for tests that drop a database afterwards.

@@ -1,10 +1,12 @@
 //! Faults underneath: the database's disk fills up under a working application and is freed
-//! again; planning, materialising and replies must work again at once, not after the pool
-//! retires its connections half an hour later.
+//! again, and PostgreSQL goes away behind a network that still accepts. Planning,
+//! materialising and replies must work again at once (not after the pool retires its
+//! connections half an hour later), and health must tell the truth within two seconds.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use arshjul::app::inbound::{Authenticity, Inbound, Sender, handle};
 use arshjul::domain::config::Transport;
@@ -13,7 +15,8 @@ use arshjul::domain::routing::Route;
 use arshjul::domain::steps::{Reason, Step, Subject};
 use arshjul::settings::Secret;
 
-use crate::helpers::{TestDir, Worker, test_now, test_settings};
+use crate::helpers::{TestApp, TestDir, Worker, test_now, test_settings};
+use crate::peers::Gate;
 
 /// A small tmpfs mounted at a path for as long as it lives: a disk that fills up.
 struct Tmpfs(PathBuf);
@@ -104,4 +107,86 @@ async fn after_a_full_disk_planning_materialising_and_replies_work_again() {
     };
     let handled = handle(&app, &reply).await.expect("replies work again").unwrap();
     assert_eq!(handled.answer.outcome(), "recorded", "{}", handled.text);
+}
+
+/// GET `path` on `app`, with how long the answer took.
+async fn timed_get(app: &TestApp, path: &str) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let response = crate::helpers::http()
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .expect("an answer");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap(), started.elapsed())
+}
+
+#[tokio::test]
+async fn readiness_says_503_within_two_seconds_while_the_disk_is_full_and_200_after() {
+    let dir = TestDir::new();
+    let disk = Tmpfs::mount(&dir.path().join("disk"), "4m");
+    let mut settings = test_settings(&dir).await;
+    settings.database.url = Secret::new(format!("sqlite://{}/arshjul.db", disk.0.display()));
+    let app = TestApp::spawn(settings).await;
+    let (status, body, _) = timed_get(&app, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(timed_get(&app, "/livez").await.0, 200);
+
+    let filler = fill(&disk.0);
+    // SQLite still answers SELECT 1 on a full disk, and a small write fits into its WAL.
+    for path in ["/readyz", "/healthz"] {
+        let (status, body, took) = timed_get(&app, path).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(took < Duration::from_secs(2), "{path} took {took:?}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let failed = body["failed"].as_array().unwrap();
+        assert!(failed.contains(&serde_json::json!("disk_full")), "{body}");
+    }
+    assert_eq!(timed_get(&app, "/livez").await.0, 200, "the process runs");
+    std::fs::remove_file(filler).unwrap();
+
+    let (status, body, _) = timed_get(&app, "/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(body["last_plan_age_seconds"].is_i64(), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_metrics_answer_within_two_seconds_while_postgresql_is_gone() {
+    let server = std::env::var("ARSHJUL_TEST_PG_SERVER").expect("scripts/test starts PostgreSQL");
+    let url = crate::helpers::fresh_postgres_database(&server).await;
+    let address = url.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap();
+    let gate = Gate::start(address.parse().unwrap()).await;
+    let dir = TestDir::new();
+    let mut settings = test_settings(&dir).await;
+    settings.database.url = Secret::new(url.replacen(address, &format!("127.0.0.1:{}", gate.port), 1));
+    let app = TestApp::spawn(settings).await;
+    assert_eq!(timed_get(&app, "/readyz").await.0, 200);
+
+    gate.cut();
+    for path in ["/readyz", "/healthz"] {
+        let (status, body, took) = timed_get(&app, path).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(took < Duration::from_secs(2), "{path} took {took:?}");
+    }
+    let (status, metrics, took) = timed_get(&app, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_secs(2), "/metrics took {took:?}");
+    assert!(metrics.contains("arshjul_database_up 0"), "{metrics}");
+    assert_eq!(timed_get(&app, "/livez").await.0, 200);
+
+    gate.mend();
+    let mut ready = false;
+    for _ in 0..20 {
+        if timed_get(&app, "/readyz").await.0 == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(ready, "ready again once PostgreSQL answers");
+    let (_, metrics, _) = timed_get(&app, "/metrics").await;
+    assert!(metrics.contains("arshjul_database_up 1"), "{metrics}");
+    app.stop().await;
 }

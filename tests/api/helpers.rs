@@ -65,26 +65,29 @@ impl TestDir {
 /// A database URL that no other test uses.
 pub async fn fresh_database_url(dir: &TestDir) -> String {
     match std::env::var(POSTGRES_ENV) {
-        Ok(admin_url) => {
-            static COUNTER: AtomicU32 = AtomicU32::new(0);
-            let name = format!(
-                "arshjul_test_{}_{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::Relaxed)
-            );
-            sqlx::any::install_default_drivers();
-            let mut admin = sqlx::AnyConnection::connect(&admin_url)
-                .await
-                .expect("connecting to the test cluster");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut admin)
-                .await
-                .expect("creating a test database");
-            let base = admin_url.rsplit_once('/').expect("admin URL ends in a database name").0;
-            format!("{base}/{name}")
-        }
+        Ok(admin_url) => fresh_postgres_database(&admin_url).await,
         Err(_) => format!("sqlite://{}", dir.path().join("arshjul.db").display()),
     }
+}
+
+/// A new database in the test run's PostgreSQL cluster (`admin_url` names it), its URL.
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "arshjul_test_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    sqlx::any::install_default_drivers();
+    let mut admin = sqlx::AnyConnection::connect(admin_url)
+        .await
+        .expect("connecting to the test cluster");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("creating a test database");
+    let base = admin_url.rsplit_once('/').expect("admin URL ends in a database name").0;
+    format!("{base}/{name}")
 }
 
 /// The defaults, with a fresh database, a free port and the config files in `dir` when present.
