@@ -127,7 +127,9 @@ impl Dispatcher {
                         Err(error) => Err(error),
                     };
                     self.app.metrics.send_took(started.elapsed());
-                    (channel, rows, result)
+                    // A retry is counted from when the peer answered, not from the claim.
+                    let answered = self.app.clock.now();
+                    (channel, rows, result, answered)
                 }
                 .instrument(span)
             })
@@ -138,10 +140,10 @@ impl Dispatcher {
             .await;
         let mut outcomes = Vec::with_capacity(claimed);
         let mut summary = Dispatched::default();
-        for (channel, rows, result) in results {
+        for (channel, rows, result, answered) in results {
             summary.messages += 1;
             for row in &rows {
-                let outcome = self.outcome(row, &result, now);
+                let outcome = self.outcome(row, &result, answered);
                 match &outcome {
                     DeliveryOutcome::Sent { .. } => summary.sent += 1,
                     DeliveryOutcome::Retry { .. } => summary.retried += 1,
@@ -164,10 +166,10 @@ impl Dispatcher {
         Ok(DispatchOutcome::Dispatched(summary))
     }
 
-    /// What becomes of `row` after its message's `result`. A chat delivery that fails for
-    /// good, or has failed `routing.fallback_to_email_after` times (or the last allowed time),
-    /// is replaced by email.
-    fn outcome(&self, row: &OutboxRow, result: &Result<Receipt, SendError>, now: Timestamp) -> DeliveryOutcome {
+    /// What becomes of `row` after its message's `result`, which came at `answered`. A chat
+    /// delivery that fails for good, or has failed `routing.fallback_to_email_after` times (or
+    /// the last allowed time), is replaced by email.
+    fn outcome(&self, row: &OutboxRow, result: &Result<Receipt, SendError>, answered: Timestamp) -> DeliveryOutcome {
         let max_attempts = i64::from(self.settings.max_attempts);
         let fallback_after = i64::from(self.app.routing.fallback_to_email_after);
         // A channel post has nobody to email instead.
@@ -206,14 +208,21 @@ impl Dispatcher {
                         fastrand::f64(),
                     )
                 });
-                let at = now
-                    .checked_add(SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX))
-                    .unwrap_or(now);
                 DeliveryOutcome::Retry {
                     error: reason.clone(),
-                    at,
+                    at: retry_at(answered, wait),
                 }
             }
         }
     }
+}
+
+/// When to try again, `wait` after `answered`, rounded up to the whole second the outbox
+/// stores: never earlier than the peer asked.
+fn retry_at(answered: Timestamp, wait: Duration) -> Timestamp {
+    let at = answered
+        .checked_add(SignedDuration::try_from(wait).unwrap_or(SignedDuration::MAX))
+        .unwrap_or(Timestamp::MAX);
+    let second = at.as_second() + i64::from(at.subsec_nanosecond() > 0);
+    Timestamp::from_second(second).unwrap_or(at)
 }

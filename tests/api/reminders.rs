@@ -206,16 +206,26 @@ async fn a_permanently_refused_address_goes_dead_with_its_reason() {
     assert_eq!(dead[0].attempts, 1, "no retry for a permanent error");
 }
 
-/// A worker posting to `sink` on the webhook channel, with one delivery in its outbox.
-async fn webhook_worker(dir: &TestDir, sink: &WebhookSink, max_attempts: u32) -> Worker {
+/// Settings posting to `sink` on the webhook channel.
+async fn webhook_settings(dir: &TestDir, sink: &WebhookSink, max_attempts: u32) -> Settings {
     let mut settings = test_settings(dir).await;
     route_all(&mut settings, &["webhook"]);
     settings.delivery.max_attempts = max_attempts;
     settings.webhook.url = Secret::new(sink.url.clone());
     settings.webhook.secret = Secret::new("webhook-secret");
     settings.webhook.timeout_seconds = 1;
-    let worker = Worker::build(settings).await;
-    let shared = worker.app.app();
+    settings
+}
+
+/// A worker posting to `sink` on the webhook channel, with one delivery in its outbox.
+async fn webhook_worker(dir: &TestDir, sink: &WebhookSink, max_attempts: u32) -> Worker {
+    let worker = Worker::build(webhook_settings(dir, sink, max_attempts).await).await;
+    enqueue_one_webhook(&worker.app.app()).await;
+    worker
+}
+
+/// One delivery due now on the webhook channel.
+async fn enqueue_one_webhook(shared: &arshjul::app::App) {
     shared.materialise().await.unwrap();
     let occurrence = shared.store.occurrences().await.unwrap().remove(0);
     let one = Delivery {
@@ -228,7 +238,30 @@ async fn webhook_worker(dir: &TestDir, sink: &WebhookSink, max_attempts: u32) ->
         idempotency_key: "test/webhook/1".into(),
     };
     shared.store.enqueue(&[one], test_now()).await.unwrap();
-    worker
+}
+
+#[tokio::test]
+async fn retry_after_counts_from_when_the_peer_answered_rounded_up() {
+    let dir = TestDir::new();
+    // The receiver takes 1.5 s to say "429, try again in 2 s".
+    let sink = WebhookSink::start(dir.path(), &["429:2@1.5"]);
+    let mut settings = webhook_settings(&dir, &sink, 8).await;
+    settings.webhook.timeout_seconds = 5;
+    // A clock that runs, as in production: the answer comes 1.5 s after the claim.
+    let clock = Arc::new(arshjul::clock::SystemClock::starting_at(test_now()));
+    let app = Application::build(settings, clock.clone()).await.unwrap();
+    enqueue_one_webhook(&app.app()).await;
+    let claimed = arshjul::clock::Clock::now(clock.as_ref());
+    app.dispatcher().try_next().await.unwrap();
+
+    let rows = app.app().store.outbox(None, 10).await.unwrap();
+    assert_eq!(rows[0].last_error.as_deref(), Some("HTTP 429"));
+    let waited = rows[0].not_before.duration_since(claimed);
+    assert!(
+        waited >= SignedDuration::from_millis(3_500),
+        "not before the answer (1.5 s) plus Retry-After (2 s): {waited:?}"
+    );
+    assert_eq!(rows[0].not_before.subsec_nanosecond(), 0, "whole seconds, rounded up");
 }
 
 #[tokio::test]

@@ -4,8 +4,9 @@
 Usage: webhook_sink.py OUT_DIR [RESPONSE ...]
 Binds 127.0.0.1 on a free port and prints it. Every POST is recorded as OUT_DIR/NNNN.json
 ({"path", "headers", "body"}), written atomically. The responses are used in order, the last
-one repeating; each is STATUS, STATUS:RETRY_AFTER (seconds) or sleep:SECONDS (answer 200
-after sleeping, to provoke client timeouts). Default: 200.
+one repeating; each is STATUS, STATUS:RETRY_AFTER (seconds), STATUS:RETRY_AFTER@DELAY (that
+answer after DELAY seconds, a peer that answers late) or sleep:SECONDS (answer 200 after
+sleeping, to provoke client timeouts). Default: 200.
 """
 import json
 import os
@@ -43,7 +44,9 @@ class Handler(BaseHTTPRequestHandler):
         if response.startswith("sleep:"):
             time.sleep(float(response.split(":")[1]))
         elif ":" in response:
+            response, _, delay = response.partition("@")
             status, retry_after = (int(x) for x in response.split(":"))
+            time.sleep(float(delay or 0))
         else:
             status = int(response)
         self.send_response(status)
