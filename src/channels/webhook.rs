@@ -12,6 +12,9 @@ use crate::settings::WebhookSettings;
 pub const TIMESTAMP_HEADER: &str = "X-Arshjul-Timestamp";
 /// Header carrying `sha256=<hex>` of HMAC-SHA256(secret, `"<timestamp>.<body>"`).
 pub const SIGNATURE_HEADER: &str = "X-Arshjul-Signature";
+/// Header carrying the message's key, the same on every retry: a receiver deduplicates on it
+/// (a repeat follows a timeout or a crash between sending and recording).
+pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
 /// Posts messages to one URL over a pooled keep-alive client.
 pub struct WebhookNotifier {
@@ -60,6 +63,7 @@ impl Notifier for WebhookNotifier {
         for (name, value) in [
             (TIMESTAMP_HEADER, timestamp.to_string()),
             (SIGNATURE_HEADER, sign(&self.key, timestamp, &body)),
+            (IDEMPOTENCY_HEADER, message.message_key.clone()),
         ] {
             headers.insert(
                 name,

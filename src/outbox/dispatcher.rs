@@ -1,6 +1,11 @@
 //! The dispatcher, in three parts: `run_until_stopped` owns cancellation, its loop owns
 //! sleeping, and `try_next` claims one batch, sends it and records every outcome — so tests
 //! drive it to "queue empty" without sleeping.
+//!
+//! Sending and recording stream: outcomes are recorded as sends complete, a group of those
+//! ready at a time, and a message holds one of the process's `delivery.concurrency` permits
+//! from before it is sent until its outcome is recorded. So a crash (kill -9) repeats at most
+//! that many messages — those on the wire or answered but not yet recorded — not the batch.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -46,12 +51,20 @@ pub enum DispatchOutcome {
 pub struct Dispatcher {
     app: Arc<App>,
     settings: DeliverySettings,
+    /// Messages sent, or being sent, whose outcomes are not yet recorded: at most
+    /// `delivery.concurrency` in the whole process.
+    unrecorded: Arc<tokio::sync::Semaphore>,
 }
 
 impl Dispatcher {
     /// A dispatcher sending `app`'s outbox through its channels.
     pub fn new(app: Arc<App>, settings: DeliverySettings) -> Self {
-        Self { app, settings }
+        let unrecorded = Arc::new(tokio::sync::Semaphore::new(settings.concurrency.max(1)));
+        Self {
+            app,
+            settings,
+            unrecorded,
+        }
     }
 
     /// Dispatches with `delivery.workers` concurrent loops until `shutdown` is cancelled. While
@@ -120,7 +133,10 @@ impl Dispatcher {
                     channel = channel.as_str(),
                     items = rows.len()
                 );
+                let unrecorded = Arc::clone(&self.unrecorded);
                 async move {
+                    // Held until the outcome is recorded (the semaphore is never closed).
+                    let permit = unrecorded.acquire_owned().await.ok();
                     let started = Instant::now();
                     let result = match composed {
                         Ok(message) => self.app.notifiers.send(&message).await,
@@ -129,21 +145,42 @@ impl Dispatcher {
                     self.app.metrics.send_took(started.elapsed());
                     // A retry is counted from when the peer answered, not from the claim.
                     let answered = self.app.clock.now();
-                    (channel, rows, result, answered)
+                    Sent {
+                        channel,
+                        rows,
+                        result,
+                        answered,
+                        _permit: permit,
+                    }
                 }
                 .instrument(span)
             })
             .collect();
-        let results: Vec<_> = futures_util::stream::iter(sends)
+        let mut done = futures_util::stream::iter(sends)
             .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
-        let mut outcomes = Vec::with_capacity(claimed);
+            .ready_chunks(self.settings.concurrency.max(1));
         let mut summary = Dispatched::default();
-        for (channel, rows, result, answered) in results {
+        while let Some(group) = done.next().await {
+            self.record(&group, &mut summary).await?;
+        }
+        tracing::debug!(?summary, claimed, "batch dispatched");
+        Ok(DispatchOutcome::Dispatched(summary))
+    }
+
+    /// Records the outcomes of `group`, the messages whose sends completed together.
+    async fn record(&self, group: &[Sent], summary: &mut Dispatched) -> anyhow::Result<()> {
+        let mut outcomes = Vec::new();
+        for Sent {
+            channel,
+            rows,
+            result,
+            answered,
+            ..
+        } in group
+        {
             summary.messages += 1;
-            for row in &rows {
-                let outcome = self.outcome(row, &result, answered);
+            for row in rows {
+                let outcome = self.outcome(row, result, *answered);
                 match &outcome {
                     DeliveryOutcome::Sent { .. } => summary.sent += 1,
                     DeliveryOutcome::Retry { .. } => summary.retried += 1,
@@ -156,14 +193,13 @@ impl Dispatcher {
                         tracing::warn!(delivery = row.id, recipient = %row.recipient, %channel, %error, "delivery is dead");
                     }
                 }
-                self.app.metrics.delivered(&channel, outcome.label(), 1);
+                self.app.metrics.delivered(channel, outcome.label(), 1);
                 outcomes.push((row.id, outcome));
             }
         }
-        store.record(&outcomes, self.app.clock.now()).await?;
+        self.app.store.record(&outcomes, self.app.clock.now()).await?;
         self.app.health.dispatched(self.app.clock.now());
-        tracing::debug!(?summary, "batch dispatched");
-        Ok(DispatchOutcome::Dispatched(summary))
+        Ok(())
     }
 
     /// What becomes of `row` after its message's `result`, which came at `answered`. A chat
@@ -225,4 +261,13 @@ fn retry_at(answered: Timestamp, wait: Duration) -> Timestamp {
         .unwrap_or(Timestamp::MAX);
     let second = at.as_second() + i64::from(at.subsec_nanosecond() > 0);
     Timestamp::from_second(second).unwrap_or(at)
+}
+
+/// One message's send: what it carried, what came of it and when, and its permit.
+struct Sent {
+    channel: String,
+    rows: Vec<OutboxRow>,
+    result: Result<Receipt, SendError>,
+    answered: Timestamp,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }

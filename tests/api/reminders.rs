@@ -321,6 +321,19 @@ async fn webhook_failures_are_retried_as_classified_and_the_signature_verifies()
     let body: serde_json::Value = serde_json::from_str(&last.body).unwrap();
     assert_eq!(body["items"][0]["idempotency_key"], "test/webhook/1");
     assert!(!last.body.contains("webhook-secret"));
+    let keys: Vec<&str> = posted
+        .iter()
+        .filter_map(|p| {
+            p.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("Idempotency-Key"))
+        })
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(
+        keys, ["test/webhook/1"; 4],
+        "every attempt carries the same key to deduplicate on"
+    );
 }
 
 #[tokio::test]
