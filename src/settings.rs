@@ -411,10 +411,46 @@ impl DatabaseSettings {
     }
 }
 
-/// Settings could not be loaded; the message names the file or variable and the key.
+/// Settings could not be loaded; the message names the file or variable and the key, and
+/// for a key that is not a setting, the file and line it is on.
 #[derive(Debug, thiserror::Error)]
-#[error("settings: {0}")]
-pub struct SettingsError(#[from] config::ConfigError);
+pub enum SettingsError {
+    #[error("settings: {0}")]
+    Invalid(#[from] config::ConfigError),
+    #[error("{file}:{line}: settings: {error}")]
+    At {
+        file: String,
+        line: usize,
+        error: config::ConfigError,
+    },
+}
+
+impl SettingsError {
+    /// `error`, placed at the line of `file` that sets the unknown key it names, if it does.
+    fn located(error: config::ConfigError, file: Option<&Path>) -> Self {
+        let message = error.to_string();
+        let key = message
+            .split_once("unknown field `")
+            .and_then(|(_, rest)| rest.split_once('`'))
+            .map(|(key, _)| key.to_owned());
+        let text = file.and_then(|f| std::fs::read_to_string(f).ok());
+        let line = key.zip(text.as_deref()).and_then(|(key, text)| {
+            text.lines().position(|line| {
+                line.trim_start()
+                    .strip_prefix(key.as_str())
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+        });
+        match (file, line) {
+            (Some(file), Some(line)) => Self::At {
+                file: file.display().to_string(),
+                line: line + 1,
+                error,
+            },
+            _ => Self::Invalid(error),
+        }
+    }
+}
 
 impl Settings {
     /// Loads the defaults, then `file` if given, then the environment.
@@ -438,7 +474,8 @@ impl Settings {
                     .with_list_parse_key("calls.network"),
             )
             .build()?
-            .try_deserialize()?;
+            .try_deserialize()
+            .map_err(|error| SettingsError::located(error, file))?;
         Ok(settings)
     }
 }

@@ -61,6 +61,8 @@ pub struct App {
     files: FilesSettings,
     /// The configuration in force; replaced whole on a successful reload.
     config: RwLock<Arc<Config>>,
+    /// A reload that would unconfigure most open occurrences, waiting for its confirmation.
+    pending_reload: std::sync::Mutex<Option<(Config, jiff::Timestamp)>>,
 }
 
 impl App {
@@ -94,6 +96,7 @@ impl App {
             health: health::Health::default(),
             files: settings.files.clone(),
             config: RwLock::new(Arc::new(config)),
+            pending_reload: std::sync::Mutex::new(None),
         })
     }
 

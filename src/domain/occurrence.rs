@@ -153,6 +153,21 @@ pub fn reconcile(config: &Config, stored: &[StoredOccurrence], wanted: &[Occurre
     changes
 }
 
+/// How many of the `stored` occurrences still open (or submitted) `config` would leave
+/// unconfigured, and how many are open: a reload that empties most of them is a mistake more
+/// often than a decision.
+pub fn unconfigured_share(config: &Config, stored: &[StoredOccurrence]) -> (usize, usize) {
+    let open: Vec<&StoredOccurrence> = stored
+        .iter()
+        .filter(|o| o.configured && matches!(o.state, OccurrenceState::Open | OccurrenceState::Submitted))
+        .collect();
+    let removed = open
+        .iter()
+        .filter(|o| !config.is_configured(&o.obligation, &o.unit))
+        .count();
+    (removed, open.len())
+}
+
 /// Who acted, how and through which channel — everything the audit log keeps.
 #[derive(Debug, Clone)]
 pub struct Actor<'a> {

@@ -163,6 +163,11 @@ fn refused(edit: Edit) -> String {
 fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
     let cases: Vec<(&str, Edit, &str)> = vec![
         (
+            "an empty calendar (a failed copy)",
+            Box::new(|d, _| (d, String::new())),
+            "calendar.toml: obligations: there are no obligations",
+        ),
+        (
             "unknown role",
             Box::new(|d, c| (d.replacen("[units.roles.eu_contact]", "[units.roles.eu_kontakt]", 1), c)),
             "directory.toml:75: unknown variant `eu_kontakt`",
@@ -246,12 +251,13 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
 #[test]
 fn check_config_reports_bad_settings_and_missing_files() {
     let dir = TestDir::new();
-    let typo = dir.write("typo.toml", "[server]\nprot = 8080\n");
+    let typo = dir.write("typo.toml", "[server]\nport = 8080\n\n[delivery]\nbatchsize = 5\n");
     let output = arshjul(&["check-config", "--config", typo.to_str().unwrap()]);
     assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("unknown field `prot`"),
-        "{output:?}"
+        stderr.contains(&format!("{}:5: settings:", typo.display())) && stderr.contains("unknown field `batchsize`"),
+        "{stderr}"
     );
 
     let missing = dir.write("missing.toml", "[files]\ncalendar = \"/nonexistent/calendar.toml\"\n");

@@ -91,6 +91,44 @@ async fn an_invalid_reload_is_refused_and_the_running_configuration_kept() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_reload_that_would_unconfigure_most_open_occurrences_waits_for_confirmation() {
+    let dir = TestDir::new().with_shipped_config();
+    let app = TestApp::spawn(test_settings(&dir).await).await;
+    let calendar = std::fs::read_to_string(dir.path().join("calendar.toml")).unwrap();
+    // Answered once start-up has materialised.
+    app.get_json("/readyz").await;
+    // Only the last obligation is left: an edit gone wrong.
+    let first = calendar.find("[[obligations]]").unwrap();
+    let last = calendar.rfind("[[obligations]]").unwrap();
+    dir.write("calendar.toml", &format!("{}{}", &calendar[..first], &calendar[last..]));
+
+    let refused = app
+        .shared
+        .reload()
+        .await
+        .expect_err("refused the first time")
+        .to_string();
+    assert!(
+        refused.contains("would unconfigure") && refused.contains("reload the same files again"),
+        "{refused}"
+    );
+    assert_eq!(app.shared.config().calendar.obligations.len(), 13, "nothing changed");
+    assert!(
+        app.shared
+            .store
+            .occurrences()
+            .await
+            .unwrap()
+            .iter()
+            .all(|o| o.configured)
+    );
+
+    app.shared.reload().await.expect("the same files again confirm it");
+    assert_eq!(app.shared.config().calendar.obligations.len(), 1);
+    app.stop().await;
+}
+
 /// Sends `signal` (e.g. "-HUP") to a process.
 fn send(signal: &str, pid: u32) {
     let status = Command::new("kill")

@@ -22,9 +22,35 @@ pub struct Config {
 
 impl Config {
     /// Parses both files, reporting the errors of both at once.
+    /// A configuration with no obligations, no units or no people is refused: it would
+    /// silence every reminder (an empty file is what a failed copy or a full disk leaves).
     pub fn parse(directory: SourceFile<'_>, calendar: SourceFile<'_>) -> Result<Self, ConfigErrors> {
+        let names = (directory.name, calendar.name);
         match (Directory::parse(directory), Calendar::parse(calendar)) {
-            (Ok(directory), Ok(calendar)) => Ok(Self { directory, calendar }),
+            (Ok(directory), Ok(calendar)) => {
+                let empty = |file: &str, key: &str, what: &str| ConfigError {
+                    file: file.to_owned(),
+                    line: None,
+                    key: key.to_owned(),
+                    reason: format!(
+                        "there are no {what}: a configuration without them would remind nobody of anything"
+                    ),
+                };
+                let errors: Vec<ConfigError> = [
+                    (calendar.obligations.is_empty(), names.1, "obligations", "obligations"),
+                    (directory.units.is_empty(), names.0, "units", "units"),
+                    (directory.people.is_empty(), names.0, "people", "people"),
+                ]
+                .into_iter()
+                .filter(|(is_empty, ..)| *is_empty)
+                .map(|(_, file, key, what)| empty(file, key, what))
+                .collect();
+                if errors.is_empty() {
+                    Ok(Self { directory, calendar })
+                } else {
+                    Err(ConfigErrors(errors))
+                }
+            }
             (directory, calendar) => Err(ConfigErrors(
                 directory
                     .err()

@@ -329,3 +329,21 @@ fn reminder_policies_inherit_and_are_checked() {
         "{error}"
     );
 }
+
+#[test]
+fn an_empty_calendar_or_directory_is_refused_for_it_would_silence_everything() {
+    let errors = parse("", "").unwrap_err().to_string();
+    for (file, key) in [
+        ("calendar.toml", "obligations"),
+        ("directory.toml", "units"),
+        ("directory.toml", "people"),
+    ] {
+        assert!(
+            errors.contains(file) && errors.contains(key),
+            "{file} {key} in {errors}"
+        );
+    }
+    assert!(errors.contains("would remind nobody"), "{errors}");
+    let errors = parse(DIRECTORY, "").unwrap_err().to_string();
+    assert!(errors.contains("obligations") && !errors.contains("units"), "{errors}");
+}
