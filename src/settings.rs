@@ -421,7 +421,7 @@ pub enum SettingsError {
     At {
         file: String,
         line: usize,
-        error: config::ConfigError,
+        error: Box<config::ConfigError>,
     },
 }
 
@@ -445,7 +445,7 @@ impl SettingsError {
             (Some(file), Some(line)) => Self::At {
                 file: file.display().to_string(),
                 line: line + 1,
-                error,
+                error: Box::new(error),
             },
             _ => Self::Invalid(error),
         }
