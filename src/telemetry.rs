@@ -12,8 +12,10 @@ pub fn init(settings: &LogSettings) -> anyhow::Result<()> {
         _ => EnvFilter::try_new(&settings.filter)
             .map_err(|e| anyhow::anyhow!("settings: log.filter: invalid filter \"{}\": {e}", settings.filter))?,
     };
+    // Colour only for a person at a terminal, never into a log file or the journal.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let installed = match settings.format {
         LogFormat::Text => builder.try_init(),

@@ -183,7 +183,7 @@ pub async fn outbox(settings: &Settings, args: OutboxArgs, clock: &dyn Clock) ->
                     r.step.clone(),
                     r.subject().map(|s| s.to_string()).unwrap_or_default(),
                     r.attempts.to_string(),
-                    r.last_error.clone().unwrap_or_default(),
+                    r.current_error().unwrap_or_default().to_owned(),
                 ]
             });
             let header = [

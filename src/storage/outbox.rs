@@ -36,6 +36,15 @@ pub struct OutboxRow {
 }
 
 impl OutboxRow {
+    /// The error that stands now: none once the delivery is sent (`last_error` keeps what an
+    /// earlier attempt met).
+    pub fn current_error(&self) -> Option<&str> {
+        match self.state {
+            DeliveryState::Sent => None,
+            _ => self.last_error.as_deref(),
+        }
+    }
+
     /// What the delivery is about.
     pub fn subject(&self) -> anyhow::Result<Subject> {
         match (self.occurrence_id, self.announcement_id) {

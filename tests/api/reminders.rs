@@ -299,6 +299,12 @@ async fn webhook_failures_are_retried_as_classified_and_the_signature_verifies()
     assert_eq!(worker.drain().await.sent, 1);
     let rows = worker.outbox().await;
     assert_eq!((rows[0].state, rows[0].attempts), (DeliveryState::Sent, 4));
+    assert_eq!(rows[0].current_error(), None, "sent: no error stands");
+    assert_eq!(
+        rows[0].last_error.as_deref(),
+        Some("webhook timed out"),
+        "the history stays"
+    );
 
     let posted = sink.received();
     assert_eq!(posted.len(), 4);

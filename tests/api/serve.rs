@@ -247,3 +247,21 @@ async fn a_reload_that_removes_a_channel_the_routing_names_is_refused() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn text_logs_carry_no_colour_codes_when_not_at_a_terminal() {
+    let dir = TestDir::new();
+    let output = crate::helpers::arshjul_command()
+        .arg("migrate")
+        .env("ARSHJUL__DATABASE__URL", fresh_database_url(&dir).await)
+        .env("ARSHJUL__LOG__FORMAT", "text")
+        // The database driver's statements are logged at debug: enough lines to look at.
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && log.contains("DEBUG"), "{log}");
+    assert!(!log.contains('\u{1b}'), "no ANSI escapes in a log file: {log:?}");
+}

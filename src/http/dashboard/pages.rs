@@ -124,7 +124,7 @@ async fn occurrence(State(app): State<Arc<App>>, visitor: Visitor, Path(id): Pat
                 d.channel.clone(),
                 d.state.as_str(),
                 d.sent_at.map(local).unwrap_or_default(),
-                d.last_error.clone().unwrap_or_default(),
+                d.current_error().unwrap_or_default().to_owned(),
             )
         })
         .collect();
@@ -183,7 +183,7 @@ async fn outbox(State(app): State<Arc<App>>, visitor: Visitor, Query(filter): Qu
                 id => r.id, subject => r.subject().map(|s| s.to_string()).unwrap_or_default(),
                 occurrence => r.occurrence_id, step => r.step, recipient => r.recipient, channel => r.channel,
                 state => r.state.as_str(), due => local(r.not_before), attempts => r.attempts,
-                error => r.last_error,
+                error => r.current_error(),
                 retry => matches!(r.state, DeliveryState::Failed | DeliveryState::Dead),
             }
         })
