@@ -48,8 +48,10 @@ pub async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -
     let store = Store::connect(&settings.database).await?;
     store.migrate().await?;
     let year = args.year.unwrap_or_else(|| config.local_date(clock.now()).year());
+    // One moment's picture: never a state without the action that made it.
+    let snapshot = store.snapshot().await?;
     let mut last: std::collections::BTreeMap<i64, String> = std::collections::BTreeMap::new();
-    for entry in store.audit_log(None).await? {
+    for entry in snapshot.audit {
         let detail: serde_json::Value = serde_json::from_str(&entry.detail).unwrap_or_default();
         if let (Some(id), Some(channel)) = (entry.occurrence_id, detail["channel"].as_str()) {
             let when = config
@@ -63,20 +65,14 @@ pub async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -
     let now = clock.now();
     let local = |at: jiff::Timestamp| config.local_minute(at);
     let mut next: std::collections::BTreeMap<i64, String> = std::collections::BTreeMap::new();
-    for row in store
-        .outbox(Some(DeliveryState::Pending), usize::MAX)
-        .await?
-        .into_iter()
-        .rev()
-    {
+    for row in snapshot.pending.into_iter().rev() {
         if let Some(id) = row.occurrence_id {
             next.entry(id)
                 .or_insert_with(|| format!("{} to {} {}", row.step, row.recipient, local(row.not_before)));
         }
     }
-    let rows: Vec<StatusRow> = store
-        .occurrences()
-        .await?
+    let rows: Vec<StatusRow> = snapshot
+        .occurrences
         .into_iter()
         .filter(|o| config.local_date(o.due_at).year() == year)
         .filter(|o| args.unit.as_deref().is_none_or(|unit| o.unit == unit))

@@ -13,7 +13,7 @@ use sqlx::{AnyPool, Connection as _, Executor as _, Row as _};
 
 use crate::domain::config::Config;
 use crate::domain::occurrence::{Change, OccurrenceState, StoredOccurrence, reconcile};
-use crate::domain::steps::Subject;
+use crate::domain::steps::{DeliveryState, Subject};
 use crate::settings::DatabaseSettings;
 
 mod actions;
@@ -208,36 +208,79 @@ impl Store {
 
     /// Every stored occurrence, in due order.
     pub async fn occurrences(&self) -> anyhow::Result<Vec<StoredOccurrence>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {OCCURRENCE_COLUMNS} FROM occurrences ORDER BY due_at, obligation, unit"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .context("listing occurrences")?;
-        rows.iter().map(occurrence_from_row).collect()
+        occurrences_in(&self.pool).await
     }
 
     /// The audit log, oldest first; only the entries of one occurrence if given.
     pub async fn audit_log(&self, occurrence_id: Option<i64>) -> anyhow::Result<Vec<AuditEntry>> {
-        let query = match occurrence_id {
-            Some(id) => sqlx::query("SELECT id, at, occurrence_id, actor, action, detail FROM audit_log WHERE occurrence_id = $1 ORDER BY id").bind(id),
-            None => sqlx::query("SELECT id, at, occurrence_id, actor, action, detail FROM audit_log ORDER BY id"),
-        };
-        let rows = query.fetch_all(&self.pool).await.context("reading the audit log")?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditEntry {
-                    id: row.try_get("id")?,
-                    at: timestamp(row.try_get("at")?)?,
-                    occurrence_id: row.try_get("occurrence_id")?,
-                    actor: row.try_get("actor")?,
-                    action: row.try_get("action")?,
-                    detail: row.try_get("detail")?,
-                })
-            })
-            .collect()
+        audit_log_in(&self.pool, occurrence_id).await
     }
 
+    /// The occurrences, the audit log and the deliveries waiting, read in one read-only
+    /// transaction: one moment's picture, never a state without the action that made it.
+    pub async fn snapshot(&self) -> anyhow::Result<Snapshot> {
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN",
+            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
+        let mut tx = self.pool.begin_with(begin).await.context("starting a snapshot")?;
+        let snapshot = Snapshot {
+            occurrences: occurrences_in(&mut *tx).await?,
+            audit: audit_log_in(&mut *tx, None).await?,
+            pending: outbox::outbox_in(&mut *tx, Some(DeliveryState::Pending), usize::MAX).await?,
+        };
+        tx.commit().await.context("ending a snapshot")?;
+        Ok(snapshot)
+    }
+}
+
+/// What [`Store::snapshot`] read.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub occurrences: Vec<StoredOccurrence>,
+    pub audit: Vec<AuditEntry>,
+    /// Pending deliveries, newest first.
+    pub pending: Vec<OutboxRow>,
+}
+
+async fn occurrences_in<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+) -> anyhow::Result<Vec<StoredOccurrence>> {
+    let sql = format!("SELECT {OCCURRENCE_COLUMNS} FROM occurrences ORDER BY due_at, obligation, unit");
+    let rows = sqlx::query(&sql)
+        .fetch_all(executor)
+        .await
+        .context("listing occurrences")?;
+    rows.iter().map(occurrence_from_row).collect()
+}
+
+async fn audit_log_in<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    occurrence_id: Option<i64>,
+) -> anyhow::Result<Vec<AuditEntry>> {
+    let query = match occurrence_id {
+        Some(id) => sqlx::query(
+            "SELECT id, at, occurrence_id, actor, action, detail FROM audit_log WHERE occurrence_id = $1 ORDER BY id",
+        )
+        .bind(id),
+        None => sqlx::query("SELECT id, at, occurrence_id, actor, action, detail FROM audit_log ORDER BY id"),
+    };
+    let rows = query.fetch_all(executor).await.context("reading the audit log")?;
+    rows.iter()
+        .map(|row| {
+            Ok(AuditEntry {
+                id: row.try_get("id")?,
+                at: timestamp(row.try_get("at")?)?,
+                occurrence_id: row.try_get("occurrence_id")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                detail: row.try_get("detail")?,
+            })
+        })
+        .collect()
+}
+
+impl Store {
     /// Brings the stored occurrences in line with `config` as of `now`: creates what the
     /// window wants, moves open due dates the configuration moved, and marks (never deletes)
     /// occurrences whose obligation or unit left the configuration. Every change is audited.

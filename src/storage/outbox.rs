@@ -318,15 +318,7 @@ impl Store {
 
     /// Deliveries, newest first; only those in `state` if given.
     pub async fn outbox(&self, state: Option<DeliveryState>, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let filtered = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = $1 ORDER BY id DESC LIMIT $2");
-        let all = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id DESC LIMIT $1");
-        let query = match state {
-            Some(state) => sqlx::query(&filtered).bind(state.as_str()).bind(limit),
-            None => sqlx::query(&all).bind(limit),
-        };
-        let rows = query.fetch_all(&self.pool).await.context("listing the outbox")?;
-        rows.iter().map(row_to_delivery).collect()
+        outbox_in(&self.pool, state, limit).await
     }
 
     /// How many deliveries are in each state, and when the oldest waiting one became due.
@@ -393,6 +385,23 @@ impl Store {
 }
 
 /// Inserts one delivery unless its idempotency key is already there; 1 if inserted.
+/// Deliveries, newest first; only those in `state` if given.
+pub(super) async fn outbox_in<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    state: Option<DeliveryState>,
+    limit: usize,
+) -> anyhow::Result<Vec<OutboxRow>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let filtered = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = $1 ORDER BY id DESC LIMIT $2");
+    let all = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id DESC LIMIT $1");
+    let query = match state {
+        Some(state) => sqlx::query(&filtered).bind(state.as_str()).bind(limit),
+        None => sqlx::query(&all).bind(limit),
+    };
+    let rows = query.fetch_all(executor).await.context("listing the outbox")?;
+    rows.iter().map(row_to_delivery).collect()
+}
+
 pub(super) async fn insert_delivery(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     delivery: &Delivery,

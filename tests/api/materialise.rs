@@ -199,3 +199,59 @@ async fn an_unsupported_database_url_is_refused_without_showing_the_password() {
     );
     assert!(!error.contains("hemligt"), "{error}");
 }
+
+#[tokio::test]
+async fn a_snapshot_never_shows_a_state_without_the_action_that_made_it() {
+    use arshjul::domain::occurrence::{Action, Actor};
+    let dir = TestDir::new();
+    let store = test_store(&dir).await;
+    let config = crate::helpers::test_settings(&dir).await.files.load().unwrap();
+    store.materialise(&config, test_now()).await.unwrap();
+    let ids: Vec<i64> = store
+        .occurrences()
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.id)
+        .take(60)
+        .collect();
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for id in ids {
+                let actor = Actor {
+                    person: "eva.persson",
+                    channel: "test",
+                    source: "snapshot",
+                    note: None,
+                };
+                store
+                    .record_action(id, Action::Waive, &actor, |_| Vec::new(), test_now())
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let mut looked = 0;
+    while !writer.is_finished() || looked == 0 {
+        let snapshot = store.snapshot().await.unwrap();
+        let acted: std::collections::BTreeSet<i64> = snapshot
+            .audit
+            .iter()
+            .filter(|e| e.action == "waive")
+            .filter_map(|e| e.occurrence_id)
+            .collect();
+        for occurrence in &snapshot.occurrences {
+            let waived = occurrence.state == OccurrenceState::Waived;
+            assert_eq!(
+                waived,
+                acted.contains(&occurrence.id),
+                "occurrence {} in one picture",
+                occurrence.id
+            );
+        }
+        looked += 1;
+    }
+    writer.await.unwrap();
+    assert!(looked > 1, "looked while the writer wrote");
+}
