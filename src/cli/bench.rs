@@ -50,14 +50,25 @@ pub struct BenchArgs {
     /// Messages to send through the Matrix channel (and again with a plain HTTP client).
     #[arg(long, default_value_t = 2_000)]
     pub matrix_messages: usize,
+    /// Deliver to this external receiver (e.g. an nginx that answers 204 on loopback) instead
+    /// of the in-process sink, to compare with other dispatchers on the same receiver.
+    #[arg(long, value_name = "URL")]
+    pub sink: Option<String>,
 }
 
 /// Runs every measurement and prints the figures.
 pub async fn run(base: Settings, args: &BenchArgs, clock: SystemClock) -> anyhow::Result<()> {
     let work = tempfile_dir()?;
-    let (sink_url, received) = start_sink().await?;
+    let (sink_url, received) = match &args.sink {
+        Some(url) => (url.clone(), None),
+        None => {
+            let (url, received) = start_sink().await?;
+            (url, Some(received))
+        }
+    };
     let ceiling = sink_ceiling(&sink_url, (args.deliveries / 3).clamp(1_000, 30_000)).await?;
-    println!("loopback HTTP sink ceiling: {ceiling:.0} requests/s (64 connections, keep-alive)");
+    println!("HTTP sink {sink_url} ceiling: {ceiling:.0} requests/s (64 connections, keep-alive)");
+    let counted = |received: &Option<Arc<AtomicU64>>| received.as_ref().map(|r| r.load(Ordering::Relaxed));
 
     let config_files = write_synthetic_directory(&work, 200, None)?;
     let sqlite = |name: &str| format!("sqlite://{}/{name}.db", work.display());
@@ -67,12 +78,15 @@ pub async fn run(base: Settings, args: &BenchArgs, clock: SystemClock) -> anyhow
     }
     runs.push(("SQLite, Teams", sqlite("teams"), Transport::Teams));
     for (name, url, transport) in runs {
-        let before = received.load(Ordering::Relaxed);
+        let before = counted(&received);
         let settings = bench_settings(&base, &config_files, &url, &sink_url);
         let result = dispatch(settings, args.deliveries, &Route::personal(transport), clock).await?;
-        let posts = received.load(Ordering::Relaxed) - before;
+        let posts = counted(&received).zip(before).map_or_else(
+            || "an external sink".to_owned(),
+            |(after, before)| format!("{} requests", after - before),
+        );
         println!(
-            "{name}: {} deliveries in {:.2} s = {:.0} deliveries/s ({:.0} % of the sink's ceiling; {posts} requests), \
+            "{name}: {} deliveries in {:.2} s = {:.0} deliveries/s ({:.0} % of the sink's ceiling; {posts}), \
              lag due→sent p50 {} s, p99 {} s, RSS {} MB",
             args.deliveries,
             result.elapsed.as_secs_f64(),

@@ -524,7 +524,7 @@ fn bench_prints_throughput_latency_memory_and_planner_figures() {
             .unwrap_or_else(|| panic!("{prefix}: {output}"))
             .to_owned()
     };
-    assert!(line("loopback HTTP sink ceiling: ").ends_with("requests/s (64 connections, keep-alive)"));
+    assert!(line("HTTP sink http://127.0.0.1:").ends_with("requests/s (64 connections, keep-alive)"));
     for channel in ["webhook", "Teams"] {
         let sqlite = line(&format!("SQLite, {channel}: 300 deliveries in "));
         assert!(
@@ -538,6 +538,38 @@ fn bench_prints_throughput_latency_memory_and_planner_figures() {
     assert!(line("planner: one pass over 300 municipalities").contains("15300 occurrences"));
     assert!(line("memory: RSS ").contains("2000 pending deliveries"));
     assert!(!output.contains('\r'), "no progress display when piped");
+}
+
+#[test]
+fn bench_delivers_to_an_external_sink_when_given_one() {
+    let dir = TestDir::new();
+    let sink = crate::peers::WebhookSink::start(dir.path(), &["200"]);
+    let output = stdout(&arshjul(&[
+        "bench",
+        "--deliveries",
+        "100",
+        "--pending",
+        "100",
+        "--sink",
+        &sink.url,
+    ]));
+    assert!(
+        output.contains(&format!("HTTP sink {} ceiling: ", sink.url)),
+        "{output}"
+    );
+    assert!(
+        output.contains("SQLite, webhook: 100 deliveries in ") && output.contains("an external sink"),
+        "{output}"
+    );
+    let delivered = sink
+        .received()
+        .iter()
+        .filter(|p| p.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("Idempotency-Key")))
+        .count();
+    assert!(
+        delivered >= 100,
+        "the deliveries reached the external sink: {delivered}"
+    );
 }
 
 #[test]
