@@ -16,16 +16,19 @@
 //!   ([`domain::replies`]), messages, EU calls, signed tokens, the follow-up form, the yearly
 //!   report (Markdown, CSV and its HTML document) and listings (table, JSON, iCalendar).
 //! - [`app`]: the use cases over one [`app::App`] state — configuration and reload, planning
-//!   (materialise, plan, notify), actions, EU calls, inbound handling (take in, match, check,
-//!   act, settle) and the signed links in messages. Every entry point calls these.
+//!   (materialise, plan), actions with the notices they cause, EU calls, inbound handling
+//!   (take in, match, check authenticity and rights, act, settle — digests included), the
+//!   signed links in messages, and health (readiness). Every entry point calls these.
 //! - [`storage`]: one `Store` over SQLite or PostgreSQL; occurrences, outbox, audit log, inbox,
 //!   EU calls with each unit's interest and outcome, sessions. Singleton work (materialise,
 //!   plan) runs under one lock; the planning decision is passed in as a closure.
 //! - [`channels`]: the channel registry ([`channels::Notifiers`]) and one `Notifier` per
 //!   channel (email, Teams, Matrix bot and webhooks, signed webhook), with the HTTP status rules.
-//! - [`outbox`]: the dispatcher (worker: claim, send, record) and the composing of messages.
-//! - [`inbound`]: the transports that receive — email (`mailgate`, IMAP), the Matrix sync, the
-//!   Teams hook's signature — each handing messages to `app::inbound`.
+//! - [`outbox`]: the dispatcher (claim, then send and record as a stream, a bounded number
+//!   unrecorded at once) and the composing of messages.
+//! - [`inbound`]: the transports that receive — email (`mailgate`, IMAP; its authenticity by
+//!   signed token or by the trusted `Authentication-Results` in `inbound::authentication`),
+//!   the Matrix sync, the Teams hook's signature — each handing messages to `app::inbound`.
 //! - [`http`]: the axum router; each feature module owns its routes (health, metrics, ack,
 //!   hooks, calls API, feeds, the dashboard) and `http::page` the plain pages they share.
 //! - [`jobs`]: scheduled work (materialisation, planning) as UTC ticks.
@@ -41,7 +44,10 @@
 //! `prometheus-client`'s (it escapes label values, such as channel names, and owns the
 //! format); percent-decoding in the IMAP URL is `percent-encoding`'s (already in the tree
 //! through `url`); the text of a Teams message's HTML is `mail-parser`'s `html_to_text`
-//! (already used for email), after the bot's `<at>` mention is cut out, which no crate knows.
+//! (already used for email), after the bot's `<at>` mention is cut out, which no crate knows;
+//! the free space of the SQLite disk is `fs4`'s. `Authentication-Results` is read by a small
+//! parser of our own: the crates that parse it (`mail-auth`) verify DKIM and DMARC themselves,
+//! which is the border server's job here, and bring a large dependency tree.
 
 pub mod app;
 pub mod channels;
