@@ -43,13 +43,7 @@ pub(crate) async fn reminded() -> Scene {
         .into_iter()
         .find(|m| m.to() == "kristina.falk@example.org")
         .expect("Kristina is reminded");
-    let occurrence = worker
-        .outbox()
-        .await
-        .into_iter()
-        .find(|r| r.recipient == "kristina.falk")
-        .and_then(|r| r.occurrence_id)
-        .unwrap();
+    let occurrence = worker.occurrence_reminding("kristina.falk").await;
     Scene {
         dir,
         smtp,

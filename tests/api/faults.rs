@@ -75,13 +75,7 @@ async fn after_a_full_disk_planning_materialising_and_replies_work_again() {
     let worker = Worker::build(settings).await;
     worker.materialise_and_plan().await;
     let app = worker.app.app();
-    let occurrence = worker
-        .outbox()
-        .await
-        .into_iter()
-        .find(|r| r.recipient == "kristina.falk")
-        .and_then(|r| r.occurrence_id)
-        .unwrap();
+    let occurrence = worker.occurrence_reminding("kristina.falk").await;
 
     let filler = fill(&disk.0);
     let mut failed = 0;

@@ -299,6 +299,16 @@ impl Worker {
         arshjul::clock::Clock::now(self.clock.as_ref())
     }
 
+    /// The occurrence of the first delivery to `recipient` in the outbox.
+    pub async fn occurrence_reminding(&self, recipient: &str) -> i64 {
+        self.outbox()
+            .await
+            .into_iter()
+            .find(|r| r.recipient == recipient)
+            .and_then(|r| r.occurrence_id)
+            .unwrap_or_else(|| panic!("{recipient} has a delivery"))
+    }
+
     pub async fn outbox(&self) -> Vec<arshjul::storage::OutboxRow> {
         self.app.app().store.outbox(None, 10_000).await.unwrap()
     }
