@@ -114,11 +114,11 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
     let config = app.config();
     let person = message.sender.person(&config);
     // A reply is matched to the delivery it answers only where that delivery went.
+    let in_its_room = |d: &crate::storage::OutboxRow| {
+        message.room.is_none() || d.destination.is_none() || d.destination == message.room
+    };
     let mut delivery = match &message.in_reply_to {
-        Some(id) => store
-            .delivery_by_provider_id(id)
-            .await?
-            .filter(|d| message.room.is_none() || d.destination.is_none() || d.destination == message.room),
+        Some(id) => store.delivery_by_provider_id(id).await?.filter(in_its_room),
         None => None,
     };
     // A bare "2" or "alla" answers the question "which one?" asked last, about its digest.
@@ -133,7 +133,7 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
         _ => None,
     };
     if let (None, Some(id)) = (&delivery, question.as_ref().and_then(|q| q.delivery_id)) {
-        delivery = store.delivery(id).await?;
+        delivery = store.delivery(id).await?.filter(in_its_room);
     }
     let items = match &delivery {
         Some(delivery) => digest_items(app, delivery).await?,

@@ -157,7 +157,8 @@ pub async fn answer(app: &App, raw: &[u8], handled: &Handled) -> Result<(), Send
         message_key: format!("answer-{}", message.message_id().unwrap_or("unknown")),
         rendered: short_message(language, answer_subject(language), &handled.text),
         recipient: Recipient::from(person),
-        address: Address::Email(from),
+        // The directory's address, not the header's spelling of it.
+        address: Address::Email(person.email.clone()),
         tokens: None,
         in_reply_to: message.message_id().map(|id| format!("<{id}>")),
         thread: text_list(message.references())

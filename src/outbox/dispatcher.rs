@@ -2,8 +2,8 @@
 //! sleeping, and `try_next` claims one batch, sends it and records every outcome — so tests
 //! drive it to "queue empty" without sleeping.
 //!
-//! Sending and recording stream: outcomes are recorded as sends complete, a group of those
-//! ready at a time, and a message holds one of the process's `delivery.concurrency` permits
+//! Sending and recording stream: outcomes are recorded as sends complete, those that complete
+//! within 10 ms of each other together, and a message holds one of the process's `delivery.concurrency` permits
 //! from before it is sent until its outcome is recorded. So a crash (kill -9) repeats at most
 //! that many messages — those on the wire or answered but not yet recorded — not the batch.
 
@@ -156,11 +156,20 @@ impl Dispatcher {
                 .instrument(span)
             })
             .collect();
-        let mut done = futures_util::stream::iter(sends)
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .ready_chunks(self.settings.concurrency.max(1));
+        let concurrency = self.settings.concurrency.max(1);
+        let mut done = futures_util::stream::iter(sends).buffer_unordered(concurrency);
         let mut summary = Dispatched::default();
-        while let Some(group) = done.next().await {
+        while let Some(first) = done.next().await {
+            // The sends that complete within a moment of the first are recorded with it: one
+            // statement for many on a busy dispatcher, at once on a quiet one.
+            let mut group = vec![first];
+            let until = tokio::time::Instant::now() + GROUP_WITHIN;
+            while group.len() < concurrency {
+                match tokio::time::timeout_at(until, done.next()).await {
+                    Ok(Some(sent)) => group.push(sent),
+                    Ok(None) | Err(_) => break,
+                }
+            }
             self.record(&group, &mut summary).await?;
         }
         tracing::debug!(?summary, claimed, "batch dispatched");
@@ -262,6 +271,9 @@ fn retry_at(answered: Timestamp, wait: Duration) -> Timestamp {
     let second = at.as_second() + i64::from(at.subsec_nanosecond() > 0);
     Timestamp::from_second(second).unwrap_or(at)
 }
+
+/// How long the outcomes of sends that completed wait for more to be recorded with them.
+const GROUP_WITHIN: Duration = Duration::from_millis(10);
 
 /// One message's send: what it carried, what came of it and when, and its permit.
 struct Sent {

@@ -96,16 +96,18 @@ impl Store {
         row.as_ref().map(inbox_from_row).transpose()
     }
 
-    /// How many messages `sender` sent on `channel` since `since`.
+    /// How many messages `sender` (in any case: addresses are compared so) sent on `channel`
+    /// since `since`.
     pub async fn inbox_count_from(&self, channel: &str, sender: &str, since: Timestamp) -> anyhow::Result<usize> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM inbox WHERE channel = $1 AND sender = $2 AND received_at >= $3")
-                .bind(channel)
-                .bind(storable(sender))
-                .bind(since.as_second())
-                .fetch_one(&self.pool)
-                .await
-                .context("counting recent inbox messages")?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM inbox WHERE channel = $1 AND LOWER(sender) = LOWER($2) AND received_at >= $3",
+        )
+        .bind(channel)
+        .bind(storable(sender))
+        .bind(since.as_second())
+        .fetch_one(&self.pool)
+        .await
+        .context("counting recent inbox messages")?;
         Ok(usize::try_from(count).unwrap_or(usize::MAX))
     }
 

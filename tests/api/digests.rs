@@ -174,15 +174,18 @@ async fn on_matrix_a_digest_reply_asks_which_and_alla_answers_it() {
         )
         .await;
     }
-    let said = |reference: &str, text: &str, in_reply_to: Option<&str>| Inbound {
+    let said_in = |room: &str, reference: &str, text: &str, in_reply_to: Option<&str>| Inbound {
         channel: "matrix",
         reference: reference.to_owned(),
         sender: Sender::Matrix("@linnea.dahl:example.org".into()),
         in_reply_to: in_reply_to.map(str::to_owned),
         text: text.to_owned(),
-        room: Some("!linnea:example.org".into()),
-        private: true,
+        room: Some(room.to_owned()),
+        private: room == "!linnea:example.org",
         authenticity: Authenticity::Vouched,
+    };
+    let said = |reference: &str, text: &str, in_reply_to: Option<&str>| {
+        said_in("!linnea:example.org", reference, text, in_reply_to)
     };
 
     let asked = handle(&app, &said("$1", "klart", Some("$digest")))
@@ -194,6 +197,13 @@ async fn on_matrix_a_digest_reply_asks_which_and_alla_answers_it() {
         "{}",
         asked.text
     );
+    assert_eq!(states(&worker, ids).await, ["open", "open"]);
+    // "alla" in another room answers nothing there.
+    let elsewhere = handle(&app, &said_in("!public:example.org", "$p", "alla", None))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!matches!(elsewhere.answer, Answer::Several(_)), "{}", elsewhere.text);
     assert_eq!(states(&worker, ids).await, ["open", "open"]);
     // Her answer in the room, not as a reply to anything.
     let all = handle(&app, &said("$2", "alla", None)).await.unwrap().unwrap();
