@@ -113,14 +113,16 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
     };
     let config = app.config();
     let person = message.sender.person(&config);
-    // A reply is matched to the delivery it answers only where that delivery went.
+    // A reply is matched to the message it answers (every delivery of a digest) only where
+    // that message went.
     let in_its_room = |d: &crate::storage::OutboxRow| {
         message.room.is_none() || d.destination.is_none() || d.destination == message.room
     };
-    let mut delivery = match &message.in_reply_to {
-        Some(id) => store.delivery_by_provider_id(id).await?.filter(in_its_room),
-        None => None,
+    let mut sent_together = match &message.in_reply_to {
+        Some(id) => store.deliveries_by_provider_id(id).await?,
+        None => Vec::new(),
     };
+    sent_together.retain(in_its_room);
     // A bare "2" or "alla" answers the question "which one?" asked last, about its digest.
     let picks_only = read_selection(&message.text).is_some_and(|(_, said)| said.is_empty());
     let question = match person {
@@ -132,13 +134,20 @@ pub async fn handle(app: &Arc<App>, message: &Inbound) -> anyhow::Result<Option<
         }
         _ => None,
     };
-    if let (None, Some(id)) = (&delivery, question.as_ref().and_then(|q| q.delivery_id)) {
-        delivery = store.delivery(id).await?.filter(in_its_room);
+    if let (true, Some(id)) = (sent_together.is_empty(), question.as_ref().and_then(|q| q.delivery_id)) {
+        sent_together = match store.delivery(id).await?.filter(in_its_room) {
+            Some(asked) => match &asked.provider_id {
+                Some(provider_id) => store.deliveries_by_provider_id(provider_id).await?,
+                None => vec![asked],
+            },
+            None => Vec::new(),
+        };
     }
-    let items = match &delivery {
-        Some(delivery) => digest_items(app, delivery).await?,
-        None => Vec::new(),
-    };
+    let delivery = sent_together.first().cloned();
+    let items = delivery
+        .as_ref()
+        .map(|delivery| digest_items(delivery, &sent_together))
+        .unwrap_or_default();
     let call_command = read_command(&message.text);
     let call_id = delivery.as_ref().and_then(|d| d.announcement_id);
     let reply = interpret(&message.text, config.local_date(now));
@@ -237,22 +246,17 @@ struct DigestItem {
     asked: Option<crate::domain::steps::Ask>,
 }
 
-/// The items of the message `delivery` went out in, in the digest's order: one per
-/// occurrence (one for a message that is no digest).
-async fn digest_items(app: &App, delivery: &crate::storage::OutboxRow) -> anyhow::Result<Vec<DigestItem>> {
-    let Some(provider_id) = &delivery.provider_id else {
-        return Ok(Vec::new());
-    };
+/// The items of the message `delivery` went out in (`sent_together`, in the digest's order):
+/// one per occurrence, one for a message that is no digest.
+fn digest_items(delivery: &crate::storage::OutboxRow, sent_together: &[crate::storage::OutboxRow]) -> Vec<DigestItem> {
     let mut items: Vec<DigestItem> = Vec::new();
-    for row in app.store.deliveries_by_provider_id(provider_id).await? {
-        if let Some(occurrence) = row.occurrence_id.filter(|id| items.iter().all(|i| i.occurrence != *id))
-            && row.recipient == delivery.recipient
-        {
+    for row in sent_together.iter().filter(|row| row.recipient == delivery.recipient) {
+        if let Some(occurrence) = row.occurrence_id.filter(|id| items.iter().all(|i| i.occurrence != *id)) {
             let asked = row.step.parse::<Step>().ok().map(Step::ask);
             items.push(DigestItem { occurrence, asked });
         }
     }
-    Ok(items)
+    items
 }
 
 /// A reply to a digest: acts on the items it picks ("alla klara", "klart för båda", "1 och

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
-use crate::app::inbound::{Inbound, Sender, handle};
+use crate::app::inbound::{Authenticity, Inbound, Sender, handle};
 use crate::channels::matrix::MatrixNotifier;
 
 /// Where the sync position is kept.
@@ -118,7 +118,7 @@ async fn inbound(
         room: Some(room.to_owned()),
         private: in_direct_room,
         // The homeserver authenticates its users.
-        authenticity: crate::app::inbound::Authenticity::Vouched,
+        authenticity: Authenticity::Vouched,
     }))
 }
 

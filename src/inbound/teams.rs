@@ -7,7 +7,7 @@ use base64::Engine as _;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::app::inbound::{Inbound, Sender};
+use crate::app::inbound::{Authenticity, Inbound, Sender};
 
 /// How far a request's timestamp may lie from our clock: older ones are replays.
 const MAX_SKEW_SECONDS: i64 = 300;
@@ -73,7 +73,7 @@ pub fn read(
         room: None,
         // The answer appears in the channel's thread, for everyone in it.
         private: false,
-        authenticity: crate::app::inbound::Authenticity::Vouched,
+        authenticity: Authenticity::Vouched,
     })
 }
 
