@@ -2,8 +2,9 @@
 //! sleeping, and `try_next` claims one batch, sends it and records every outcome — so tests
 //! drive it to "queue empty" without sleeping.
 //!
-//! Sending and recording stream: outcomes are recorded as sends complete, those that complete
-//! within 10 ms of each other together, and a message holds one of the process's `delivery.concurrency` permits
+//! Sending and recording stream: outcomes are recorded as sends complete, side by side with
+//! the sends still going — whatever completed while the last group was written is written
+//! next, together — and a message holds one of the process's `delivery.concurrency` permits
 //! from before it is sent until its outcome is recorded. So a crash (kill -9) repeats at most
 //! that many messages — those on the wire or answered but not yet recorded — not the batch.
 
@@ -156,22 +157,35 @@ impl Dispatcher {
                 .instrument(span)
             })
             .collect();
+        // Sending and recording run side by side: each outcome goes to the recorder as its send
+        // completes, and the recorder writes whatever has arrived while it wrote the last group
+        // (one statement for many on a busy dispatcher, one at a time on a quiet one).
+        let (completed, mut arrived) = tokio::sync::mpsc::unbounded_channel::<Sent>();
         let concurrency = self.settings.concurrency.max(1);
-        let mut done = futures_util::stream::iter(sends).buffer_unordered(concurrency);
-        let mut summary = Dispatched::default();
-        while let Some(first) = done.next().await {
-            // The sends that complete within a moment of the first are recorded with it: one
-            // statement for many on a busy dispatcher, at once on a quiet one.
-            let mut group = vec![first];
-            let until = tokio::time::Instant::now() + GROUP_WITHIN;
-            while group.len() < concurrency {
-                match tokio::time::timeout_at(until, done.next()).await {
-                    Ok(Some(sent)) => group.push(sent),
-                    Ok(None) | Err(_) => break,
+        let sending = async move {
+            futures_util::stream::iter(sends)
+                // Once recording has failed, nothing more is sent: it could not be recorded.
+                .take_while(|_| std::future::ready(!completed.is_closed()))
+                .for_each_concurrent(concurrency, |send| async {
+                    // Refused only once the recorder gave up; the send is repeated later.
+                    let _ = completed.send(send.await);
+                })
+                .await;
+            // Dropping `completed` here ends the recorder once it has written the rest.
+        };
+        let recording = async move {
+            let mut summary = Dispatched::default();
+            while let Some(first) = arrived.recv().await {
+                let mut group = vec![first];
+                while let Ok(sent) = arrived.try_recv() {
+                    group.push(sent);
                 }
+                self.record(&group, &mut summary).await?;
             }
-            self.record(&group, &mut summary).await?;
-        }
+            anyhow::Ok(summary)
+        };
+        let ((), summary) = tokio::join!(sending, recording);
+        let summary = summary?;
         tracing::debug!(?summary, claimed, "batch dispatched");
         Ok(DispatchOutcome::Dispatched(summary))
     }
@@ -271,9 +285,6 @@ fn retry_at(answered: Timestamp, wait: Duration) -> Timestamp {
     let second = at.as_second() + i64::from(at.subsec_nanosecond() > 0);
     Timestamp::from_second(second).unwrap_or(at)
 }
-
-/// How long the outcomes of sends that completed wait for more to be recorded with them.
-const GROUP_WITHIN: Duration = Duration::from_millis(10);
 
 /// One message's send: what it carried, what came of it and when, and its permit.
 struct Sent {

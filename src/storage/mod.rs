@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use jiff::Timestamp;
@@ -47,6 +48,24 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// A subquery giving the outcomes bound in parameter `$n` as a JSON list (`record`'s
+    /// `OutcomeRow`s) as rows `id, state, provider_id, destination, error, not_before`.
+    fn outcome_rows(self, n: u8) -> String {
+        match self {
+            Self::Sqlite => format!(
+                "SELECT value ->> 'id' AS id, value ->> 'state' AS state, value ->> 'provider_id' AS provider_id, \
+                 value ->> 'destination' AS destination, value ->> 'error' AS error, value ->> 'not_before' AS not_before \
+                 FROM json_each(${n})"
+            ),
+            Self::Postgres => format!(
+                "SELECT * FROM jsonb_to_recordset(${n}::jsonb) AS r(id bigint, state text, provider_id text, \
+                 destination text, error text, not_before bigint)"
+            ),
+        }
+    }
+}
+
 /// The database, with the queries arshjul needs.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -54,6 +73,9 @@ pub struct Store {
     backend: Backend,
     /// The SQLite file's directory, whose file system's free space readiness watches.
     sqlite_dir: Option<std::path::PathBuf>,
+    /// The dispatchers' turn to write the outbox on SQLite, which takes one writer at a time:
+    /// waiting here is a wake-up when the other is done, not SQLite's sleeping busy handler.
+    outbox_writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// One row of the append-only audit log.
@@ -106,9 +128,17 @@ impl Store {
             // A connection whose COMMIT failed (a full disk, a read-only file) can come back
             // still counting itself in a transaction — sqlx-sqlite 0.8 does not reset it, and
             // SQLite has already rolled back — so every later BEGIN on it would be refused.
-            // It is closed instead of handed out (after the pool's ping, which runs first and
-            // lets a queued rollback of a dropped transaction finish).
-            .before_acquire(|connection, _| Box::pin(async move { Ok(!connection.is_in_transaction()) }))
+            // It is closed instead of going back to the pool, checked after a ping, which lets
+            // a queued rollback of a dropped transaction finish. Checked on release, this costs
+            // the next caller nothing.
+            .after_release(|connection, _| {
+                Box::pin(async move {
+                    connection.ping().await?;
+                    Ok(!connection.is_in_transaction())
+                })
+            })
+            // A connection to a local file does not go away; one to a server can.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |connection, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -126,6 +156,7 @@ impl Store {
             pool,
             backend,
             sqlite_dir,
+            outbox_writer: Arc::default(),
         })
     }
 

@@ -2,8 +2,6 @@
 //! and claimed by dispatchers with a lease. SQLite claims with one atomic `UPDATE … RETURNING`;
 //! PostgreSQL adds `FOR UPDATE SKIP LOCKED` so several dispatchers share the work.
 
-use std::collections::BTreeMap;
-
 use anyhow::Context as _;
 use jiff::{SignedDuration, Timestamp};
 use sqlx::Row as _;
@@ -90,6 +88,51 @@ impl DeliveryOutcome {
     }
 }
 
+/// One outcome as `record` binds it, in the outbox's terms.
+#[derive(serde::Serialize)]
+struct OutcomeRow<'a> {
+    id: i64,
+    state: &'static str,
+    provider_id: Option<&'a str>,
+    destination: Option<&'a str>,
+    error: Option<&'a str>,
+    not_before: Option<i64>,
+}
+
+impl<'a> OutcomeRow<'a> {
+    fn new(id: i64, outcome: &'a DeliveryOutcome) -> Self {
+        let row = Self {
+            id,
+            state: "dead",
+            provider_id: None,
+            destination: None,
+            error: None,
+            not_before: None,
+        };
+        match outcome {
+            DeliveryOutcome::Sent {
+                provider_id,
+                destination,
+            } => Self {
+                state: "sent",
+                provider_id: provider_id.as_deref(),
+                destination: destination.as_deref(),
+                ..row
+            },
+            DeliveryOutcome::Retry { error, at } => Self {
+                state: "failed",
+                error: Some(error),
+                not_before: Some(at.as_second()),
+                ..row
+            },
+            DeliveryOutcome::Dead { error } | DeliveryOutcome::FallBack { error, .. } => Self {
+                error: Some(error),
+                ..row
+            },
+        }
+    }
+}
+
 const OUTBOX_COLUMNS: &str = "id, idempotency_key, occurrence_id, announcement_id, step, recipient, channel, reason, state, not_before, \
      attempts, last_error, provider_id, destination, sent_at";
 
@@ -136,7 +179,9 @@ impl Store {
     }
 
     /// Claims up to `limit` deliveries that are due at `now` (pending or failed with their
-    /// time come, or sending with an expired lease) for `lease`, counting an attempt.
+    /// time come, or sending with an expired lease) for `lease`, counting an attempt. The
+    /// condition is the partial index `outbox_ready`'s, so the claim reads only due rows, in
+    /// order; a row being sent was due when it was claimed, so `not_before <= now` holds for it.
     pub async fn claim(&self, now: Timestamp, lease: SignedDuration, limit: usize) -> anyhow::Result<Vec<OutboxRow>> {
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -145,11 +190,13 @@ impl Store {
         let sql = format!(
             "UPDATE outbox SET state = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2 \
              WHERE id IN (SELECT id FROM outbox \
-                 WHERE (state IN ('pending', 'failed') AND not_before <= $3) OR (state = 'sending' AND lease_until <= $4) \
+                 WHERE state IN ('pending', 'failed', 'sending') AND not_before <= $3 \
+                     AND (state <> 'sending' OR lease_until <= $4) \
                  ORDER BY not_before, id LIMIT $5 {lock}) \
              RETURNING {OUTBOX_COLUMNS}"
         );
         let now_secs = now.as_second();
+        let _turn = self.outbox_turn().await;
         let rows = sqlx::query(&sql)
             .bind(now.checked_add(lease).unwrap_or(now).as_second())
             .bind(now_secs)
@@ -164,77 +211,72 @@ impl Store {
         Ok(claimed)
     }
 
-    /// Records what became of claimed deliveries, all in one transaction. Deliveries with the
-    /// same outcome are updated by one statement. A row that is no longer `sending` (cancelled
-    /// meanwhile) keeps its state.
+    /// Records what became of claimed deliveries. Every outcome is written by one statement
+    /// (the outcomes bound as one JSON list, so the SQL is the same every time and is prepared
+    /// once), which needs no transaction around it unless a chat delivery falls back to email:
+    /// then the email copies are inserted in the same transaction. A row that is no longer
+    /// `sending` (cancelled meanwhile) keeps its state.
     pub async fn record(&self, outcomes: &[(i64, DeliveryOutcome)], now: Timestamp) -> anyhow::Result<()> {
-        let mut groups: BTreeMap<&DeliveryOutcome, Vec<i64>> = BTreeMap::new();
-        for (id, outcome) in outcomes {
-            groups.entry(outcome).or_default().push(*id);
+        let rows: Vec<OutcomeRow> = outcomes
+            .iter()
+            .map(|(id, outcome)| OutcomeRow::new(*id, outcome))
+            .collect();
+        let update = format!(
+            "UPDATE outbox SET state = o.state, \
+                 sent_at = CASE WHEN o.state = 'sent' THEN $1 ELSE outbox.sent_at END, \
+                 provider_id = CASE WHEN o.state = 'sent' THEN o.provider_id ELSE outbox.provider_id END, \
+                 destination = CASE WHEN o.state = 'sent' THEN o.destination ELSE outbox.destination END, \
+                 last_error = COALESCE(o.error, outbox.last_error), \
+                 not_before = COALESCE(o.not_before, outbox.not_before), \
+                 lease_until = NULL, updated_at = $1 \
+             FROM ({}) AS o WHERE outbox.id = o.id AND outbox.state = 'sending'",
+            self.backend.outcome_rows(2)
+        );
+        let update = sqlx::query(&update)
+            .bind(now.as_second())
+            .bind(serde_json::to_string(&rows)?);
+        let _turn = self.outbox_turn().await;
+        let fallbacks: Vec<(i64, &str)> = outcomes
+            .iter()
+            .filter_map(|(id, outcome)| match outcome {
+                DeliveryOutcome::FallBack { email_key, .. } => Some((*id, email_key.as_str())),
+                _ => None,
+            })
+            .collect();
+        if fallbacks.is_empty() {
+            update
+                .execute(&self.pool)
+                .await
+                .context("recording delivery outcomes")?;
+            return Ok(());
         }
-        let mut tx = self.pool.begin().await.context("starting a transaction")?;
-        let now_secs = now.as_second();
-        for (outcome, ids) in groups {
-            for chunk in ids.chunks(5_000) {
-                // Integers only, so listing them inline cannot inject anything.
-                let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-                let guard = format!("WHERE id IN ({list}) AND state = 'sending'");
-                let (sql, query);
-                match outcome {
-                    DeliveryOutcome::Sent {
-                        provider_id,
-                        destination,
-                    } => {
-                        sql = format!(
-                            "UPDATE outbox SET state = 'sent', sent_at = $1, provider_id = $2, destination = $3, \
-                             lease_until = NULL, updated_at = $4 {guard}"
-                        );
-                        query = sqlx::query(&sql)
-                            .bind(now_secs)
-                            .bind(provider_id.clone())
-                            .bind(destination.clone())
-                            .bind(now_secs);
-                    }
-                    DeliveryOutcome::Retry { error, at } => {
-                        sql = format!(
-                            "UPDATE outbox SET state = 'failed', not_before = $1, last_error = $2, lease_until = NULL, updated_at = $3 {guard}"
-                        );
-                        query = sqlx::query(&sql)
-                            .bind(at.as_second())
-                            .bind(error.clone())
-                            .bind(now_secs);
-                    }
-                    DeliveryOutcome::Dead { error } | DeliveryOutcome::FallBack { error, .. } => {
-                        sql = format!(
-                            "UPDATE outbox SET state = 'dead', last_error = $1, lease_until = NULL, updated_at = $2 {guard}"
-                        );
-                        query = sqlx::query(&sql).bind(error.clone()).bind(now_secs);
-                    }
-                }
-                if let DeliveryOutcome::FallBack { email_key, .. } = outcome {
-                    // Inserted first: the copy is made from the row while it is still `sending`.
-                    for id in chunk {
-                        sqlx::query(
-                            "INSERT INTO outbox (idempotency_key, occurrence_id, announcement_id, step, recipient, \
-                             channel, reason, not_before, created_at, updated_at) \
-                             SELECT $1, occurrence_id, announcement_id, step, recipient, 'email', reason, $2, $3, $4 \
-                             FROM outbox \
-                             WHERE id = $5 AND state = 'sending' ON CONFLICT (idempotency_key) DO NOTHING",
-                        )
-                        .bind(email_key.as_str())
-                        .bind(now_secs)
-                        .bind(now_secs)
-                        .bind(now_secs)
-                        .bind(*id)
-                        .execute(&mut *tx)
-                        .await
-                        .context("replacing a chat delivery by email")?;
-                    }
-                }
-                query.execute(&mut *tx).await.context("recording delivery outcomes")?;
-            }
+        let mut tx = self.begin_write().await?;
+        for (id, email_key) in fallbacks {
+            // Inserted first: the copy is made from the row while it is still `sending`.
+            sqlx::query(
+                "INSERT INTO outbox (idempotency_key, occurrence_id, announcement_id, step, recipient, \
+                 channel, reason, not_before, created_at, updated_at) \
+                 SELECT $1, occurrence_id, announcement_id, step, recipient, 'email', reason, $2, $2, $2 \
+                 FROM outbox \
+                 WHERE id = $3 AND state = 'sending' ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .bind(email_key)
+            .bind(now.as_second())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .context("replacing a chat delivery by email")?;
         }
+        update.execute(&mut *tx).await.context("recording delivery outcomes")?;
         tx.commit().await.context("committing delivery outcomes")
+    }
+
+    /// On SQLite, waits for this process's other dispatchers to finish writing the outbox.
+    async fn outbox_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.outbox_writer.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     /// Every delivery about occurrence `id`, oldest first.
