@@ -10,7 +10,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin arshjul \
     && mkdir -p /app/var \
-    && chown arshjul:arshjul /app/var
+    && chown arshjul:arshjul /app/var \
+    && chmod 0700 /app/var
 WORKDIR /app
 COPY --from=build /src/target/release/arshjul /usr/local/bin/arshjul
 COPY config /app/config

@@ -394,20 +394,61 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The shortest key arshjul signs with: as long as an HMAC-SHA256 output.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Settings {
+    /// Refuses the signing keys that could be guessed or are missing where they are needed:
+    /// a `links.secret` that is set but short (empty has one generated), and a webhook URL
+    /// without a `webhook.secret` of that length. `check-config` and the daemon's start both
+    /// ask.
+    pub fn check_secrets(&self) -> anyhow::Result<()> {
+        let short = |key: &str, secret: &Secret| {
+            let length = secret.expose().len();
+            (length < MIN_SECRET_BYTES).then(|| {
+                format!(
+                    "{key} is {length} bytes long; give at least {MIN_SECRET_BYTES} random bytes (for example \
+                     `openssl rand -hex 32`)"
+                )
+            })
+        };
+        let mut problems = Vec::new();
+        if !self.links.secret.expose().is_empty() {
+            problems.extend(
+                short("links.secret", &self.links.secret).map(|p| p + ", or leave it empty to have one generated"),
+            );
+        }
+        if !self.webhook.url.expose().is_empty() {
+            problems.extend(short("webhook.secret", &self.webhook.secret).map(|p| {
+                p + ": webhook.url is set, and its receiver tells arshjul's requests from anyone's by this key"
+            }));
+        }
+        anyhow::ensure!(problems.is_empty(), "{}", problems.join("; "));
+        Ok(())
+    }
+}
+
 impl DatabaseSettings {
     /// The URL with any password replaced, for display.
     pub fn redacted_url(&self) -> String {
-        let url = self.url.expose();
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return url.to_owned();
-        };
-        match rest.split_once('@') {
-            Some((credentials, host)) if credentials.contains(':') => {
-                let user = credentials.split(':').next().unwrap_or_default();
-                format!("{scheme}://{user}:***@{host}")
+        redacted_url(self.url.expose())
+    }
+}
+
+/// `url` with its password replaced by `***` and its query left out (PostgreSQL takes a
+/// password there too), for display; nothing of it if it does not parse as a URL with a host
+/// (its secret could be anywhere in it).
+pub fn redacted_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.cannot_be_a_base() => {
+            if parsed.password().is_some() {
+                // Only a URL without a host refuses a password, and it was ruled out.
+                let _ = parsed.set_password(Some("***"));
             }
-            _ => url.to_owned(),
+            parsed.set_query(None);
+            parsed.to_string()
         }
+        _ => "[a URL that does not parse]".to_owned(),
     }
 }
 
@@ -513,6 +554,32 @@ mod tests {
         };
         assert_eq!(settings.redacted_url(), "postgres://arshjul:***@db:5432/arshjul");
         assert!(!format!("{settings:?}").contains("hemligt"));
+        // An `@` in the password, a password without a user, a URL that does not parse.
+        assert_eq!(
+            redacted_url("postgres://arshjul:p@ss@db/arshjul"),
+            "postgres://arshjul:***@db/arshjul"
+        );
+        assert_eq!(redacted_url("postgres://:hemligt@db/a"), "postgres://:***@db/a");
+        assert_eq!(redacted_url("smtp://user:p%40ss@mx:587"), "smtp://user:***@mx:587");
+        for unparsable in ["arshjul:hemligt@db/arshjul", "postgres://u:hemligt@db:99999/x"] {
+            assert!(!redacted_url(unparsable).contains("hemligt"), "{unparsable}");
+        }
+        assert_eq!(redacted_url("sqlite://var/arshjul.db"), "sqlite://var/arshjul.db");
+        assert_eq!(redacted_url("postgres://u@db/a?password=hemligt"), "postgres://u@db/a");
+    }
+
+    #[test]
+    fn short_or_missing_signing_keys_are_refused() {
+        let mut settings = Settings::load(None).expect("defaults load");
+        settings.check_secrets().expect("an empty links.secret is generated");
+        settings.links.secret = Secret::new("kort");
+        settings.webhook.url = Secret::new("https://hooks.example.org/arshjul");
+        let error = settings.check_secrets().unwrap_err().to_string();
+        assert!(error.contains("links.secret is 4 bytes long"), "{error}");
+        assert!(error.contains("webhook.secret is 0 bytes long"), "{error}");
+        settings.links.secret = Secret::new("x".repeat(MIN_SECRET_BYTES));
+        settings.webhook.secret = Secret::new("y".repeat(MIN_SECRET_BYTES));
+        settings.check_secrets().expect("long enough");
     }
 
     #[test]

@@ -34,6 +34,7 @@ impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         crate::jobs::validate_cron("jobs.materialise", &settings.jobs.materialise)?;
         crate::jobs::validate_cron("delivery.plan", &settings.delivery.plan)?;
+        settings.check_secrets().context("settings")?;
         let app = Arc::new(App::open(&settings, clock).await?);
         let matrix_bot = app.notifiers.matrix.clone();
         let address = settings.server.address();

@@ -310,7 +310,7 @@ fn bench_settings(base: &Settings, files: &(String, String), url: &str, sink: &s
     settings.delivery.workers = WORKERS;
     settings.delivery.concurrency = 64;
     settings.webhook.url = Secret::new(sink);
-    settings.webhook.secret = Secret::new("bench");
+    settings.webhook.secret = Secret::new("bench-0123456789abcdef0123456789abcdef");
     settings.teams.webhooks.insert(
         "bench".into(),
         TeamsWebhook {

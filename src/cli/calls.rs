@@ -310,7 +310,13 @@ async fn list(settings: &Settings, args: &CallsArgs) -> anyhow::Result<ExitCode>
                     r.amount.map(|a| a.to_string()).unwrap_or_default(),
                     r.answered_by.clone(),
                 ];
-                out.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+                out.push_str(
+                    &fields
+                        .iter()
+                        .map(|f| crate::domain::listing::csv_field(f))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
                 out.push('\n');
             }
             print!("{out}");
@@ -335,13 +341,4 @@ async fn list(settings: &Settings, args: &CallsArgs) -> anyhow::Result<ExitCode>
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
-fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
 }

@@ -21,6 +21,7 @@ pub fn check_config(settings: &Settings) -> ExitCode {
     for checked in [
         Notifiers::new(settings).map(drop),
         settings.email.imap_account().map(drop),
+        settings.check_secrets(),
     ] {
         if let Err(error) = checked {
             eprintln!("settings: {error:#}");

@@ -12,6 +12,20 @@ use super::config::{Config, Language, Obligation, Unit};
 use super::occurrence::{OccurrenceState, StoredOccurrence};
 use super::schedule::Occurrence;
 
+/// A CSV field (RFC 4180) that a spreadsheet shows as typed: quoted when it holds a comma, a
+/// quote or a line break, and, unless it is a number, prefixed with `'` when it would start a
+/// formula in Excel or LibreOffice (`=`, `+`, `-`, `@`, a tab or a carriage return) — the
+/// report's texts are typed by units.
+pub fn csv_field(field: &str) -> String {
+    let formula = field.starts_with(['=', '+', '-', '@', '\t', '\r']) && field.parse::<f64>().is_err();
+    let field = if formula { format!("'{field}") } else { field.to_owned() };
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field
+    }
+}
+
 /// One occurrence with everything a reader needs to act on it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Listed<'a> {

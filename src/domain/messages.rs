@@ -524,28 +524,43 @@ fn call_item(config: &Config, language: Language, entry: &CallEntry<'_>) -> Item
     }
 }
 
-/// Markdown as HTML; HTML written in the Markdown is shown as text, and links go only to web
-/// and mail addresses.
+/// Markdown as HTML; HTML written in the Markdown is shown as text, links go only to web and
+/// mail addresses, and an image is a link to it (its description the link's text): a remote
+/// image in a mail would tell its sender who read it, and when.
 fn markdown_html(markdown: &str) -> String {
-    use pulldown_cmark::{CowStr, Event, Parser, Tag};
+    use pulldown_cmark::{CowStr, Event, Parser, Tag, TagEnd};
+    fn safe(dest_url: CowStr<'_>) -> CowStr<'_> {
+        if ["https://", "http://", "mailto:"]
+            .iter()
+            .any(|s| dest_url.starts_with(s))
+        {
+            dest_url
+        } else {
+            CowStr::Borrowed("#")
+        }
+    }
     let events = Parser::new(markdown).map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
-        Event::Start(Tag::Link {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) => {
-            let safe = ["https://", "http://", "mailto:"]
-                .iter()
-                .any(|s| dest_url.starts_with(s));
-            Event::Start(Tag::Link {
+        Event::Start(
+            Tag::Link {
                 link_type,
-                dest_url: if safe { dest_url } else { CowStr::Borrowed("#") },
+                dest_url,
                 title,
                 id,
-            })
-        }
+            }
+            | Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            },
+        ) => Event::Start(Tag::Link {
+            link_type,
+            dest_url: safe(dest_url),
+            title,
+            id,
+        }),
+        Event::End(TagEnd::Image) => Event::End(TagEnd::Link),
         other => other,
     });
     let mut html = String::new();
@@ -614,6 +629,23 @@ mod tests {
 
     fn person(config: &Config, id: &str) -> Person {
         config.directory.person(&PersonId::checked(id)).unwrap().clone()
+    }
+
+    #[test]
+    fn a_calls_description_shows_no_remote_image_and_links_only_to_the_web_and_mail() {
+        let html = markdown_html(
+            "![pixel](https://tracker.example/p.gif?who=linnea) ![x](javascript:alert(1)) \
+             [ansök](https://ec.europa.eu/x) [skript](javascript:alert(1)) <img src=\"https://t.example/q\">",
+        );
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains(r#"<a href="https://tracker.example/p.gif?who=linnea">pixel</a>"#),
+            "{html}"
+        );
+        assert!(html.contains(r##"<a href="#">x</a>"##), "{html}");
+        assert!(html.contains(r#"<a href="https://ec.europa.eu/x">ansök</a>"#), "{html}");
+        assert!(html.contains(r##"<a href="#">skript</a>"##), "{html}");
+        assert!(html.contains("&lt;img src="), "raw HTML is text: {html}");
     }
 
     #[test]

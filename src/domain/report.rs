@@ -266,13 +266,6 @@ pub fn markdown(report: &Report, language: Language) -> String {
 /// The report as CSV: one row per activity, and one per unit without activities, so that the
 /// submission status of every unit is there too. Amounts are plain whole kronor.
 pub fn csv(report: &Report) -> String {
-    let field = |text: &str| {
-        if text.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", text.replace('"', "\"\""))
-        } else {
-            text.to_owned()
-        }
-    };
     let mut out = String::from(
         "year,unit,unit_name,status,due,submitted,activity,budget,grant,cofinancing,purpose,results,goals\n",
     );
@@ -304,7 +297,11 @@ pub fn csv(report: &Report) -> String {
                 .collect()
         };
         for row in rows {
-            let line: Vec<String> = head.iter().chain(row.iter()).map(|v| field(v)).collect();
+            let line: Vec<String> = head
+                .iter()
+                .chain(row.iter())
+                .map(|v| super::listing::csv_field(v))
+                .collect();
             out += &line.join(",");
             out.push('\n');
         }
@@ -437,6 +434,42 @@ mod tests {
         let csv = csv(&report);
         assert_eq!(csv.lines().count(), 1 + 2 + 1 + 1, "{csv}");
         assert!(csv.contains(",Erasmus+,120000,100000,20000,"), "{csv}");
+    }
+
+    #[test]
+    fn a_cell_a_unit_typed_as_a_formula_reaches_the_spreadsheet_as_text() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let occurrence = follow_up(OccurrenceState::Submitted);
+        let mut typed = form(
+            occurrence.id,
+            &[("=HYPERLINK(\"https://evil.example\",\"x\")", "1", "1", "0")],
+            true,
+        );
+        if let Some(rows) = typed.submitted_rows.as_mut() {
+            rows[0].purpose = "@SUM(1+1)".into();
+            rows[0].results = "+46 70 123".into();
+            rows[0].goals = "-2+3".into();
+        }
+        let report = compile(
+            &config,
+            2026,
+            &[occurrence],
+            &[typed],
+            Timestamp::UNIX_EPOCH,
+            Language::Sv,
+        );
+        let csv = csv(&report);
+        assert!(
+            csv.contains(r#","'=HYPERLINK(""https://evil.example"",""x"")","#),
+            "{csv}"
+        );
+        assert!(csv.contains(",'@SUM(1+1),'+46 70 123,'-2+3\n"), "{csv}");
+        assert_eq!(
+            super::super::listing::csv_field("-999"),
+            "-999",
+            "a number stays a number"
+        );
+        assert_eq!(super::super::listing::csv_field("\t=1"), "'\t=1");
     }
 
     #[test]

@@ -12,6 +12,8 @@ mod page;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 
 use crate::app::App;
 
@@ -25,5 +27,27 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(calls::router())
         .merge(feeds::router())
         .merge(dashboard::router())
+        .layer(axum::middleware::map_response(guarded))
         .with_state(app)
+}
+
+/// Every response's security headers, unless its handler set its own: no script, no framing,
+/// no referrer outside the site, no sniffing, and nothing kept in caches — the addresses of
+/// acknowledgement pages, call answers and feeds are capabilities, and pages show personal
+/// data.
+async fn guarded(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    response
 }

@@ -34,7 +34,7 @@ pub(crate) async fn reminded() -> Scene {
     settings.email.smtp_url = Secret::new(smtp.url());
     settings.email.reply_to = Some("arshjul <arshjul@example.org>".into());
     settings.email.trusted_authserv_id = TRUSTED.into();
-    settings.links.secret = Secret::new("authentic-mail-test");
+    settings.links.secret = Secret::new("authentic-mail-test-0123456789abcdef0123456789abcdef");
     let worker = Worker::build(settings.clone()).await;
     worker.materialise_and_plan().await;
     worker.drain().await;

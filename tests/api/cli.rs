@@ -274,6 +274,21 @@ fn check_config_reports_bad_settings_and_missing_files() {
         String::from_utf8_lossy(&output.stderr).contains("jobs.materialise: \"every night\""),
         "{output:?}"
     );
+
+    // Signing keys that could be guessed are refused by check-config and by the daemon.
+    let keys = dir.write(
+        "keys.toml",
+        "[links]\nsecret = \"hemligt\"\n\n[webhook]\nurl = \"http://127.0.0.1:9/hook\"\n",
+    );
+    for command in ["check-config", "serve"] {
+        let output = arshjul(&[command, "--config", keys.to_str().unwrap()]);
+        assert!(!output.status.success(), "{command}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("links.secret is 7 bytes long") && stderr.contains("webhook.secret is 0 bytes long"),
+            "{command}: {stderr}"
+        );
+    }
 }
 
 #[test]

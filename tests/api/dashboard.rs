@@ -20,7 +20,7 @@ fn clock_now(clock: &ManualClock) -> jiff::Timestamp {
 }
 
 /// The first address in `text` that starts with `prefix`.
-fn link_in(text: &str, prefix: &str) -> Option<String> {
+pub(crate) fn link_in(text: &str, prefix: &str) -> Option<String> {
     let start = text.find(prefix)?;
     let link: String = text[start..]
         .chars()
@@ -31,13 +31,13 @@ fn link_in(text: &str, prefix: &str) -> Option<String> {
 
 /// Everyone reads email, sent through a real SMTP server; the daemon listens where its
 /// links point.
-async fn dashboard_settings(dir: &TestDir, smtp: &SmtpSink) -> Settings {
+pub(crate) async fn dashboard_settings(dir: &TestDir, smtp: &SmtpSink) -> Settings {
     dir.write("directory.toml", &directory_reaching("linnea.dahl", ""));
     let mut settings = test_settings(dir).await;
     settings.email.transport = EmailTransport::Smtp;
     settings.email.smtp_url = Secret::new(smtp.url());
     settings.email.reply_to = Some("arshjul <arshjul@example.org>".into());
-    settings.links.secret = Secret::new("inbound-test");
+    settings.links.secret = Secret::new("inbound-test-0123456789abcdef0123456789abcdef");
     let port = free_port();
     settings.server.port = port;
     settings.links.base_url = format!("http://127.0.0.1:{port}");
@@ -333,7 +333,7 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
 }
 
 /// The value of the `Set-Cookie` header that sets `name`.
-fn set_cookie(response: &reqwest::Response, name: &str) -> String {
+pub(crate) fn set_cookie(response: &reqwest::Response, name: &str) -> String {
     response
         .headers()
         .get_all("set-cookie")
@@ -344,7 +344,7 @@ fn set_cookie(response: &reqwest::Response, name: &str) -> String {
 }
 
 /// A form post of `fields` to `url`, with `cookie` when given.
-fn post_form(
+pub(crate) fn post_form(
     client: &reqwest::Client,
     url: &str,
     cookie: Option<&str>,
@@ -364,7 +364,7 @@ fn post_form(
 }
 
 /// The `name=value` part of a `Set-Cookie` value.
-fn pair(set_cookie: &str) -> &str {
+pub(crate) fn pair(set_cookie: &str) -> &str {
     set_cookie.split(';').next().unwrap()
 }
 

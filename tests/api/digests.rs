@@ -62,7 +62,7 @@ async fn digest_by_email() -> (Scene, [i64; 2]) {
     settings.email.transport = EmailTransport::Smtp;
     settings.email.smtp_url = Secret::new(smtp.url());
     settings.email.reply_to = Some("arshjul <arshjul@example.org>".into());
-    settings.links.secret = Secret::new("digest-test");
+    settings.links.secret = Secret::new("digest-test-0123456789abcdef0123456789abcdef");
     let worker = Worker::build(settings.clone()).await;
     let ids = follow_ups(&worker).await;
     let deliveries: Vec<Delivery> = ids

@@ -68,7 +68,7 @@ fn daemon(dir: &TestDir, url: &str, sink: &WebhookSink, lease: u32, concurrency:
             ("ROUTING__ESCALATIONS", "webhook"),
             ("ROUTING__ACKNOWLEDGEMENTS", "webhook"),
             ("WEBHOOK__URL", &sink.url),
-            ("WEBHOOK__SECRET", "durability"),
+            ("WEBHOOK__SECRET", "durability-0123456789abcdef01234567"),
             ("DELIVERY__CONCURRENCY", &concurrency.to_string()),
         ],
     )

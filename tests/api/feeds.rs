@@ -41,7 +41,7 @@ async fn feeds_show_their_scope_with_stable_uids_and_follow_a_moved_deadline() {
     let dir = TestDir::new().with_shipped_config();
     let mut settings = test_settings(&dir).await;
     // The secret `arshjul feed` is run with below.
-    settings.links.secret = Secret::new("inbound-test");
+    settings.links.secret = Secret::new("inbound-test-0123456789abcdef0123456789abcdef");
     let app = TestApp::spawn(settings.clone()).await;
     app.shared.materialise().await.unwrap();
     let stored = app.shared.store.occurrences().await.unwrap();

@@ -130,7 +130,7 @@ async fn linnea_submits_on_matrix() -> Flow {
     let mut settings = test_settings(&dir).await;
     with_bot(&mut settings, &homeserver, &bot);
     settings.email.reply_to = Some("arshjul <arshjul@example.org>".into());
-    settings.links.secret = Secret::new("inbound-test");
+    settings.links.secret = Secret::new("inbound-test-0123456789abcdef0123456789abcdef");
     let follower = arshjul::channels::matrix::MatrixNotifier::new(&settings.matrix)
         .unwrap()
         .unwrap();

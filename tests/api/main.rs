@@ -19,4 +19,5 @@ mod nothing_lost;
 mod peers;
 mod reminders;
 mod serve;
+mod surface;
 mod teams;

@@ -212,7 +212,7 @@ async fn webhook_settings(dir: &TestDir, sink: &WebhookSink, max_attempts: u32) 
     route_all(&mut settings, &["webhook"]);
     settings.delivery.max_attempts = max_attempts;
     settings.webhook.url = Secret::new(sink.url.clone());
-    settings.webhook.secret = Secret::new("webhook-secret");
+    settings.webhook.secret = Secret::new("webhook-secret-0123456789abcdef0123456789");
     settings.webhook.timeout_seconds = 1;
     settings
 }
@@ -317,8 +317,11 @@ async fn webhook_failures_are_retried_as_classified_and_the_signature_verifies()
             .unwrap()
     };
     let timestamp: i64 = header("X-Arshjul-Timestamp").parse().unwrap();
-    let expected =
-        arshjul::channels::webhook::WebhookNotifier::signature(b"webhook-secret", timestamp, last.body.as_bytes());
+    let expected = arshjul::channels::webhook::WebhookNotifier::signature(
+        b"webhook-secret-0123456789abcdef0123456789",
+        timestamp,
+        last.body.as_bytes(),
+    );
     assert_eq!(
         header("X-Arshjul-Signature"),
         expected,
@@ -534,7 +537,7 @@ async fn a_webhook_that_does_not_answer_at_all_is_retried() {
     let mut settings = test_settings(&dir).await;
     route_all(&mut settings, &["webhook"]);
     settings.webhook.url = Secret::new(format!("http://127.0.0.1:{closed}/hook?token=secret-in-url"));
-    settings.webhook.secret = Secret::new("s");
+    settings.webhook.secret = Secret::new("s".repeat(32));
     let worker = Worker::build(settings).await;
 
     worker.materialise_and_plan().await;

@@ -137,10 +137,24 @@ async fn switch_language(
 
 /// `next` if it is a path of this site, else the dashboard: never a redirect elsewhere.
 fn local_path(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
-        _ => "/dashboard".to_owned(),
-    }
+    next.filter(|path| is_local_path(path))
+        .unwrap_or("/dashboard")
+        .to_owned()
+}
+
+/// Whether a browser reads `path`, as a `Location`, as a path of this site: it begins with
+/// one `/`, names no other host however it is read (`//host`, `/\host`, a tab or newline that
+/// browsers drop), and holds no whitespace or control characters at all.
+fn is_local_path(path: &str) -> bool {
+    const HERE: &str = "arshjul.invalid";
+    let plain = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(|c| c.is_whitespace() || c.is_control());
+    plain
+        && url::Url::parse(&format!("https://{HERE}/"))
+            .and_then(|base| base.join(path))
+            .is_ok_and(|joined| joined.host_str() == Some(HERE))
 }
 
 /// A fresh random token (session id, CSRF token); `None`, logged, if the system has none.
@@ -214,23 +228,10 @@ impl FromRequestParts<Arc<App>> for Visitor {
     }
 }
 
-/// A rendered page with the headers every dashboard page gets.
+/// A rendered page (`http::guarded` gives it the security headers).
 fn render(status: StatusCode, template: &str, context: Value) -> Response {
     match TEMPLATES.get_template(template).and_then(|t| t.render(context)) {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(
-                    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-                ),
-            );
-            headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok(html) => (status, Html(html)).into_response(),
         Err(error) => {
             tracing::error!(
                 error = format!("{error:#}"),
@@ -306,6 +307,29 @@ fn unavailable(visitor: &Visitor, error: &anyhow::Error) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_paths_of_this_site_are_followed_after_a_language_switch_or_sign_in() {
+        for ours in ["/dashboard", "/occurrences/42?tab=log", "/calls/3#svar", "/a%2F%2Fb"] {
+            assert_eq!(local_path(Some(ours)), ours);
+        }
+        for elsewhere in [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r//evil.example",
+            "/ /evil.example",
+            "/\u{0}/evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(local_path(Some(elsewhere)), "/dashboard", "{elsewhere:?}");
+        }
+        assert_eq!(local_path(None), "/dashboard");
+    }
 
     #[test]
     fn every_template_compiles_and_the_sign_in_page_renders_in_both_languages() {

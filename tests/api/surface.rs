@@ -1,0 +1,119 @@
+//! The surface on the open network, attacked as a penetration test would: redirects that leave
+//! the site.
+
+use crate::dashboard::{dashboard_settings, link_in, pair, post_form, set_cookie};
+use crate::helpers::{TestApp, TestDir};
+use crate::peers::{SmtpSink, eventually};
+
+fn client() -> reqwest::Client {
+    arshjul::channels::install_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// `next` is followed after a language switch and after signing in only when it is a path of
+/// this site: a tab (which browsers drop, reading `/\t/evil` as `//evil`) or a backslash
+/// sends the visitor to the dashboard instead — even through a genuine sign-in mail.
+#[tokio::test]
+async fn a_redirect_never_leaves_the_site_however_next_is_spelt() {
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let app = TestApp::spawn(dashboard_settings(&dir, &smtp).await).await;
+    let client = client();
+    let url = |path: &str| format!("{}{path}", app.address);
+    for next in [
+        "%2F%09%2Fevil.example",
+        "%2F%5Cevil.example",
+        "%2F%0A%2Fevil.example",
+        "%2F%2Fevil.example",
+    ] {
+        let switched = client
+            .get(url(&format!("/language/en?next={next}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(switched.status().as_u16(), 303);
+        assert_eq!(switched.headers()["location"], "/dashboard", "{next}");
+    }
+    let kept = client
+        .get(url("/language/en?next=%2Fdashboard%2Fcalls"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["location"], "/dashboard/calls");
+
+    let page = client
+        .get(url("/sign-in?next=%2F%09%2Fevil.example"))
+        .send()
+        .await
+        .unwrap();
+    let form_cookie = set_cookie(&page, "arshjul_form");
+    let csrf = pair(&form_cookie).trim_start_matches("arshjul_form=").to_owned();
+    let asked = post_form(
+        &client,
+        &url("/sign-in"),
+        Some(pair(&form_cookie)),
+        &[
+            ("email", "linnea.dahl@example.org"),
+            ("next", "/\t/evil.example"),
+            ("csrf", &csrf),
+        ],
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(asked.status().as_u16(), 200);
+    let mut link = None;
+    eventually(|| {
+        link = smtp
+            .messages()
+            .iter()
+            .find_map(|m| link_in(&m.text(), &format!("{}/sign-in/", app.address)));
+        link.is_some()
+    })
+    .await;
+    let started = post_form(&client, &link.unwrap(), Some(pair(&form_cookie)), &[("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status().as_u16(), 303);
+    assert_eq!(started.headers()["location"], "/dashboard");
+    app.stop().await;
+}
+
+/// The pages whose address is a capability — an acknowledgement, a call's answer, a feed —
+/// get the dashboard's security headers, and nothing of them is cached.
+#[tokio::test]
+async fn every_page_forbids_framing_scripts_referrers_and_caching() {
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let app = TestApp::spawn(dashboard_settings(&dir, &smtp).await).await;
+    let client = client();
+    for path in [
+        "/ack/forged",
+        "/calls/answer/forged",
+        "/calendar/forged.ics",
+        "/sign-in",
+        "/readyz",
+    ] {
+        let response = client.get(format!("{}{path}", app.address)).send().await.unwrap();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_else(|| panic!("{path}: no {name}"))
+        };
+        assert!(
+            header("content-security-policy").contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{path}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("cache-control"), "no-store", "{path}");
+    }
+    app.stop().await;
+}
