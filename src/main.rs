@@ -9,6 +9,9 @@ use arshjul::settings::Settings;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Whatever arshjul writes — the database with the key that signs every link, mail files
+    // with live links, the inbox — only its own user reads: directories 0700, files 0600.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     arshjul::channels::install_crypto_provider();
     let settings = match Settings::load(cli.config.as_deref()) {

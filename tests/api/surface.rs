@@ -117,3 +117,33 @@ async fn every_page_forbids_framing_scripts_referrers_and_caching() {
     }
     app.stop().await;
 }
+
+/// What arshjul writes only its own user reads: the state directory it creates is 0700, the
+/// database (with the key that signs every link) and mail files (with live links) are 0600.
+#[test]
+fn state_is_readable_by_arshjul_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TestDir::new();
+    let state = dir.path().join("state");
+    let mail = dir.path().join("mail");
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let run = |args: &[&str]| {
+        let output = crate::helpers::arshjul_command()
+            .args(args)
+            .env("ARSHJUL__DATABASE__URL", format!("sqlite://{}/arshjul.db", state.display()))
+            .env("ARSHJUL__EMAIL__FILE_DIR", &mail)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    };
+    run(&["migrate"]);
+    run(&["channels", "test", "email", "--to", "linnea.dahl"]);
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&state.join("arshjul.db")), 0o600);
+    assert_eq!(mode(&mail), 0o700);
+    let written: Vec<_> = std::fs::read_dir(&mail).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(!written.is_empty());
+    for file in written {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}
