@@ -284,6 +284,12 @@ impl EmailSettings {
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
+    /// How long a connection may take to send a request's head.
+    pub header_read_timeout_seconds: u64,
+    /// How long a request may take to be read and answered.
+    pub request_timeout_seconds: u64,
+    /// Connections open at once; more wait until one closes.
+    pub max_connections: usize,
 }
 
 impl ServerSettings {

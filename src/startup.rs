@@ -18,6 +18,7 @@ use crate::settings::Settings;
 /// A built, not yet running, arshjul daemon.
 pub struct Application {
     listener: TcpListener,
+    server: crate::settings::ServerSettings,
     /// The Matrix bot, whose rooms are followed for replies.
     matrix_bot: Option<Arc<MatrixNotifier>>,
     /// The email settings, when replies are fetched by IMAP.
@@ -46,6 +47,7 @@ impl Application {
         let imap = (!settings.email.imap_url.expose().is_empty()).then_some(settings.email);
         Ok(Self {
             listener,
+            server: settings.server.clone(),
             matrix_bot,
             imap,
             app,
@@ -101,10 +103,14 @@ impl Application {
             })
         };
         tracing::info!(address = %self.listener.local_addr()?, "arshjul is serving");
-        let served = axum::serve(self.listener, crate::http::router(Arc::clone(&self.app)))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await
-            .context("serving HTTP");
+        let served = crate::http::serve(
+            self.listener,
+            crate::http::router(Arc::clone(&self.app)),
+            &self.server,
+            shutdown.clone(),
+        )
+        .await
+        .context("serving HTTP");
         // HTTP can also stop on its own (an accept error); stop everything else with it.
         shutdown.cancel();
         scheduler.shutdown().await.context("stopping the job scheduler")?;

@@ -8,6 +8,9 @@ mod health;
 mod hooks;
 mod metrics;
 mod page;
+mod server;
+
+pub use server::serve;
 
 use std::sync::Arc;
 

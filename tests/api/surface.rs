@@ -130,7 +130,10 @@ fn state_is_readable_by_arshjul_alone() {
     let run = |args: &[&str]| {
         let output = crate::helpers::arshjul_command()
             .args(args)
-            .env("ARSHJUL__DATABASE__URL", format!("sqlite://{}/arshjul.db", state.display()))
+            .env(
+                "ARSHJUL__DATABASE__URL",
+                format!("sqlite://{}/arshjul.db", state.display()),
+            )
             .env("ARSHJUL__EMAIL__FILE_DIR", &mail)
             .output()
             .unwrap();
@@ -146,4 +149,51 @@ fn state_is_readable_by_arshjul_alone() {
     for file in written {
         assert_eq!(mode(&file), 0o600, "{}", file.display());
     }
+}
+
+/// A client that sends half a request head, or announces a body it does not send, is cut off
+/// within the configured times, and the server keeps answering others meanwhile.
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_do_not_hold_the_server() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let mut settings = dashboard_settings(&dir, &smtp).await;
+    settings.server.header_read_timeout_seconds = 1;
+    settings.server.request_timeout_seconds = 2;
+    settings.server.max_connections = 64;
+    let app = TestApp::spawn(settings).await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let started = std::time::Instant::now();
+    let mut half_heads = Vec::new();
+    for _ in 0..100 {
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        half_heads.push(stream);
+    }
+    let mut body_never_sent = tokio::net::TcpStream::connect(&host).await.unwrap();
+    body_never_sent
+        .write_all(b"POST /sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000000\r\n\r\nemail=")
+        .await
+        .unwrap();
+    // Others are still served: the 100 half-open connections are fewer than the cap.
+    let (status, _) = app.get_json("/livez").await;
+    assert_eq!(status, 200);
+    for mut stream in half_heads {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "a half-sent head still held its connection");
+    }
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(6),
+        body_never_sent.read_to_end(&mut answer),
+    )
+    .await
+    .expect("an unsent body still held its connection")
+    .ok();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    app.stop().await;
 }
