@@ -30,8 +30,26 @@ pub struct Settings {
     pub matrix: MatrixSettings,
     pub routing: RoutingSettings,
     pub links: LinksSettings,
+    pub sign_in: SignInSettings,
     pub calls: CallsSettings,
     pub api: ApiSettings,
+}
+
+/// Signing in to the dashboard with an emailed link.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInSettings {
+    /// Seconds between two links mailed to one person.
+    pub link_interval_seconds: i64,
+    /// Links mailed to one person in an hour.
+    pub links_per_hour: i64,
+    /// Links mailed in an hour at the request of one client address, to whomever.
+    pub links_per_client_per_hour: i64,
+    /// The request header a reverse proxy puts the client's address in (its last entry
+    /// counts); empty: the connection's peer is the client.
+    pub client_address_header: String,
+    /// Sign-in mails being sent at once; a request beyond that sends none.
+    pub max_sends_in_flight: usize,
 }
 
 /// EU funding calls.

@@ -21,6 +21,7 @@ pub mod health;
 pub mod inbound;
 pub mod links;
 pub mod planning;
+pub mod sign_in;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -42,6 +43,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
     pub links: Links,
+    /// Mails sign-in links within their limits.
+    pub sign_in: sign_in::SignInMail,
     /// Every channel that is set up; the dispatcher sends deliveries through it, the dashboard
     /// its sign-in links, and the inbound transports their answers.
     pub notifiers: Arc<Notifiers>,
@@ -92,6 +95,7 @@ impl App {
             clock,
             metrics: Metrics::default(),
             links,
+            sign_in: sign_in::SignInMail::new(&settings.sign_in),
             routing,
             health: health::Health::default(),
             files: settings.files.clone(),

@@ -6,10 +6,11 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 use sqlx::Row as _;
 
-use super::{Store, timestamp};
+use super::{SIGN_IN_LOCK, Store, timestamp};
 use crate::domain::dashboard::LastAction;
 use crate::domain::followup::ActivityInput;
 use crate::domain::report::StoredFollowUp;
+use crate::settings::SignInSettings;
 
 /// A signed-in person's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,12 +21,14 @@ pub struct Session {
 }
 
 impl Store {
-    /// Marks the sign-in link with `nonce` used; false if it was used before. Forgets links
-    /// that have expired, which cannot be used again anyway.
+    /// Marks the sign-in link with `nonce`, issued at `issued`, used; false if it was used
+    /// before, or a newer link was mailed to the person since (it revokes this one). Forgets
+    /// links that have expired, which cannot be used again anyway.
     pub async fn use_sign_in(
         &self,
         nonce: &str,
         person: &str,
+        issued: Timestamp,
         expires: Timestamp,
         now: Timestamp,
     ) -> anyhow::Result<bool> {
@@ -34,6 +37,14 @@ impl Store {
             .execute(&self.pool)
             .await
             .context("forgetting expired sign-in links")?;
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(issued_at) FROM sign_in_links WHERE person = $1")
+            .bind(person)
+            .fetch_one(&self.pool)
+            .await
+            .context("finding a person's newest sign-in link")?;
+        if newest.is_some_and(|newest| newest > issued.as_second()) {
+            return Ok(false);
+        }
         let inserted = sqlx::query(
             "INSERT INTO sign_ins_used (nonce, person, used_at, expires_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (nonce) DO NOTHING",
@@ -46,6 +57,49 @@ impl Store {
         .await
         .context("recording a sign-in")?;
         Ok(inserted.rows_affected() == 1)
+    }
+
+    /// Records a sign-in link for `person`, asked for by `client`, issued at `now` — unless
+    /// `limits` forbid it: false then, and nothing is recorded. One instance decides at a time.
+    pub async fn grant_sign_in_link(
+        &self,
+        person: &str,
+        client: &str,
+        limits: &SignInSettings,
+        now: Timestamp,
+    ) -> anyhow::Result<bool> {
+        let now = now.as_second();
+        let mut tx = self.begin_singleton(SIGN_IN_LOCK).await?;
+        sqlx::query("DELETE FROM sign_in_links WHERE issued_at < $1")
+            .bind(now - 24 * 3600)
+            .execute(&mut *tx)
+            .await
+            .context("forgetting old sign-in links")?;
+        const TO_PERSON: &str = "SELECT COUNT(*) FROM sign_in_links WHERE person = $1 AND issued_at > $2";
+        const FROM_CLIENT: &str = "SELECT COUNT(*) FROM sign_in_links WHERE client = $1 AND issued_at > $2";
+        let mut count = async |sql: &'static str, value: &str, since: i64| {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(value.to_owned())
+                .bind(since)
+                .fetch_one(&mut *tx)
+                .await
+                .context("counting sign-in links")
+        };
+        let last_interval = count(TO_PERSON, person, now - limits.link_interval_seconds).await?;
+        let last_hour = count(TO_PERSON, person, now - 3600).await?;
+        let from_client = count(FROM_CLIENT, client, now - 3600).await?;
+        if last_interval > 0 || last_hour >= limits.links_per_hour || from_client >= limits.links_per_client_per_hour {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO sign_in_links (person, client, issued_at) VALUES ($1, $2, $3)")
+            .bind(person)
+            .bind(client)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .context("recording a sign-in link")?;
+        tx.commit().await.context("committing a sign-in link")?;
+        Ok(true)
     }
 
     /// Starts a session known by the SHA-256 of its cookie.

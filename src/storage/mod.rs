@@ -40,6 +40,8 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 /// (public so operators and tests can see who holds them in `pg_locks`).
 pub const MATERIALISE_LOCK: i64 = 0x6172_736A_756C_0001;
 pub const PLAN_LOCK: i64 = 0x6172_736A_756C_0002;
+/// Held while deciding whether a sign-in link may be mailed.
+pub const SIGN_IN_LOCK: i64 = 0x6172_736A_756C_0003;
 
 /// Which database engine a `Store` talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

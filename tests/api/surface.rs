@@ -197,3 +197,93 @@ async fn slow_clients_are_cut_off_and_do_not_hold_the_server() {
     assert!(started.elapsed() < std::time::Duration::from_secs(8));
     app.stop().await;
 }
+
+/// Asks for a sign-in link for `email` from `forwarded_for` and returns the page's status.
+async fn ask_link(client: &reqwest::Client, app: &TestApp, email: &str, forwarded_for: &str) -> u16 {
+    let page = client.get(format!("{}/sign-in", app.address)).send().await.unwrap();
+    let form_cookie = set_cookie(&page, "arshjul_form");
+    let csrf = pair(&form_cookie).trim_start_matches("arshjul_form=").to_owned();
+    post_form(
+        client,
+        &format!("{}/sign-in", app.address),
+        Some(pair(&form_cookie)),
+        &[("email", email), ("next", "/dashboard"), ("csrf", &csrf)],
+    )
+    .header("x-forwarded-for", forwarded_for)
+    .send()
+    .await
+    .unwrap()
+    .status()
+    .as_u16()
+}
+
+/// 50 requests for one address mail one link; a minute later one more, which revokes the
+/// first; one client can have only so many mailed an hour, counted by the proxy's header; and
+/// every request gets the same answer.
+#[tokio::test]
+async fn a_flood_of_sign_in_requests_mails_one_link_and_a_new_link_revokes_the_old() {
+    use std::sync::Arc;
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let mut settings = dashboard_settings(&dir, &smtp).await;
+    settings.sign_in.links_per_client_per_hour = 3;
+    settings.sign_in.client_address_header = "X-Forwarded-For".into();
+    let clock = Arc::new(arshjul::clock::ManualClock::new(
+        "2027-01-26T09:00:00Z".parse().unwrap(),
+    ));
+    let app = TestApp::spawn_with_clock(settings, clock.clone()).await;
+    let client = client();
+    let links = |smtp: &SmtpSink, to: &str| -> Vec<String> {
+        smtp.messages()
+            .iter()
+            .filter(|m| m.to().contains(to))
+            .filter_map(|m| link_in(&m.text(), &format!("{}/sign-in/", app.address)))
+            .collect()
+    };
+    for _ in 0..50 {
+        assert_eq!(
+            ask_link(&client, &app, "linnea.dahl@example.org", "10.0.0.1, 192.0.2.7").await,
+            200
+        );
+    }
+    eventually(|| links(&smtp, "linnea.dahl").len() == 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(links(&smtp, "linnea.dahl").len(), 1, "one link for 50 requests");
+    let first = links(&smtp, "linnea.dahl").remove(0);
+
+    clock.set("2027-01-26T09:01:01Z".parse().unwrap());
+    assert_eq!(
+        ask_link(&client, &app, "linnea.dahl@example.org", "192.0.2.7").await,
+        200
+    );
+    eventually(|| links(&smtp, "linnea.dahl").len() == 2).await;
+    let second = links(&smtp, "linnea.dahl")
+        .into_iter()
+        .find(|link| *link != first)
+        .unwrap();
+    let page = client.get(format!("{}/sign-in", app.address)).send().await.unwrap();
+    let form_cookie = set_cookie(&page, "arshjul_form");
+    let csrf = pair(&form_cookie).trim_start_matches("arshjul_form=").to_owned();
+    let use_link = |link: String| post_form(&client, &link, Some(pair(&form_cookie)), &[("csrf", &csrf)]).send();
+    assert_eq!(
+        use_link(first).await.unwrap().status().as_u16(),
+        403,
+        "the older link is revoked"
+    );
+    assert_eq!(use_link(second).await.unwrap().status().as_u16(), 303);
+
+    // 192.0.2.7 has had two links mailed this hour; a third person is its last.
+    for email in ["magnus.berg@example.org", "helena.akesson@example.org"] {
+        assert_eq!(ask_link(&client, &app, email, "192.0.2.7").await, 200);
+    }
+    eventually(|| links(&smtp, "magnus.berg").len() == 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(links(&smtp, "helena.akesson").is_empty(), "the client's limit");
+    // Another client, as the proxy saw it, may still ask.
+    assert_eq!(
+        ask_link(&client, &app, "helena.akesson@example.org", "198.51.100.9").await,
+        200
+    );
+    eventually(|| links(&smtp, "helena.akesson").len() == 1).await;
+    app.stop().await;
+}

@@ -3,9 +3,10 @@
 //! the directory); `GET /sign-in/{token}` only shows a button, because mail scanners follow
 //! links; its `POST` uses the link up — once, within 15 minutes — and starts a session.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -17,10 +18,7 @@ use super::{
     same_secret, set_cookie,
 };
 use crate::app::App;
-use crate::app::links::SIGN_IN_MINUTES;
-use crate::channels::Recipient;
 use crate::domain::access::Viewer;
-use crate::domain::config::Language;
 use crate::domain::tokens::{SignInClaims, sha256_hex};
 use crate::storage::Session;
 
@@ -86,7 +84,12 @@ async fn ask(State(app): State<Arc<App>>, headers: HeaderMap, Query(next): Query
     )
 }
 
-async fn send_link(State(app): State<Arc<App>>, headers: HeaderMap, Form(request): Form<LinkRequest>) -> Response {
+async fn send_link(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(request): Form<LinkRequest>,
+) -> Response {
     let next = local_path(Some(&request.next));
     if !form_token_matches(&headers, &request.csrf) {
         return sign_in_page(
@@ -114,53 +117,12 @@ async fn send_link(State(app): State<Arc<App>>, headers: HeaderMap, Form(request
         .filter(|p| Viewer::of(&config, p.id.as_str()).is_some());
     match person {
         // Sent after answering, so that the answer takes as long for any address.
-        Some(person) => {
-            let (app, person, next) = (Arc::clone(&app), person.clone(), next.clone());
-            tokio::spawn(async move {
-                match mail_link(&app, &person, &next).await {
-                    Ok(()) => tracing::info!(person = %person.id, "sign-in link sent"),
-                    Err(error) => {
-                        tracing::error!(error = format!("{error:#}"), person = %person.id, "sending a sign-in link failed");
-                    }
-                }
-            });
-        }
+        Some(person) => app
+            .sign_in
+            .request(&app, person, &next, app.sign_in.client(&headers, peer)),
         None => tracing::info!("sign-in asked for an address that may not sign in"),
     }
     sign_in_page(&app, &headers, StatusCode::OK, minijinja::context! { step => "sent" })
-}
-
-async fn mail_link(app: &App, person: &crate::domain::config::Person, next: &str) -> anyhow::Result<()> {
-    let now = app.clock.now();
-    let url = app.links.sign_in_url(person.id.as_str(), next, now)?;
-    let (subject, text) = match person.language {
-        Language::Sv => (
-            "Logga in i årshjulet",
-            format!(
-                "Hej {},\n\nLogga in i årshjulet med länken nedan. Den fungerar en gång och i {SIGN_IN_MINUTES} minuter.\n\n{url}\n\nHar du inte bett om länken kan du bortse från det här meddelandet.\n",
-                person.name
-            ),
-        ),
-        Language::En => (
-            "Sign in to the governance calendar",
-            format!(
-                "Hello {},\n\nSign in to the governance calendar with the link below. It works once, for {SIGN_IN_MINUTES} minutes.\n\n{url}\n\nIf you did not ask for it, you can ignore this message.\n",
-                person.name
-            ),
-        ),
-    };
-    let html = format!(
-        "<p>{}</p>",
-        minijinja::HtmlEscape(&text)
-            .to_string()
-            .replace("\n\n", "</p><p>")
-            .replace(&url, &format!("<a href=\"{url}\">{url}</a>"))
-    );
-    app.notifiers
-        .email
-        .send_direct(&Recipient::from(person), subject, text, html)
-        .await
-        .map_err(anyhow::Error::from)
 }
 
 /// The verified claims of a sign-in link, or why it does not work (counted and logged).
@@ -228,6 +190,7 @@ async fn start(
     }
     let now = app.clock.now();
     let expires = jiff::Timestamp::from_second(claims.expires).unwrap_or(now);
+    let issued = jiff::Timestamp::from_second(claims.issued).unwrap_or(jiff::Timestamp::MIN);
     let (Some(id), Some(csrf)) = (fresh_token(), fresh_token()) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
@@ -238,7 +201,7 @@ async fn start(
     let stored = async {
         if !app
             .store
-            .use_sign_in(&claims.nonce, &claims.person, expires, now)
+            .use_sign_in(&claims.nonce, &claims.person, issued, expires, now)
             .await?
         {
             return Ok(false);

@@ -1,0 +1,107 @@
+//! Mailing sign-in links within limits: one person gets at most one a minute and five an hour
+//! (by default), one client address can have twenty mailed an hour, a bounded number are sent
+//! at once, and each link mailed revokes the person's older ones. What the asker sees never
+//! depends on any of it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+
+use super::App;
+use super::links::SIGN_IN_MINUTES;
+use crate::channels::Recipient;
+use crate::domain::config::{Language, Person};
+use crate::settings::SignInSettings;
+
+/// The sign-in mail desk of one instance.
+pub struct SignInMail {
+    limits: SignInSettings,
+    sending: Arc<tokio::sync::Semaphore>,
+}
+
+impl SignInMail {
+    pub fn new(limits: &SignInSettings) -> Self {
+        Self {
+            sending: Arc::new(tokio::sync::Semaphore::new(limits.max_sends_in_flight.max(1))),
+            limits: limits.clone(),
+        }
+    }
+
+    /// Who asks: the connection's peer, or the last entry of the proxy's header when
+    /// `sign_in.client_address_header` names one (the entry the proxy added; the ones before
+    /// it are the client's word).
+    pub fn client(&self, headers: &HeaderMap, peer: SocketAddr) -> String {
+        let forwarded = (!self.limits.client_address_header.is_empty())
+            .then(|| headers.get(self.limits.client_address_header.as_str()))
+            .flatten()
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.rsplit(',').next())
+            .map(str::trim)
+            .filter(|address| !address.is_empty());
+        forwarded.map_or_else(|| peer.ip().to_string(), str::to_owned)
+    }
+
+    /// Mails `person` a sign-in link that goes to `next`, in the background, if the limits
+    /// allow it; logs what it did. Returns at once, whatever happens.
+    pub fn request(&self, app: &Arc<App>, person: &Person, next: &str, client: String) {
+        let Ok(permit) = Arc::clone(&self.sending).try_acquire_owned() else {
+            tracing::warn!(person = %person.id, "too many sign-in mails being sent; this one is not");
+            return;
+        };
+        let (app, person, next) = (Arc::clone(app), person.clone(), next.to_owned());
+        tokio::spawn(async move {
+            let now = app.clock.now();
+            let sent = match app
+                .store
+                .grant_sign_in_link(person.id.as_str(), &client, &app.sign_in.limits, now)
+                .await
+            {
+                Ok(true) => mail_link(&app, &person, &next, now).await.map(|()| true),
+                Ok(false) => Ok(false),
+                Err(error) => Err(error),
+            };
+            match sent {
+                Ok(true) => tracing::info!(person = %person.id, "sign-in link sent"),
+                Ok(false) => tracing::info!(person = %person.id, %client, "sign-in link limit reached; none sent"),
+                Err(error) => {
+                    tracing::error!(error = format!("{error:#}"), person = %person.id, "sending a sign-in link failed");
+                }
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Mails `person` a link, issued at `now`, that signs them in and goes to `next`.
+async fn mail_link(app: &App, person: &Person, next: &str, now: jiff::Timestamp) -> anyhow::Result<()> {
+    let url = app.links.sign_in_url(person.id.as_str(), next, now)?;
+    let (subject, text) = match person.language {
+        Language::Sv => (
+            "Logga in i årshjulet",
+            format!(
+                "Hej {},\n\nLogga in i årshjulet med länken nedan. Den fungerar en gång och i {SIGN_IN_MINUTES} minuter.\n\n{url}\n\nHar du inte bett om länken kan du bortse från det här meddelandet.\n",
+                person.name
+            ),
+        ),
+        Language::En => (
+            "Sign in to the governance calendar",
+            format!(
+                "Hello {},\n\nSign in to the governance calendar with the link below. It works once, for {SIGN_IN_MINUTES} minutes.\n\n{url}\n\nIf you did not ask for it, you can ignore this message.\n",
+                person.name
+            ),
+        ),
+    };
+    let html = format!(
+        "<p>{}</p>",
+        minijinja::HtmlEscape(&text)
+            .to_string()
+            .replace("\n\n", "</p><p>")
+            .replace(&url, &format!("<a href=\"{url}\">{url}</a>"))
+    );
+    app.notifiers
+        .email
+        .send_direct(&Recipient::from(person), subject, text, html)
+        .await
+        .map_err(anyhow::Error::from)
+}
