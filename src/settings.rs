@@ -180,6 +180,8 @@ pub struct EmailSettings {
     pub imap_processed_folder: String,
     /// Seconds between polls.
     pub imap_interval_seconds: u64,
+    /// The largest inbound mail taken in (mailgate and IMAP); a larger one is refused unread.
+    pub max_message_bytes: usize,
     /// The `authserv-id` of the municipality's own mail server: its `Authentication-Results`
     /// header vouches for a sender (`dmarc=pass`, or an aligned `dkim=pass`). Empty: only
     /// replies carrying a delivery's signed token count.

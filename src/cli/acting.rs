@@ -81,9 +81,19 @@ pub async fn ack(settings: &Settings, args: &AckArgs, clock: SystemClock) -> any
 pub async fn mailgate(settings: &Settings, clock: SystemClock) -> anyhow::Result<ExitCode> {
     use std::io::Read as _;
     let mut raw = Vec::new();
+    // One byte more than allowed is enough to know it is too large.
+    let limit = u64::try_from(settings.email.max_message_bytes)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
     std::io::stdin()
+        .take(limit)
         .read_to_end(&mut raw)
         .context("reading the message from standard input")?;
+    if let Some(refusal) = crate::inbound::email::refused_for_size(raw.len(), &settings.email) {
+        eprintln!("{refusal}");
+        // EX_DATAERR: the MTA returns the message to its sender.
+        return Ok(ExitCode::from(65));
+    }
     let app = App::open(settings, Arc::new(clock)).await?;
     let app = Arc::new(app);
     let received = crate::inbound::email::receive(&app, &raw).await?;

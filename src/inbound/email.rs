@@ -57,7 +57,11 @@ pub async fn receive(app: &Arc<App>, raw: &[u8]) -> anyhow::Result<Received> {
     if is_bounce(&message, &from) {
         let deliveries = bounced_deliveries(app, &message, raw);
         let text = String::from_utf8_lossy(&raw[..raw.len().min(UNREADABLE_KEPT_BYTES)]).into_owned();
-        if let Some(id) = app.store.inbox_receive("email", &reference, &from, &text, now).await? {
+        if let Some(id) = app
+            .store
+            .inbox_receive("email", &reference, &from, excerpt(&text), now)
+            .await?
+        {
             let settled = if deliveries.is_empty() {
                 crate::storage::Settled {
                     outcome: "bounce_unverified",
@@ -78,7 +82,7 @@ pub async fn receive(app: &Arc<App>, raw: &[u8]) -> anyhow::Result<Received> {
         }
         return Ok(Received::Bounce { deliveries });
     }
-    let text = message.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+    let text = excerpt(&message.body_text(0).unwrap_or_default()).to_owned();
     if is_auto_reply(&message) {
         if let Some(id) = app.store.inbox_receive("email", &reference, &from, &text, now).await? {
             let settled = crate::storage::Settled {
@@ -218,8 +222,28 @@ fn text_list(value: &HeaderValue<'_>) -> Vec<String> {
     }
 }
 
-/// How much of a message that cannot be read is kept in the inbox.
+/// How much of a message's text the inbox keeps (of one that cannot be read: its bytes).
 const UNREADABLE_KEPT_BYTES: usize = 64 * 1024;
+
+/// At most the first 64 KiB of `text`, cut at a character: what the inbox keeps and the reply
+/// is read from (a command or a reply is at the top; a quoted thread or a pasted report below).
+fn excerpt(text: &str) -> &str {
+    let mut end = text.len().min(UNREADABLE_KEPT_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Why a message of `size` bytes is not taken in, if it is too large.
+pub fn refused_for_size(size: usize, settings: &crate::settings::EmailSettings) -> Option<String> {
+    (size > settings.max_message_bytes).then(|| {
+        format!(
+            "a message of {size} bytes is larger than email.max_message_bytes ({}); refused unread",
+            settings.max_message_bytes
+        )
+    })
+}
 
 /// Keeps what could not be read as mail in the inbox (its first 64 KiB, as text), so that
 /// nothing is dropped; the same bytes again are kept once.

@@ -12,7 +12,7 @@ use futures_util::TryStreamExt as _;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
-use super::email::{Received, answer, receive};
+use super::email::{Received, answer, receive, refused_for_size};
 use crate::app::App;
 use crate::settings::{EmailSettings, ImapAccount};
 
@@ -82,6 +82,26 @@ async fn poll_stream<T: AsyncRead + AsyncWrite + Unpin + Debug + Send>(
     uids.sort_unstable();
     let mut taken = 0;
     for uid in uids {
+        let size = {
+            let messages: Vec<_> = session
+                .uid_fetch(uid.to_string(), "RFC822.SIZE")
+                .await
+                .context("fetching a message's size")?
+                .try_collect()
+                .await
+                .context("fetching a message's size")?;
+            messages.first().and_then(|m| m.size)
+        };
+        if let Some(refusal) =
+            size.and_then(|size| refused_for_size(usize::try_from(size).unwrap_or(usize::MAX), settings))
+        {
+            tracing::warn!(uid, %refusal, folder = %settings.imap_processed_folder, "an inbound mail is too large; moved unread");
+            session
+                .uid_mv(uid.to_string(), &settings.imap_processed_folder)
+                .await
+                .context("moving a message too large to take in")?;
+            continue;
+        }
         let raw = {
             let messages: Vec<_> = session
                 .uid_fetch(uid.to_string(), "BODY.PEEK[]")

@@ -287,3 +287,70 @@ async fn a_flood_of_sign_in_requests_mails_one_link_and_a_new_link_revokes_the_o
     eventually(|| links(&smtp, "helena.akesson").len() == 1).await;
     app.stop().await;
 }
+
+/// A mail of `body_bytes` bytes of text from Magnus.
+fn mail_of(body_bytes: usize, id: &str) -> Vec<u8> {
+    let mut raw = format!(
+        "From: magnus.berg@example.org\r\nTo: arshjul@example.org\r\nSubject: Re: rapport\r\n\
+         Message-ID: <{id}@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nKlart.\r\n"
+    )
+    .into_bytes();
+    raw.extend(std::iter::repeat_n(b'x', body_bytes));
+    raw.extend(b"\r\n");
+    raw
+}
+
+/// A mail larger than `email.max_message_bytes` is refused by mailgate with EX_DATAERR (the MTA
+/// returns it) and stored nowhere; a large one under the limit is kept as its first 64 KiB.
+#[tokio::test]
+async fn an_oversized_mail_is_refused_unread_and_a_large_one_kept_in_part() {
+    let dir = TestDir::new();
+    let settings = crate::helpers::test_settings(&dir).await;
+    let huge = mail_of(settings.email.max_message_bytes, "huge");
+    let refused = crate::inbound::arshjul(&settings, &dir, &["mailgate"], &huge);
+    assert_eq!(
+        refused.status.code(),
+        Some(65),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("larger than email.max_message_bytes"));
+    let large = crate::inbound::arshjul(&settings, &dir, &["mailgate"], &mail_of(1_000_000, "large"));
+    assert!(large.status.success(), "{}", String::from_utf8_lossy(&large.stderr));
+
+    let store = arshjul::storage::Store::connect(&settings.database).await.unwrap();
+    let inbox = store.inbox(None, 10).await.unwrap();
+    assert_eq!(inbox.len(), 1, "the oversized mail is not stored");
+    assert_eq!(inbox[0].reference, "large@example.org");
+    assert!(inbox[0].text.starts_with("Klart."));
+    assert!(inbox[0].text.len() <= 64 * 1024, "{} bytes kept", inbox[0].text.len());
+    store.close().await;
+}
+
+/// The IMAP poller does not fetch a mail larger than the limit: it moves it to the processed
+/// folder unread (kept there, and logged) and stores nothing of it.
+#[tokio::test]
+async fn the_imap_poller_moves_an_oversized_mail_away_unread() {
+    let dir = TestDir::new();
+    let mut settings = crate::helpers::test_settings(&dir).await;
+    let folder = format!("oversized-{}", fastrand::u32(..));
+    settings.email.imap_url = arshjul::settings::Secret::new(std::env::var("ARSHJUL_TEST_IMAP_URL").unwrap());
+    settings.email.imap_folder = folder.clone();
+    settings.email.imap_processed_folder = format!("{folder}-done");
+    settings.email.max_message_bytes = 100_000;
+    let mut imap = crate::inbound::imap_session().await;
+    imap.create(&folder).await.unwrap();
+    imap.append(&folder, None, None, mail_of(200_000, "big")).await.unwrap();
+    let worker = crate::helpers::Worker::build(settings.clone()).await;
+    let app = worker.app.app();
+    let taken = arshjul::inbound::imap::poll_once(&app, &settings.email).await.unwrap();
+    assert_eq!(taken, 0);
+    assert!(app.store.inbox(None, 10).await.unwrap().is_empty());
+    assert_eq!(
+        imap.select(&format!("{folder}-done")).await.unwrap().exists,
+        1,
+        "kept, unread"
+    );
+    assert_eq!(imap.select(&folder).await.unwrap().exists, 0);
+    imap.logout().await.unwrap();
+}
