@@ -266,7 +266,49 @@ pub struct ImapAccount {
     pub password: Secret,
 }
 
+/// Refuses a password in `url` (the setting `key`) that would cross the network unencrypted:
+/// `tls` says whether the connection is encrypted; a server on loopback may take it plain.
+pub fn refuse_plaintext_credentials(key: &str, url: &url::Url, tls: bool) -> anyhow::Result<()> {
+    // In a URL of a scheme the URL standard does not know (smtp, imap) an address is a name.
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    anyhow::ensure!(
+        tls || url.password().is_none() || loopback,
+        "{key}: a password to {} over a connection without TLS; use {} or a server on loopback",
+        url.host_str().unwrap_or_default(),
+        if key.contains("imap") {
+            "imaps://"
+        } else {
+            "smtps:// or smtp://…?tls=required"
+        }
+    );
+    Ok(())
+}
+
 impl EmailSettings {
+    /// Checks `email.smtp_url` for credentials that would cross the network unencrypted
+    /// (lettre's `smtps://` is TLS, `smtp://` only with `?tls=required`).
+    pub fn check_smtp_url(&self) -> anyhow::Result<()> {
+        let url =
+            url::Url::parse(self.smtp_url.expose()).map_err(|_| anyhow::anyhow!("email.smtp_url: not a valid URL"))?;
+        let tls = url.scheme() == "smtps"
+            || url
+                .query_pairs()
+                .any(|(key, value)| key == "tls" && value == "required");
+        refuse_plaintext_credentials("email.smtp_url", &url, tls)
+    }
+
     /// The IMAP account `email.imap_url` names, `None` when it is empty. The URL holds a
     /// password, so errors name the key only.
     pub fn imap_account(&self) -> anyhow::Result<Option<ImapAccount>> {
@@ -279,6 +321,7 @@ impl EmailSettings {
             "imap" => false,
             _ => anyhow::bail!("email.imap_url: must start with imaps:// or imap://"),
         };
+        refuse_plaintext_credentials("email.imap_url", &url, tls)?;
         let decode = |text: &str| {
             percent_encoding::percent_decode_str(text)
                 .decode_utf8()
@@ -592,6 +635,46 @@ mod tests {
         }
         assert_eq!(redacted_url("sqlite://var/arshjul.db"), "sqlite://var/arshjul.db");
         assert_eq!(redacted_url("postgres://u@db/a?password=hemligt"), "postgres://u@db/a");
+    }
+
+    #[test]
+    fn passwords_never_cross_the_network_unencrypted() {
+        let mut email = Settings::load(None).expect("defaults load").email;
+        let smtp = |email: &mut EmailSettings, url: &str| {
+            email.smtp_url = Secret::new(url);
+            email.check_smtp_url()
+        };
+        for refused in [
+            "smtp://arshjul:hemligt@mail.example.org:587",
+            "smtp://a:b@mail.example.org?tls=opportunistic",
+        ] {
+            let error = smtp(&mut email, refused).unwrap_err().to_string();
+            assert!(
+                error.contains("email.smtp_url: a password to mail.example.org over a connection without TLS"),
+                "{error}"
+            );
+            assert!(!error.contains("hemligt"));
+        }
+        for allowed in [
+            "smtp://arshjul:hemligt@mail.example.org:587?tls=required",
+            "smtps://arshjul:hemligt@mail.example.org:465",
+            "smtp://arshjul:hemligt@127.0.0.1:25",
+            "smtp://arshjul:hemligt@localhost:25",
+            "smtp://mail.example.org:25",
+        ] {
+            smtp(&mut email, allowed).unwrap_or_else(|e| panic!("{allowed}: {e}"));
+        }
+        let imap = |email: &mut EmailSettings, url: &str| {
+            email.imap_url = Secret::new(url);
+            email.imap_account().map(drop)
+        };
+        assert!(imap(&mut email, "imap://arshjul:hemligt@mail.example.org").is_err());
+        for allowed in [
+            "imaps://arshjul:hemligt@mail.example.org",
+            "imap://arshjul:hemligt@[::1]:143",
+        ] {
+            imap(&mut email, allowed).unwrap_or_else(|e| panic!("{allowed}: {e}"));
+        }
     }
 
     #[test]

@@ -49,6 +49,7 @@ impl EmailNotifier {
                 Transport::File(AsyncFileTransport::new(&settings.file_dir))
             }
             EmailTransport::Smtp => {
+                settings.check_smtp_url()?;
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.smtp_url.expose())
                     .map_err(|e| anyhow::anyhow!("email.smtp_url: not a valid SMTP URL: {e}"))?
                     .timeout(Some(Duration::from_secs(settings.timeout_seconds)))

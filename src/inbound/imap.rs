@@ -35,9 +35,12 @@ pub async fn poll_until_stopped(app: Arc<App>, settings: EmailSettings, shutdown
 /// One poll: takes in every message in the folder and moves it away. Returns how many.
 pub async fn poll_once(app: &Arc<App>, settings: &EmailSettings) -> anyhow::Result<usize> {
     let account = settings.imap_account()?.context("email.imap_url is not set")?;
-    let tcp = tokio::net::TcpStream::connect((account.host.as_str(), account.port))
-        .await
-        .with_context(|| format!("connecting to the IMAP server {}:{}", account.host, account.port))?;
+    let tcp = within(
+        settings,
+        &format!("connecting to the IMAP server {}:{}", account.host, account.port),
+        tokio::net::TcpStream::connect((account.host.as_str(), account.port)),
+    )
+    .await?;
     if account.tls {
         let roots = tokio_rustls::rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         let config = tokio_rustls::rustls::ClientConfig::builder()
@@ -45,13 +48,30 @@ pub async fn poll_once(app: &Arc<App>, settings: &EmailSettings) -> anyhow::Resu
             .with_no_client_auth();
         let name = tokio_rustls::rustls::pki_types::ServerName::try_from(account.host.clone())
             .context("email.imap_url: the host is not a valid TLS name")?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
-            .context("TLS with the IMAP server")?;
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tls = within(settings, "TLS with the IMAP server", connector.connect(name, tcp)).await?;
         poll_stream(app, settings, &account, tls).await
     } else {
         poll_stream(app, settings, &account, tcp).await
+    }
+}
+
+/// `step`, bounded by `email.timeout_seconds`: a server that stalls fails the poll, and the
+/// poller (and with it the daemon's shutdown) does not hang on it.
+async fn within<T, E>(
+    settings: &EmailSettings,
+    what: &str,
+    step: impl std::future::Future<Output = Result<T, E>>,
+) -> anyhow::Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(Duration::from_secs(settings.timeout_seconds.max(1)), step).await {
+        Ok(result) => result.with_context(|| what.to_owned()),
+        Err(_) => anyhow::bail!(
+            "{what}: no answer within email.timeout_seconds ({} s)",
+            settings.timeout_seconds
+        ),
     }
 }
 
@@ -62,56 +82,69 @@ async fn poll_stream<T: AsyncRead + AsyncWrite + Unpin + Debug + Send>(
     stream: T,
 ) -> anyhow::Result<usize> {
     let mut client = async_imap::Client::new(stream);
-    client.read_response().await.context("reading the IMAP greeting")?;
-    let mut session = client
-        .login(&account.user, account.password.expose())
-        .await
-        .map_err(|(e, _)| anyhow::anyhow!("IMAP login as {} failed: {e}", account.user))?;
-    session
-        .select(&settings.imap_folder)
-        .await
-        .with_context(|| format!("selecting the IMAP folder {}", settings.imap_folder))?;
-    let uids = session.uid_search("ALL").await.context("listing the IMAP folder")?;
+    within(settings, "reading the IMAP greeting", client.read_response()).await?;
+    let mut session = within(settings, &format!("IMAP login as {}", account.user), async {
+        client
+            .login(&account.user, account.password.expose())
+            .await
+            .map_err(|(e, _)| e)
+    })
+    .await?;
+    within(
+        settings,
+        &format!("selecting the IMAP folder {}", settings.imap_folder),
+        session.select(&settings.imap_folder),
+    )
+    .await?;
+    let uids = within(settings, "listing the IMAP folder", session.uid_search("ALL")).await?;
     if uids.is_empty() {
-        session.logout().await.ok();
+        within(settings, "logging out", session.logout()).await.ok();
         return Ok(0);
     }
     // Creating a folder that exists fails harmlessly.
-    let _ = session.create(&settings.imap_processed_folder).await;
+    let _ = within(
+        settings,
+        "creating the processed folder",
+        session.create(&settings.imap_processed_folder),
+    )
+    .await;
     let mut uids: Vec<u32> = uids.into_iter().collect();
     uids.sort_unstable();
     let mut taken = 0;
     for uid in uids {
-        let size = {
-            let messages: Vec<_> = session
+        let size = within(settings, "fetching a message's size", async {
+            session
                 .uid_fetch(uid.to_string(), "RFC822.SIZE")
+                .await?
+                .try_collect::<Vec<_>>()
                 .await
-                .context("fetching a message's size")?
-                .try_collect()
-                .await
-                .context("fetching a message's size")?;
-            messages.first().and_then(|m| m.size)
-        };
+        })
+        .await?
+        .first()
+        .and_then(|m| m.size);
         if let Some(refusal) =
             size.and_then(|size| refused_for_size(usize::try_from(size).unwrap_or(usize::MAX), settings))
         {
             tracing::warn!(uid, %refusal, folder = %settings.imap_processed_folder, "an inbound mail is too large; moved unread");
-            session
-                .uid_mv(uid.to_string(), &settings.imap_processed_folder)
-                .await
-                .context("moving a message too large to take in")?;
+            within(
+                settings,
+                "moving a message too large to take in",
+                session.uid_mv(uid.to_string(), &settings.imap_processed_folder),
+            )
+            .await?;
             continue;
         }
-        let raw = {
-            let messages: Vec<_> = session
+        let raw = within(settings, "fetching a message", async {
+            session
                 .uid_fetch(uid.to_string(), "BODY.PEEK[]")
+                .await?
+                .try_collect::<Vec<_>>()
                 .await
-                .context("fetching a message")?
-                .try_collect()
-                .await
-                .context("fetching a message")?;
-            messages.first().and_then(|m| m.body()).map(<[u8]>::to_vec)
-        };
+        })
+        .await?
+        .first()
+        .and_then(|m| m.body())
+        .map(<[u8]>::to_vec);
         if let Some(raw) = raw {
             let received = receive(app, &raw).await?;
             if let Received::Reply(Some(handled)) = &received
@@ -121,11 +154,13 @@ async fn poll_stream<T: AsyncRead + AsyncWrite + Unpin + Debug + Send>(
             }
             taken += 1;
         }
-        session
-            .uid_mv(uid.to_string(), &settings.imap_processed_folder)
-            .await
-            .context("moving a processed message")?;
+        within(
+            settings,
+            "moving a processed message",
+            session.uid_mv(uid.to_string(), &settings.imap_processed_folder),
+        )
+        .await?;
     }
-    session.logout().await.ok();
+    within(settings, "logging out", session.logout()).await.ok();
     Ok(taken)
 }

@@ -354,3 +354,31 @@ async fn the_imap_poller_moves_an_oversized_mail_away_unread() {
     assert_eq!(imap.select(&folder).await.unwrap().exists, 0);
     imap.logout().await.unwrap();
 }
+
+/// An IMAP server that accepts the connection and then says nothing fails the poll within
+/// `email.timeout_seconds`, instead of stopping the poller (and the daemon's shutdown).
+#[tokio::test]
+async fn a_stalled_imap_server_fails_the_poll_in_time() {
+    let dir = TestDir::new();
+    let mut settings = crate::helpers::test_settings(&dir).await;
+    let stalled = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = stalled.local_addr().unwrap().port();
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = stalled.accept().await {
+            held.push(stream);
+        }
+    });
+    settings.email.imap_url = arshjul::settings::Secret::new(format!("imap://arshjul:hemligt@127.0.0.1:{port}"));
+    settings.email.timeout_seconds = 1;
+    let worker = crate::helpers::Worker::build(settings.clone()).await;
+    let started = std::time::Instant::now();
+    let polled = arshjul::inbound::imap::poll_once(&worker.app.app(), &settings.email).await;
+    let error = format!("{:#}", polled.unwrap_err());
+    assert!(
+        error.contains("reading the IMAP greeting: no answer within email.timeout_seconds"),
+        "{error}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    holding.abort();
+}
