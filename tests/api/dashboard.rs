@@ -332,6 +332,20 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     app.stop().await;
 }
 
+/// The first sign-in link the SMTP server holds, once one has arrived.
+pub(crate) async fn mailed_sign_in_link(smtp: &SmtpSink, app: &TestApp) -> String {
+    let mut link = None;
+    eventually(|| {
+        link = smtp
+            .messages()
+            .iter()
+            .find_map(|m| link_in(&m.text(), &format!("{}/sign-in/", app.address)));
+        link.is_some()
+    })
+    .await;
+    link.expect("a sign-in link")
+}
+
 /// The value of the `Set-Cookie` header that sets `name`.
 pub(crate) fn set_cookie(response: &reqwest::Response, name: &str) -> String {
     response
@@ -427,16 +441,7 @@ async fn the_dashboard_is_not_public_and_sign_in_tells_nobody_who_is_in_the_dire
         .unwrap();
     assert_eq!(stranger, known, "the same answer whoever asks");
 
-    let mut link = None;
-    eventually(|| {
-        link = smtp
-            .messages()
-            .iter()
-            .find_map(|m| link_in(&m.text(), &format!("{}/sign-in/", app.address)));
-        link.is_some()
-    })
-    .await;
-    let link = link.expect("Linnea's sign-in link");
+    let link = mailed_sign_in_link(&smtp, &app).await;
     assert!(smtp.messages().iter().all(|m| !m.to().contains("stranger")));
 
     let forged = client.get(format!("{link}x")).send().await.unwrap();

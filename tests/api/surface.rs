@@ -1,7 +1,8 @@
 //! The surface on the open network, attacked as a penetration test would: redirects that leave
-//! the site.
+//! the site, floods of sign-in requests, slow clients, pages without their headers, readable
+//! state files, oversized mail and mail servers that stall.
 
-use crate::dashboard::{dashboard_settings, link_in, pair, post_form, set_cookie};
+use crate::dashboard::{dashboard_settings, link_in, mailed_sign_in_link, pair, post_form, set_cookie};
 use crate::helpers::{TestApp, TestDir};
 use crate::peers::{SmtpSink, eventually};
 
@@ -65,16 +66,8 @@ async fn a_redirect_never_leaves_the_site_however_next_is_spelt() {
     .await
     .unwrap();
     assert_eq!(asked.status().as_u16(), 200);
-    let mut link = None;
-    eventually(|| {
-        link = smtp
-            .messages()
-            .iter()
-            .find_map(|m| link_in(&m.text(), &format!("{}/sign-in/", app.address)));
-        link.is_some()
-    })
-    .await;
-    let started = post_form(&client, &link.unwrap(), Some(pair(&form_cookie)), &[("csrf", &csrf)])
+    let link = mailed_sign_in_link(&smtp, &app).await;
+    let started = post_form(&client, &link, Some(pair(&form_cookie)), &[("csrf", &csrf)])
         .send()
         .await
         .unwrap();
