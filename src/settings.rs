@@ -50,6 +50,8 @@ pub struct SignInSettings {
     pub client_address_header: String,
     /// Sign-in mails being sent at once; a request beyond that sends none.
     pub max_sends_in_flight: usize,
+    /// Minutes a dashboard session may go unused before it ends.
+    pub session_idle_minutes: i64,
 }
 
 /// EU funding calls.

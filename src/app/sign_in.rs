@@ -28,6 +28,11 @@ impl SignInMail {
         }
     }
 
+    /// How long a dashboard session may go unused.
+    pub fn session_idle(&self) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_mins(self.limits.session_idle_minutes.max(1))
+    }
+
     /// Who asks: the connection's peer, or the last entry of the proxy's header when
     /// `sign_in.client_address_header` names one (the entry the proxy added; the ones before
     /// it are the client's word).

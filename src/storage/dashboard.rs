@@ -116,7 +116,7 @@ impl Store {
             .await
             .context("forgetting expired sessions")?;
         sqlx::query(
-            "INSERT INTO sessions (id_sha256, person, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sessions (id_sha256, person, csrf, created_at, seen_at, expires_at) VALUES ($1, $2, $3, $4, $4, $5)",
         )
         .bind(id_sha256)
         .bind(session.person.as_str())
@@ -129,14 +129,24 @@ impl Store {
         Ok(())
     }
 
-    /// The session known by `id_sha256`, if it has not expired.
-    pub async fn session(&self, id_sha256: &str, now: Timestamp) -> anyhow::Result<Option<Session>> {
-        let row = sqlx::query("SELECT person, csrf FROM sessions WHERE id_sha256 = $1 AND expires_at >= $2")
-            .bind(id_sha256)
-            .bind(now.as_second())
-            .fetch_optional(&self.pool)
-            .await
-            .context("reading a session")?;
+    /// The session known by `id_sha256`, if it has not expired and was used within `idle`;
+    /// marks it used now.
+    pub async fn session(
+        &self,
+        id_sha256: &str,
+        now: Timestamp,
+        idle: jiff::SignedDuration,
+    ) -> anyhow::Result<Option<Session>> {
+        let row = sqlx::query(
+            "UPDATE sessions SET seen_at = $1 WHERE id_sha256 = $2 AND expires_at >= $1 AND seen_at >= $3 \
+             RETURNING person, csrf",
+        )
+        .bind(now.as_second())
+        .bind(id_sha256)
+        .bind(now.as_second() - idle.as_secs())
+        .fetch_optional(&self.pool)
+        .await
+        .context("reading a session")?;
         row.map(|row| {
             Ok(Session {
                 person: row.try_get("person")?,

@@ -332,14 +332,15 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     app.stop().await;
 }
 
-/// The first sign-in link the SMTP server holds, once one has arrived.
-pub(crate) async fn mailed_sign_in_link(smtp: &SmtpSink, app: &TestApp) -> String {
+/// The first sign-in link to `base` (the links' base URL) the SMTP server holds, once one has
+/// arrived.
+pub(crate) async fn mailed_sign_in_link(smtp: &SmtpSink, base: &str) -> String {
     let mut link = None;
     eventually(|| {
         link = smtp
             .messages()
             .iter()
-            .find_map(|m| link_in(&m.text(), &format!("{}/sign-in/", app.address)));
+            .find_map(|m| link_in(&m.text(), &format!("{base}/sign-in/")));
         link.is_some()
     })
     .await;
@@ -441,7 +442,7 @@ async fn the_dashboard_is_not_public_and_sign_in_tells_nobody_who_is_in_the_dire
         .unwrap();
     assert_eq!(stranger, known, "the same answer whoever asks");
 
-    let link = mailed_sign_in_link(&smtp, &app).await;
+    let link = mailed_sign_in_link(&smtp, &app.address).await;
     assert!(smtp.messages().iter().all(|m| !m.to().contains("stranger")));
 
     let forged = client.get(format!("{link}x")).send().await.unwrap();

@@ -66,7 +66,7 @@ async fn a_redirect_never_leaves_the_site_however_next_is_spelt() {
     .await
     .unwrap();
     assert_eq!(asked.status().as_u16(), 200);
-    let link = mailed_sign_in_link(&smtp, &app).await;
+    let link = mailed_sign_in_link(&smtp, &app.address).await;
     let started = post_form(&client, &link, Some(pair(&form_cookie)), &[("csrf", &csrf)])
         .send()
         .await
@@ -266,10 +266,15 @@ async fn a_flood_of_sign_in_requests_mails_one_link_and_a_new_link_revokes_the_o
     assert_eq!(use_link(second).await.unwrap().status().as_u16(), 303);
 
     // 192.0.2.7 has had two links mailed this hour; a third person is its last.
-    for email in ["magnus.berg@example.org", "helena.akesson@example.org"] {
-        assert_eq!(ask_link(&client, &app, email, "192.0.2.7").await, 200);
-    }
+    assert_eq!(
+        ask_link(&client, &app, "magnus.berg@example.org", "192.0.2.7").await,
+        200
+    );
     eventually(|| links(&smtp, "magnus.berg").len() == 1).await;
+    assert_eq!(
+        ask_link(&client, &app, "helena.akesson@example.org", "192.0.2.7").await,
+        200
+    );
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(links(&smtp, "helena.akesson").is_empty(), "the client's limit");
     // Another client, as the proxy saw it, may still ask.
@@ -374,4 +379,58 @@ async fn a_stalled_imap_server_fails_the_poll_in_time() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     holding.abort();
+}
+
+/// Over https the session cookie carries the `__Host-` prefix (Secure, Path=/, no Domain), and a
+/// session left unused for `sign_in.session_idle_minutes` ends — while one in use goes on.
+#[tokio::test]
+async fn the_session_cookie_is_host_bound_and_an_idle_session_ends() {
+    use std::sync::Arc;
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let mut settings = dashboard_settings(&dir, &smtp).await;
+    settings.links.base_url = "https://arshjul.example.org".into();
+    settings.sign_in.session_idle_minutes = 60;
+    let clock = Arc::new(arshjul::clock::ManualClock::new(
+        "2027-01-26T09:00:00Z".parse().unwrap(),
+    ));
+    let app = TestApp::spawn_with_clock(settings, clock.clone()).await;
+    let client = client();
+    assert_eq!(
+        ask_link(&client, &app, "linnea.dahl@example.org", "192.0.2.7").await,
+        200
+    );
+    let link = mailed_sign_in_link(&smtp, "https://arshjul.example.org")
+        .await
+        .replace("https://arshjul.example.org", &app.address);
+    let page = client.get(format!("{}/sign-in", app.address)).send().await.unwrap();
+    let form_cookie = set_cookie(&page, "arshjul_form");
+    let csrf = pair(&form_cookie).trim_start_matches("arshjul_form=").to_owned();
+    let started = post_form(&client, &link, Some(pair(&form_cookie)), &[("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status().as_u16(), 303);
+    let session = set_cookie(&started, "__Host-arshjul_session");
+    assert!(
+        session.contains("; Secure") && session.contains("; Path=/;") && !session.contains("Domain"),
+        "{session}"
+    );
+    let dashboard = |at: &'static str| {
+        clock.set(at.parse().unwrap());
+        client
+            .get(format!("{}/dashboard", app.address))
+            .header("cookie", pair(&session).to_owned())
+            .send()
+    };
+    assert_eq!(dashboard("2027-01-26T09:59:00Z").await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        dashboard("2027-01-26T10:58:00Z").await.unwrap().status().as_u16(),
+        200,
+        "in use"
+    );
+    let idle = dashboard("2027-01-26T12:00:00Z").await.unwrap();
+    assert_eq!(idle.status().as_u16(), 303, "61 minutes unused");
+    assert!(idle.headers()["location"].to_str().unwrap().starts_with("/sign-in"));
+    app.stop().await;
 }

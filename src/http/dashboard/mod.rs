@@ -37,7 +37,15 @@ pub fn router() -> Router<Arc<App>> {
         .merge(followup::router())
 }
 
-const SESSION_COOKIE: &str = "arshjul_session";
+/// The session cookie's name: with the `__Host-` prefix over TLS, so that the browser takes it
+/// only with `Secure`, `Path=/` and no `Domain` — no other host of the domain can set it.
+fn session_cookie(app: &App) -> &'static str {
+    if app.links.over_tls() {
+        "__Host-arshjul_session"
+    } else {
+        "arshjul_session"
+    }
+}
 const LANGUAGE_COOKIE: &str = "arshjul_lang";
 /// The double-submit CSRF cookie of the forms shown before signing in.
 const FORM_COOKIE: &str = "arshjul_form";
@@ -197,11 +205,15 @@ impl FromRequestParts<Arc<App>> for Visitor {
             let next: String = url::form_urlencoded::byte_serialize(here.as_bytes()).collect();
             Redirect::to(&format!("/sign-in?next={next}")).into_response()
         };
-        let Some(id) = cookie(&parts.headers, SESSION_COOKIE) else {
+        let Some(id) = cookie(&parts.headers, session_cookie(app)) else {
             return Err(to_sign_in());
         };
         let session_hash = sha256_hex(id.as_bytes());
-        let session = match app.store.session(&session_hash, app.clock.now()).await {
+        let session = match app
+            .store
+            .session(&session_hash, app.clock.now(), app.sign_in.session_idle())
+            .await
+        {
             Ok(Some(session)) => session,
             Ok(None) => return Err(to_sign_in()),
             Err(error) => {

@@ -14,8 +14,8 @@ use axum::{Form, Router};
 use jiff::SignedDuration;
 
 use super::{
-    FORM_COOKIE, Next, SESSION_COOKIE, Visitor, cookie, fresh_token, lang_code, language, local_path, render,
-    same_secret, set_cookie,
+    FORM_COOKIE, Next, Visitor, cookie, fresh_token, lang_code, language, local_path, render, same_secret,
+    session_cookie, set_cookie,
 };
 use crate::app::App;
 use crate::domain::access::Viewer;
@@ -218,7 +218,7 @@ async fn start(
             let mut response = Redirect::to(&local_path(Some(&claims.next))).into_response();
             response.headers_mut().append(
                 header::SET_COOKIE,
-                set_cookie(&app, SESSION_COOKIE, &id, SESSION_HOURS * 3600),
+                set_cookie(&app, session_cookie(&app), &id, SESSION_HOURS * 3600),
             );
             response
         }
@@ -240,6 +240,6 @@ async fn sign_out(State(app): State<Arc<App>>, visitor: Visitor, Form(form): For
     let mut response = Redirect::to("/sign-in").into_response();
     response
         .headers_mut()
-        .append(header::SET_COOKIE, set_cookie(&app, SESSION_COOKIE, "", 0));
+        .append(header::SET_COOKIE, set_cookie(&app, session_cookie(&app), "", 0));
     response
 }
