@@ -18,7 +18,12 @@ pub fn validate_cron(key: &str, expression: &str) -> anyhow::Result<()> {
 }
 
 /// Starts the scheduler with the materialisation and planning jobs.
-pub async fn start(app: Arc<App>, materialise: &str, plan: &str) -> anyhow::Result<JobScheduler> {
+pub async fn start(
+    app: Arc<App>,
+    materialise: &str,
+    plan: &str,
+    inbox_retention_days: i64,
+) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await.context("creating the job scheduler")?;
     // Both jobs log their own outcome.
     add(
@@ -26,8 +31,9 @@ pub async fn start(app: Arc<App>, materialise: &str, plan: &str) -> anyhow::Resu
         "jobs.materialise",
         materialise,
         Arc::clone(&app),
-        |app| async move {
+        move |app| async move {
             let _ = app.materialise().await;
+            let _ = app.forget_old_inbox(inbox_retention_days).await;
         },
     )
     .await?;

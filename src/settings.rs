@@ -355,9 +355,17 @@ pub struct ServerSettings {
     pub request_timeout_seconds: u64,
     /// Connections open at once; more wait until one closes.
     pub max_connections: usize,
+    /// The bearer token `/metrics` asks for; empty: it answers anyone.
+    pub metrics_token: Secret,
 }
 
 impl ServerSettings {
+    /// The SHA-256 (lowercase hex) of `server.metrics_token`, when one is set.
+    pub fn metrics_token_sha256(&self) -> Option<String> {
+        let token = self.metrics_token.expose().trim();
+        (!token.is_empty()).then(|| crate::domain::tokens::sha256_hex(token.as_bytes()))
+    }
+
     /// `host:port`, ready for binding.
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
@@ -440,6 +448,8 @@ pub enum LogFormat {
 pub struct JobsSettings {
     /// Cron expression (with seconds, UTC) for re-materialising occurrences.
     pub materialise: String,
+    /// Days the inbox keeps what people sent (0: for ever); forgotten by the materialise job.
+    pub inbox_retention_days: i64,
 }
 
 /// A string that must not appear in logs or error messages.

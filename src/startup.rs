@@ -26,6 +26,7 @@ pub struct Application {
     app: Arc<App>,
     dispatcher: Arc<Dispatcher>,
     materialise_cron: String,
+    inbox_retention_days: i64,
     plan_cron: String,
 }
 
@@ -53,6 +54,7 @@ impl Application {
             app,
             dispatcher,
             materialise_cron: settings.jobs.materialise,
+            inbox_retention_days: settings.jobs.inbox_retention_days,
             plan_cron,
         })
     }
@@ -78,7 +80,13 @@ impl Application {
         // Failures are logged and retried by the jobs; the service still starts.
         let _ = self.app.materialise().await;
         let _ = self.app.plan().await;
-        let mut scheduler = crate::jobs::start(Arc::clone(&self.app), &self.materialise_cron, &self.plan_cron).await?;
+        let mut scheduler = crate::jobs::start(
+            Arc::clone(&self.app),
+            &self.materialise_cron,
+            &self.plan_cron,
+            self.inbox_retention_days,
+        )
+        .await?;
         let dispatching = tokio::spawn(self.dispatcher.run_until_stopped(shutdown.clone()));
         let polling = self.imap.map(|email| {
             tokio::spawn(crate::inbound::imap::poll_until_stopped(

@@ -54,6 +54,8 @@ pub struct App {
     pub teams_hook_key: Option<ring::hmac::Key>,
     /// How EU funding calls reach the network.
     pub calls: CallDesk,
+    /// The SHA-256 (lowercase hex) of the bearer token `/metrics` asks for, if it asks.
+    pub metrics_token_sha256: Option<String>,
     /// The API's bearer tokens: SHA-256 (lowercase hex) → the person they act as.
     pub api_tokens: BTreeMap<String, String>,
     /// The `authserv-id` whose `Authentication-Results` vouch for an email's sender (empty:
@@ -89,6 +91,7 @@ impl App {
             teams_hook_key: settings.teams.outgoing_key()?,
             calls: CallDesk::new(&settings.calls)?,
             api_tokens: settings.api.token_table(&config.directory)?,
+            metrics_token_sha256: settings.server.metrics_token_sha256(),
             trusted_authserv_id: settings.email.trusted_authserv_id.trim().to_owned(),
             notifiers: Arc::new(notifiers),
             store,

@@ -26,6 +26,25 @@ impl App {
         outcome
     }
 
+    /// Forgets inbound messages older than `retention_days` (none when it is 0), logging how
+    /// many.
+    pub async fn forget_old_inbox(&self, retention_days: i64) -> anyhow::Result<u64> {
+        if retention_days <= 0 {
+            return Ok(0);
+        }
+        let before = self
+            .clock
+            .now()
+            .checked_sub(jiff::SignedDuration::from_hours(24 * retention_days))
+            .unwrap_or(jiff::Timestamp::MIN);
+        let forgotten = self.store.forget_inbox_before(before).await;
+        match &forgotten {
+            Ok(count) => tracing::info!(count, retention_days, "old inbound messages forgotten"),
+            Err(error) => tracing::error!(error = format!("{error:#}"), "forgetting old inbound messages failed"),
+        }
+        forgotten
+    }
+
     /// Writes the deliveries wanted now to the outbox — reminders, escalations, requests, and
     /// the weekly summaries of EU calls; returns how many were new.
     pub async fn plan(&self) -> anyhow::Result<usize> {

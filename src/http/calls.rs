@@ -32,13 +32,7 @@ pub fn router() -> Router<Arc<App>> {
 
 /// The person the request's bearer token acts as, or why it is refused.
 fn bearer(app: &App, headers: &HeaderMap) -> Result<Person, &'static str> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or("send Authorization: Bearer TOKEN")?;
-    let hash = crate::domain::tokens::sha256_hex(token.as_bytes());
+    let hash = super::bearer_sha256(headers).ok_or("send Authorization: Bearer TOKEN")?;
     let person = app
         .api_tokens
         .get(&hash)

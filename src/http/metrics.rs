@@ -17,7 +17,17 @@ pub fn router() -> Router<Arc<App>> {
     Router::new().route("/metrics", get(metrics))
 }
 
-async fn metrics(State(app): State<Arc<App>>) -> Response {
+async fn metrics(State(app): State<Arc<App>>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(expected) = &app.metrics_token_sha256
+        && super::bearer_sha256(&headers).as_ref() != Some(expected)
+    {
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "send Authorization: Bearer with server.metrics_token\n",
+        )
+            .into_response();
+    }
     let now = app.clock.now();
     // The database's part is left out (and `arshjul_database_up` is 0) when it does not
     // answer in time: a scrape never hangs.

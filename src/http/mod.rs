@@ -34,6 +34,16 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// The SHA-256 (lowercase hex) of the request's `Authorization: Bearer` token, if it has one:
+/// tokens are configured, and compared, as their hashes.
+fn bearer_sha256(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|token| crate::domain::tokens::sha256_hex(token.trim().as_bytes()))
+}
+
 /// Every response's security headers, unless its handler set its own: no script, no framing,
 /// no referrer outside the site, no sniffing, and nothing kept in caches — the addresses of
 /// acknowledgement pages, call answers and feeds are capabilities, and pages show personal

@@ -195,6 +195,17 @@ impl Store {
         .context("starting a transaction")
     }
 
+    /// Forgets what people sent before `before` and has been settled (a message still being
+    /// taken in stays); returns how many were forgotten. The audit log keeps what they did.
+    pub async fn forget_inbox_before(&self, before: Timestamp) -> anyhow::Result<u64> {
+        let forgotten = sqlx::query("DELETE FROM inbox WHERE received_at < $1 AND outcome <> 'received'")
+            .bind(before.as_second())
+            .execute(&self.pool)
+            .await
+            .context("forgetting old inbound messages")?;
+        Ok(forgotten.rows_affected())
+    }
+
     /// The value stored under `key`, if any.
     pub async fn meta(&self, key: &str) -> anyhow::Result<Option<String>> {
         sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")

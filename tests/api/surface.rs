@@ -434,3 +434,76 @@ async fn the_session_cookie_is_host_bound_and_an_idle_session_ends() {
     assert!(idle.headers()["location"].to_str().unwrap().starts_with("/sign-in"));
     app.stop().await;
 }
+
+/// With `server.metrics_token` set, `/metrics` answers only the scraper that sends it; the
+/// health probes stay open to load balancers.
+#[tokio::test]
+async fn metrics_answer_only_the_scraper_with_the_token() {
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let mut settings = dashboard_settings(&dir, &smtp).await;
+    settings.server.metrics_token = arshjul::settings::Secret::new("prometheus-scrape-token-0123456789");
+    let app = TestApp::spawn(settings).await;
+    let client = client();
+    let metrics = |token: Option<&str>| {
+        let request = client.get(format!("{}/metrics", app.address));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+        .send()
+    };
+    assert_eq!(metrics(None).await.unwrap().status().as_u16(), 401);
+    assert_eq!(metrics(Some("guess")).await.unwrap().status().as_u16(), 401);
+    let scraped = metrics(Some("prometheus-scrape-token-0123456789")).await.unwrap();
+    assert_eq!(scraped.status().as_u16(), 200);
+    assert!(scraped.text().await.unwrap().contains("arshjul_database_up"));
+    assert_eq!(app.get_json("/readyz").await.0, 200);
+    app.stop().await;
+}
+
+/// The inbox forgets what people sent after `jobs.inbox_retention_days`, except a message
+/// still being taken in; newer messages stay.
+#[tokio::test]
+async fn the_inbox_forgets_settled_messages_after_their_retention() {
+    let dir = TestDir::new();
+    let settings = crate::helpers::test_settings(&dir).await;
+    let worker = crate::helpers::Worker::build(settings).await;
+    let app = worker.app.app();
+    let then = arshjul::clock::Clock::now(&*worker.clock);
+    let receive = |reference: &'static str, at: jiff::Timestamp| {
+        let app = &app;
+        async move {
+            app.store
+                .inbox_receive("email", reference, "magnus.berg@example.org", "ok", at)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let settled = arshjul::storage::Settled {
+        outcome: "recorded",
+        detail: "test",
+        ..Default::default()
+    };
+    let old = receive("old", then).await;
+    app.store.inbox_settle(old, &settled).await.unwrap();
+    receive("old-unsettled", then).await;
+    let later = then + jiff::SignedDuration::from_hours(24 * 300);
+    let recent = receive("recent", later).await;
+    app.store.inbox_settle(recent, &settled).await.unwrap();
+
+    worker.clock.set(then + jiff::SignedDuration::from_hours(24 * 401));
+    assert_eq!(app.forget_old_inbox(0).await.unwrap(), 0, "0 keeps for ever");
+    assert_eq!(app.forget_old_inbox(400).await.unwrap(), 1);
+    let mut left: Vec<String> = app
+        .store
+        .inbox(None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.reference)
+        .collect();
+    left.sort();
+    assert_eq!(left, ["old-unsettled", "recent"]);
+}
