@@ -18,10 +18,12 @@
 //! - [`app`]: the use cases over one [`app::App`] state — configuration and reload, planning
 //!   (materialise, plan), actions with the notices they cause, EU calls, inbound handling
 //!   (take in, match, check authenticity and rights, act, settle — digests included), the
-//!   signed links in messages, and health (readiness). Every entry point calls these.
+//!   signed links in messages, sign-in mail within its limits, and health (readiness). Every
+//!   entry point calls these.
 //! - [`storage`]: one `Store` over SQLite or PostgreSQL; occurrences, outbox, audit log, inbox,
-//!   EU calls with each unit's interest and outcome, sessions. Singleton work (materialise,
-//!   plan) runs under one lock; the planning decision is passed in as a closure.
+//!   EU calls with each unit's interest and outcome, sessions and sign-in links. Singleton work
+//!   (materialise, plan, granting a sign-in link) runs under one lock; the planning decision is
+//!   passed in as a closure.
 //! - [`channels`]: the channel registry ([`channels::Notifiers`]) and one `Notifier` per
 //!   channel (email, Teams, Matrix bot and webhooks, signed webhook), with the HTTP status rules.
 //! - [`outbox`]: the dispatcher (claim, then send and record as a stream, a bounded number
@@ -30,8 +32,11 @@
 //!   signed token or by the trusted `Authentication-Results` in `inbound::authentication`),
 //!   the Matrix sync, the Teams hook's signature — each handing messages to `app::inbound`.
 //! - [`http`]: the axum router; each feature module owns its routes (health, metrics, ack,
-//!   hooks, calls API, feeds, the dashboard) and `http::page` the plain pages they share.
-//! - [`jobs`]: scheduled work (materialisation, planning) as UTC ticks.
+//!   hooks, calls API, feeds, the dashboard), `http::page` the plain pages they share, one
+//!   layer every response's security headers, and `http::server` the serving itself (timeouts,
+//!   a connection cap, each request's peer).
+//! - [`jobs`]: scheduled work (materialisation with the inbox's retention, planning) as UTC
+//!   ticks.
 //! - [`startup`]: the composition root, `Application::build` → `run_until_stopped`.
 //! - [`cli`]: the `arshjul` subcommands, one file per group (serve, check, status, acting,
 //!   calendar, channels, calls, report, bench); `cli/mod.rs` only parses and dispatches.
