@@ -33,8 +33,8 @@
 //!   the Matrix sync, the Teams hook's signature — each handing messages to `app::inbound`.
 //! - [`http`]: the axum router; each feature module owns its routes (health, metrics, ack,
 //!   hooks, calls API, feeds, the dashboard), `http::page` the plain pages they share, one
-//!   layer every response's security headers, and `http::server` the serving itself (timeouts,
-//!   a connection cap, each request's peer).
+//!   layer every response's security headers, `http::limits` the requests per client, and
+//!   `http::server` the serving itself (timeouts, a connection cap, each request's peer).
 //! - [`jobs`]: scheduled work (materialisation with the inbox's retention, planning) as UTC
 //!   ticks.
 //! - [`startup`]: the composition root, `Application::build` → `run_until_stopped`.

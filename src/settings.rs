@@ -45,9 +45,6 @@ pub struct SignInSettings {
     pub links_per_hour: i64,
     /// Links mailed in an hour at the request of one client address, to whomever.
     pub links_per_client_per_hour: i64,
-    /// The request header a reverse proxy puts the client's address in (its last entry
-    /// counts); empty: the connection's peer is the client.
-    pub client_address_header: String,
     /// Sign-in mails being sent at once; a request beyond that sends none.
     pub max_sends_in_flight: usize,
     /// Minutes a dashboard session may go unused before it ends.
@@ -357,6 +354,11 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// The bearer token `/metrics` asks for; empty: it answers anyone.
     pub metrics_token: Secret,
+    /// The request header a reverse proxy puts the client's address in (its last entry
+    /// counts); empty: the connection's peer is the client.
+    pub client_address_header: String,
+    /// Requests a minute one client may make to the public endpoints that do work.
+    pub requests_per_minute_per_client: u32,
 }
 
 impl ServerSettings {

@@ -113,7 +113,7 @@ impl Application {
         tracing::info!(address = %self.listener.local_addr()?, "arshjul is serving");
         let served = crate::http::serve(
             self.listener,
-            crate::http::router(Arc::clone(&self.app)),
+            crate::http::router(Arc::clone(&self.app), crate::http::ClientLimits::new(&self.server)),
             &self.server,
             shutdown.clone(),
         )

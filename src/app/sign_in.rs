@@ -3,10 +3,7 @@
 //! at once, and each link mailed revokes the person's older ones. What the asker sees never
 //! depends on any of it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-
-use axum::http::HeaderMap;
 
 use super::App;
 use super::links::SIGN_IN_MINUTES;
@@ -31,20 +28,6 @@ impl SignInMail {
     /// How long a dashboard session may go unused.
     pub fn session_idle(&self) -> jiff::SignedDuration {
         jiff::SignedDuration::from_mins(self.limits.session_idle_minutes.max(1))
-    }
-
-    /// Who asks: the connection's peer, or the last entry of the proxy's header when
-    /// `sign_in.client_address_header` names one (the entry the proxy added; the ones before
-    /// it are the client's word).
-    pub fn client(&self, headers: &HeaderMap, peer: SocketAddr) -> String {
-        let forwarded = (!self.limits.client_address_header.is_empty())
-            .then(|| headers.get(self.limits.client_address_header.as_str()))
-            .flatten()
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.rsplit(',').next())
-            .map(str::trim)
-            .filter(|address| !address.is_empty());
-        forwarded.map_or_else(|| peer.ip().to_string(), str::to_owned)
     }
 
     /// Mails `person` a sign-in link that goes to `next`, in the background, if the limits

@@ -6,10 +6,12 @@ mod dashboard;
 mod feeds;
 mod health;
 mod hooks;
+mod limits;
 mod metrics;
 mod page;
 mod server;
 
+pub use limits::ClientLimits;
 pub use server::serve;
 
 use std::sync::Arc;
@@ -20,16 +22,20 @@ use axum::response::Response;
 
 use crate::app::App;
 
-/// The whole HTTP interface.
-pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .merge(health::router())
-        .merge(metrics::router())
+/// The whole HTTP interface. Everything but the health probes and metrics (asked by load
+/// balancers and scrapers, not people) is limited per client.
+pub fn router(app: Arc<App>, limits: Arc<ClientLimits>) -> Router {
+    let limited = Router::new()
         .merge(ack::router())
         .merge(hooks::router())
         .merge(calls::router())
         .merge(feeds::router())
         .merge(dashboard::router())
+        .route_layer(axum::middleware::from_fn_with_state(limits, limits::within_limit));
+    Router::new()
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(limited)
         .layer(axum::middleware::map_response(guarded))
         .with_state(app)
 }

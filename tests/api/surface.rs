@@ -220,7 +220,7 @@ async fn a_flood_of_sign_in_requests_mails_one_link_and_a_new_link_revokes_the_o
     let smtp = SmtpSink::start(dir.path());
     let mut settings = dashboard_settings(&dir, &smtp).await;
     settings.sign_in.links_per_client_per_hour = 3;
-    settings.sign_in.client_address_header = "X-Forwarded-For".into();
+    settings.server.client_address_header = "X-Forwarded-For".into();
     let clock = Arc::new(arshjul::clock::ManualClock::new(
         "2027-01-26T09:00:00Z".parse().unwrap(),
     ));
@@ -506,4 +506,36 @@ async fn the_inbox_forgets_settled_messages_after_their_retention() {
         .collect();
     left.sort();
     assert_eq!(left, ["old-unsettled", "recent"]);
+}
+
+/// One client may make only so many requests a minute to the endpoints that do work (429 with
+/// Retry-After beyond it); another client, as the proxy names it, is not held up, and the
+/// health probes are not limited.
+#[tokio::test]
+async fn a_client_over_the_request_limit_is_told_to_wait_and_others_are_not() {
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let mut settings = dashboard_settings(&dir, &smtp).await;
+    settings.server.requests_per_minute_per_client = 5;
+    settings.server.client_address_header = "X-Forwarded-For".into();
+    let app = TestApp::spawn(settings).await;
+    let client = client();
+    let get = |path: &'static str, from: &'static str| {
+        client
+            .get(format!("{}{path}", app.address))
+            .header("x-forwarded-for", from)
+            .send()
+    };
+    for _ in 0..5 {
+        assert_ne!(get("/ack/forged", "192.0.2.7").await.unwrap().status().as_u16(), 429);
+    }
+    let refused = get("/calls/answer/forged", "192.0.2.7").await.unwrap();
+    assert_eq!(refused.status().as_u16(), 429);
+    let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_ne!(get("/ack/forged", "198.51.100.9").await.unwrap().status().as_u16(), 429);
+    for _ in 0..10 {
+        assert_eq!(get("/readyz", "192.0.2.7").await.unwrap().status().as_u16(), 200);
+    }
+    app.stop().await;
 }

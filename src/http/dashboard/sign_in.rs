@@ -3,14 +3,13 @@
 //! the directory); `GET /sign-in/{token}` only shows a button, because mail scanners follow
 //! links; its `POST` uses the link up — once, within 15 minutes — and starts a session.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::{Extension, Form, Router};
 use jiff::SignedDuration;
 
 use super::{
@@ -20,6 +19,7 @@ use super::{
 use crate::app::App;
 use crate::domain::access::Viewer;
 use crate::domain::tokens::{SignInClaims, sha256_hex};
+use crate::http::limits::Client;
 use crate::storage::Session;
 
 /// How long a session lasts.
@@ -86,7 +86,7 @@ async fn ask(State(app): State<Arc<App>>, headers: HeaderMap, Query(next): Query
 
 async fn send_link(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(Client(client)): Extension<Client>,
     headers: HeaderMap,
     Form(request): Form<LinkRequest>,
 ) -> Response {
@@ -117,9 +117,7 @@ async fn send_link(
         .filter(|p| Viewer::of(&config, p.id.as_str()).is_some());
     match person {
         // Sent after answering, so that the answer takes as long for any address.
-        Some(person) => app
-            .sign_in
-            .request(&app, person, &next, app.sign_in.client(&headers, peer)),
+        Some(person) => app.sign_in.request(&app, person, &next, client),
         None => tracing::info!("sign-in asked for an address that may not sign in"),
     }
     sign_in_page(&app, &headers, StatusCode::OK, minijinja::context! { step => "sent" })
