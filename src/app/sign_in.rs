@@ -18,6 +18,7 @@ pub struct SignInMail {
 }
 
 impl SignInMail {
+    /// A desk with `limits`, nothing in flight.
     pub fn new(limits: &SignInSettings) -> Self {
         Self {
             sending: Arc::new(tokio::sync::Semaphore::new(limits.max_sends_in_flight.max(1))),

@@ -25,6 +25,7 @@ pub struct ClientLimits {
 }
 
 impl ClientLimits {
+    /// The limits `settings` give, with no client seen yet.
     pub fn new(settings: &ServerSettings) -> Arc<Self> {
         let per_minute = NonZeroU32::new(settings.requests_per_minute_per_client).unwrap_or(NonZeroU32::MIN);
         Arc::new(Self {
