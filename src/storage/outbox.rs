@@ -54,7 +54,7 @@ impl OutboxRow {
 }
 
 /// What became of one claimed delivery.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
     Sent {
         provider_id: Option<String>,

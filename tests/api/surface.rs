@@ -50,12 +50,12 @@ async fn a_redirect_never_leaves_the_site_however_next_is_spelt() {
         .send()
         .await
         .unwrap();
-    let form_cookie = set_cookie(&page, "arshjul_form");
-    let csrf = pair(&form_cookie).trim_start_matches("arshjul_form=").to_owned();
+    let form_cookie = pair(&set_cookie(&page, "arshjul_form")).to_owned();
+    let csrf = form_cookie.trim_start_matches("arshjul_form=").to_owned();
     let asked = post_form(
         &client,
         &url("/sign-in"),
-        Some(pair(&form_cookie)),
+        Some(&form_cookie),
         &[
             ("email", "linnea.dahl@example.org"),
             ("next", "/\t/evil.example"),
@@ -67,7 +67,7 @@ async fn a_redirect_never_leaves_the_site_however_next_is_spelt() {
     .unwrap();
     assert_eq!(asked.status().as_u16(), 200);
     let link = mailed_sign_in_link(&smtp, &app.address).await;
-    let started = post_form(&client, &link, Some(pair(&form_cookie)), &[("csrf", &csrf)])
+    let started = post_form(&client, &link, Some(&form_cookie), &[("csrf", &csrf)])
         .send()
         .await
         .unwrap();
@@ -191,15 +191,21 @@ async fn slow_clients_are_cut_off_and_do_not_hold_the_server() {
     app.stop().await;
 }
 
+/// The sign-in page's form cookie (`name=value`) and the CSRF token it carries.
+async fn sign_in_form(client: &reqwest::Client, app: &TestApp) -> (String, String) {
+    let page = client.get(format!("{}/sign-in", app.address)).send().await.unwrap();
+    let form_cookie = pair(&set_cookie(&page, "arshjul_form")).to_owned();
+    let csrf = form_cookie.trim_start_matches("arshjul_form=").to_owned();
+    (form_cookie, csrf)
+}
+
 /// Asks for a sign-in link for `email` from `forwarded_for` and returns the page's status.
 async fn ask_link(client: &reqwest::Client, app: &TestApp, email: &str, forwarded_for: &str) -> u16 {
-    let page = client.get(format!("{}/sign-in", app.address)).send().await.unwrap();
-    let form_cookie = set_cookie(&page, "arshjul_form");
-    let csrf = pair(&form_cookie).trim_start_matches("arshjul_form=").to_owned();
+    let (form_cookie, csrf) = sign_in_form(client, app).await;
     post_form(
         client,
         &format!("{}/sign-in", app.address),
-        Some(pair(&form_cookie)),
+        Some(&form_cookie),
         &[("email", email), ("next", "/dashboard"), ("csrf", &csrf)],
     )
     .header("x-forwarded-for", forwarded_for)
@@ -254,10 +260,8 @@ async fn a_flood_of_sign_in_requests_mails_one_link_and_a_new_link_revokes_the_o
         .into_iter()
         .find(|link| *link != first)
         .unwrap();
-    let page = client.get(format!("{}/sign-in", app.address)).send().await.unwrap();
-    let form_cookie = set_cookie(&page, "arshjul_form");
-    let csrf = pair(&form_cookie).trim_start_matches("arshjul_form=").to_owned();
-    let use_link = |link: String| post_form(&client, &link, Some(pair(&form_cookie)), &[("csrf", &csrf)]).send();
+    let (form_cookie, csrf) = sign_in_form(&client, &app).await;
+    let use_link = |link: String| post_form(&client, &link, Some(&form_cookie), &[("csrf", &csrf)]).send();
     assert_eq!(
         use_link(first).await.unwrap().status().as_u16(),
         403,
@@ -403,10 +407,8 @@ async fn the_session_cookie_is_host_bound_and_an_idle_session_ends() {
     let link = mailed_sign_in_link(&smtp, "https://arshjul.example.org")
         .await
         .replace("https://arshjul.example.org", &app.address);
-    let page = client.get(format!("{}/sign-in", app.address)).send().await.unwrap();
-    let form_cookie = set_cookie(&page, "arshjul_form");
-    let csrf = pair(&form_cookie).trim_start_matches("arshjul_form=").to_owned();
-    let started = post_form(&client, &link, Some(pair(&form_cookie)), &[("csrf", &csrf)])
+    let (form_cookie, csrf) = sign_in_form(&client, &app).await;
+    let started = post_form(&client, &link, Some(&form_cookie), &[("csrf", &csrf)])
         .send()
         .await
         .unwrap();
