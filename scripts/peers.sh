@@ -1,6 +1,7 @@
 # Starts the peers that tests and benchmarks talk to, all on 127.0.0.1, and stops them on exit:
-# a throwaway PostgreSQL cluster ($pg_port), the Python peers' virtualenv ($ARSHJUL_TEST_PYTHON),
-# Dovecot ($ARSHJUL_TEST_IMAP_URL) and Synapse ($ARSHJUL_TEST_MATRIX_URL,
+# the Python peers' virtualenv ($ARSHJUL_TEST_PYTHON), the run's certificate authority
+# ($ARSHJUL_TEST_CA), a throwaway PostgreSQL cluster with TLS ($pg_port),
+# Dovecot ($ARSHJUL_TEST_IMAP_URL, $ARSHJUL_TEST_IMAPS_URL) and Synapse ($ARSHJUL_TEST_MATRIX_URL,
 # $ARSHJUL_TEST_MATRIX_SECRET). Installs what is missing.
 # Sourced by scripts/test and scripts/bench from the repository root.
 
@@ -30,6 +31,20 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# --- Python peers: aiosmtpd for the SMTP server, cryptography for the certificates ---------
+venv=target/test-peers/venv
+if ! "$venv/bin/python" -c 'import aiosmtpd, cryptography' >/dev/null 2>&1; then
+    echo "== installing aiosmtpd and cryptography into $venv"
+    python3 -m venv "$venv" 2>/dev/null || { as_root apt-get update -qq && as_root apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$venv"; }
+    "$venv/bin/pip" install -q aiosmtpd cryptography
+fi
+export ARSHJUL_TEST_PYTHON="$PWD/$venv/bin/python"
+
+# --- TLS: the test run's certificate authority, and a certificate for 127.0.0.1 it signed ----
+"$ARSHJUL_TEST_PYTHON" tests/peers/make_certs.py "$peers/tls"
+export ARSHJUL_TEST_CA="$peers/tls/ca.pem"
+export ARSHJUL_TEST_OTHER_CA="$peers/tls/other-ca.pem"
+
 # --- PostgreSQL ---------------------------------------------------------------------------
 pg_bindir() {
     if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then pg_config --bindir; return; fi
@@ -54,23 +69,17 @@ mkdir -p "$peers/pgdata"
 [ ${#run_pg[@]} -gt 0 ] && chown postgres "$peers/pgdata"
 chmod 700 "$peers/pgdata"
 "${run_pg[@]}" "$pgbin/initdb" -D "$peers/pgdata" -U postgres --auth=trust -E UTF8 --no-locale --no-sync >/dev/null
+# TLS on, plain connections still taken: the suite connects both ways.
+install -m 600 "$peers/tls/server.pem" "$peers/tls/server.key" "$peers/pgdata/"
+[ ${#run_pg[@]} -gt 0 ] && chown postgres "$peers/pgdata/server.pem" "$peers/pgdata/server.key"
 pg_port=$(free_port)
 pg_ctl_cmd=("${run_pg[@]}" "$pgbin/pg_ctl")
 "${pg_ctl_cmd[@]}" -D "$peers/pgdata" -l "$peers/pgdata/log" -w -o \
-    "-c listen_addresses=127.0.0.1 -p $pg_port -k $peers/pgdata -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    "-c listen_addresses=127.0.0.1 -p $pg_port -k $peers/pgdata -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c ssl=on -c ssl_cert_file=server.pem -c ssl_key_file=server.key" \
     start >/dev/null
 echo "== PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port"
 # Tests of PostgreSQL faults use the cluster in both passes of the suite.
 export ARSHJUL_TEST_PG_SERVER="postgres://postgres@127.0.0.1:$pg_port/postgres"
-
-# --- Python peers: aiosmtpd for the SMTP server (the webhook sink needs only the stdlib) ----
-venv=target/test-peers/venv
-if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
-    echo "== installing aiosmtpd into $venv"
-    python3 -m venv "$venv" 2>/dev/null || { as_root apt-get update -qq && as_root apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$venv"; }
-    "$venv/bin/pip" install -q aiosmtpd
-fi
-export ARSHJUL_TEST_PYTHON="$PWD/$venv/bin/python"
 
 # --- Dovecot, a real IMAP server: one mail user, plain IMAP on loopback ----------------------
 if ! command -v dovecot >/dev/null 2>&1; then
@@ -79,6 +88,7 @@ if ! command -v dovecot >/dev/null 2>&1; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
 fi
 imap_port=$(free_port)
+imaps_port=$(free_port)
 imap_password=$(python3 -c 'import secrets; print(secrets.token_hex(8))')
 mkdir -p "$peers/dovecot/mail"
 mail_owner=$(id -un)
@@ -90,6 +100,7 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 printf 'arshjul:{PLAIN}%s\n' "$imap_password" > "$peers/dovecot/users"
 sed -e "s|@DIR@|$peers/dovecot|g" -e "s|@PORT@|$imap_port|g" -e "s|@OWNER@|$mail_owner|g" \
+    -e "s|@TLSPORT@|$imaps_port|g" -e "s|@TLS@|$peers/tls|g" \
     tests/peers/dovecot.conf > "$peers/dovecot/dovecot.conf"
 dovecot -F -c "$peers/dovecot/dovecot.conf" >"$peers/dovecot/stdout" 2>&1 &
 dovecot_pid=$!
@@ -99,7 +110,8 @@ for _ in $(seq 1 100); do
     sleep 0.05
 done
 export ARSHJUL_TEST_IMAP_URL="imap://arshjul:$imap_password@127.0.0.1:$imap_port"
-echo "== Dovecot $(dovecot --version | cut -d' ' -f1) on 127.0.0.1:$imap_port"
+export ARSHJUL_TEST_IMAPS_URL="imaps://arshjul:$imap_password@127.0.0.1:$imaps_port"
+echo "== Dovecot $(dovecot --version | cut -d' ' -f1) on 127.0.0.1:$imap_port, with TLS on $imaps_port"
 
 # --- Synapse, a real Matrix homeserver: SQLite, loopback, shared-secret registration -------
 synapse_venv=target/test-peers/venv-synapse

@@ -268,8 +268,24 @@ pub struct ImapAccount {
 /// Refuses a password in `url` (the setting `key`) that would cross the network unencrypted:
 /// `tls` says whether the connection is encrypted; a server on loopback may take it plain.
 pub fn refuse_plaintext_credentials(key: &str, url: &url::Url, tls: bool) -> anyhow::Result<()> {
-    // In a URL of a scheme the URL standard does not know (smtp, imap) an address is a name.
-    let loopback = match url.host() {
+    anyhow::ensure!(
+        tls || url.password().is_none() || is_loopback(url),
+        "{key}: a password to {} over a connection without TLS; use {} or a server on loopback",
+        url.host_str().unwrap_or_default(),
+        if key.contains("imap") {
+            "imaps://"
+        } else {
+            "smtps:// or smtp://…?tls=required"
+        }
+    );
+    Ok(())
+}
+
+/// Whether `url` names a server on this machine: a loopback address or `localhost`.
+fn is_loopback(url: &url::Url) -> bool {
+    // In a URL of a scheme the URL standard does not know (smtp, imap, postgres) an address
+    // is a name.
+    match url.host() {
         Some(url::Host::Domain(name)) => {
             name.eq_ignore_ascii_case("localhost")
                 || name
@@ -281,18 +297,7 @@ pub fn refuse_plaintext_credentials(key: &str, url: &url::Url, tls: bool) -> any
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    };
-    anyhow::ensure!(
-        tls || url.password().is_none() || loopback,
-        "{key}: a password to {} over a connection without TLS; use {} or a server on loopback",
-        url.host_str().unwrap_or_default(),
-        if key.contains("imap") {
-            "imaps://"
-        } else {
-            "smtps:// or smtp://…?tls=required"
-        }
-    );
-    Ok(())
+    }
 }
 
 impl EmailSettings {
@@ -516,6 +521,28 @@ impl DatabaseSettings {
     pub fn redacted_url(&self) -> String {
         redacted_url(self.url.expose())
     }
+
+    /// A warning when the connection to PostgreSQL may cross a network unencrypted: a host
+    /// that is neither loopback nor a Unix socket, without `sslmode` `require`, `verify-ca`
+    /// or `verify-full` (the default, `prefer`, falls back to plaintext unnoticed). For
+    /// `check-config` and the daemon's log.
+    pub fn unencrypted_warning(&self) -> Option<String> {
+        let url = url::Url::parse(self.url.expose()).ok()?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return None;
+        }
+        let query = |name: &str| url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value);
+        let socket = url.host_str().is_none_or(str::is_empty) || query("host").is_some_and(|h| h.starts_with('/'));
+        let mode = query("sslmode").or_else(|| query("ssl-mode")).unwrap_or_default();
+        let encrypted = ["require", "verify-ca", "verify-full"].contains(&mode.to_ascii_lowercase().as_str());
+        (!encrypted && !socket && !is_loopback(&url)).then(|| {
+            format!(
+                "database.url: {} is reached over the network without sslmode=verify-full (or require); \
+                 personal data, session hashes and the link secret could cross it unencrypted",
+                url.host_str().unwrap_or_default()
+            )
+        })
+    }
 }
 
 /// `url` with its password replaced by `***` and its query left out (PostgreSQL takes a
@@ -649,6 +676,38 @@ mod tests {
         }
         assert_eq!(redacted_url("sqlite://var/arshjul.db"), "sqlite://var/arshjul.db");
         assert_eq!(redacted_url("postgres://u@db/a?password=hemligt"), "postgres://u@db/a");
+    }
+
+    #[test]
+    fn an_unencrypted_database_over_the_network_is_warned_of() {
+        let warning = |url: &str| {
+            DatabaseSettings {
+                url: Secret::new(url),
+                max_connections: 1,
+            }
+            .unencrypted_warning()
+        };
+        for warned in [
+            "postgres://arshjul:hemligt@db.kommun.se/arshjul",
+            "postgres://db.kommun.se/arshjul?sslmode=prefer",
+            "postgresql://10.0.0.5:5432/arshjul?sslmode=disable",
+        ] {
+            let text = warning(warned).unwrap_or_else(|| panic!("{warned}"));
+            assert!(text.starts_with("database.url: "), "{text}");
+            assert!(!text.contains("hemligt"), "{text}");
+        }
+        for quiet in [
+            "postgres://db.kommun.se/arshjul?sslmode=verify-full&sslrootcert=/etc/arshjul/ca.pem",
+            "postgres://db.kommun.se/arshjul?sslmode=REQUIRE",
+            "postgres://db.kommun.se/arshjul?ssl-mode=verify-ca",
+            "postgres://127.0.0.1:5432/arshjul",
+            "postgres://[::1]/arshjul",
+            "postgres://localhost/arshjul",
+            "postgres:///arshjul?host=/run/postgresql",
+            "sqlite://var/arshjul.db",
+        ] {
+            assert_eq!(warning(quiet), None, "{quiet}");
+        }
     }
 
     #[test]

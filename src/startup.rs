@@ -37,6 +37,9 @@ impl Application {
         crate::jobs::validate_cron("jobs.materialise", &settings.jobs.materialise)?;
         crate::jobs::validate_cron("delivery.plan", &settings.delivery.plan)?;
         settings.check_secrets().context("settings")?;
+        if let Some(warning) = settings.database.unencrypted_warning() {
+            tracing::warn!("{warning}");
+        }
         let app = Arc::new(App::open(&settings, clock).await?);
         let matrix_bot = app.notifiers.matrix.clone();
         let address = settings.server.address();

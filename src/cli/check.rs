@@ -105,6 +105,7 @@ fn print_summary(settings: &Settings, config: &Config, routing_warnings: &[Strin
     );
     let mut warnings = config.warnings();
     warnings.extend(routing_warnings.iter().cloned());
+    warnings.extend(settings.database.unencrypted_warning());
     if !warnings.is_empty() {
         println!("warnings:");
         for warning in warnings {

@@ -541,3 +541,48 @@ async fn a_client_over_the_request_limit_is_told_to_wait_and_others_are_not() {
     }
     app.stop().await;
 }
+
+/// arshjul reaches PostgreSQL over TLS with `sslmode=verify-full` and a CA file: the server
+/// sees every connection of the daemon encrypted, and a server whose certificate another
+/// authority signed, or that is asked for by a name its certificate does not carry, is
+/// refused.
+#[tokio::test]
+async fn postgresql_is_reached_over_tls_with_the_server_verified() {
+    use sqlx::Connection as _;
+    let server = std::env::var("ARSHJUL_TEST_PG_SERVER").expect("scripts/test starts PostgreSQL");
+    let ca = std::env::var("ARSHJUL_TEST_CA").expect("scripts/test makes the test CA");
+    let other_ca = std::env::var("ARSHJUL_TEST_OTHER_CA").expect("scripts/test makes a second CA");
+    let url = crate::helpers::fresh_postgres_database(&server).await;
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    let dir = TestDir::new();
+    let mut settings = crate::helpers::test_settings(&dir).await;
+    settings.database.url = arshjul::settings::Secret::new(format!("{url}?sslmode=verify-full&sslrootcert={ca}"));
+    assert_eq!(settings.database.unencrypted_warning(), None);
+    let app = TestApp::spawn(settings.clone()).await;
+    let ready = client().get(format!("{}/readyz", app.address)).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+
+    let mut admin = sqlx::AnyConnection::connect(&server).await.unwrap();
+    let (encrypted, plain): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl) \
+         FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.datname = $1",
+    )
+    .bind(&database)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(encrypted >= 1, "the daemon's connections: {encrypted} encrypted");
+    assert_eq!(plain, 0, "the daemon's connections: {plain} unencrypted");
+    app.stop().await;
+
+    let connect = |url: String| {
+        let mut database = settings.database.clone();
+        database.url = arshjul::settings::Secret::new(url);
+        async move { arshjul::storage::Store::connect(&database).await.map(drop) }
+    };
+    let other = connect(format!("{url}?sslmode=verify-full&sslrootcert={other_ca}")).await;
+    assert!(format!("{:#}", other.unwrap_err()).contains("certificate"));
+    let by_name = url.replacen("127.0.0.1", "localhost", 1);
+    let misnamed = connect(format!("{by_name}?sslmode=verify-full&sslrootcert={ca}")).await;
+    assert!(format!("{:#}", misnamed.unwrap_err()).contains("certificate"));
+}
