@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 use serde::Deserialize;
 
 use crate::domain::config::{Config, ConfigError, ConfigErrors, Directory, SourceFile};
@@ -181,6 +183,9 @@ pub struct EmailSettings {
     pub imap_interval_seconds: u64,
     /// The largest inbound mail taken in (mailgate and IMAP); a larger one is refused unread.
     pub max_message_bytes: usize,
+    /// A PEM file of certificate authorities trusted for SMTP and IMAP over TLS beside the
+    /// public roots (an internal authority's); empty: the public roots only.
+    pub ca_file: PathBuf,
     /// The `authserv-id` of the municipality's own mail server: its `Authentication-Results`
     /// header vouches for a sender (`dmarc=pass`, or an aligned `dkim=pass`). Empty: only
     /// replies carrying a delivery's signed token count.
@@ -263,6 +268,8 @@ pub struct ImapAccount {
     pub port: u16,
     pub user: String,
     pub password: Secret,
+    /// The authorities of `email.ca_file`, trusted beside the public roots.
+    pub extra_roots: Vec<CertificateDer<'static>>,
 }
 
 /// Refuses a password in `url` (the setting `key`) that would cross the network unencrypted:
@@ -341,7 +348,22 @@ impl EmailSettings {
             port: url.port().unwrap_or(if tls { 993 } else { 143 }),
             user: decode(url.username())?,
             password: Secret::new(decode(url.password().unwrap_or_default())?),
+            extra_roots: self.extra_roots()?,
         }))
+    }
+
+    /// The certificates in `email.ca_file`, trusted for SMTP and IMAP beside the public roots;
+    /// none when it is not set. A file that cannot be read or holds no certificate is refused.
+    pub fn extra_roots(&self) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+        if self.ca_file.as_os_str().is_empty() {
+            return Ok(Vec::new());
+        }
+        let file = self.ca_file.display();
+        let roots = CertificateDer::pem_file_iter(&self.ca_file)
+            .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| anyhow::anyhow!("email.ca_file: {file}: {e}"))?;
+        anyhow::ensure!(!roots.is_empty(), "email.ca_file: {file}: no PEM certificate in it");
+        Ok(roots)
     }
 }
 

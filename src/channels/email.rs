@@ -7,6 +7,7 @@ use lettre::address::Envelope;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MessageBuilder, MultiPart};
 use lettre::transport::smtp::Error as SmtpError;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{Notifier, Outgoing, Receipt, Recipient, SendError};
@@ -50,11 +51,13 @@ impl EmailNotifier {
             }
             EmailTransport::Smtp => {
                 settings.check_smtp_url()?;
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.smtp_url.expose())
+                let mut transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.smtp_url.expose())
                     .map_err(|e| anyhow::anyhow!("email.smtp_url: not a valid SMTP URL: {e}"))?
-                    .timeout(Some(Duration::from_secs(settings.timeout_seconds)))
-                    .build();
-                Transport::Smtp(transport)
+                    .timeout(Some(Duration::from_secs(settings.timeout_seconds)));
+                if let Some(tls) = tls_with_extra_roots(settings)? {
+                    transport = transport.tls(tls);
+                }
+                Transport::Smtp(transport.build())
             }
         };
         let domain = from.email.domain().to_owned();
@@ -173,6 +176,35 @@ pub const MESSAGE_ID_PREFIX: &str = "r.";
 
 /// `user+TOKEN@domain` of `base`, so that a reply or a bounce names its delivery even when
 /// the mail program drops In-Reply-To; `base` itself without a token.
+/// The TLS of `email.smtp_url` (implicit for `smtps://`, STARTTLS for `?tls=required` or
+/// `opportunistic`) trusting `email.ca_file` beside the public roots; `None` when no CA file
+/// is set or the URL asks for no TLS, leaving lettre's own choice from the URL.
+fn tls_with_extra_roots(settings: &EmailSettings) -> anyhow::Result<Option<Tls>> {
+    let roots = settings.extra_roots()?;
+    let url = url::Url::parse(settings.smtp_url.expose())?;
+    let tls = url.query_pairs().find(|(key, _)| key == "tls").map(|(_, value)| value);
+    let mode: fn(TlsParameters) -> Tls = match (url.scheme(), tls.as_deref()) {
+        _ if roots.is_empty() => return Ok(None),
+        ("smtps", _) => Tls::Wrapper,
+        (_, Some("required")) => Tls::Required,
+        (_, Some("opportunistic")) => Tls::Opportunistic,
+        _ => return Ok(None),
+    };
+    let parameters = roots
+        .into_iter()
+        .try_fold(
+            TlsParameters::builder(url.host_str().unwrap_or_default().to_owned()),
+            |builder, root| {
+                Ok::<_, lettre::transport::smtp::Error>(
+                    builder.add_root_certificate(Certificate::from_der(root.to_vec())?),
+                )
+            },
+        )
+        .and_then(|builder| builder.build())
+        .map_err(|e| anyhow::anyhow!("email.ca_file: {}: {e}", settings.ca_file.display()))?;
+    Ok(Some(mode(parameters)))
+}
+
 fn plus_address(base: &Mailbox, token: Option<&str>) -> Mailbox {
     let Some(token) = token else {
         return base.clone();

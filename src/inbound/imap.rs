@@ -42,7 +42,8 @@ pub async fn poll_once(app: &Arc<App>, settings: &EmailSettings) -> anyhow::Resu
     )
     .await?;
     if account.tls {
-        let roots = tokio_rustls::rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let mut roots = tokio_rustls::rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        roots.add_parsable_certificates(account.extra_roots.iter().cloned());
         let config = tokio_rustls::rustls::ClientConfig::builder()
             .with_root_certificates(roots)
             .with_no_client_auth();

@@ -48,18 +48,38 @@ impl Mail {
     }
 }
 
+/// The test run's certificate authority (a PEM file): it signed the TLS certificate for
+/// 127.0.0.1 that PostgreSQL, Dovecot and `SmtpSink::start_tls` present.
+pub fn test_ca() -> PathBuf {
+    std::env::var_os("ARSHJUL_TEST_CA")
+        .expect("ARSHJUL_TEST_CA is not set: run the suite with scripts/test")
+        .into()
+}
+
 /// An SMTP server storing what it receives.
 pub struct SmtpSink {
     pub port: u16,
     maildir: PathBuf,
+    /// Speaks TLS from the first byte with the test run's certificate for 127.0.0.1.
+    tls: bool,
     child: Option<Child>,
 }
 
 impl SmtpSink {
     pub fn start(dir: &Path) -> Self {
+        Self::started(dir, false)
+    }
+
+    /// A server of `smtps://` whose certificate the test run's authority (`test_ca()`) signed.
+    pub fn start_tls(dir: &Path) -> Self {
+        Self::started(dir, true)
+    }
+
+    fn started(dir: &Path, tls: bool) -> Self {
         let mut sink = Self {
             port: free_port(),
             maildir: dir.join("maildir"),
+            tls,
             child: None,
         };
         sink.resume();
@@ -72,6 +92,13 @@ impl SmtpSink {
             .arg(repo().join("tests/peers/smtp_sink.py"))
             .arg(self.port.to_string())
             .arg(&self.maildir)
+            .args(match self.tls {
+                true => {
+                    let dir = test_ca().parent().unwrap().to_owned();
+                    vec![dir.join("server.pem"), dir.join("server.key")]
+                }
+                false => vec![],
+            })
             .stdout(Stdio::piped())
             .spawn()
             .expect("starting the SMTP sink (scripts/test installs aiosmtpd)");
@@ -96,7 +123,8 @@ impl SmtpSink {
     }
 
     pub fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "smtps" } else { "smtp" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Every message received so far.

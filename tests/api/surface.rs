@@ -550,7 +550,7 @@ async fn a_client_over_the_request_limit_is_told_to_wait_and_others_are_not() {
 async fn postgresql_is_reached_over_tls_with_the_server_verified() {
     use sqlx::Connection as _;
     let server = std::env::var("ARSHJUL_TEST_PG_SERVER").expect("scripts/test starts PostgreSQL");
-    let ca = std::env::var("ARSHJUL_TEST_CA").expect("scripts/test makes the test CA");
+    let ca = crate::peers::test_ca().display().to_string();
     let other_ca = std::env::var("ARSHJUL_TEST_OTHER_CA").expect("scripts/test makes a second CA");
     let url = crate::helpers::fresh_postgres_database(&server).await;
     let database = url.rsplit('/').next().unwrap().to_owned();
@@ -585,4 +585,71 @@ async fn postgresql_is_reached_over_tls_with_the_server_verified() {
     let by_name = url.replacen("127.0.0.1", "localhost", 1);
     let misnamed = connect(format!("{by_name}?sslmode=verify-full&sslrootcert={ca}")).await;
     assert!(format!("{:#}", misnamed.unwrap_err()).contains("certificate"));
+}
+
+/// SMTP and IMAP over TLS trust the authorities of `email.ca_file` beside the public roots:
+/// a server whose certificate an internal authority signed is refused without it and reached
+/// with it; a file that holds no certificate is refused naming the setting.
+#[tokio::test]
+async fn mail_servers_of_an_internal_authority_are_trusted_through_ca_file() {
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start_tls(dir.path());
+    let ca = crate::peers::test_ca();
+    let send = |ca_file: &std::path::Path| {
+        crate::helpers::arshjul_command()
+            .args(["channels", "test", "email", "--to", "linnea.dahl"])
+            .env(
+                "ARSHJUL__DATABASE__URL",
+                format!("sqlite://{}/arshjul.db", dir.path().display()),
+            )
+            .env("ARSHJUL__EMAIL__TRANSPORT", "smtp")
+            .env("ARSHJUL__EMAIL__SMTP_URL", smtp.url())
+            .env("ARSHJUL__EMAIL__CA_FILE", ca_file)
+            .output()
+            .unwrap()
+    };
+    let untrusted = send(std::path::Path::new(""));
+    assert!(!untrusted.status.success());
+    assert!(
+        String::from_utf8_lossy(&untrusted.stdout).contains("certificate"),
+        "{}",
+        String::from_utf8_lossy(&untrusted.stdout)
+    );
+    assert!(smtp.messages().is_empty());
+    let trusted = send(&ca);
+    assert!(trusted.status.success(), "{}", String::from_utf8_lossy(&trusted.stdout));
+    assert!(
+        eventually(|| smtp.messages().len() == 1).await,
+        "the test mail arrives over TLS"
+    );
+    let not_pem = dir.path().join("not-a-ca.pem");
+    std::fs::write(&not_pem, "hemligt\n").unwrap();
+    let refused = send(&not_pem);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!("email.ca_file: {}", not_pem.display())),
+        "{stderr}"
+    );
+
+    let mut settings = crate::helpers::test_settings(&dir).await;
+    let folder = format!("tls-{}", fastrand::u32(..));
+    settings.email.imap_url = arshjul::settings::Secret::new(std::env::var("ARSHJUL_TEST_IMAPS_URL").unwrap());
+    settings.email.imap_folder = folder.clone();
+    settings.email.imap_processed_folder = format!("{folder}-done");
+    let mut imap = crate::inbound::imap_session().await;
+    imap.create(&folder).await.unwrap();
+    imap.append(&folder, None, None, mail_of(10, "tls")).await.unwrap();
+    let worker = crate::helpers::Worker::build(settings.clone()).await;
+    let app = worker.app.app();
+    let error = arshjul::inbound::imap::poll_once(&app, &settings.email)
+        .await
+        .unwrap_err();
+    assert!(format!("{error:#}").contains("certificate"), "{error:#}");
+    settings.email.ca_file = ca;
+    assert_eq!(
+        arshjul::inbound::imap::poll_once(&app, &settings.email).await.unwrap(),
+        1
+    );
+    assert_eq!(app.store.inbox(None, 10).await.unwrap().len(), 1);
+    imap.logout().await.unwrap();
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """An SMTP server that stores every message it accepts in a Maildir, for arshjul's tests.
 
-Usage: smtp_sink.py PORT MAILDIR
-Binds 127.0.0.1 only. Recipients whose local part contains "reject" get a permanent
+Usage: smtp_sink.py PORT MAILDIR [CERT KEY]
+Binds 127.0.0.1 only. With CERT and KEY (PEM files) it speaks SMTP over TLS from the first
+byte (smtps), as a submission server on port 465 does. Recipients whose local part contains "reject" get a permanent
 "550 mailbox unavailable", so tests can see dead-lettering of a bad address.
 """
 import asyncio
 import mailbox
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
@@ -33,7 +35,11 @@ class Sink:
 
 def main():
     port, path = int(sys.argv[1]), sys.argv[2]
-    controller = Controller(Sink(path), hostname="127.0.0.1", port=port)
+    context = None
+    if len(sys.argv) == 5:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
+    controller = Controller(Sink(path), hostname="127.0.0.1", port=port, ssl_context=context)
     controller.start()
     print("ready", flush=True)
     try:
