@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::domain::calls::Interest;
 use crate::domain::feeds::FeedScope;
 use crate::domain::occurrence::Action;
-use crate::domain::tokens::{CallLinkClaims, FeedClaims, LinkClaims, LinkSigner, SignInClaims};
+use crate::domain::tokens::{CallLinkClaims, FeedClaims, LinkClaims, LinkError, LinkSigner, SignInClaims};
 use crate::settings::LinksSettings;
 use crate::storage::Store;
 
@@ -58,6 +58,32 @@ impl Links {
             issued: now.as_second(),
         };
         format!("{}/calendar/{}.ics", self.base_url, self.signer.sign(&claims))
+    }
+
+    /// Rotates the feed of `scope` at `now`: every subscription link to it made before stops
+    /// working. Returns the new link.
+    pub async fn rotate_feed(&self, store: &Store, scope: FeedScope, now: Timestamp) -> anyhow::Result<String> {
+        store.rotate_feed(&scope.key(), now).await?;
+        Ok(self.feed_url(scope, now))
+    }
+
+    /// The claims of a calendar feed's `token` at `now`: genuine, not revoked, and made since
+    /// its scope's feed was last rotated. The outer error is the store's.
+    pub async fn feed_claims(
+        &self,
+        store: &Store,
+        token: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<Result<FeedClaims, LinkError>> {
+        let claims: FeedClaims = match self.signer.verify(token, now) {
+            Ok(claims) => claims,
+            Err(error) => return Ok(Err(error)),
+        };
+        let rotated_at = store.feed_rotated_at(&claims.scope.key()).await?;
+        Ok(match rotated_at {
+            Some(rotated_at) if claims.issued < rotated_at => Err(LinkError::Revoked),
+            _ => Ok(claims),
+        })
     }
 
     /// The link that lets `person` answer `interest` to call `call_id` for their unit.

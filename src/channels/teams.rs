@@ -201,7 +201,7 @@ mod tests {
             basis_html: None,
             links: vec![ItemLink {
                 label: "Markera som inlämnad".into(),
-                url: "https://arshjul.example.org/ack/v1.a.b".into(),
+                url: "https://arshjul.example.org/ack/v2.a.b".into(),
             }],
         };
         Rendered {
@@ -240,7 +240,7 @@ mod tests {
         assert_eq!(section["potentialAction"][0]["@type"], "OpenUri");
         assert_eq!(
             section["potentialAction"][0]["targets"][0]["uri"],
-            "https://arshjul.example.org/ack/v1.a.b"
+            "https://arshjul.example.org/ack/v2.a.b"
         );
     }
 }

@@ -164,8 +164,19 @@ struct SimulatedRow {
 }
 
 #[derive(Debug, clap::Args)]
-#[group(required = true, multiple = false)]
 pub struct FeedArgs {
+    #[command(flatten)]
+    pub scope: FeedScopeArgs,
+    /// Replace the feed's address: every earlier one stops working (a link that was shared
+    /// too widely, a person who left).
+    #[arg(long)]
+    pub rotate: bool,
+}
+
+/// Whose deadlines a feed shows.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct FeedScopeArgs {
     /// The deadlines of this person's units (and, for KLK's strategist, every review).
     #[arg(long)]
     pub person: Option<String>,
@@ -180,10 +191,11 @@ pub struct FeedArgs {
 /// `arshjul feed`: the address of a calendar feed.
 pub async fn feed(settings: &Settings, args: &FeedArgs, clock: &dyn Clock) -> anyhow::Result<ExitCode> {
     use crate::domain::feeds::FeedScope;
-    let Some(config) = load_for_listing(settings, args.unit.as_deref()) else {
+    let FeedArgs { scope, rotate } = args;
+    let Some(config) = load_for_listing(settings, scope.unit.as_deref()) else {
         return Ok(ExitCode::FAILURE);
     };
-    let scope = match (&args.person, &args.unit) {
+    let scope = match (&scope.person, &scope.unit) {
         (Some(person), _) if config.directory.person_named(person).is_none() => {
             eprintln!("--person: unknown person \"{person}\"");
             return Ok(ExitCode::FAILURE);
@@ -195,6 +207,10 @@ pub async fn feed(settings: &Settings, args: &FeedArgs, clock: &dyn Clock) -> an
     let store = Store::connect(&settings.database).await?;
     store.migrate().await?;
     let links = crate::app::links::Links::new(&settings.links, &store).await?;
-    println!("{}", links.feed_url(scope, clock.now()));
+    let url = match rotate {
+        true => links.rotate_feed(&store, scope, clock.now()).await?,
+        false => links.feed_url(scope, clock.now()),
+    };
+    println!("{url}");
     Ok(ExitCode::SUCCESS)
 }

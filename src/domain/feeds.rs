@@ -50,6 +50,15 @@ impl FeedScope {
         }
     }
 
+    /// The name its rotations are kept under: `person:ID`, `unit:ID` or `all`.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Person(person) => format!("person:{person}"),
+            Self::Unit(unit) => format!("unit:{unit}"),
+            Self::All => "all".to_owned(),
+        }
+    }
+
     /// What the feed is called in a calendar program.
     pub fn name(&self, config: &Config) -> String {
         match self {

@@ -657,7 +657,7 @@ mod tests {
             call: None,
             step: Step::Before(14),
             reason: Reason::Holder,
-            action_url: Some("https://arshjul.example.org/ack/v1.abc.def".into()),
+            action_url: Some("https://arshjul.example.org/ack/v2.abc.def".into()),
             form_url: None,
         };
         let message = compose(&config, &person(&config, "linnea.dahl"), &[entry], Format::Email).unwrap();
@@ -668,7 +668,7 @@ mod tests {
         for expected in [
             "Hej Linnea Dahl!",
             "Sista dag:  måndag 15 februari 2027 kl. 16.00",
-            "Markera som inlämnad: https://arshjul.example.org/ack/v1.abc.def",
+            "Markera som inlämnad: https://arshjul.example.org/ack/v2.abc.def",
             "En komplett uppföljning avseende budget, erhållet bidrag, medfinansiering",
             "Frågor? Kontakta Johan Lindqvist <johan.lindqvist@example.org>.",
         ] {
@@ -682,7 +682,7 @@ mod tests {
         assert!(
             message
                 .html
-                .contains("<a href=\"https:&#x2f;&#x2f;arshjul.example.org&#x2f;ack&#x2f;v1.abc.def\"")
+                .contains("<a href=\"https:&#x2f;&#x2f;arshjul.example.org&#x2f;ack&#x2f;v2.abc.def\"")
         );
         assert!(message.html.contains("lang=\"sv\""));
     }

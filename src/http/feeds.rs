@@ -1,7 +1,8 @@
 //! Calendar feeds: `GET /calendar/{token}.ics` — one person's, one unit's or the whole
 //! municipality's deadlines as RFC 5545, read fresh on every request, so a moved deadline moves
 //! in the subscriber's calendar (the UIDs stay). The token names the scope and is signed; a
-//! wrong one gets 404 and is counted like a refused link.
+//! wrong one, or one made before its feed was rotated, gets 404 and is counted like a refused
+//! link.
 
 use std::sync::Arc;
 
@@ -13,7 +14,6 @@ use axum::routing::get;
 
 use crate::app::App;
 use crate::domain::listing::{ics, list_stored};
-use crate::domain::tokens::FeedClaims;
 
 pub fn router() -> Router<Arc<App>> {
     Router::new().route("/calendar/{file}", get(feed))
@@ -21,20 +21,18 @@ pub fn router() -> Router<Arc<App>> {
 
 async fn feed(State(app): State<Arc<App>>, Path(file): Path<String>) -> Response {
     let token = file.strip_suffix(".ics").unwrap_or(&file);
-    let claims: FeedClaims = match app.links.signer.verify(token, app.clock.now()) {
-        Ok(claims) => claims,
-        Err(error) => {
+    let read = async {
+        let claims = app.links.feed_claims(&app.store, token, app.clock.now()).await?;
+        anyhow::Ok((claims, app.store.occurrences().await?))
+    };
+    let (claims, occurrences) = match read.await {
+        Ok((Ok(claims), occurrences)) => (claims, occurrences),
+        Ok((Err(error), _)) => {
             app.metrics.rejected_link(error.label());
             return StatusCode::NOT_FOUND.into_response();
         }
-    };
-    let occurrences = match app.store.occurrences().await {
-        Ok(occurrences) => occurrences,
         Err(error) => {
-            tracing::error!(
-                error = format!("{error:#}"),
-                "reading occurrences for a calendar feed failed"
-            );
+            tracing::error!(error = format!("{error:#}"), "reading a calendar feed failed");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };

@@ -141,8 +141,8 @@ impl Batch {
         Ok(Outgoing {
             message_key: message_key(rows),
             tokens: Some(DeliveryTokens {
-                reply: app.links.signer.reply_token(rows[0].id),
-                bounce: app.links.signer.bounce_token(rows[0].id),
+                reply: app.links.signer.reply_token(rows[0].id, now),
+                bounce: app.links.signer.bounce_token(rows[0].id, now),
             }),
             in_reply_to,
             thread: Vec::new(),

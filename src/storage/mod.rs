@@ -20,6 +20,7 @@ use crate::settings::DatabaseSettings;
 mod actions;
 mod calls;
 mod dashboard;
+mod feeds;
 mod inbox;
 mod outbox;
 

@@ -65,7 +65,7 @@ async fn feeds_show_their_scope_with_stable_uids_and_follow_a_moved_deadline() {
     let printed = crate::inbound::arshjul(&settings, &dir, &["feed", "--person", "linnea.dahl"], b"");
     let url = String::from_utf8_lossy(&printed.stdout).trim().to_owned();
     assert!(
-        url.starts_with("http://127.0.0.1:8080/calendar/v1.") && url.ends_with(".ics"),
+        url.starts_with("http://127.0.0.1:8080/calendar/v2.") && url.ends_with(".ics"),
         "{url}"
     );
     assert_eq!(read(&app, &url).await, linnea, "`arshjul feed` prints the same feed");
@@ -89,7 +89,60 @@ async fn feeds_show_their_scope_with_stable_uids_and_follow_a_moved_deadline() {
         "{tekniska:?}"
     );
 
-    let forged = format!("{}/calendar/v1.e30.AAAA.ics", app.address);
+    let forged = format!("{}/calendar/v2.e30.AAAA.ics", app.address);
     assert_eq!(http().get(forged).send().await.unwrap().status().as_u16(), 404);
+    app.stop().await;
+}
+
+/// `arshjul feed --person … --rotate` replaces one person's feed address: the old one gets 404
+/// (counted as revoked), the new one works, and other feeds are untouched.
+#[tokio::test]
+async fn a_rotated_feed_refuses_its_old_address_and_leaves_the_others() {
+    let dir = TestDir::new().with_shipped_config();
+    let mut settings = test_settings(&dir).await;
+    settings.links.secret = Secret::new("inbound-test-0123456789abcdef0123456789abcdef");
+    let app = TestApp::spawn(settings.clone()).await;
+    app.shared.materialise().await.unwrap();
+    let earlier = test_now() - jiff::SignedDuration::from_mins(1);
+    let linnea = app
+        .shared
+        .links
+        .feed_url(FeedScope::Person("linnea.dahl".into()), earlier);
+    let magnus = app
+        .shared
+        .links
+        .feed_url(FeedScope::Person("magnus.berg".into()), earlier);
+    let shown = read(&app, &linnea).await;
+    assert!(!shown.is_empty());
+
+    let rotated = crate::inbound::arshjul(&settings, &dir, &["feed", "--person", "linnea.dahl", "--rotate"], b"");
+    assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+    let new = String::from_utf8_lossy(&rotated.stdout).trim().to_owned();
+    assert_ne!(new, linnea);
+
+    let status = |url: &str| {
+        let path = url[url.find("/calendar/").unwrap()..].to_owned();
+        let address = app.address.clone();
+        async move {
+            http()
+                .get(format!("{address}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(&linnea).await, 404, "the old address is refused");
+    assert_eq!(read(&app, &new).await, shown, "the new one shows the same deadlines");
+    assert_eq!(status(&magnus).await, 200, "another person's feed is untouched");
+    let metrics = http().get(format!("{}/metrics", app.address)).send().await.unwrap();
+    assert!(
+        metrics
+            .text()
+            .await
+            .unwrap()
+            .contains("arshjul_rejected_links_total{reason=\"revoked\"} 1")
+    );
     app.stop().await;
 }

@@ -32,6 +32,7 @@ pub(crate) fn arshjul(settings: &Settings, dir: &TestDir, args: &[&str], stdin: 
             &settings.email.trusted_authserv_id,
         )
         .env("ARSHJUL__LINKS__SECRET", settings.links.secret.expose())
+        .env("ARSHJUL__LINKS__REVOKED_BEFORE", &settings.links.revoked_before)
         // The same channels as the daemon: what mailgate plans goes where the daemon's would.
         .env("ARSHJUL__MATRIX__HOMESERVER_URL", &settings.matrix.homeserver_url)
         .env("ARSHJUL__MATRIX__ACCESS_TOKEN", settings.matrix.access_token.expose())
@@ -320,6 +321,34 @@ async fn auto_replies_bounces_strangers_and_the_wrong_sender_never_count_but_are
         listing.contains("someone@elsewhere.example.com") && listing.contains("unknown_sender"),
         "{listing}"
     );
+}
+
+/// A reply's token carries when its message was sent: `links.revoked_before` revokes it like
+/// every link, so an "ok" to a message sent before the revocation acts on nothing, and the
+/// same reply counts once the revocation is lifted.
+#[tokio::test]
+async fn a_reply_to_a_message_sent_before_links_were_revoked_does_not_count() {
+    let Flow {
+        worker,
+        mut settings,
+        dir,
+        occurrence,
+    } = linnea_submits_on_matrix().await;
+    let request = acknowledgement_request(&dir);
+    let ok = reply(&request, "magnus.berg@example.org", "ok", "");
+    settings.links.revoked_before = "2027-01-27T00:00:00Z".into();
+    let revoked = arshjul(&settings, &dir, &["mailgate"], &ok);
+    assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
+    let said = String::from_utf8_lossy(&revoked.stdout);
+    assert!(!said.starts_with("recorded"), "{said}");
+    let shared = worker.app.app();
+    assert_eq!(state_and_inbox(&shared, occurrence).await.0, "submitted");
+
+    settings.links.revoked_before = String::new();
+    let again = reply(&request, "magnus.berg@example.org", "ok", "");
+    let counted = arshjul(&settings, &dir, &["mailgate"], &again);
+    assert!(String::from_utf8_lossy(&counted.stdout).starts_with("recorded: Tack! Kvitterat"));
+    assert_eq!(state_and_inbox(&shared, occurrence).await.0, "acknowledged");
 }
 
 /// A Teams outgoing-webhook request saying `text` from `sender`, at `at`, signed with `key`.

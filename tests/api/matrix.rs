@@ -232,7 +232,7 @@ async fn a_reminder_reaches_the_person_in_a_direct_room_with_a_mention_and_the_r
     for expected in [
         "Hej Kristina Falk!",
         "Sista dag:  måndag 30 november 2026 kl. 16.00",
-        "Markera som inlämnad: http://127.0.0.1:8080/ack/v1.",
+        "Markera som inlämnad: http://127.0.0.1:8080/ack/v2.",
     ] {
         assert!(body.contains(expected), "missing {expected:?} in\n{body}");
     }

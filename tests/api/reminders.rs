@@ -76,7 +76,7 @@ async fn reminders_due_now_arrive_by_smtp_in_swedish_with_their_headers() {
     for expected in [
         "Hej Kristina Falk!",
         "Sista dag:  måndag 30 november 2026 kl. 16.00",
-        "Markera som inlämnad: http://127.0.0.1:8080/ack/v1.",
+        "Markera som inlämnad: http://127.0.0.1:8080/ack/v2.",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }

@@ -653,3 +653,54 @@ async fn mail_servers_of_an_internal_authority_are_trusted_through_ca_file() {
     assert_eq!(app.store.inbox(None, 10).await.unwrap().len(), 1);
     imap.logout().await.unwrap();
 }
+
+/// Each kind of token is signed with its own key: a genuine token of one kind presented where
+/// another is expected — a calendar feed's at /ack, an action link's at /sign-in — is refused
+/// as forged, and a genuine one still works where it belongs.
+#[tokio::test]
+async fn a_token_made_for_one_purpose_is_forged_for_every_other() {
+    use arshjul::domain::calls::Interest;
+    use arshjul::domain::feeds::FeedScope;
+    use arshjul::domain::occurrence::Action;
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let app = TestApp::spawn(dashboard_settings(&dir, &smtp).await).await;
+    let links = &app.shared.links;
+    let now = crate::helpers::test_now();
+    let token = |url: String| url.rsplit('/').next().unwrap().trim_end_matches(".ics").to_owned();
+    let tokens = [
+        ("/ack/", token(links.url(1, "magnus.berg", Action::Acknowledge, now))),
+        (
+            "/calls/answer/",
+            token(links.call_url(1, "magnus.berg", Interest::Interested, now)),
+        ),
+        ("/calendar/", token(links.feed_url(FeedScope::All, now))),
+        (
+            "/sign-in/",
+            token(links.sign_in_url("magnus.berg", "/dashboard", now).unwrap()),
+        ),
+    ];
+    let client = client();
+    let mut refused = 0;
+    for (endpoint, _) in &tokens {
+        for (made_for, token) in &tokens {
+            if made_for == endpoint {
+                continue;
+            }
+            let suffix = if *endpoint == "/calendar/" { ".ics" } else { "" };
+            let url = format!("{}{endpoint}{token}{suffix}", app.address);
+            let status = client.get(&url).send().await.unwrap().status();
+            assert!(status.is_client_error(), "{made_for} token at {endpoint}: {status}");
+            refused += 1;
+        }
+    }
+    let metrics = client.get(format!("{}/metrics", app.address)).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains(&format!("arshjul_rejected_links_total{{reason=\"forged\"}} {refused}")),
+        "{metrics}"
+    );
+    let feed = format!("{}/calendar/{}.ics", app.address, tokens[2].1);
+    assert_eq!(client.get(feed).send().await.unwrap().status().as_u16(), 200);
+    app.stop().await;
+}

@@ -139,7 +139,7 @@ async fn a_teams_card_follows_the_rules_teams_enforces_and_opens_the_signed_link
     );
     let link = all
         .iter()
-        .find(|t| t.starts_with("http://127.0.0.1:8080/ack/v1."))
+        .find(|t| t.starts_with("http://127.0.0.1:8080/ack/v2."))
         .expect("a signed link");
     let token = link.rsplit('/').next().unwrap();
     let claims: Result<arshjul::domain::tokens::LinkClaims, _> =
@@ -255,7 +255,7 @@ async fn a_legacy_connector_gets_a_message_card_with_link_buttons() {
         action["targets"][0]["uri"]
             .as_str()
             .unwrap()
-            .starts_with("http://127.0.0.1:8080/ack/v1.")
+            .starts_with("http://127.0.0.1:8080/ack/v2.")
     );
 }
 
