@@ -3,11 +3,13 @@
 use std::process::ExitCode;
 
 use crate::channels::Notifiers;
+use crate::clock::Clock;
 use crate::domain::config::{Config, UnitKind};
 use crate::settings::Settings;
 
-/// `arshjul check-config`: every error, or a summary of what is configured.
-pub fn check_config(settings: &Settings) -> ExitCode {
+/// `arshjul check-config`: every error, or a summary of what is configured (with warnings
+/// about this year's and next year's deadlines as of `clock`).
+pub fn check_config(settings: &Settings, clock: &dyn Clock) -> ExitCode {
     let mut failed = false;
     for (key, cron) in [
         ("jobs.materialise", &settings.jobs.materialise),
@@ -43,6 +45,9 @@ pub fn check_config(settings: &Settings) -> ExitCode {
             }
             failed |= !errors.is_empty();
             if !failed {
+                let year = config.local_date(clock.now()).year();
+                let mut warnings = warnings;
+                warnings.extend(config.quiet_deadline_warnings(year..=year.saturating_add(1)));
                 print_summary(settings, &config, &warnings);
             }
         }
@@ -55,7 +60,7 @@ pub fn check_config(settings: &Settings) -> ExitCode {
     }
 }
 
-fn print_summary(settings: &Settings, config: &Config, routing_warnings: &[String]) {
+fn print_summary(settings: &Settings, config: &Config, more_warnings: &[String]) {
     let directory = &config.directory;
     let count = |kind: UnitKind| directory.units.iter().filter(|u| u.kind == kind).count();
     println!("configuration OK");
@@ -104,7 +109,7 @@ fn print_summary(settings: &Settings, config: &Config, routing_warnings: &[Strin
         }
     );
     let mut warnings = config.warnings();
-    warnings.extend(routing_warnings.iter().cloned());
+    warnings.extend(more_warnings.iter().cloned());
     warnings.extend(settings.database.unencrypted_warning());
     if !warnings.is_empty() {
         println!("warnings:");

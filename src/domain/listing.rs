@@ -107,7 +107,7 @@ fn listed<'a>(
         .find(|o| o.id.as_str() == obligation)?;
     let unit: &Unit = config.directory.unit_named(unit)?;
     let local = config.calendar.time_zone.to_offset(due_at);
-    let responsible = config.directory.holder(unit, obligation.responsible_role);
+    let responsible = super::planner::responsible_holder(config, unit, obligation.responsible_role);
     Some(Listed {
         obligation: obligation.id.as_str(),
         title_sv: &obligation.title_sv,

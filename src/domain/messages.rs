@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use minijinja::Environment;
 use serde::Serialize;
 
+use super::business_days::business_days_between;
 use super::calls::Announcement;
 use super::config::{Config, Language, Person, Role};
 use super::occurrence::{Action, StoredOccurrence};
@@ -168,9 +169,10 @@ pub fn compose(
     recipient: &Person,
     entries: &[Entry<'_>],
     format: Format,
+    now: Timestamp,
 ) -> Result<Rendered, minijinja::Error> {
     let language = recipient.language;
-    let items: Vec<Item> = entries.iter().map(|entry| item(config, language, entry)).collect();
+    let items: Vec<Item> = entries.iter().map(|entry| item(config, language, entry, now)).collect();
     let subject = match (language, items.as_slice()) {
         (Language::Sv, [one]) => format!("{} – {} ({})", one.title, one.unit, one.status.to_lowercase()),
         (Language::En, [one]) => format!("{} – {} ({})", one.title, one.unit, one.status.to_lowercase()),
@@ -293,7 +295,7 @@ pub fn unit_name(config: &Config, occurrence: &StoredOccurrence, language: Langu
     )
 }
 
-fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
+fn item(config: &Config, language: Language, entry: &Entry<'_>, now: Timestamp) -> Item {
     let occurrence = entry.occurrence;
     let obligation = config
         .calendar
@@ -304,7 +306,12 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
     let title = title(config, occurrence, language);
     let unit_name = unit_name(config, occurrence, language);
     let due = long_date(config, occurrence.due_at, language);
-    let status = status(entry.step, sv);
+    let status = match entry.step {
+        // How long is left is counted from the moment of sending, not read off the step: a
+        // reminder caught up after downtime says what is true when it arrives.
+        Step::Before(_) | Step::Due => countdown(config, occurrence.due_at, now, sv),
+        step => status(step, sv),
+    };
     let ask = ask(entry.step, sv);
     let note = reason_note(config, &entry.reason, sv);
     let action_label = action_for(entry.step).map(|action| match (action, sv) {
@@ -349,13 +356,26 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>) -> Item {
     }
 }
 
-/// Where an item stands at `step`, in Swedish (`sv`) or English.
+/// How many business days are left at `now` until `due_at`, in Swedish (`sv`) or English.
+fn countdown(config: &Config, due_at: Timestamp, now: Timestamp, sv: bool) -> String {
+    let (today, due) = (config.local_date(now), config.local_date(due_at));
+    match (business_days_between(today, due), sv) {
+        _ if now >= due_at => status(Step::Overdue(0), sv),
+        (0, true) => "Sista dag i dag".to_owned(),
+        (0, false) => "Due today".to_owned(),
+        (1, true) => "1 arbetsdag kvar".to_owned(),
+        (1, false) => "1 business day left".to_owned(),
+        (days, true) => format!("{days} arbetsdagar kvar"),
+        (days, false) => format!("{days} business days left"),
+    }
+}
+
+/// Where an item stands at `step`, in Swedish (`sv`) or English; for reminders before the
+/// deadline see [`countdown`].
 fn status(step: Step, sv: bool) -> String {
     match (step, sv) {
-        (Step::Before(days), true) => format!("Sista dag om {days} arbetsdagar"),
-        (Step::Before(days), false) => format!("Due in {days} business days"),
-        (Step::Due, true) => "Sista dag i dag".to_owned(),
-        (Step::Due, false) => "Due today".to_owned(),
+        (Step::Before(_) | Step::Due, true) => "Inte inlämnad".to_owned(),
+        (Step::Before(_) | Step::Due, false) => "Not submitted".to_owned(),
         (Step::Overdue(_) | Step::EscalateManager | Step::EscalateKlk, true) => "Försenad".to_owned(),
         (Step::Overdue(_) | Step::EscalateManager | Step::EscalateKlk, false) => "Overdue".to_owned(),
         (Step::Acknowledge(_), true) => "Inlämnad – väntar på kvittens".to_owned(),
@@ -660,10 +680,27 @@ mod tests {
             action_url: Some("https://arshjul.example.org/ack/v2.abc.def".into()),
             form_url: None,
         };
-        let message = compose(&config, &person(&config, "linnea.dahl"), &[entry], Format::Email).unwrap();
+        let sent = "2027-01-26T07:00:00Z".parse().unwrap();
+        let message = compose(
+            &config,
+            &person(&config, "linnea.dahl"),
+            std::slice::from_ref(&entry),
+            Format::Email,
+            sent,
+        )
+        .unwrap();
         assert_eq!(
             message.subject,
-            "Komplett uppföljning av det internationella arbetet till kommunledningskontoret – Tekniska förvaltningen (sista dag om 14 arbetsdagar)"
+            "Komplett uppföljning av det internationella arbetet till kommunledningskontoret – Tekniska förvaltningen (14 arbetsdagar kvar)"
+        );
+        // The same step caught up on 10 February, three business days before the deadline,
+        // says what is true then.
+        let late = "2027-02-10T07:00:00Z".parse().unwrap();
+        let caught_up = compose(&config, &person(&config, "linnea.dahl"), &[entry], Format::Email, late).unwrap();
+        assert!(
+            caught_up.subject.ends_with("(3 arbetsdagar kvar)"),
+            "{}",
+            caught_up.subject
         );
         for expected in [
             "Hej Linnea Dahl!",
@@ -716,7 +753,14 @@ mod tests {
         ];
         let mut reader = person(&config, "grace.miller");
         reader.language = Language::En;
-        let message = compose(&config, &reader, &entries, Format::Email).unwrap();
+        let message = compose(
+            &config,
+            &reader,
+            &entries,
+            Format::Email,
+            "2027-02-15T07:00:00Z".parse().unwrap(),
+        )
+        .unwrap();
         assert_eq!(message.subject, "arshjul: 2 items to handle");
         assert!(
             message.text.contains("Due:        Monday 15 February 2027 at 16:00"),

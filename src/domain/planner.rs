@@ -65,6 +65,7 @@ pub fn plan(config: &Config, occurrences: &[StoredOccurrence], now: Timestamp, r
             tracks(config, occurrence, obligation, now)
                 .into_iter()
                 .filter_map(|(step, at, role)| Some((step, at, recipient(config, unit, role, today)?)))
+                .filter(|(_, at, (_, reason))| is_current_for(config, reason, *at, today))
                 .flat_map(|(step, at, (recipient, reason))| {
                     routing
                         .routes(config, recipient, step.ask())
@@ -165,6 +166,20 @@ pub fn notice(
         .collect()
 }
 
+/// Whether a step whose time was `at` is still news for a recipient there for `reason`: a
+/// stand-in receives the steps that came since the absence began, not the back catalogue of
+/// what the holder was told before leaving (the next step of each track reaches them anyway).
+fn is_current_for(config: &Config, reason: &Reason, at: Timestamp, today: Date) -> bool {
+    let Reason::StandIn { away } = reason else {
+        return true;
+    };
+    let since = config
+        .directory
+        .person(away)
+        .and_then(|holder| holder.away_since(today));
+    since.is_none_or(|since| config.local_date(at) >= since)
+}
+
 /// Who a track's steps are for.
 #[derive(Debug, Clone, Copy)]
 enum Addressee {
@@ -183,11 +198,12 @@ fn tracks(
 ) -> Vec<(Step, Timestamp, Addressee)> {
     let due = config.local_date(occurrence.due_at);
     let policy = &obligation.policy;
-    // Steps fall at the opening of the send window on their day.
+    // Steps fall at the opening of the send window on their day, or of the first one after a
+    // quiet period.
     let on_days = |steps: Vec<(Step, Date)>| {
         steps
             .into_iter()
-            .filter_map(|(step, date)| Some((step, config.window_opens_on(date)?)))
+            .map(|(step, date)| (step, config.first_send_time_from(date)))
             .collect::<Vec<_>>()
     };
     let today = config.local_date(now);
@@ -198,17 +214,19 @@ fn tracks(
             let mut reminders: Vec<(Step, Date)> = policy
                 .before
                 .iter()
-                .map(|days| (Step::Before(*days), add_business_days(due, -i32::from(*days))))
+                .map(|days| (Step::Before(*days), policy.before_day(due, *days)))
                 .collect();
-            reminders.push((Step::Due, due));
+            // A deadline kept on a weekend or holiday is reminded on the business day before.
+            let due_day = if is_business_day(due) {
+                due
+            } else {
+                add_business_days(due, -1)
+            };
+            reminders.push((Step::Due, due_day));
             reminders.extend(
-                (1..)
-                    .map(|k: u16| {
-                        (
-                            Step::Overdue(k),
-                            add_business_days(due, i32::from(k) * i32::from(policy.overdue_every)),
-                        )
-                    })
+                policy
+                    .overdue_days(due)
+                    .map(|(k, date)| (Step::Overdue(k), date))
                     .take_while(|(_, date)| *date <= today),
             );
             let responsible = Addressee::Role(obligation.responsible_role);
@@ -284,6 +302,29 @@ pub(crate) fn recipient_for_role<'a>(
     recipient(config, unit, Addressee::Role(role), today)
 }
 
+/// The person who holds `role` for `unit` (not counting absences): the unit's own holder,
+/// or KLK's strategist for the strategist, a central role. For listings.
+pub fn responsible_holder<'a>(config: &'a Config, unit: &'a Unit, role: Role) -> Option<&'a Person> {
+    let (unit, role) = where_held(config, unit, Addressee::Role(role))?;
+    config.directory.holder(unit, role)
+}
+
+/// The unit and role whose holder `addressee` in `unit` means.
+fn where_held<'a>(config: &'a Config, unit: &'a Unit, addressee: Addressee) -> Option<(&'a Unit, Role)> {
+    match addressee {
+        Addressee::Role(role) if role != Role::Strategist || unit.roles.contains_key(&role) => Some((unit, role)),
+        // The strategist is a central role: held at KLK, whichever unit the item is for.
+        Addressee::Role(_) | Addressee::Klk => {
+            let klk = config
+                .directory
+                .units
+                .iter()
+                .find(|u| u.kind == UnitKind::Klk && u.roles.contains_key(&Role::Strategist))?;
+            Some((klk, Role::Strategist))
+        }
+    }
+}
+
 /// Who receives a step for `addressee` in `unit` on `today`, and why.
 fn recipient<'a>(
     config: &'a Config,
@@ -292,17 +333,7 @@ fn recipient<'a>(
     today: Date,
 ) -> Option<(&'a Person, Reason)> {
     let directory = &config.directory;
-    let (unit, role) = match addressee {
-        Addressee::Role(role) if role != Role::Strategist || unit.roles.contains_key(&role) => (unit, role),
-        // The strategist is a central role: held at KLK, whichever unit the item is for.
-        Addressee::Role(_) | Addressee::Klk => {
-            let klk = directory
-                .units
-                .iter()
-                .find(|u| u.kind == UnitKind::Klk && u.roles.contains_key(&Role::Strategist))?;
-            (klk, Role::Strategist)
-        }
-    };
+    let (unit, role) = where_held(config, unit, addressee)?;
     let manager = || directory.holder(unit, Role::Manager);
     let Some(assignment) = unit.roles.get(&role) else {
         return manager().map(|m| (m, Reason::VacantRole { role }));
@@ -330,10 +361,15 @@ fn recipient<'a>(
 }
 
 impl Config {
-    /// When the send window opens on `date`, if `date` is a business day.
+    /// Whether messages may go out on `date`: a business day outside every quiet period.
+    fn is_send_day(&self, date: Date) -> bool {
+        is_business_day(date) && !self.calendar.is_quiet(date)
+    }
+
+    /// When the send window opens on `date`, if messages may go out that day.
     pub fn window_opens_on(&self, date: Date) -> Option<Timestamp> {
         let window = self.calendar.send_window;
-        is_business_day(date).then(|| {
+        self.is_send_day(date).then(|| {
             self.calendar
                 .time_zone
                 .to_timestamp(date.to_datetime(window.opens))
@@ -341,20 +377,36 @@ impl Config {
         })?
     }
 
+    /// The opening of the first send window on or after `date`.
+    pub fn first_send_time_from(&self, date: Date) -> Timestamp {
+        let mut day = date;
+        // A year of quiet periods would be refused by the calendar; this stops regardless.
+        for _ in 0..400 {
+            if let Some(opens) = self.window_opens_on(day) {
+                return opens;
+            }
+            day = add_business_days(day, 1);
+        }
+        self.calendar
+            .time_zone
+            .to_timestamp(date.to_datetime(self.calendar.send_window.opens))
+            .unwrap_or(Timestamp::MAX)
+    }
+
     /// The first instant at or after `at` inside a send window.
     pub fn next_send_time(&self, at: Timestamp) -> Timestamp {
         let local = self.calendar.time_zone.to_datetime(at);
         let window = self.calendar.send_window;
         let date = local.date();
-        if is_business_day(date) && local.time() >= window.opens && local.time() < window.closes {
+        if self.is_send_day(date) && local.time() >= window.opens && local.time() < window.closes {
             return at;
         }
-        let first = if is_business_day(date) && local.time() < window.opens {
+        let first = if self.is_send_day(date) && local.time() < window.opens {
             date
         } else {
             add_business_days(date, 1)
         };
-        self.window_opens_on(first).unwrap_or(at)
+        self.first_send_time_from(first)
     }
 }
 
@@ -386,22 +438,39 @@ mod tests {
     fn the_latest_reminder_whose_day_has_come_goes_to_the_responsible_person() {
         let config = shipped_with(SHIPPED_CALENDAR);
         let open = follow_up(OccurrenceState::Open);
-        // 14 business days before 15 Feb 2027 is Tuesday 26 January; 30 before is Wednesday
+        // 10 business days before 15 Feb 2027 is Monday 1 February; 30 before is Wednesday
         // 30 December 2026 (trettondedag jul, nyårsafton and nyårsdagen do not count).
-        assert_eq!(steps(&config, &open, "2026-12-30T07:59"), []);
+        // That day lies in the Christmas quiet period: it goes out on Monday 4 January.
+        assert_eq!(steps(&config, &open, "2026-12-30T08:00"), []);
+        assert_eq!(steps(&config, &open, "2027-01-04T07:59"), []);
         assert_eq!(
-            steps(&config, &open, "2026-12-30T08:00"),
+            steps(&config, &open, "2027-01-04T08:00"),
             [pair("before-30", "linnea.dahl")]
         );
         assert_eq!(
-            steps(&config, &open, "2027-01-26T07:59"),
+            steps(&config, &open, "2027-02-01T07:59"),
             [pair("before-30", "linnea.dahl")]
         );
         assert_eq!(
-            steps(&config, &open, "2027-01-26T08:00"),
-            [pair("before-14", "linnea.dahl")]
+            steps(&config, &open, "2027-02-01T08:00"),
+            [pair("before-10", "linnea.dahl")]
         );
         assert_eq!(steps(&config, &open, "2027-02-15T09:00"), [pair("due", "linnea.dahl")]);
+    }
+
+    /// With `move_due = "keep"` a deadline may stay on a Saturday; its due-day reminder goes
+    /// out on the Friday before instead of being lost.
+    #[test]
+    fn a_deadline_kept_on_a_weekend_is_reminded_on_the_business_day_before() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let saturday = StoredOccurrence {
+            due_at: at("2027-02-13T16:00"),
+            ..follow_up(OccurrenceState::Open)
+        };
+        assert_eq!(
+            steps(&config, &saturday, "2027-02-12T08:00"),
+            [pair("due", "linnea.dahl")]
+        );
     }
 
     #[test]
@@ -410,19 +479,19 @@ mod tests {
         let open = follow_up(OccurrenceState::Open);
         assert_eq!(
             next_step(&config, &open, at("2027-01-20T10:00")),
-            Some((Step::Before(14), at("2027-01-26T08:00")))
+            Some((Step::Before(10), at("2027-02-01T08:00")))
         );
         assert_eq!(
-            next_step(&config, &open, at("2027-01-26T08:00")),
-            Some((Step::Before(7), at("2027-02-04T08:00")))
+            next_step(&config, &open, at("2027-02-01T08:00")),
+            Some((Step::Before(2), at("2027-02-11T08:00")))
         );
         let paused = StoredOccurrence {
             paused_until: Some(at("2027-02-10T08:00")),
             ..open.clone()
         };
         assert_eq!(
-            next_step(&config, &paused, at("2027-01-26T09:00")),
-            Some((Step::Before(7), at("2027-02-10T08:00"))),
+            next_step(&config, &paused, at("2027-02-01T09:00")),
+            Some((Step::Before(10), at("2027-02-10T08:00"))),
             "nothing while paused; then the latest missed reminder"
         );
         assert_eq!(
@@ -468,8 +537,9 @@ mod tests {
     fn after_downtime_only_the_latest_step_of_each_track_is_wanted() {
         let config = shipped_with(SHIPPED_CALENDAR);
         let open = follow_up(OccurrenceState::Open);
-        // 1 March 2027 is 10 business days after the due date: overdue-3, the manager
-        // escalation (after 5) and the KLK escalation (after 10) have all come.
+        // 1 March 2027 is 10 business days after the due date: overdue-3 (the second weekly one,
+        // after one three business days in), the manager escalation (after 5) and the KLK
+        // escalation (after 10) have all come.
         assert_eq!(
             steps(&config, &open, "2027-03-01T10:00"),
             [
@@ -558,10 +628,15 @@ mod tests {
         );
         let config = with_directory(&directory);
         let open = follow_up(OccurrenceState::Open);
+        assert_eq!(
+            steps(&config, &open, "2027-01-26T08:00"),
+            [],
+            "the reminder of 4 January was Linnea's before she left: not the stand-in's news"
+        );
         let wanted = plan(
             &config,
             std::slice::from_ref(&open),
-            at("2027-01-26T08:00"),
+            at("2027-02-01T08:00"),
             &Routing::default(),
         );
         assert_eq!(wanted[0].recipient.as_str(), "magnus.berg");
@@ -579,7 +654,7 @@ mod tests {
         let wanted = plan(
             &with_directory(&with_deputy),
             std::slice::from_ref(&open),
-            at("2027-01-26T08:00"),
+            at("2027-02-01T08:00"),
             &Routing::default(),
         );
         assert_eq!(wanted[0].recipient.as_str(), "jonas.wikstrom");
@@ -649,16 +724,16 @@ mod tests {
         let first = plan(
             &config,
             std::slice::from_ref(&open),
-            at("2027-01-26T08:00"),
+            at("2027-02-01T08:00"),
             &Routing::default(),
         );
         let later = plan(
             &config,
             std::slice::from_ref(&open),
-            at("2027-01-27T11:00"),
+            at("2027-02-02T11:00"),
             &Routing::default(),
         );
-        assert_eq!(first[0].idempotency_key, "7/before-14/linnea.dahl/email");
+        assert_eq!(first[0].idempotency_key, "7/before-10/linnea.dahl/email");
         assert_eq!(
             first[0].idempotency_key, later[0].idempotency_key,
             "the same step keeps its key"

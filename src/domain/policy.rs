@@ -1,8 +1,10 @@
 //! The reminder policy: when before and after a deadline people are reminded, when the
 //! manager and KLK are brought in, and the window in which messages go out.
 
-use jiff::civil::Time;
+use jiff::civil::{Date, Time, Weekday};
 use serde::Deserialize;
+
+use super::business_days::{add_business_days, business_days_between};
 
 /// How one obligation's reminders are timed. Counts are Swedish business days.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,8 +12,13 @@ pub struct Policy {
     /// Reminders this many business days before the due date, largest first; the due day
     /// itself always has a reminder too.
     pub before: Vec<u16>,
-    /// After the due date, a reminder every this many business days until submitted.
+    /// After the due date, a reminder every this many business days, for the first
+    /// `overdue_often_for` business days…
     pub overdue_every: u16,
+    pub overdue_often_for: u16,
+    /// …then one a week (on the week's first business day) until this many business days after
+    /// the due date, then one a month (on the month's first business day), until submitted.
+    pub overdue_weekly_until: u16,
     /// The unit's manager is told this many business days after the due date.
     pub escalate_manager_after: u16,
     /// The strategist at KLK is told this many business days after the due date.
@@ -23,13 +30,66 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Self {
-            before: vec![30, 14, 7, 2],
+            before: vec![30, 10, 2],
             overdue_every: 3,
+            overdue_often_for: 5,
+            overdue_weekly_until: 20,
             escalate_manager_after: 5,
             escalate_klk_after: 10,
             acknowledge_every: 3,
         }
     }
+}
+
+impl Policy {
+    /// The day of the reminder `days` business days before `due`. One a week or more ahead
+    /// goes out on the first business day of its week, where it meets the person's other
+    /// reminders of that week; the last ones before the deadline keep their day.
+    pub fn before_day(&self, due: Date, days: u16) -> Date {
+        let day = add_business_days(due, -i32::from(days));
+        if days < 5 {
+            return day;
+        }
+        let week_start = first_business_day_of_next_week(day.checked_sub(jiff::Span::new().weeks(1)).unwrap_or(day));
+        week_start.min(day)
+    }
+
+    /// The days of the overdue reminders after `due`, in order, numbered from 1: every
+    /// `overdue_every` business days while they are `overdue_often_for` or fewer after it, then
+    /// the first business day of each week up to `overdue_weekly_until`, then of each month.
+    /// Endless; the caller takes what has come.
+    pub fn overdue_days(&self, due: Date) -> impl Iterator<Item = (u16, Date)> + '_ {
+        let every = i32::from(self.overdue_every.max(1));
+        let often = (1..)
+            .map(move |k| add_business_days(due, k * every))
+            .take_while(move |day| business_days_between(due, *day) <= i32::from(self.overdue_often_for));
+        let last_often = add_business_days(due, (i32::from(self.overdue_often_for) / every) * every);
+        let later = std::iter::successors(Some(last_often), move |day| {
+            let weekly = business_days_between(due, *day) < i32::from(self.overdue_weekly_until);
+            Some(if weekly {
+                first_business_day_of_next_week(*day)
+            } else {
+                first_business_day_of_next_month(*day)
+            })
+        })
+        .skip(1);
+        often.chain(later).zip(1..).map(|(day, k)| (k, day))
+    }
+}
+
+/// The first business day of the (Monday to Sunday) week after the one `day` is in.
+fn first_business_day_of_next_week(day: Date) -> Date {
+    let sunday = match day.weekday() {
+        Weekday::Sunday => day,
+        _ => day.nth_weekday(1, Weekday::Sunday).unwrap_or(day),
+    };
+    add_business_days(sunday, 1)
+}
+
+/// The first business day of the month after the one `day` is in.
+fn first_business_day_of_next_month(day: Date) -> Date {
+    let last = day.last_of_month();
+    add_business_days(last, 1)
 }
 
 /// The local hours of business days in which messages may go out.
@@ -55,6 +115,8 @@ impl Default for SendWindow {
 pub(crate) struct RawPolicy {
     before: Option<Vec<u16>>,
     overdue_every: Option<u16>,
+    overdue_often_for: Option<u16>,
+    overdue_weekly_until: Option<u16>,
     escalate_manager_after: Option<u16>,
     escalate_klk_after: Option<u16>,
     acknowledge_every: Option<u16>,
@@ -72,6 +134,8 @@ impl RawPolicy {
         let policy = Policy {
             before,
             overdue_every: self.overdue_every.unwrap_or(base.overdue_every),
+            overdue_often_for: self.overdue_often_for.unwrap_or(base.overdue_often_for),
+            overdue_weekly_until: self.overdue_weekly_until.unwrap_or(base.overdue_weekly_until),
             escalate_manager_after: self.escalate_manager_after.unwrap_or(base.escalate_manager_after),
             escalate_klk_after: self.escalate_klk_after.unwrap_or(base.escalate_klk_after),
             acknowledge_every: self.acknowledge_every.unwrap_or(base.acknowledge_every),
@@ -79,6 +143,12 @@ impl RawPolicy {
         if policy.before.iter().any(|days| *days == 0 || *days > MAX_DAYS) {
             return Err(format!(
                 "before: each value must be 1..={MAX_DAYS} business days (the due day is always reminded)"
+            ));
+        }
+        if policy.overdue_weekly_until < policy.overdue_often_for || policy.overdue_often_for > MAX_DAYS {
+            return Err(format!(
+                "overdue_weekly_until ({}) must be at least overdue_often_for ({}), both at most {MAX_DAYS}",
+                policy.overdue_weekly_until, policy.overdue_often_for
             ));
         }
         for (key, value) in [

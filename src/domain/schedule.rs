@@ -131,6 +131,24 @@ impl Config {
         occurrences
     }
 
+    /// A warning for each deadline in `years` that falls inside a quiet period: nobody is
+    /// reminded on the day, and what follows it waits until the period ends.
+    pub fn quiet_deadline_warnings(&self, years: std::ops::RangeInclusive<i16>) -> Vec<String> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.occurrences_due_in(years)
+            .into_iter()
+            .filter(|o| self.calendar.is_quiet(o.due_date))
+            .filter(|o| seen.insert((o.obligation.clone(), o.due_date)))
+            .map(|o| {
+                format!(
+                    "obligation \"{}\" falls due on {} inside a quiet period: nobody is reminded on the day, \
+                     and what follows waits until the period ends",
+                    o.obligation, o.due_date
+                )
+            })
+            .collect()
+    }
+
     /// The occurrences arshjul keeps in its database at `now`: those still to fall due in the
     /// current or the next calendar year. Nothing already past due is created, so a fresh
     /// installation does not start by chasing last spring's deadlines; earlier occurrences
@@ -203,6 +221,23 @@ mod tests {
         shipped_with(SHIPPED_CALENDAR)
     }
 
+    #[test]
+    fn a_deadline_inside_a_quiet_period_is_warned_of_once() {
+        assert_eq!(shipped().quiet_deadline_warnings(2027..=2028), Vec::<String>::new());
+        let february = SHIPPED_CALENDAR.replacen("quiet_periods = [", "quiet_periods = [\n    { weeks = [7, 7] },", 1);
+        let warnings = shipped_with(&february).quiet_deadline_warnings(2027..=2027);
+        assert_eq!(
+            warnings,
+            [
+                "obligation \"uppfoljning\" falls due on 2027-02-15 inside a quiet period: nobody is reminded on \
+                 the day, and what follows waits until the period ends",
+                "obligation \"vanortsredovisning\" falls due on 2027-02-15 inside a quiet period: nobody is \
+                 reminded on the day, and what follows waits until the period ends"
+            ],
+            "one warning per obligation, not per unit"
+        );
+    }
+
     fn due(config: &Config, obligation: &str, period: Period) -> Date {
         let obligation = config
             .calendar
@@ -255,8 +290,14 @@ mod tests {
                 .count()
         };
         let count = |id: &str| occurrences.iter().filter(|o| o.obligation.as_str() == id).count();
-        assert_eq!(count("uppfoljning"), per_unit_yearly(&["forvaltning", "bolag"]));
-        assert_eq!(count("verksamhetsplan"), per_unit_yearly(&["namnd", "bolag"]));
+        assert_eq!(count("uppfoljning"), per_unit_yearly(&["forvaltning", "bolag", "klk"]));
+        assert_eq!(count("intern-uppfoljning"), per_unit_yearly(&["forvaltning", "bolag"]));
+        assert_eq!(
+            count("verksamhetsplan"),
+            per_unit_yearly(&["forvaltning", "bolag", "klk"])
+        );
+        assert_eq!(count("vanortsredovisning"), 1, "the council's presidium");
+        assert_eq!(count("kf-beslut"), 1, "2027 is the first year of the term 2026–2030");
         assert_eq!(count("eu-kontaktperson"), 15);
         assert_eq!(count("handlingsplan"), 1);
         assert_eq!(

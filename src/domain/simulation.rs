@@ -116,6 +116,71 @@ mod tests {
         assert_eq!(keys.len(), made.len(), "every delivery once");
     }
 
+    /// With nobody acting all year, nobody gets more than 60 messages (what falls due for a
+    /// person at one time on one channel travels as one digest), nor more than one a day on a
+    /// channel, and nothing goes out in a quiet period: overdue repeats thin out to weekly,
+    /// then monthly ones on fixed days, where a person's long-overdue items meet.
+    #[test]
+    fn a_year_with_nobody_acting_sends_nobody_more_than_sixty_messages() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let made = year_2027(&config, None);
+        let messages: BTreeSet<_> = made
+            .iter()
+            .map(|s| {
+                (
+                    s.delivery.recipient.clone(),
+                    s.delivery.route.to_string(),
+                    s.delivery.not_before,
+                )
+            })
+            .collect();
+        let mut per_person = std::collections::BTreeMap::<&str, usize>::new();
+        let mut per_day = BTreeSet::new();
+        for (person, route, at) in &messages {
+            *per_person.entry(person).or_default() += 1;
+            let day = config.local_date(*at);
+            assert!(
+                per_day.insert((person, route, day)),
+                "two messages to {person} on {route} on {day}"
+            );
+            assert!(
+                !config.calendar.is_quiet(day),
+                "{person} is sent something on {day}, in a quiet period"
+            );
+        }
+        let (most, count) = per_person.iter().max_by_key(|(_, n)| **n).unwrap();
+        assert!(*count <= 60, "{most} gets {count} messages");
+
+        let tekniska: Vec<_> = made
+            .iter()
+            .filter(|s| s.occurrence.obligation.as_str() == "uppfoljning" && s.occurrence.unit.as_str() == "tekniska")
+            .filter(|s| matches!(s.delivery.step, Step::Overdue(_)))
+            .map(|s| config.local_date(s.delivery.not_before))
+            .collect();
+        // Due Monday 15 February 2027: three business days after it, then each week's first
+        // business day for a month, then each month's first business day — 2 August falls in
+        // the quiet weeks 28–31 and waits for Monday 9 August.
+        assert_eq!(
+            tekniska,
+            [
+                date(2027, 2, 18),
+                date(2027, 2, 22),
+                date(2027, 3, 1),
+                date(2027, 3, 8),
+                date(2027, 3, 15),
+                date(2027, 4, 1),
+                date(2027, 5, 3),
+                date(2027, 6, 1),
+                date(2027, 7, 1),
+                date(2027, 8, 9),
+                date(2027, 9, 1),
+                date(2027, 10, 1),
+                date(2027, 11, 1),
+                date(2027, 12, 1)
+            ]
+        );
+    }
+
     #[test]
     fn nothing_goes_out_after_acknowledgement() {
         let config = shipped_with(SHIPPED_CALENDAR);

@@ -196,7 +196,7 @@ impl Batch {
                 action_url,
             });
         }
-        let rendered = compose(config, person, &entries, format)
+        let rendered = compose(config, person, &entries, format, now)
             .map_err(|e| SendError::permanent(format!("cannot render the message: {e}")))?;
         Ok((rendered, items))
     }

@@ -34,6 +34,8 @@ fn calendar_json_lists_every_obligation_and_unit_of_2027_on_business_days() {
     let expected = [
         "eu-kontaktperson",
         "handlingsplan",
+        "intern-uppfoljning",
+        "kf-beslut",
         "ks-godkannande",
         "rapport-till-kf",
         "reseregler",
@@ -41,6 +43,7 @@ fn calendar_json_lists_every_obligation_and_unit_of_2027_on_business_days() {
         "sammanstallning",
         "strategi-uppdatering",
         "uppfoljning",
+        "vanortsredovisning",
         "verksamhetsberattelse",
         "verksamhetsplan",
     ];
@@ -52,7 +55,7 @@ fn calendar_json_lists_every_obligation_and_unit_of_2027_on_business_days() {
         .collect();
     assert_eq!(
         follow_ups.len(),
-        14,
+        15,
         "ten departments and four companies report: {follow_ups:?}"
     );
     for occurrence in &listed {
@@ -109,7 +112,11 @@ fn calendar_ics_parses_with_one_event_per_occurrence_and_stable_uids() {
 fn calendar_filters_by_unit_and_refuses_an_unknown_one() {
     let table = stdout(&arshjul(&["calendar", "--year", "2027", "--unit", "tekniska"]));
     let rows: Vec<_> = table.lines().skip(1).collect();
-    assert_eq!(rows.len(), 2, "the EU contact person and the 2026 follow-up:\n{table}");
+    assert_eq!(
+        rows.len(),
+        4,
+        "the EU contact person, the 2026 internal follow-up and follow-up, the 2028 operational plan:\n{table}"
+    );
     assert!(rows.iter().all(|row| row.contains(" tekniska ")), "{table}");
     assert!(table.starts_with("DUE"));
 
@@ -128,7 +135,7 @@ fn check_config_accepts_the_shipped_configuration_with_a_summary() {
         "{summary}"
     );
     assert!(
-        summary.contains("13 obligations, deadlines at 16:00 Europe/Stockholm"),
+        summary.contains("16 obligations, deadlines at 16:00 Europe/Stockholm"),
         "{summary}"
     );
 }
@@ -194,7 +201,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     c.replace("obligation = \"uppfoljning\" }", "obligation = \"uppföljning\" }"),
                 )
             }),
-            "calendar.toml:114: obligations[4].due: due rule refers to unknown obligation \"uppföljning\"",
+            "calendar.toml:160: obligations[6].due: due rule refers to unknown obligation \"uppföljning\"",
         ),
         (
             "cyclic due rules",
@@ -207,12 +214,12 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     ),
                 )
             }),
-            "calendar.toml:102: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
+            "calendar.toml:120: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
         ),
         (
             "bad date",
             Box::new(|d, c| (d, c.replace("date = \"06-15\"", "date = \"06-31\""))),
-            "calendar.toml:151: obligations[7].due: \"06-31\" is not a day of the year",
+            "calendar.toml:197: obligations[9].due: \"06-31\" is not a day of the year",
         ),
         (
             "unknown time zone",
@@ -326,11 +333,11 @@ fn simulate_shows_the_reminders_of_a_period_and_how_acting_stops_them() {
         follow_up,
         [
             "2027-01-04 08:00 before-30 linnea.dahl",
-            "2027-01-26 08:00 before-14 linnea.dahl",
-            "2027-02-04 08:00 before-7 linnea.dahl",
+            "2027-02-01 08:00 before-10 linnea.dahl",
             "2027-02-11 08:00 before-2 linnea.dahl",
             "2027-02-15 08:00 due linnea.dahl",
             "2027-02-18 08:00 overdue-1 linnea.dahl",
+            "2027-02-22 08:00 overdue-2 linnea.dahl",
         ]
     );
     let acting = run(&["--submit-after-days", "1"]);
@@ -550,7 +557,7 @@ fn bench_prints_throughput_latency_memory_and_planner_figures() {
     assert!(line("SQLite, Matrix (Synapse): 20 deliveries as 20 messages in ").contains("messages/s"));
     assert!(line("Synapse itself, plain HTTP client: 20 messages in ").contains("arshjul reaches"));
     assert!(line("planner: one pass over 10 years").contains(" ms"));
-    assert!(line("planner: one pass over 300 municipalities").contains("15300 occurrences"));
+    assert!(line("planner: one pass over 300 municipalities").contains("20700 occurrences"));
     assert!(line("memory: RSS ").contains("2000 pending deliveries"));
     assert!(!output.contains('\r'), "no progress display when piped");
 }

@@ -254,7 +254,7 @@ async fn klar_on_matrix_then_ok_by_email_closes_the_occurrence_and_status_shows_
     let table = String::from_utf8_lossy(&status.stdout);
     let line = table
         .lines()
-        .find(|l| l.contains("uppfoljning"))
+        .find(|l| l.contains(" uppfoljning "))
         .unwrap_or_else(|| panic!("{table}"));
     assert!(
         line.contains("acknowledged") && line.contains("acknowledge magnus.berg by email"),

@@ -35,10 +35,10 @@ async fn reminders_due_now_arrive_by_smtp_in_swedish_with_their_headers() {
     let planned = worker.materialise_and_plan().await;
     let dispatched = worker.drain().await;
 
-    // At 09:00 on Friday 27 November 2026 the business plans due Monday 30 November are at
-    // their before-2 step: one reminder to the manager of every committee and company.
-    assert_eq!(planned, 14);
-    assert_eq!(dispatched.sent, 14);
+    // At 09:00 on Friday 27 November 2026 the operational plans due Monday 30 November are at
+    // their before-2 step: one reminder to the head of every department, company and KLK.
+    assert_eq!(planned, 15);
+    assert_eq!(dispatched.sent, 15);
     let rows = worker.outbox().await;
     assert!(
         rows.iter()
@@ -59,7 +59,7 @@ async fn reminders_due_now_arrive_by_smtp_in_swedish_with_their_headers() {
         .expect("the housing company's CEO");
     assert_eq!(
         mail.subject(),
-        "Internationella prioriteringar med uppföljningsbara mål i verksamhetsplan och budget – Hembygd Bostäder AB (sista dag om 2 arbetsdagar)"
+        "Internationella prioriteringar med uppföljningsbara mål i verksamhetsplan och budget – Hembygd Bostäder AB (1 arbetsdag kvar)"
     );
     assert_eq!(mail.header("Auto-Submitted").as_deref(), Some("auto-generated"));
     let row = rows.iter().find(|r| r.recipient == "kristina.falk").unwrap();
@@ -146,7 +146,7 @@ async fn when_the_mail_server_is_down_deliveries_wait_and_then_go() {
     worker.materialise_and_plan().await;
     let down = worker.drain().await;
 
-    assert_eq!((down.sent, down.retried, down.dead), (0, 14, 0));
+    assert_eq!((down.sent, down.retried, down.dead), (0, 15, 0));
     let rows = worker.outbox().await;
     assert!(
         rows.iter()
@@ -159,7 +159,7 @@ async fn when_the_mail_server_is_down_deliveries_wait_and_then_go() {
     worker.clock.advance(SignedDuration::from_hours(1));
     let up = worker.drain().await;
 
-    assert_eq!(up.sent, 14);
+    assert_eq!(up.sent, 15);
     assert!(
         worker
             .outbox()
@@ -167,7 +167,7 @@ async fn when_the_mail_server_is_down_deliveries_wait_and_then_go() {
             .iter()
             .all(|r| r.state == DeliveryState::Sent && r.attempts == 2)
     );
-    assert_eq!(sink.messages().len(), 14);
+    assert_eq!(sink.messages().len(), 15);
 }
 
 #[tokio::test]
@@ -189,7 +189,7 @@ async fn a_permanently_refused_address_goes_dead_with_its_reason() {
     worker.materialise_and_plan().await;
     let dispatched = worker.drain().await;
 
-    assert_eq!((dispatched.sent, dispatched.dead), (13, 1));
+    assert_eq!((dispatched.sent, dispatched.dead), (14, 1));
     let dead = worker
         .app
         .app()
@@ -390,7 +390,7 @@ async fn the_link_in_a_reminder_confirms_once_and_asks_the_manager_to_acknowledg
     let shutdown = tokio_util::sync::CancellationToken::new();
     let running = tokio::spawn(app.run_until_stopped(shutdown.clone()));
 
-    assert!(eventually(|| sink.messages().len() == 14).await, "the reminders arrive");
+    assert!(eventually(|| sink.messages().len() == 15).await, "the reminders arrive");
     let mail = sink
         .messages()
         .into_iter()
@@ -512,13 +512,13 @@ async fn with_no_mail_server_configured_reminders_are_written_as_files_in_swedis
         .map(|e| std::fs::read_to_string(e.path()).unwrap())
         .collect();
     assert_eq!(files.len(), dispatched.messages);
-    assert_eq!(dispatched.sent, 14);
+    assert_eq!(dispatched.sent, 15);
     let raw = files
         .iter()
         .find(|f| f.contains("kristina.falk@example.org"))
         .expect("a message to the housing company's CEO");
     let mail = mail_parser::MessageParser::default().parse(raw.as_bytes()).unwrap();
-    assert!(mail.subject().unwrap().contains("(sista dag om 2 arbetsdagar)"));
+    assert!(mail.subject().unwrap().contains("(1 arbetsdag kvar)"));
     assert!(
         mail.body_text(0)
             .unwrap()
@@ -543,7 +543,7 @@ async fn a_webhook_that_does_not_answer_at_all_is_retried() {
     worker.materialise_and_plan().await;
     let dispatched = worker.drain().await;
 
-    assert_eq!((dispatched.sent, dispatched.retried), (0, 14));
+    assert_eq!((dispatched.sent, dispatched.retried), (0, 15));
     let rows = worker.outbox().await;
     assert!(
         rows.iter()

@@ -112,7 +112,7 @@ async fn a_teams_card_follows_the_rules_teams_enforces_and_opens_the_signed_link
 
     assert_eq!(
         (dispatched.sent, dispatched.dead),
-        (14, 0),
+        (15, 0),
         "202 (queued by Workflows) is success"
     );
     assert_eq!(kristina(&worker.outbox().await, "teams").state, DeliveryState::Sent);
@@ -122,13 +122,13 @@ async fn a_teams_card_follows_the_rules_teams_enforces_and_opens_the_signed_link
     let mut all = Vec::new();
     texts(card, &mut all);
     for expected in [
-        "Internationella prioriteringar med uppföljningsbara mål i verksamhetsplan och budget – Hembygd Bostäder AB (sista dag om 2 arbetsdagar)",
+        "Internationella prioriteringar med uppföljningsbara mål i verksamhetsplan och budget – Hembygd Bostäder AB (1 arbetsdag kvar)",
         "Enhet",
         "Hembygd Bostäder AB",
         "Sista dag",
         "måndag 30 november 2026 kl. 16.00",
         "Läge",
-        "Sista dag om 2 arbetsdagar",
+        "1 arbetsdag kvar",
         "Markera som inlämnad",
     ] {
         assert!(all.iter().any(|t| t == expected), "missing {expected:?} in {all:#?}");
@@ -282,11 +282,11 @@ async fn a_matrix_webhook_posts_text_and_html_into_its_room() {
     let dispatched = worker.drain().await;
 
     assert_eq!(
-        dispatched.sent, 14,
+        dispatched.sent, 15,
         "each manager's reminder is posted in the network's room"
     );
     let posted = sink.received();
-    assert_eq!(posted.len(), 14);
+    assert_eq!(posted.len(), 15);
     let bodies: Vec<Value> = posted.iter().map(|p| serde_json::from_str(&p.body).unwrap()).collect();
     let kristina = bodies
         .iter()

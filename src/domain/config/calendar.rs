@@ -104,7 +104,36 @@ pub struct Calendar {
     pub due_time: Time,
     /// When messages may go out.
     pub send_window: SendWindow,
+    /// When nothing is sent at all (summer staffing, Christmas).
+    pub quiet_periods: Vec<QuietPeriod>,
     pub obligations: Vec<Obligation>,
+}
+
+/// A stretch of every year in which nothing is sent; what falls inside waits for the first
+/// business day after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuietPeriod {
+    /// ISO weeks `first..=last`.
+    Weeks { first: i8, last: i8 },
+    /// From one day of the year to another, both included; it may run over the new year.
+    Days { from: (i8, i8), to: (i8, i8) },
+}
+
+impl QuietPeriod {
+    /// Whether `date` lies inside.
+    pub fn contains(self, date: Date) -> bool {
+        match self {
+            Self::Weeks { first, last } => (first..=last).contains(&date.iso_week_date().week()),
+            Self::Days { from, to } => {
+                let day = (date.month(), date.day());
+                if from <= to {
+                    from <= day && day <= to
+                } else {
+                    from <= day || day <= to
+                }
+            }
+        }
+    }
 }
 
 /// The furthest a yearly or mandate-period due date may lie from its base year.
@@ -113,6 +142,11 @@ const MAX_YEAR_OFFSET: i16 = 4;
 const MAX_BUSINESS_DAYS: u16 = 250;
 
 impl Calendar {
+    /// Whether `date` lies in a quiet period.
+    pub fn is_quiet(&self, date: Date) -> bool {
+        self.quiet_periods.iter().any(|period| period.contains(date))
+    }
+
     /// The obligation with this id.
     pub fn obligation(&self, id: &ObligationId) -> Option<&Obligation> {
         self.obligations.iter().find(|o| &o.id == id)
@@ -160,6 +194,20 @@ impl Calendar {
             }),
             None => SendWindow::default(),
         };
+        let quiet_periods = raw
+            .quiet_periods
+            .iter()
+            .enumerate()
+            .filter_map(|(i, period)| {
+                period
+                    .get_ref()
+                    .parse()
+                    .map_err(|reason| {
+                        errors.push(source.error_at(period.span(), format!("quiet_periods[{i}]"), reason))
+                    })
+                    .ok()
+            })
+            .collect();
         let recurrences: BTreeMap<&str, Recurrence> = raw
             .obligations
             .iter()
@@ -228,6 +276,7 @@ impl Calendar {
                 time_zone,
                 due_time,
                 send_window,
+                quiet_periods,
                 obligations,
             }),
             _ => Err(ConfigErrors(errors)),
@@ -246,7 +295,40 @@ struct RawCalendar {
     reminders: Option<Spanned<RawPolicy>>,
     send_window: Option<Spanned<RawSendWindow>>,
     #[serde(default)]
+    quiet_periods: Vec<Spanned<RawQuietPeriod>>,
+    #[serde(default)]
     obligations: Vec<RawObligation>,
+}
+
+/// `{ weeks = [28, 31] }` or `{ from = "12-27", to = "12-31" }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuietPeriod {
+    weeks: Option<[i8; 2]>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl RawQuietPeriod {
+    fn parse(&self) -> Result<QuietPeriod, String> {
+        match (self.weeks, &self.from, &self.to) {
+            (Some([first, last]), None, None) => {
+                if !(1..=53).contains(&first) || !(first..=53).contains(&last) {
+                    return Err(format!(
+                        "weeks = [{first}, {last}]: give the first and last ISO week, 1 to 53, first not after last"
+                    ));
+                }
+                Ok(QuietPeriod::Weeks { first, last })
+            }
+            (None, Some(from), Some(to)) => Ok(QuietPeriod::Days {
+                from: parse_month_day(from)?,
+                to: parse_month_day(to)?,
+            }),
+            _ => {
+                Err("write a quiet period as { weeks = [FIRST, LAST] } or { from = \"MM-DD\", to = \"MM-DD\" }".into())
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]

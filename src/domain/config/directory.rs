@@ -152,7 +152,15 @@ pub struct Person {
 impl Person {
     /// Whether an absence period covers `date`.
     pub fn is_away(&self, date: Date) -> bool {
-        self.absences.iter().any(|a| a.from <= date && date <= a.to)
+        self.away_since(date).is_some()
+    }
+
+    /// The first day of the absence that covers `date`, if one does.
+    pub fn away_since(&self, date: Date) -> Option<Date> {
+        self.absences
+            .iter()
+            .find(|a| a.from <= date && date <= a.to)
+            .map(|a| a.from)
     }
 }
 

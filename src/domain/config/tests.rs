@@ -331,6 +331,36 @@ fn reminder_policies_inherit_and_are_checked() {
 }
 
 #[test]
+fn quiet_periods_are_weeks_or_days_of_the_year_and_checked() {
+    let calendar =
+        format!("quiet_periods = [{{ weeks = [28, 31] }}, {{ from = \"12-27\", to = \"01-02\" }}]\n{CALENDAR}");
+    let config = parse(DIRECTORY, &calendar).unwrap();
+    let quiet = |y, m, d| config.calendar.is_quiet(jiff::civil::date(y, m, d));
+    assert!(quiet(2027, 7, 12) && quiet(2027, 8, 8), "weeks 28 to 31 of 2027");
+    assert!(!quiet(2027, 7, 11) && !quiet(2027, 8, 9));
+    assert!(quiet(2027, 12, 30) && quiet(2028, 1, 2), "over the new year");
+    assert!(!quiet(2028, 1, 3) && !quiet(2027, 12, 26));
+
+    for (bad, reason) in [
+        (
+            "{ weeks = [31, 28] }",
+            "weeks = [31, 28]: give the first and last ISO week",
+        ),
+        (
+            "{ from = \"13-01\", to = \"12-31\" }",
+            "\"13-01\" is not a day of the year",
+        ),
+        ("{ from = \"12-27\" }", "write a quiet period as"),
+    ] {
+        let error = only_error(DIRECTORY, &format!("quiet_periods = [{bad}]\n{CALENDAR}"));
+        assert!(
+            error.starts_with(&format!("calendar.toml:1: quiet_periods[0]: {reason}")),
+            "{error}"
+        );
+    }
+}
+
+#[test]
 fn an_empty_calendar_or_directory_is_refused_for_it_would_silence_everything() {
     let errors = parse("", "").unwrap_err().to_string();
     for (file, key) in [
