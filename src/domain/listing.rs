@@ -200,7 +200,7 @@ pub fn ics(name: &str, listed: &[Listed<'_>], stamp: Timestamp) -> String {
         }
         let _ = write!(description, "\nSista tid: {}", l.due);
         if let Some(state) = l.state {
-            let _ = write!(description, "\nLäge: {}", state.label(Language::Sv));
+            let _ = write!(description, "\nStatus: {}", state.label(Language::Sv));
         }
         let _ = write!(description, "\n\nGrund: {}", l.basis);
         calendar.push(

@@ -24,6 +24,8 @@ pub struct Entry<'a> {
     pub reason: Reason,
     /// The signed link for [`action_for`] of the step, if it has one.
     pub action_url: Option<String>,
+    /// Where what was submitted can be read, for a manager asked to acknowledge it.
+    pub view_url: Option<String>,
     /// The dashboard form the item is filled in on (the yearly follow-up), if it has one.
     pub form_url: Option<String>,
 }
@@ -64,7 +66,9 @@ pub fn action_for(step: Step) -> Option<Action> {
 pub struct Item {
     pub title: String,
     pub unit: String,
-    pub period: String,
+    /// What the item concerns: "år 2026", "mandatperioden 2026–2030", a call; none for a
+    /// one-off item. For a call: its programme.
+    pub period: Option<String>,
     pub due: String,
     pub status: String,
     /// What the recipient is asked to do.
@@ -101,14 +105,14 @@ impl Labels {
     pub fn for_calls(language: Language) -> Self {
         match language {
             Language::Sv => Self {
-                unit: "Målgrupp",
+                unit: "Berörda enheter",
                 period: "Program",
                 due: "Sista ansökningsdag",
-                status: "Läge",
+                status: "Status",
                 basis: "Om utlysningen",
             },
             Language::En => Self {
-                unit: "For",
+                unit: "Units concerned",
                 period: "Programme",
                 due: "Call deadline",
                 status: "Status",
@@ -122,17 +126,17 @@ impl Labels {
         match language {
             Language::Sv => Self {
                 unit: "Enhet",
-                period: "Period",
+                period: "Avser",
                 due: "Sista dag",
-                status: "Läge",
-                basis: "Grund i riktlinjerna",
+                status: "Status",
+                basis: "Ur riktlinjerna",
             },
             Language::En => Self {
                 unit: "Unit",
-                period: "Period",
+                period: "Concerns",
                 due: "Due",
                 status: "Status",
-                basis: "Basis in the guidelines",
+                basis: "From the guidelines",
             },
         }
     }
@@ -176,11 +180,17 @@ pub fn compose(
     let subject = match (language, items.as_slice()) {
         (Language::Sv, [one]) => format!("{} – {} ({})", one.title, one.unit, one.status.to_lowercase()),
         (Language::En, [one]) => format!("{} – {} ({})", one.title, one.unit, one.status.to_lowercase()),
-        (Language::Sv, many) => format!("arshjul: {} ärenden att hantera", many.len()),
-        (Language::En, many) => format!("arshjul: {} items to handle", many.len()),
+        (Language::Sv, many) => format!("Årshjulet: {} uppgifter att hantera", many.len()),
+        (Language::En, many) => format!("Governance calendar: {} items to handle", many.len()),
     };
+    let steps: Vec<Step> = entries.iter().map(|e| e.step).collect();
+    // Nobody is told to ask themselves.
+    let contact = strategist(config)
+        .filter(|strategist| strategist.id != recipient.id)
+        .map(|p| format!("{} <{}>", p.name, p.email));
     let context = minijinja::context! {
-        name => recipient.name, items => items, contact => strategist_contact(config), subject => subject,
+        name => first_name(&recipient.name), intro => intro(&steps, language), items => items,
+        contact => contact, subject => subject,
     };
     let (text, html) = render("", language, format, &context)?;
     Ok(Rendered {
@@ -192,15 +202,71 @@ pub fn compose(
     })
 }
 
-/// Who people ask: KLK's strategist, "Name <address>".
-fn strategist_contact(config: &Config) -> Option<String> {
+/// Who people ask: KLK's strategist.
+fn strategist(config: &Config) -> Option<&Person> {
     config
         .directory
         .units
         .iter()
         .filter(|u| u.kind == super::config::UnitKind::Klk)
         .find_map(|u| config.directory.holder(u, Role::Strategist))
-        .map(|p| format!("{} <{}>", p.name, p.email))
+}
+
+/// How a greeting names a person: the first of their names.
+pub fn first_name(name: &str) -> &str {
+    name.split_whitespace().next().unwrap_or(name)
+}
+
+/// The opening sentence of a message about `steps`: what kind of message it is.
+fn intro(steps: &[Step], language: Language) -> String {
+    let sv = language == Language::Sv;
+    match steps {
+        [one] => match (one.ask(), sv) {
+            (Ask::Acknowledge, true) => "Din enhet har lämnat in en uppgift som väntar på din kvittens.".to_owned(),
+            (Ask::Acknowledge, false) => "Your unit has submitted an item that awaits your acknowledgement.".to_owned(),
+            (Ask::FollowUp, true) => "En uppgift i din enhet är försenad.".to_owned(),
+            (Ask::FollowUp, false) => "An item of your unit is overdue.".to_owned(),
+            (Ask::Nothing, true) => "En uppgift du ansvarar för är avslutad.".to_owned(),
+            (Ask::Nothing, false) => "An item you are responsible for is closed.".to_owned(),
+            (Ask::Decide, true) => "En enhet begär att en uppgift stryks.".to_owned(),
+            (Ask::Decide, false) => "A unit asks for an item to be waived.".to_owned(),
+            (_, true) => {
+                "Det här är en automatisk påminnelse från kommunens årshjul för det internationella arbetet.".to_owned()
+            }
+            (_, false) => {
+                "This is an automatic reminder from the municipality's governance calendar for its international work."
+                    .to_owned()
+            }
+        },
+        many if sv => format!(
+            "Du har {} uppgifter i kommunens årshjul för det internationella arbetet.",
+            many.len()
+        ),
+        many => format!(
+            "You have {} items in the municipality's governance calendar for its international work.",
+            many.len()
+        ),
+    }
+}
+
+/// What an occurrence's `period` concerns, in words; none for a one-off item.
+fn concerns(period: &str, call: Option<&Announcement>, sv: bool) -> Option<String> {
+    if let Some(announcement) = call {
+        let call = if sv { "utlysningen" } else { "the call" };
+        return Some(format!("{call} #{} {}", announcement.id, announcement.call.title));
+    }
+    let years: Vec<&str> = period.split('-').collect();
+    let numeric = years
+        .iter()
+        .all(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()));
+    Some(match (years.as_slice(), numeric, sv) {
+        _ if period == "once" => return None,
+        ([year], true, true) => format!("år {year}"),
+        ([year], true, false) => format!("the year {year}"),
+        ([from, to], true, true) => format!("mandatperioden {from}–{to}"),
+        ([from, to], true, false) => format!("the term {from}–{to}"),
+        _ => period.to_owned(),
+    })
 }
 
 /// The plain text and the HTML (in `format`) of the templates named `{kind}{language}.…`.
@@ -309,11 +375,30 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>, now: Timestamp) 
     let status = match entry.step {
         // How long is left is counted from the moment of sending, not read off the step: a
         // reminder caught up after downtime says what is true when it arrives.
-        Step::Before(_) | Step::Due => countdown(config, occurrence.due_at, now, sv),
+        Step::Before(_) | Step::Due | Step::Overdue(_) | Step::EscalateManager | Step::EscalateKlk => {
+            countdown(config, occurrence.due_at, now, sv)
+        }
         step => status(step, sv),
     };
     let ask = ask(entry.step, sv);
-    let note = reason_note(config, &entry.reason, sv);
+    // An escalation names who is responsible for the item.
+    let responsible = (entry.step.ask() == Ask::FollowUp)
+        .then(|| {
+            let obligation = obligation?;
+            let unit = config.directory.unit_named(&occurrence.unit)?;
+            let person = super::planner::responsible_holder(config, unit, obligation.responsible_role)?;
+            let role = obligation.responsible_role;
+            Some(if sv {
+                format!("Ansvarig: {} {}.", capitalised(role_sv(role)), person.name)
+            } else {
+                format!("Responsible: {} {}.", capitalised(role_en(role)), person.name)
+            })
+        })
+        .flatten();
+    let note = [responsible, reason_note(config, &entry.reason, sv)]
+        .into_iter()
+        .flatten()
+        .reduce(|a, b| format!("{a}\n{b}"));
     let action_label = action_for(entry.step).map(|action| match (action, sv) {
         (Action::Submit, true) => "Markera som inlämnad",
         (Action::Submit, false) => "Mark as submitted",
@@ -325,9 +410,7 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>, now: Timestamp) 
     Item {
         title,
         unit: unit_name,
-        period: entry
-            .call
-            .map_or_else(|| occurrence.period.clone(), |a| format!("#{} {}", a.id, a.call.title)),
+        period: concerns(&occurrence.period, entry.call, sv),
         due,
         status,
         ask,
@@ -347,6 +430,12 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>, now: Timestamp) 
                     },
                 )
             })
+            .chain(
+                entry
+                    .view_url
+                    .iter()
+                    .map(|url| (url, if sv { "Se inlämningen" } else { "See the submission" })),
+            )
             .chain(entry.action_url.iter().zip(action_label))
             .map(|(url, label)| ItemLink {
                 label: label.to_owned(),
@@ -356,11 +445,21 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>, now: Timestamp) 
     }
 }
 
-/// How many business days are left at `now` until `due_at`, in Swedish (`sv`) or English.
+/// How many business days are left at `now` until `due_at` — or how late it is — in Swedish
+/// (`sv`) or English.
 fn countdown(config: &Config, due_at: Timestamp, now: Timestamp, sv: bool) -> String {
     let (today, due) = (config.local_date(now), config.local_date(due_at));
+    if now >= due_at {
+        return match (business_days_between(due, today), sv) {
+            (0, true) => "Försenad sedan i dag".to_owned(),
+            (0, false) => "Overdue since today".to_owned(),
+            (1, true) => "Försenad sedan 1 arbetsdag".to_owned(),
+            (1, false) => "Overdue by 1 business day".to_owned(),
+            (days, true) => format!("Försenad sedan {days} arbetsdagar"),
+            (days, false) => format!("Overdue by {days} business days"),
+        };
+    }
     match (business_days_between(today, due), sv) {
-        _ if now >= due_at => status(Step::Overdue(0), sv),
         (0, true) => "Sista dag i dag".to_owned(),
         (0, false) => "Due today".to_owned(),
         (1, true) => "1 arbetsdag kvar".to_owned(),
@@ -386,8 +485,8 @@ fn status(step: Step, sv: bool) -> String {
         (Step::WaiveRequest, false) => "Request to waive".to_owned(),
         (Step::Announce, true) => "Ny utlysning".to_owned(),
         (Step::Announce, false) => "New call".to_owned(),
-        (Step::CallUpdate(_), true) => "Rättelse".to_owned(),
-        (Step::CallUpdate(_), false) => "Correction".to_owned(),
+        (Step::CallUpdate(_), true) => "Ändrad".to_owned(),
+        (Step::CallUpdate(_), false) => "Changed".to_owned(),
         (Step::CallCancelled, true) => "Inställd".to_owned(),
         (Step::CallCancelled, false) => "Cancelled".to_owned(),
         (Step::CallSummary { week, .. }, true) => format!("Svaren vecka {week}"),
@@ -412,19 +511,23 @@ fn ask(step: Step, sv: bool) -> &'static str {
                 "This is how the units have answered so far:"
             }
         }
-        (Ask::Submit, true) => "Gör klart och markera som inlämnad.",
-        (Ask::Submit, false) => "Complete it and mark it as submitted.",
-        (Ask::FollowUp, true) => "Enheten har inte lämnat in. Följ upp att det blir gjort.",
-        (Ask::FollowUp, false) => "The unit has not submitted. Please make sure it gets done.",
-        (Ask::Acknowledge, true) => "Granska och kvittera inlämningen.",
-        (Ask::Acknowledge, false) => "Please review and acknowledge the submission.",
-        (Ask::Nothing, true) => "Chefen har kvitterat inlämningen. Ärendet är klart – tack!",
-        (Ask::Nothing, false) => "The manager has acknowledged the submission. The item is closed – thank you!",
+        (Ask::Submit, true) => "Slutför uppgiften och markera den som inlämnad.",
+        (Ask::Submit, false) => "Please complete the item and mark it as submitted.",
+        (Ask::FollowUp, true) => {
+            "Uppgiften är försenad och har inte lämnats in. Som chef ber vi dig se till att den blir gjord."
+        }
+        (Ask::FollowUp, false) => {
+            "The item is overdue and has not been submitted. As its manager, please make sure it gets done."
+        }
+        (Ask::Acknowledge, true) => "Läs igenom inlämningen och kvittera den.",
+        (Ask::Acknowledge, false) => "Please read the submission and acknowledge it.",
+        (Ask::Nothing, true) => "Chefen har kvitterat. Uppgiften är avslutad – tack!",
+        (Ask::Nothing, false) => "The manager has acknowledged it. The item is closed – thank you!",
         (Ask::Decide, true) => {
-            "Enheten anser att detta inte gäller dem. Svara \"bevilja ID\" eller \"avslå ID\" (ID från \"status\")."
+            "Enheten anser att uppgiften inte gäller enheten och begär att den stryks. Svara ”bevilja ID” eller ”avslå ID” (ID från ”status”)."
         }
         (Ask::Decide, false) => {
-            "The unit says this does not apply to them. Answer \"grant ID\" or \"refuse ID\" (the ID from \"status\")."
+            "The unit says the item does not apply to it and asks for it to be waived. Answer \"grant ID\" or \"refuse ID\" (the ID from \"status\")."
         }
         (Ask::Interest, true) => {
             "Är er enhet intresserad? Svara \"intresserad\", \"ansöker\" eller \"inte aktuellt\" – eller reagera med 👍, ✅ eller 👎."
@@ -448,11 +551,14 @@ fn reason_note(config: &Config, reason: &Reason, sv: bool) -> Option<String> {
             })
         }
         Reason::VacantRole { role } => Some(if sv {
-            format!("Enheten saknar {}; som chef får du ärendet.", role_sv(*role))
+            format!(
+                "Enheten har ingen {}, därför får du som chef uppgiften.",
+                role_sv(*role)
+            )
         } else {
             format!(
-                "The unit has no {}; as its manager you receive this item.",
-                role.as_str().replace('_', " ")
+                "The unit has no {}, so you receive this item as its manager.",
+                role_en(*role)
             )
         }),
     }
@@ -488,8 +594,12 @@ pub fn compose_calls(
         (false, many) => format!("{} EU funding calls", many.len()),
     };
     let personal = entries.iter().any(|e| !e.links.is_empty());
+    // The strategist's own weekly summary does not tell him to ask himself.
+    let contact = strategist(config)
+        .filter(|strategist| strategist.name != name)
+        .map(|p| format!("{} <{}>", p.name, p.email));
     let context = minijinja::context! {
-        name, items => items, contact => strategist_contact(config), subject => subject, personal,
+        name => first_name(name), items => items, contact => contact, subject => subject, personal,
     };
     let (text, html) = render("calls.", language, format, &context)?;
     Ok(Rendered {
@@ -526,11 +636,7 @@ fn call_item(config: &Config, language: Language, entry: &CallEntry<'_>) -> Item
     Item {
         title: format!("{} (#{})", call.title, entry.announcement.id),
         unit: units,
-        period: if call.programme.is_empty() {
-            "–".to_owned()
-        } else {
-            call.programme.clone()
-        },
+        period: (!call.programme.is_empty()).then(|| call.programme.clone()),
         due: long_day(call.deadline, language),
         status: status(entry.step, sv),
         ask: ask(entry.step, sv),
@@ -593,9 +699,28 @@ fn role_sv(role: Role) -> &'static str {
         Role::Manager => "chef",
         Role::EuContact => "EU-kontaktperson",
         Role::Strategist => "planeringsstrateg",
-        Role::Presidium => "presidium",
+        Role::Presidium => "fullmäktiges presidium",
         Role::Registrar => "registrator",
     }
+}
+
+/// The role's name in English, as a sentence uses it.
+fn role_en(role: Role) -> &'static str {
+    match role {
+        Role::Manager => "manager",
+        Role::EuContact => "EU contact person",
+        Role::Strategist => "strategist",
+        Role::Presidium => "council presidium",
+        Role::Registrar => "registrar",
+    }
+}
+
+/// `text` with its first letter in upper case.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
 }
 
 /// "måndag 15 februari 2027 kl. 16.00" or "Monday 15 February 2027 at 16:00", local time.
@@ -678,6 +803,7 @@ mod tests {
             step: Step::Before(14),
             reason: Reason::Holder,
             action_url: Some("https://arshjul.example.org/ack/v2.abc.def".into()),
+            view_url: None,
             form_url: None,
         };
         let sent = "2027-01-26T07:00:00Z".parse().unwrap();
@@ -703,7 +829,9 @@ mod tests {
             caught_up.subject
         );
         for expected in [
-            "Hej Linnea Dahl!",
+            "Hej Linnea!",
+            "Det här är en automatisk påminnelse från kommunens årshjul för det internationella arbetet.",
+            "Avser:      år 2026",
             "Sista dag:  måndag 15 februari 2027 kl. 16.00",
             "Markera som inlämnad: https://arshjul.example.org/ack/v2.abc.def",
             "En komplett uppföljning avseende budget, erhållet bidrag, medfinansiering",
@@ -724,6 +852,71 @@ mod tests {
         assert!(message.html.contains("lang=\"sv\""));
     }
 
+    /// An escalation says so, names who is responsible and how late it is; a request to
+    /// acknowledge links to what was submitted; the strategist is not told to contact himself;
+    /// a one-off item has no period line.
+    #[test]
+    fn each_kind_of_message_says_what_it_is_and_who_is_responsible() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let occurrence = follow_up();
+        let entry = |step, view_url: Option<&str>| Entry {
+            occurrence: &occurrence,
+            call: None,
+            step,
+            reason: Reason::Holder,
+            action_url: None,
+            view_url: view_url.map(str::to_owned),
+            form_url: None,
+        };
+        let at = |text: &str| text.parse::<Timestamp>().unwrap();
+        let text = |to: &str, entry: Entry<'_>, now| {
+            compose(&config, &person(&config, to), &[entry], Format::Email, now)
+                .unwrap()
+                .text
+        };
+        // Friday 26 February 2027 is nine business days after the due date.
+        let escalation = text(
+            "magnus.berg",
+            entry(Step::EscalateManager, None),
+            at("2027-02-26T07:00:00Z"),
+        );
+        for expected in [
+            "Hej Magnus!",
+            "En uppgift i din enhet är försenad.",
+            "Status:     Försenad sedan 9 arbetsdagar",
+            "Ansvarig: EU-kontaktperson Linnea Dahl.",
+        ] {
+            assert!(
+                escalation.contains(expected),
+                "missing {expected:?} in
+{escalation}"
+            );
+        }
+        assert!(!escalation.contains("påminnelse"), "{escalation}");
+        let submitted = "https://arshjul.example.org/dashboard/occurrences/7/followup";
+        let request = text(
+            "magnus.berg",
+            entry(Step::Acknowledge(0), Some(submitted)),
+            at("2027-02-16T07:00:00Z"),
+        );
+        assert!(
+            request.contains("Din enhet har lämnat in en uppgift som väntar på din kvittens."),
+            "{request}"
+        );
+        assert!(request.contains(&format!("Se inlämningen: {submitted}")), "{request}");
+        let own = text("johan.lindqvist", entry(Step::Due, None), at("2027-02-15T07:00:00Z"));
+        assert!(!own.contains("Kontakta Johan"), "{own}");
+
+        let mut once = follow_up();
+        once.period = "once".into();
+        let one_off = Entry {
+            occurrence: &once,
+            ..entry(Step::Due, None)
+        };
+        let shown = text("linnea.dahl", one_off, at("2027-02-15T07:00:00Z"));
+        assert!(!shown.contains("Avser") && !shown.contains("once"), "{shown}");
+    }
+
     #[test]
     fn an_english_digest_lists_every_item_and_escapes_html() {
         let config = shipped_with(SHIPPED_CALENDAR);
@@ -738,6 +931,7 @@ mod tests {
                 step: Step::Due,
                 reason: Reason::Holder,
                 action_url: None,
+                view_url: None,
                 form_url: None,
             },
             Entry {
@@ -748,6 +942,7 @@ mod tests {
                     away: PersonId::checked("magnus.berg"),
                 },
                 action_url: None,
+                view_url: None,
                 form_url: None,
             },
         ];
@@ -761,7 +956,7 @@ mod tests {
             "2027-02-15T07:00:00Z".parse().unwrap(),
         )
         .unwrap();
-        assert_eq!(message.subject, "arshjul: 2 items to handle");
+        assert_eq!(message.subject, "Governance calendar: 2 items to handle");
         assert!(
             message.text.contains("Due:        Monday 15 February 2027 at 16:00"),
             "{}",

@@ -643,7 +643,7 @@ impl Answer {
                 "Your reply did not count: it came from another address than the reminder went to.".to_owned()
             }
             (Self::StatusInPrivate, true) => {
-                "Dina öppna ärenden visas bara för dig: skriv \"status\" i ett direktmeddelande till mig eller svara på ett mejl från arshjul.".to_owned()
+                "Dina öppna uppgifter visas bara för dig: skriv \"status\" i ett direktmeddelande till mig eller svara på ett mejl från arshjul.".to_owned()
             }
             (Self::StatusInPrivate, false) => {
                 "Your open items are shown to you alone: write \"status\" in a direct message to me or reply to an email from arshjul.".to_owned()
@@ -687,9 +687,9 @@ impl Answer {
                 format!("Thank you! Noted for {units}: {} – {call}.{follow}", interest.label(false))
             }
             (Self::Status { lines }, _) if lines.is_empty() => {
-                if sv { "Du har inga öppna ärenden." } else { "You have no open items." }.to_owned()
+                if sv { "Du har inga öppna uppgifter." } else { "You have no open items." }.to_owned()
             }
-            (Self::Status { lines }, true) => format!("Dina öppna ärenden:\n{}", lines.join("\n")),
+            (Self::Status { lines }, true) => format!("Dina öppna uppgifter:\n{}", lines.join("\n")),
             (Self::Status { lines }, false) => format!("Your open items:\n{}", lines.join("\n")),
             (Self::NotUnderstood, true) => format!("Jag förstod inte svaret. {how}"),
             (Self::NotUnderstood, false) => format!("I did not understand the reply. {how}"),

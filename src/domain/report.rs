@@ -208,7 +208,7 @@ pub fn markdown(report: &Report, language: Language) -> String {
         t("Enhet", "Unit"),
         t("Sista dag", "Due"),
         t("Inlämnad", "Submitted"),
-        t("Läge", "Status"),
+        t("Status", "Status"),
     ]);
     out += "|---|---|---|---|\n";
     for unit in &report.units {

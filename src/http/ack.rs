@@ -139,7 +139,7 @@ fn details(config: &Config, occurrence: &StoredOccurrence, language: Language) -
             long_date(config, occurrence.due_at, language),
         ),
         (
-            say(language, "Läge", "Status"),
+            say(language, "Status", "Status"),
             occurrence.state.label(language).to_owned(),
         ),
     ]

@@ -193,6 +193,15 @@ impl Batch {
                 reason: Reason::parse(&row.reason, config),
                 form_url: (occurrence.obligation == followup::OBLIGATION && action_for(step) == Some(Action::Submit))
                     .then(|| app.links.page_url(&followup::form_path(occurrence.id))),
+                // A manager asked to acknowledge can read what was submitted: the follow-up
+                // form, or the item's page with its replies and notes.
+                view_url: (action_for(step) == Some(Action::Acknowledge)).then(|| {
+                    app.links.page_url(&if occurrence.obligation == followup::OBLIGATION {
+                        followup::form_path(occurrence.id)
+                    } else {
+                        format!("/dashboard/occurrences/{}", occurrence.id)
+                    })
+                }),
                 action_url,
             });
         }

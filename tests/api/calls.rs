@@ -604,7 +604,7 @@ async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() 
         update["content"]["m.relates_to"]["m.in_reply_to"]["event_id"].as_str(),
         post.provider_id.as_deref()
     );
-    assert!(update["content"]["body"].as_str().unwrap().contains("Rättelse"));
+    assert!(update["content"]["body"].as_str().unwrap().contains("Ändrad"));
     let drafts: Vec<String> = shared
         .store
         .occurrences()

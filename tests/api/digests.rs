@@ -84,7 +84,7 @@ async fn digest_by_email() -> (Scene, [i64; 2]) {
         .into_iter()
         .find(|m| m.to() == "linnea.dahl@example.org")
         .expect("Linnea's digest");
-    assert_eq!(digest.subject(), "arshjul: 2 ärenden att hantera");
+    assert_eq!(digest.subject(), "Årshjulet: 2 uppgifter att hantera");
     let scene = Scene {
         dir,
         smtp,
@@ -106,7 +106,7 @@ fn reply_to(original: &Mail, body: &str) -> Vec<u8> {
         "linnea.dahl@example.org",
         "arshjul@example.org",
         &format!("In-Reply-To: {id}\r\nReferences: {references}\r\n"),
-        &format!("{body}\r\n\r\nDen 27 nov 2026 skrev arshjul:\r\n> Du har 2 ärenden"),
+        &format!("{body}\r\n\r\nDen 27 nov 2026 skrev arshjul:\r\n> Du har 2 uppgifter"),
     )
 }
 
