@@ -73,7 +73,7 @@ pub enum Change {
 /// What became of a unit's answer to a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answering {
-    /// Recorded for these units; `created` occurrences for those that apply.
+    /// Recorded for these units (ids); `created` occurrences for those that apply.
     Recorded { units: Vec<String>, created: usize },
     /// The units had said so already.
     Already { units: Vec<String> },

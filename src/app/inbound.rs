@@ -379,7 +379,7 @@ async fn interest_answer(
         Answering::Recorded { units, created } => Answer::Interest {
             interest,
             call,
-            units: units.join(", "),
+            units: crate::domain::messages::unit_names(&app.config(), &units, person.language),
             created,
         },
         Answering::Already { .. } => Answer::Already { item: call },

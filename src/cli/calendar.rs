@@ -48,7 +48,10 @@ pub fn calendar(settings: &Settings, args: &CalendarArgs, clock: &dyn Clock) -> 
     match args.format {
         Format::Table => print!("{}", crate::domain::listing::table(&listed)),
         Format::Json => println!("{}", serde_json::to_string_pretty(&listed)?),
-        Format::Ics => print!("{}", crate::domain::listing::ics("arshjul", &listed, now)),
+        Format::Ics => print!(
+            "{}",
+            crate::domain::listing::ics("Årshjul – internationellt arbete", &listed, now)
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

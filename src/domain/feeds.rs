@@ -62,20 +62,20 @@ impl FeedScope {
     /// What the feed is called in a calendar program.
     pub fn name(&self, config: &Config) -> String {
         match self {
-            Self::All => "arshjul – hela kommunen".to_owned(),
+            Self::All => "Årshjul – hela kommunen".to_owned(),
             Self::Unit(unit) => {
                 let name = config
                     .directory
                     .unit_named(unit)
                     .map_or(unit.as_str(), |u| u.name.as_str());
-                format!("arshjul – {name}")
+                format!("Årshjul – {name}")
             }
             Self::Person(person) => {
                 let name = config
                     .directory
                     .person_named(person)
                     .map_or(person.as_str(), |p| p.name.as_str());
-                format!("arshjul – {name}")
+                format!("Årshjul – {name}")
             }
         }
     }

@@ -47,6 +47,15 @@ pub struct Listed<'a> {
     pub state: Option<OccurrenceState>,
     #[serde(skip)]
     due_date: Date,
+    /// The deadline as people read it: "måndag 15 februari 2027 kl. 16.00".
+    #[serde(skip)]
+    due_text: String,
+    /// The responsible role's Swedish name: "EU-kontaktperson".
+    #[serde(skip)]
+    role_name: &'static str,
+    /// What the occurrence concerns, in Swedish: "år 2026".
+    #[serde(skip)]
+    concerns: Option<String>,
 }
 
 /// The person responsible for an occurrence.
@@ -114,7 +123,6 @@ fn listed<'a>(
         title_en: &obligation.title_en,
         unit: unit.id.as_str(),
         unit_name: &unit.name,
-        period,
         due: due_at.display_with_offset(local).to_string(),
         responsible_role: obligation.responsible_role.as_str(),
         responsible: responsible.map(|p| Responsible {
@@ -126,6 +134,10 @@ fn listed<'a>(
         basis: &obligation.basis,
         state,
         due_date: config.local_date(due_at),
+        due_text: super::messages::long_date(config, due_at, Language::Sv),
+        role_name: super::messages::role_name(obligation.responsible_role, Language::Sv),
+        concerns: super::messages::concerns(&period, None, true),
+        period,
     })
 }
 
@@ -191,23 +203,26 @@ pub fn ics(name: &str, listed: &[Listed<'_>], stamp: Timestamp) -> String {
         ) else {
             continue;
         };
-        let mut description = format!(
-            "{} ({})\n\nAnsvarig roll: {}",
-            l.title_sv, l.title_en, l.responsible_role
-        );
+        let mut description = format!("{} ({})\n\nAnsvarig: {}", l.title_sv, l.title_en, l.role_name);
         if let Some(r) = &l.responsible {
-            let _ = write!(description, " – {} <{}>", r.name, r.email);
+            let _ = write!(description, " {} <{}>", r.name, r.email);
         }
-        let _ = write!(description, "\nSista tid: {}", l.due);
+        if let Some(concerns) = &l.concerns {
+            let _ = write!(description, "\nAvser: {concerns}");
+        }
+        let _ = write!(description, "\nSista dag: {}", l.due_text);
         if let Some(state) = l.state {
             let _ = write!(description, "\nStatus: {}", state.label(Language::Sv));
         }
-        let _ = write!(description, "\n\nGrund: {}", l.basis);
+        let _ = write!(description, "\n\nUr riktlinjerna: {}", l.basis);
         calendar.push(
             Event::new()
                 .uid(&format!("{}.{}.{}@arshjul", l.obligation, l.unit, l.period))
                 .timestamp(stamp)
-                .summary(&format!("{} – {}", l.title_sv, l.unit_name))
+                .summary(&match &l.concerns {
+                    Some(concerns) => format!("{} – {} ({concerns})", l.title_sv, l.unit_name),
+                    None => format!("{} – {}", l.title_sv, l.unit_name),
+                })
                 .description(&description)
                 .starts(start)
                 .ends(start + chrono::Days::new(1))

@@ -250,7 +250,7 @@ fn intro(steps: &[Step], language: Language) -> String {
 }
 
 /// What an occurrence's `period` concerns, in words; none for a one-off item.
-fn concerns(period: &str, call: Option<&Announcement>, sv: bool) -> Option<String> {
+pub fn concerns(period: &str, call: Option<&Announcement>, sv: bool) -> Option<String> {
     if let Some(announcement) = call {
         let call = if sv { "utlysningen" } else { "the call" };
         return Some(format!("{call} #{} {}", announcement.id, announcement.call.title));
@@ -349,8 +349,19 @@ pub fn title(config: &Config, occurrence: &StoredOccurrence, language: Language)
 
 /// The occurrence's unit name in `language`, or its id if it left the configuration.
 pub fn unit_name(config: &Config, occurrence: &StoredOccurrence, language: Language) -> String {
-    config.directory.unit_named(&occurrence.unit).map_or_else(
-        || occurrence.unit.clone(),
+    unit_display_name(config, &occurrence.unit, language)
+}
+
+/// The names of the units `ids` in `language`, joined for a sentence.
+pub fn unit_names(config: &Config, ids: &[String], language: Language) -> String {
+    let names: Vec<String> = ids.iter().map(|id| unit_display_name(config, id, language)).collect();
+    names.join(", ")
+}
+
+/// The name in `language` of the unit `id`, or the id if it left the configuration.
+fn unit_display_name(config: &Config, id: &str, language: Language) -> String {
+    config.directory.unit_named(id).map_or_else(
+        || id.to_owned(),
         |u| {
             if language == Language::Sv {
                 u.name.clone()
@@ -701,6 +712,14 @@ fn role_sv(role: Role) -> &'static str {
         Role::Strategist => "planeringsstrateg",
         Role::Presidium => "fullmäktiges presidium",
         Role::Registrar => "registrator",
+    }
+}
+
+/// The role's name in `language`, as a sentence uses it ("EU-kontaktperson").
+pub fn role_name(role: Role, language: Language) -> &'static str {
+    match language {
+        Language::Sv => role_sv(role),
+        Language::En => role_en(role),
     }
 }
 

@@ -257,7 +257,11 @@ async fn answer(State(app): State<Arc<App>>, Path(token): Path<String>) -> Page 
                 "Tack – svaret är registrerat",
                 "Thank you – the answer is recorded",
             ),
-            format!("{} {}", say(language, "Gäller:", "For:"), units.join(", ")),
+            format!(
+                "{} {}",
+                say(language, "Gäller:", "For:"),
+                crate::domain::messages::unit_names(&app.config(), &units, language)
+            ),
         ),
         Ok(Answering::Already { .. }) => page(
             StatusCode::OK,

@@ -146,7 +146,7 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
     };
     let answered = mailgate(reply("reply-1", "Ansöker!"));
     assert!(
-        answered.starts_with("interest: Tack! Noterat för tekniska: ansöker"),
+        answered.starts_with("interest: Tack! Noterat för Tekniska förvaltningen: ansöker"),
         "{answered}"
     );
     let occurrences = shared.store.occurrences().await.unwrap();
@@ -323,7 +323,11 @@ async fn the_api_needs_a_token_and_names_every_wrong_field() {
     );
     let done = http().post(&link).send().await.unwrap();
     assert_eq!(done.status().as_u16(), 200);
-    assert!(done.text().await.unwrap().contains("tekniska"));
+    let done = done.text().await.unwrap();
+    assert!(
+        done.contains("Gäller: Tekniska förvaltningen"),
+        "the unit by name: {done}"
+    );
     let interests = app.shared.store.interests().await.unwrap();
     assert_eq!(
         interests
@@ -551,7 +555,7 @@ async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() 
             .await
             .last()
             .unwrap()
-            .starts_with("Tack! Noterat för kultur-och-fritid: ansöker")
+            .starts_with("Tack! Noterat för Kultur- och fritidsförvaltningen: ansöker")
     );
 
     // `arshjul status` shows both units' draft and review deadlines with their next reminders.

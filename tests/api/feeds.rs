@@ -62,6 +62,35 @@ async fn feeds_show_their_scope_with_stable_uids_and_follow_a_moved_deadline() {
 
     let linnea = feed(&app, FeedScope::Person("linnea.dahl".into())).await;
     assert_eq!(linnea, tekniska, "Linnea holds roles only at Tekniska");
+    // An event reads as an official reads it: the role by name, the local deadline, the year.
+    let url = app
+        .shared
+        .links
+        .feed_url(FeedScope::Person("linnea.dahl".into()), test_now());
+    let path = &url[url.find("/calendar/").unwrap()..];
+    let raw = http().get(format!("{}{path}", app.address)).send().await.unwrap();
+    let calendar: Calendar = raw.text().await.unwrap().parse().unwrap();
+    let event = calendar
+        .components
+        .iter()
+        .filter_map(|c| c.as_event())
+        .find(|e| e.get_uid() == Some(follow_up))
+        .unwrap();
+    let description = event.get_description().unwrap();
+    for expected in [
+        "Ansvarig: EU-kontaktperson Linnea Dahl",
+        "Avser: år 2026",
+        "Sista dag: måndag 15 februari 2027 kl. 16.00",
+    ] {
+        assert!(description.contains(expected), "missing {expected:?} in {description}");
+    }
+    assert!(!description.contains("eu_contact"), "{description}");
+    assert!(
+        event
+            .get_summary()
+            .unwrap()
+            .ends_with("– Tekniska förvaltningen (år 2026)")
+    );
     let printed = crate::inbound::arshjul(&settings, &dir, &["feed", "--person", "linnea.dahl"], b"");
     let url = String::from_utf8_lossy(&printed.stdout).trim().to_owned();
     assert!(
