@@ -13,8 +13,10 @@
 //!   periods, due dates, occurrences (with who acted, [`domain::occurrence::Actor`]), the
 //!   pipeline's vocabulary ([`domain::steps`]: step, ask, reason, subject, delivery state), the
 //!   planner, routing, who may see and do what ([`domain::access`]), reading what people write
-//!   ([`domain::replies`]), messages, EU calls, signed tokens, the follow-up form, the yearly
-//!   report (Markdown, CSV and its HTML document) and listings (table, JSON, iCalendar).
+//!   ([`domain::replies`]), messages and their templates (built in, or an operator's in their
+//!   place: [`domain::templates`]), EU calls, signed tokens (a key per purpose), the follow-up
+//!   form, the yearly report (Markdown, CSV and its HTML document) and listings (table, JSON,
+//!   iCalendar).
 //! - [`app`]: the use cases over one [`app::App`] state — configuration and reload, planning
 //!   (materialise, plan), actions with the notices they cause, EU calls, inbound handling
 //!   (take in, match, check authenticity and rights, act, settle — digests included), the

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::domain::config::{Config, ConfigError, ConfigErrors, Directory, SourceFile};
 use crate::domain::routing::{Available, Routing, Target, hook_key};
+use crate::domain::templates::Templates;
 
 /// The defaults, documented key by key in the file itself.
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -416,10 +417,13 @@ pub struct DatabaseSettings {
 pub struct FilesSettings {
     pub directory: PathBuf,
     pub calendar: PathBuf,
+    /// Message templates that replace the built-in ones; empty: none.
+    pub templates: PathBuf,
 }
 
 impl FilesSettings {
-    /// Reads and validates the directory and the calendar.
+    /// Reads and validates the directory, the calendar and the templates that replace the
+    /// built-in ones.
     pub fn load(&self) -> Result<Config, ConfigErrors> {
         let read = |path: &Path| {
             std::fs::read_to_string(path).map_err(|e| ConfigError {
@@ -435,7 +439,7 @@ impl FilesSettings {
                     self.directory.display().to_string(),
                     self.calendar.display().to_string(),
                 );
-                Config::parse(
+                let mut config = Config::parse(
                     SourceFile {
                         name: &directory_name,
                         text: &directory,
@@ -444,12 +448,49 @@ impl FilesSettings {
                         name: &calendar_name,
                         text: &calendar,
                     },
-                )
+                )?;
+                if !self.templates.as_os_str().is_empty() {
+                    let templates = Templates::with_overrides(self.template_files()?)?;
+                    config.templates = std::sync::Arc::new(templates);
+                }
+                Ok(config)
             }
             (directory, calendar) => Err(ConfigErrors(
                 directory.err().into_iter().chain(calendar.err()).collect(),
             )),
         }
+    }
+}
+
+impl FilesSettings {
+    /// The files of `files.templates` as (name relative to it, path, text): those at its top
+    /// and one folder down (`email/sv.txt`). A directory that cannot be read is an error.
+    fn template_files(&self) -> Result<Vec<(String, String, String)>, ConfigErrors> {
+        let unreadable = |path: &Path, e: std::io::Error| {
+            ConfigErrors(vec![ConfigError {
+                file: path.display().to_string(),
+                line: None,
+                key: "files.templates".to_owned(),
+                reason: format!("cannot be read: {e}"),
+            }])
+        };
+        let entries = |dir: &Path| -> Result<Vec<PathBuf>, ConfigErrors> {
+            let listed = std::fs::read_dir(dir).map_err(|e| unreadable(dir, e))?;
+            let mut paths: Vec<PathBuf> = listed.filter_map(|entry| entry.ok().map(|e| e.path())).collect();
+            paths.sort();
+            Ok(paths)
+        };
+        let mut files = Vec::new();
+        for path in entries(&self.templates)? {
+            let inner = if path.is_dir() { entries(&path)? } else { vec![path] };
+            for file in inner.into_iter().filter(|f| f.is_file()) {
+                let text = std::fs::read_to_string(&file).map_err(|e| unreadable(&file, e))?;
+                let relative = file.strip_prefix(&self.templates).unwrap_or(&file);
+                let name = relative.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
+                files.push((name, file.display().to_string(), text));
+            }
+        }
+        Ok(files)
     }
 }
 

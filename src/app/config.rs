@@ -49,6 +49,7 @@ impl App {
             .files
             .load()
             .and_then(|config| checked_routing(&self.routing, config))
+            .and_then(|config| checked_templates(config, self.clock.now()))
             .inspect_err(|errors| {
                 for error in &errors.0 {
                     tracing::error!(%error, "reload refused: keeping the running configuration");
@@ -84,6 +85,18 @@ impl App {
 }
 
 /// `config` if `routing` can serve it, with what will not reach people logged as warnings.
+/// `config` if every message template renders with sample items (see
+/// [`crate::domain::messages::check_templates`]): an operator's template that fails is refused
+/// at start and on reload, not when the first message is due.
+pub fn checked_templates(config: Config, now: jiff::Timestamp) -> Result<Config, ConfigErrors> {
+    let errors = crate::domain::messages::check_templates(&config, now);
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
 pub fn checked_routing(routing: &Routing, config: Config) -> Result<Config, ConfigErrors> {
     let (errors, warnings) = routing.check(&config);
     for warning in warnings {

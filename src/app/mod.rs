@@ -81,6 +81,7 @@ impl App {
             .files
             .load()
             .and_then(|config| config::checked_routing(&routing, config))
+            .and_then(|config| config::checked_templates(config, clock.now()))
             .map_err(|errors| anyhow::anyhow!("invalid configuration:\n{errors}"))?;
         let notifiers = Notifiers::new(settings)?;
         settings.email.imap_account()?;

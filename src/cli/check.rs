@@ -44,6 +44,13 @@ pub fn check_config(settings: &Settings, clock: &dyn Clock) -> ExitCode {
                 eprintln!("settings: {error}");
             }
             failed |= !errors.is_empty();
+            // Every message template, built in or the operator's, rendered with sample items.
+            if let Err(broken) = crate::app::config::checked_templates(config.clone(), clock.now()) {
+                for error in &broken.0 {
+                    eprintln!("{error}");
+                }
+                failed = true;
+            }
             if !failed {
                 let year = config.local_date(clock.now()).year();
                 let mut warnings = warnings;

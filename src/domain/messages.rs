@@ -2,10 +2,7 @@
 //! language (Swedish by default, English on request), rendered from the templates in
 //! `templates/` — one message listing every item of a digest.
 
-use std::sync::LazyLock;
-
 use jiff::Timestamp;
-use minijinja::Environment;
 use serde::Serialize;
 
 use super::business_days::business_days_between;
@@ -142,30 +139,6 @@ impl Labels {
     }
 }
 
-static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    // The templates are part of the binary; a syntax error in them fails the tests at once.
-    for (name, source) in [
-        ("sv.txt", include_str!("../../templates/email/sv.txt")),
-        ("en.txt", include_str!("../../templates/email/en.txt")),
-        ("sv.html", include_str!("../../templates/email/sv.html")),
-        ("en.html", include_str!("../../templates/email/en.html")),
-        ("sv.chat.html", include_str!("../../templates/chat/sv.html")),
-        ("en.chat.html", include_str!("../../templates/chat/en.html")),
-        ("calls.sv.txt", include_str!("../../templates/calls/sv.txt")),
-        ("calls.en.txt", include_str!("../../templates/calls/en.txt")),
-        ("calls.sv.html", include_str!("../../templates/calls/sv.html")),
-        ("calls.en.html", include_str!("../../templates/calls/en.html")),
-        ("calls.sv.chat.html", include_str!("../../templates/calls/sv.chat.html")),
-        ("calls.en.chat.html", include_str!("../../templates/calls/en.chat.html")),
-    ] {
-        if let Err(error) = env.add_template(name, source) {
-            tracing::error!(%error, template = name, "invalid message template");
-        }
-    }
-    env
-});
-
 /// One message to `recipient` listing `entries`, in the recipient's language, with HTML in
 /// `format`.
 pub fn compose(
@@ -192,7 +165,7 @@ pub fn compose(
         name => first_name(&recipient.name), intro => intro(&steps, language), items => items,
         contact => contact, subject => subject,
     };
-    let (text, html) = render("", language, format, &context)?;
+    let (text, html) = render(config, "", language, format, &context)?;
     Ok(Rendered {
         subject,
         text,
@@ -271,6 +244,7 @@ pub fn concerns(period: &str, call: Option<&Announcement>, sv: bool) -> Option<S
 
 /// The plain text and the HTML (in `format`) of the templates named `{kind}{language}.…`.
 fn render(
+    config: &Config,
     kind: &str,
     language: Language,
     format: Format,
@@ -280,15 +254,107 @@ fn render(
         Language::Sv => "sv",
         Language::En => "en",
     };
-    let text = TEMPLATES.get_template(&format!("{kind}{code}.txt"))?.render(context)?;
+    let text = config.templates.render(&format!("{kind}{code}.txt"), context)?;
     let html = match format {
-        Format::Email => TEMPLATES.get_template(&format!("{kind}{code}.html"))?.render(context)?,
-        Format::Chat => TEMPLATES
-            .get_template(&format!("{kind}{code}.chat.html"))?
-            .render(context)?,
+        Format::Email => config.templates.render(&format!("{kind}{code}.html"), context)?,
+        Format::Chat => config.templates.render(&format!("{kind}{code}.chat.html"), context)?,
         Format::Plain => String::new(),
     };
     Ok((text, html))
+}
+
+/// Renders every message template of `config` with sample items — each kind of reminder
+/// alone and all of them as a digest, EU calls announced and cancelled — in both languages and
+/// every format. Each template that fails is an error naming its file and line.
+pub fn check_templates(config: &Config, now: Timestamp) -> Vec<super::config::ConfigError> {
+    let year = config.local_date(now).year();
+    let Some(sample) = config
+        .occurrences_due_in(year..=year.saturating_add(1))
+        .first()
+        .map(|o| o.stored_open(1))
+    else {
+        return Vec::new();
+    };
+    let Some(reader) = config.directory.people.first() else {
+        return Vec::new();
+    };
+    let url = Some("https://arshjul.example.org/sample".to_owned());
+    let steps = [
+        Step::Before(30),
+        Step::Due,
+        Step::Overdue(1),
+        Step::EscalateManager,
+        Step::Acknowledge(0),
+        Step::Closed,
+        Step::WaiveRequest,
+    ];
+    let entries: Vec<Entry<'_>> = steps
+        .iter()
+        .map(|step| Entry {
+            occurrence: &sample,
+            call: None,
+            step: *step,
+            reason: Reason::Holder,
+            action_url: url.clone(),
+            view_url: url.clone(),
+            form_url: url.clone(),
+        })
+        .collect();
+    let announcement = Announcement {
+        id: 1,
+        call: super::calls::Call {
+            call_key: "sample".into(),
+            title: "Interreg Öresund-Kattegat-Skagerrak".into(),
+            programme: "Interreg".into(),
+            link: "https://example.org/call".into(),
+            deadline: config.local_date(now),
+            description: "**Stöd** till [gröna hamnar](https://example.org).".into(),
+            units: Vec::new(),
+            tags: vec!["hamn".into()],
+        },
+        state: super::calls::CallState::Active,
+        revision: 0,
+        created_by: reader.id.to_string(),
+        created_at: now,
+    };
+    let calls: Vec<CallEntry<'_>> = [Step::Announce, Step::CallCancelled]
+        .into_iter()
+        .map(|step| CallEntry {
+            announcement: &announcement,
+            step,
+            reason: Reason::Holder,
+            links: vec![ItemLink {
+                label: "Vi ansöker".into(),
+                url: "https://arshjul.example.org/sample".into(),
+            }],
+            note: None,
+        })
+        .collect();
+    let mut errors: Vec<super::config::ConfigError> = Vec::new();
+    for language in [Language::Sv, Language::En] {
+        let reader = Person {
+            language,
+            ..reader.clone()
+        };
+        for format in [Format::Email, Format::Chat] {
+            let singles = entries.iter().map(std::slice::from_ref);
+            let rendered = singles
+                .chain([entries.as_slice()])
+                .map(|entries| compose(config, &reader, entries, format, now).map(drop))
+                .chain(
+                    [&calls[..1], &calls[..]]
+                        .map(|calls| compose_calls(config, &reader.name, language, calls, format).map(drop)),
+                );
+            for error in rendered.filter_map(Result::err) {
+                let origin = config.templates.origin(error.name().unwrap_or_default());
+                let error = super::templates::template_error(&origin, &error);
+                if !errors.contains(&error) {
+                    errors.push(error);
+                }
+            }
+        }
+    }
+    errors
 }
 
 /// The message `arshjul channels test` sends, in `language`, naming where it went.
@@ -612,7 +678,7 @@ pub fn compose_calls(
     let context = minijinja::context! {
         name => first_name(name), items => items, contact => contact, subject => subject, personal,
     };
-    let (text, html) = render("calls.", language, format, &context)?;
+    let (text, html) = render(config, "calls.", language, format, &context)?;
     Ok(Rendered {
         subject,
         text,
@@ -934,6 +1000,13 @@ mod tests {
         };
         let shown = text("linnea.dahl", one_off, at("2027-02-15T07:00:00Z"));
         assert!(!shown.contains("Avser") && !shown.contains("once"), "{shown}");
+    }
+
+    #[test]
+    fn every_built_in_template_renders_with_sample_items_in_both_languages() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        assert_eq!(config.templates.origin("sv.txt"), "templates/email/sv.txt (built in)");
+        assert_eq!(check_templates(&config, "2027-01-04T07:00:00Z".parse().unwrap()), []);
     }
 
     #[test]

@@ -20,4 +20,5 @@ pub mod routing;
 pub mod schedule;
 pub mod simulation;
 pub mod steps;
+pub mod templates;
 pub mod tokens;

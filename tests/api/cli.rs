@@ -693,3 +693,51 @@ fn channels_test_posts_one_message_and_reports_each_answer() {
         "{output:?}"
     );
 }
+
+/// `check-config` renders every template with sample items: an operator's template that does
+/// not parse, or fails when rendered, is reported with its file and line, and so is a file
+/// that replaces no template.
+#[test]
+fn check_config_reports_a_broken_template_by_file_and_line() {
+    let dir = TestDir::new();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(templates.join("email")).unwrap();
+    std::fs::create_dir_all(templates.join("calls")).unwrap();
+    let check = || {
+        let output = crate::helpers::arshjul_command()
+            .arg("check-config")
+            .env("ARSHJUL__FILES__TEMPLATES", &templates)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let at = |file: &str| templates.join(file).display().to_string();
+    std::fs::write(templates.join("email/sv.txt"), "Hej {{ name }}!\n\n{{ intro }\n").unwrap();
+    std::fs::write(templates.join("email/sv.text"), "typo\n").unwrap();
+    let (ok, stderr) = check();
+    assert!(!ok);
+    for expected in [
+        format!("{}:3: syntax error", at("email/sv.txt")),
+        format!(
+            "{}: \"email/sv.text\" replaces no message template",
+            at("email/sv.text")
+        ),
+    ] {
+        assert!(stderr.contains(&expected), "missing {expected:?} in\n{stderr}");
+    }
+
+    std::fs::write(templates.join("email/sv.txt"), "Hej {{ name }}!\n{{ intro }}\n").unwrap();
+    std::fs::remove_file(templates.join("email/sv.text")).unwrap();
+    std::fs::write(templates.join("calls/en.txt"), "Hello\n{{ items | nosuch }}\n").unwrap();
+    let (ok, stderr) = check();
+    assert!(!ok);
+    let expected = format!("{}:2: unknown filter", at("calls/en.txt"));
+    assert!(stderr.contains(&expected), "missing {expected:?} in\n{stderr}");
+
+    std::fs::write(templates.join("calls/en.txt"), "Hello {{ name }},\n").unwrap();
+    let (ok, stderr) = check();
+    assert!(ok, "{stderr}");
+}

@@ -11,6 +11,7 @@ fn load(dir: &TestDir) -> arshjul::domain::config::Config {
     FilesSettings {
         directory: dir.path().join("directory.toml"),
         calendar: dir.path().join("calendar.toml"),
+        templates: std::path::PathBuf::new(),
     }
     .load()
     .expect("valid configuration")

@@ -556,3 +556,70 @@ async fn a_webhook_that_does_not_answer_at_all_is_retried() {
         "no URL in errors"
     );
 }
+
+/// An operator's template in `files.templates` replaces the built-in one without a rebuild,
+/// and a changed one takes effect on reload; one that breaks is refused on reload and the
+/// running templates are kept.
+#[tokio::test]
+async fn an_operators_template_changes_the_message_and_a_reload_takes_in_a_new_one() {
+    let dir = TestDir::new();
+    let sink = SmtpSink::start(dir.path());
+    let mut settings = test_settings(&dir).await;
+    smtp(&mut settings, &sink);
+    let overrides = dir.path().join("templates");
+    std::fs::create_dir_all(overrides.join("email")).unwrap();
+    let ours = |signature: &str| {
+        format!(
+            "Hej {{{{ name }}}}!\n\n{{{{ intro }}}}\n{{% for item in items %}}\n{{{{ item.title }}}} – {{{{ item.status }}}}\n{{% endfor %}}\n{signature}\n"
+        )
+    };
+    std::fs::write(
+        overrides.join("email/sv.txt"),
+        ours("Internationella enheten, Kristianstads kommun"),
+    )
+    .unwrap();
+    settings.files.templates = overrides.clone();
+    let worker = Worker::build(settings).await;
+    worker.materialise_and_plan().await;
+    worker.drain().await;
+    let kristina = |sink: &SmtpSink| {
+        sink.messages()
+            .into_iter()
+            .filter(|m| m.to().contains("kristina.falk@example.org"))
+            .map(|m| m.text())
+            .collect::<Vec<_>>()
+    };
+    let first = kristina(&sink);
+    assert_eq!(first.len(), 1);
+    assert!(
+        first[0].contains("Internationella enheten, Kristianstads kommun"),
+        "{}",
+        first[0]
+    );
+    assert!(!first[0].contains("Ur riktlinjerna"), "the built-in text is replaced");
+
+    let shared = worker.app.app();
+    std::fs::write(overrides.join("email/sv.txt"), "{{ items | nosuch }}").unwrap();
+    let refused = shared
+        .reload()
+        .await
+        .expect_err("a broken template is refused")
+        .to_string();
+    assert!(
+        refused.contains("templates/email/sv.txt:1: unknown filter"),
+        "{refused}"
+    );
+    std::fs::write(overrides.join("email/sv.txt"), ours("EU-nätverket, Kristianstad")).unwrap();
+    shared.reload().await.expect("a valid template is taken in");
+
+    // Monday 30 November: the due-day reminder uses the new template.
+    worker.clock.set("2026-11-30T07:00:00Z".parse().unwrap());
+    worker.materialise_and_plan().await;
+    worker.drain().await;
+    let both = kristina(&sink);
+    assert_eq!(both.len(), 2);
+    assert!(
+        both.iter().any(|text| text.contains("EU-nätverket, Kristianstad")),
+        "{both:?}"
+    );
+}

@@ -13,11 +13,13 @@ pub use directory::{
 };
 pub use errors::{ConfigError, ConfigErrors, SourceFile};
 
-/// The directory and calendar that arshjul runs with.
+/// The directory and calendar that arshjul runs with, and the templates of its messages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub directory: Directory,
     pub calendar: Calendar,
+    /// The built-in message templates, or an operator's in their place (`files.templates`).
+    pub templates: std::sync::Arc<crate::domain::templates::Templates>,
 }
 
 impl Config {
@@ -46,7 +48,11 @@ impl Config {
                 .map(|(_, file, key, what)| empty(file, key, what))
                 .collect();
                 if errors.is_empty() {
-                    Ok(Self { directory, calendar })
+                    Ok(Self {
+                        directory,
+                        calendar,
+                        templates: std::sync::Arc::new(crate::domain::templates::Templates::built_in()),
+                    })
                 } else {
                     Err(ConfigErrors(errors))
                 }
