@@ -32,6 +32,12 @@ impl CallDesk {
         Ok(Self { digest_time })
     }
 
+    /// When a call announced at `now` reaches the contact persons: the next digest time,
+    /// moved into a send window.
+    pub fn reaches_contacts_at(&self, config: &Config, now: Timestamp) -> Timestamp {
+        config.next_send_time(self.personal_time(config, now))
+    }
+
     /// The next time at or after `now` that contact persons get calls.
     fn personal_time(&self, config: &Config, now: Timestamp) -> Timestamp {
         let zone = &config.calendar.time_zone;

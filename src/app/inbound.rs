@@ -336,9 +336,14 @@ async fn call_command_answer(
         }
     };
     Ok(match done {
-        Announcing::Done(announcement) if matches!(command, CallCommand::Announce(_)) => Answer::Announced {
-            call: call_name(&announcement),
-        },
+        Announcing::Done(announcement) if matches!(command, CallCommand::Announce(_)) => {
+            let config = app.config();
+            let at = app.calls.reaches_contacts_at(&config, announcement.created_at);
+            Answer::Announced {
+                call: call_name(&announcement),
+                reaches: crate::domain::messages::long_date(&config, at, person.language),
+            }
+        }
         Announcing::Done(announcement) => Answer::CallChanged {
             call: call_name(&announcement),
             cancelled: announcement.state == CallState::Cancelled,

@@ -528,9 +528,11 @@ pub enum Answer {
     RefusedRequest {
         item: String,
     },
-    /// An EU funding call (`#id title`) is announced to the network.
+    /// An EU funding call (`#id title`) is announced to the network; it reaches the contact
+    /// persons at `reaches` (a date and time as people read them).
     Announced {
         call: String,
+        reaches: String,
     },
     /// The same call was announced before; it was not sent again.
     AnnouncedBefore {
@@ -628,19 +630,19 @@ impl Answer {
             (Self::Recorded { action: Action::Waive, item }, false) => format!("Waived: {item}."),
             (Self::Already { item }, true) => format!("Det var redan noterat: {item}."),
             (Self::Already { item }, false) => format!("That was already recorded: {item}."),
-            (Self::NotAllowed(why), true) => format!("Svaret räknades inte: {}.", why.text(language)),
-            (Self::NotAllowed(why), false) => format!("Your reply did not count: {}.", why.text(language)),
+            (Self::NotAllowed(why), true) => format!("Svaret kunde inte registreras: {}.", why.text(language)),
+            (Self::NotAllowed(why), false) => format!("Your reply was not recorded: {}.", why.text(language)),
             (Self::PauseTooLong { max_days }, true) => {
-                format!("Svaret räknades inte: påminnelserna kan pausas högst {max_days} dagar framåt.")
+                format!("Svaret kunde inte registreras: påminnelserna kan pausas högst {max_days} dagar framåt.")
             }
             (Self::PauseTooLong { max_days }, false) => {
-                format!("Your reply did not count: reminders can be paused at most {max_days} days ahead.")
+                format!("Your reply was not recorded: reminders can be paused at most {max_days} days ahead.")
             }
             (Self::FromAnotherAddress, true) => {
-                "Svaret räknades inte: det kom från en annan adress än påminnelsen gick till.".to_owned()
+                "Svaret kunde inte registreras: det kom från en annan adress än påminnelsen gick till.".to_owned()
             }
             (Self::FromAnotherAddress, false) => {
-                "Your reply did not count: it came from another address than the reminder went to.".to_owned()
+                "Your reply was not recorded: it came from another address than the reminder went to.".to_owned()
             }
             (Self::StatusInPrivate, true) => {
                 "Dina öppna uppgifter visas bara för dig: skriv \"status\" i ett direktmeddelande till mig eller svara på ett mejl från arshjul.".to_owned()
@@ -650,16 +652,20 @@ impl Answer {
             }
             (Self::NoCall, true) => "Det finns ingen sådan utlysning, eller så är den redan inställd.".to_owned(),
             (Self::NoCall, false) => "There is no such call, or it is cancelled already.".to_owned(),
-            (Self::Refused { reason }, true) => format!("Svaret räknades inte: {reason}."),
-            (Self::Refused { reason }, false) => format!("Your reply did not count: {reason}."),
+            (Self::Refused { reason }, true) => format!("Svaret kunde inte registreras: {reason}."),
+            (Self::Refused { reason }, false) => format!("Your reply was not recorded: {reason}."),
             (Self::Paused { item, until }, true) => format!("Noterat: inga påminnelser om {item} före {until}."),
             (Self::Paused { item, until }, false) => format!("Noted: no reminders about {item} before {until}."),
             (Self::Requested { item }, true) => format!("Noterat: kommunledningskontoret avgör om {item} gäller er."),
             (Self::Requested { item }, false) => format!("Noted: the central office will decide whether {item} applies to you."),
             (Self::RefusedRequest { item }, true) => format!("Noterat: begäran att stryka {item} är avslagen."),
             (Self::RefusedRequest { item }, false) => format!("Noted: the request to waive {item} is refused."),
-            (Self::Announced { call }, true) => format!("Tack! Utlysningen {call} är upplagd och går ut till EU-nätverket."),
-            (Self::Announced { call }, false) => format!("Thank you! The call {call} is announced to the EU network."),
+            (Self::Announced { call, reaches }, true) => {
+                format!("Tack! Utlysningen {call} är upplagd. Den går ut till EU-kontaktpersonerna {reaches}.")
+            }
+            (Self::Announced { call, reaches }, false) => {
+                format!("Thank you! The call {call} is announced. It reaches the EU contact persons on {reaches}.")
+            }
             (Self::AnnouncedBefore { call }, true) => {
                 format!("Utlysningen fanns redan: {call}. Den skickades inte ut igen.")
             }
@@ -712,11 +718,11 @@ impl Answer {
                 .map(|(number, answer)| format!("{number}. {}", answer.text(language)))
                 .collect::<Vec<_>>()
                 .join("\n"),
-            (Self::Unauthenticated, true) => "Svaret räknades inte: det bär inte en påminnelses signerade svarsadress, och kommunens e-postserver har inte styrkt avsändaren.".to_owned(),
-            (Self::Unauthenticated, false) => "Your reply did not count: it carries no reminder's signed reply address, and the municipality's mail server did not vouch for the sender.".to_owned(),
-            (Self::NeedsVouching, true) => "Kommandot räknades inte: kommandon som nämner ett ärende eller en utlysning räknas bara i e-post som kommunens e-postserver har styrkt. Svara i stället på påminnelsen, eller använd länken i den.".to_owned(),
-            (Self::NeedsVouching, false) => "The command did not count: commands that name an item or a call count only in mail the municipality's mail server vouches for. Reply to the reminder instead, or use its link.".to_owned(),
-            (Self::UnknownSender, _) => "Du finns inte i arshjuls katalog, så svaret räknades inte. / You are not in arshjul's directory, so your reply did not count.".to_owned(),
+            (Self::Unauthenticated, true) => "Svaret kunde inte registreras: det bär inte en påminnelses signerade svarsadress, och kommunens e-postserver har inte styrkt avsändaren.".to_owned(),
+            (Self::Unauthenticated, false) => "Your reply was not recorded: it carries no reminder's signed reply address, and the municipality's mail server did not vouch for the sender.".to_owned(),
+            (Self::NeedsVouching, true) => "Kommandot kunde inte registreras: kommandon som nämner en uppgift eller en utlysning gäller bara i e-post som kommunens e-postserver har styrkt. Svara i stället på påminnelsen, eller använd länken i den.".to_owned(),
+            (Self::NeedsVouching, false) => "The command was not recorded: commands that name an item or a call count only in mail the municipality's mail server vouches for. Reply to the reminder instead, or use its link.".to_owned(),
+            (Self::UnknownSender, _) => "Din adress finns inte i årshjulets förteckning över personer, så svaret kunde inte registreras. / Your address is not in the governance calendar's list of people, so your reply was not recorded.".to_owned(),
         }
     }
 }

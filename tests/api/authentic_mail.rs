@@ -249,7 +249,7 @@ async fn a_genuine_reply_and_a_vouched_command_act_and_are_answered_in_the_threa
         .unwrap();
     let naming = mail("kristina.falk@example.org", &to, "", &format!("!arshjul klar {other}"));
     let said = scene.mailgate(&naming);
-    assert!(said.starts_with("refused: Kommandot räknades inte"), "{said}");
+    assert!(said.starts_with("refused: Kommandot kunde inte registreras"), "{said}");
 
     // The strategist's command, vouched for by the municipality's mail server.
     let vouched =

@@ -135,7 +135,7 @@ async fn every_entry_point_asks_the_directory_in_force_when_someone_acts() {
     );
     assert_eq!(
         handled.text,
-        "Svaret räknades inte: bara chefen för Tekniska förvaltningen eller kommunledningskontorets strateg kvitterar."
+        "Svaret kunde inte registreras: bara chefen för Tekniska förvaltningen eller kommunledningskontorets strateg kvitterar."
     );
     assert_eq!(state(&app, id).await, OccurrenceState::Submitted);
 

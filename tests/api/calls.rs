@@ -490,11 +490,18 @@ async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() 
     assert_eq!(sync().await.unwrap(), 1);
     let told = answers(&johan, &room).await;
     assert!(
-        told[0].starts_with("Svaret räknades inte: bara kommunledningskontorets strateg lägger upp EU-utlysningar"),
+        told[0].starts_with(
+            "Svaret kunde inte registreras: bara kommunledningskontorets strateg lägger upp EU-utlysningar"
+        ),
         "{told:?}"
     );
     assert!(
-        told[1].starts_with("Tack! Utlysningen #1 ”Interreg ÖKS: gröna hamnar”"),
+        told[1].starts_with("Tack! Utlysningen #1 ”Interreg ÖKS: gröna hamnar” är upplagd."),
+        "{told:?}"
+    );
+    // The strategist is told when it reaches the contact persons: at the day's digest time.
+    assert!(
+        told[1].contains("Den går ut till EU-kontaktpersonerna fredag 27 november 2026 kl. 15.00."),
         "{told:?}"
     );
 
