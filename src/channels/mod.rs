@@ -115,11 +115,15 @@ pub struct Recipient {
 }
 
 impl Recipient {
-    /// The readers of a directory channel: no one to mention, Swedish.
+    /// The readers of a directory channel, named by what the channel is (its description, or
+    /// else its name): no one to mention, Swedish.
     pub fn channel(channel: &Channel) -> Self {
         Self {
             id: channel.name.clone(),
-            name: channel.name.clone(),
+            name: match channel.description.trim() {
+                "" => channel.name.clone(),
+                description => description.to_owned(),
+            },
             email: String::new(),
             language: Language::Sv,
             matrix_id: None,

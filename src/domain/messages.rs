@@ -341,10 +341,9 @@ pub fn check_templates(config: &Config, now: Timestamp) -> Vec<super::config::Co
             let rendered = singles
                 .chain([entries.as_slice()])
                 .map(|entries| compose(config, &reader, entries, format, now).map(drop))
-                .chain(
-                    [&calls[..1], &calls[..]]
-                        .map(|calls| compose_calls(config, &reader.name, language, calls, format).map(drop)),
-                );
+                .chain([&calls[..1], &calls[..]].map(|calls| {
+                    compose_calls(config, CallReader::Person(&reader), language, calls, format).map(drop)
+                }));
             for error in rendered.filter_map(Result::err) {
                 let origin = config.templates.origin(error.name().unwrap_or_default());
                 let error = super::templates::template_error(&origin, &error);
@@ -653,11 +652,20 @@ pub struct CallEntry<'a> {
     pub note: Option<String>,
 }
 
-/// One message about `entries` (EU funding calls) to `name` — a person, or a channel's
-/// readers — in `language`, with HTML in `format`.
+/// Who reads a message about EU funding calls.
+#[derive(Debug, Clone, Copy)]
+pub enum CallReader<'a> {
+    /// A person, greeted by first name.
+    Person(&'a Person),
+    /// A directory channel's readers, greeted by what the channel is (its description).
+    Channel(&'a str),
+}
+
+/// One message about `entries` (EU funding calls) to `reader` in `language`, with HTML in
+/// `format`.
 pub fn compose_calls(
     config: &Config,
-    name: &str,
+    reader: CallReader<'_>,
     language: Language,
     entries: &[CallEntry<'_>],
     format: Format,
@@ -671,12 +679,16 @@ pub fn compose_calls(
         (false, many) => format!("{} EU funding calls", many.len()),
     };
     let personal = entries.iter().any(|e| !e.links.is_empty());
+    let (name, reader_id) = match reader {
+        CallReader::Person(person) => (first_name(&person.name), Some(&person.id)),
+        CallReader::Channel(description) => (description, None),
+    };
     // The strategist's own weekly summary does not tell him to ask himself.
     let contact = strategist(config)
-        .filter(|strategist| strategist.name != name)
+        .filter(|strategist| Some(&strategist.id) != reader_id)
         .map(|p| format!("{} <{}>", p.name, p.email));
     let context = minijinja::context! {
-        name => first_name(name), items => items, contact => contact, subject => subject, personal,
+        name => name, items => items, contact => contact, subject => subject, personal,
     };
     let (text, html) = render(config, "calls.", language, format, &context)?;
     Ok(Rendered {

@@ -12,7 +12,9 @@ use crate::channels::{DeliveryTokens, ItemSummary, Outgoing, Recipient, SendErro
 use crate::domain::calls::{Announcement, Interest, answers_so_far, channel_named};
 use crate::domain::config::{Config, Language, Person};
 use crate::domain::followup;
-use crate::domain::messages::{CallEntry, Entry, Format, ItemLink, Rendered, action_for, compose, compose_calls};
+use crate::domain::messages::{
+    CallEntry, CallReader, Entry, Format, ItemLink, Rendered, action_for, compose, compose_calls,
+};
 use crate::domain::occurrence::{Action, StoredOccurrence};
 use crate::domain::routing::{Address, Route};
 use crate::domain::steps::{Ask, Reason, Step, Subject};
@@ -272,7 +274,11 @@ impl Batch {
                 note,
             });
         }
-        let rendered = compose_calls(config, &reader.name, reader.language, &entries, format)
+        let to = match person {
+            Some(person) => CallReader::Person(person),
+            None => CallReader::Channel(&reader.name),
+        };
+        let rendered = compose_calls(config, to, reader.language, &entries, format)
             .map_err(|e| SendError::permanent(format!("cannot render the message: {e}")))?;
         Ok((rendered, items))
     }

@@ -615,7 +615,12 @@ async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() 
         update["content"]["m.relates_to"]["m.in_reply_to"]["event_id"].as_str(),
         post.provider_id.as_deref()
     );
-    assert!(update["content"]["body"].as_str().unwrap().contains("Ändrad"));
+    let body = update["content"]["body"].as_str().unwrap();
+    assert!(body.contains("Ändrad"));
+    assert!(
+        body.starts_with("Hej EU-nätverket!"),
+        "the channel greeted by what it is: {body}"
+    );
     let drafts: Vec<String> = shared
         .store
         .occurrences()

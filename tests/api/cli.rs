@@ -613,7 +613,7 @@ fn check_config_refuses_channel_settings_that_cannot_work_without_showing_secret
         (
             "[routing]\nescalations = [\"preferred\", \"klk-internationl\"]\n",
             "routing.escalations: unknown channel \"klk-internationl\"; use preferred, email, matrix, teams, \
-             webhook or a channel of the directory (eu-network, klk-international)",
+             webhook or a channel of the directory (eu-network, klk-international, skane-nordost)",
         ),
         (
             "[routing]\nreminders = [\"matrix\"]\n",

@@ -242,7 +242,7 @@ async fn a_reload_that_removes_a_channel_the_routing_names_is_refused() {
     );
     assert_eq!(
         app.shared.config().directory.channels.len(),
-        2,
+        3,
         "the running directory stays"
     );
     app.stop().await;
