@@ -606,11 +606,34 @@ fn ask(step: Step, sv: bool) -> &'static str {
             "The unit says the item does not apply to it and asks for it to be waived. Answer \"grant ID\" or \"refuse ID\" (the ID from \"status\")."
         }
         (Ask::Interest, true) => {
-            "Är er enhet intresserad? Svara \"intresserad\", \"ansöker\" eller \"inte aktuellt\" – eller reagera med 👍, ✅ eller 👎."
+            "Är er enhet intresserad? Använd länkarna nedan, eller svara ”intresserad”, ”ansöker” eller ”inte aktuellt”."
         }
         (Ask::Interest, false) => {
+            "Is your unit interested? Use the links below, or answer \"interested\", \"applying\" or \"not relevant\"."
+        }
+    }
+}
+
+/// How a reader of a call in `format` can answer, asking only for what arshjul will read:
+/// reactions in Matrix (the bot sees them), the card's buttons or an @-mention in Teams (a
+/// Workflows post shows arshjul neither replies nor reactions), the links or a reply by email.
+fn interest_ask(sv: bool, format: Format, has_links: bool) -> &'static str {
+    match (format, has_links, sv) {
+        (Format::Chat, _, true) => {
+            "Är er enhet intresserad? Svara ”intresserad”, ”ansöker” eller ”inte aktuellt” – eller reagera med 👍, ✅ eller 👎."
+        }
+        (Format::Chat, _, false) => {
             "Is your unit interested? Answer \"interested\", \"applying\" or \"not relevant\" – or react with 👍, ✅ or 👎."
         }
+        (Format::Plain, true, true) => "Är er enhet intresserad? Svara med knapparna nedan.",
+        (Format::Plain, true, false) => "Is your unit interested? Answer with the buttons below.",
+        (Format::Plain, false, true) => {
+            "Är er enhet intresserad? Skriv ”@arshjul intresserad”, ”@arshjul ansöker” eller ”@arshjul inte aktuellt” i kanalen."
+        }
+        (Format::Plain, false, false) => {
+            "Is your unit interested? Write \"@arshjul interested\", \"@arshjul applying\" or \"@arshjul not relevant\" in the channel."
+        }
+        (Format::Email, ..) => ask(Step::Announce, sv),
     }
 }
 
@@ -671,7 +694,10 @@ pub fn compose_calls(
     format: Format,
 ) -> Result<Rendered, minijinja::Error> {
     let sv = language == Language::Sv;
-    let items: Vec<Item> = entries.iter().map(|entry| call_item(config, language, entry)).collect();
+    let items: Vec<Item> = entries
+        .iter()
+        .map(|entry| call_item(config, language, entry, format))
+        .collect();
     let subject = match (sv, items.as_slice()) {
         (true, [one]) => format!("EU-utlysning: {} ({})", one.title, one.status.to_lowercase()),
         (false, [one]) => format!("EU funding call: {} ({})", one.title, one.status.to_lowercase()),
@@ -700,7 +726,7 @@ pub fn compose_calls(
     })
 }
 
-fn call_item(config: &Config, language: Language, entry: &CallEntry<'_>) -> Item {
+fn call_item(config: &Config, language: Language, entry: &CallEntry<'_>, format: Format) -> Item {
     let call = &entry.announcement.call;
     let sv = language == Language::Sv;
     let units = if call.units.is_empty() {
@@ -728,7 +754,10 @@ fn call_item(config: &Config, language: Language, entry: &CallEntry<'_>) -> Item
         period: (!call.programme.is_empty()).then(|| call.programme.clone()),
         due: long_day(call.deadline, language),
         status: status(entry.step, sv),
-        ask: ask(entry.step, sv),
+        ask: match entry.step.ask() {
+            Ask::Interest => interest_ask(sv, format, !entry.links.is_empty()),
+            _ => ask(entry.step, sv),
+        },
         note: [entry.note.clone(), reason_note(config, &entry.reason, sv), tags]
             .into_iter()
             .flatten()
@@ -1012,6 +1041,57 @@ mod tests {
         };
         let shown = text("linnea.dahl", one_off, at("2027-02-15T07:00:00Z"));
         assert!(!shown.contains("Avser") && !shown.contains("once"), "{shown}");
+    }
+
+    /// A call asks only for answers arshjul will read: reactions in Matrix, an @-mention in a
+    /// Teams channel (a Workflows post shows arshjul no reactions), the links in a mail.
+    #[test]
+    fn a_call_asks_for_answers_the_way_its_channel_can_carry_them() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let announcement = Announcement {
+            id: 3,
+            call: crate::domain::calls::Call {
+                call_key: "life".into(),
+                title: "LIFE".into(),
+                programme: String::new(),
+                link: "https://example.org/life".into(),
+                deadline: jiff::civil::date(2027, 3, 10),
+                description: String::new(),
+                units: Vec::new(),
+                tags: Vec::new(),
+            },
+            state: crate::domain::calls::CallState::Active,
+            revision: 0,
+            created_by: "johan.lindqvist".into(),
+            created_at: "2027-01-04T07:00:00Z".parse().unwrap(),
+        };
+        let entry = |links: Vec<ItemLink>| CallEntry {
+            announcement: &announcement,
+            step: Step::Announce,
+            reason: Reason::Holder,
+            links,
+            note: None,
+        };
+        let ask = |reader, entry: CallEntry<'_>, format| {
+            compose_calls(&config, reader, Language::Sv, &[entry], format)
+                .unwrap()
+                .items[0]
+                .ask
+        };
+        let network = CallReader::Channel("EU-nätverket");
+        let teams = ask(network, entry(Vec::new()), Format::Plain);
+        assert!(
+            teams.contains("@arshjul ansöker") && !teams.contains("reagera"),
+            "{teams}"
+        );
+        assert!(ask(network, entry(Vec::new()), Format::Chat).contains("reagera med 👍"));
+        let linnea = person(&config, "linnea.dahl");
+        let link = ItemLink {
+            label: "Vi ansöker".into(),
+            url: "https://arshjul.example.org/calls/answer/x".into(),
+        };
+        let mail = ask(CallReader::Person(&linnea), entry(vec![link]), Format::Email);
+        assert!(mail.contains("länkarna") && !mail.contains("reagera"), "{mail}");
     }
 
     #[test]
