@@ -207,7 +207,21 @@ impl Calendar {
                     })
                     .ok()
             })
-            .collect();
+            .collect::<Vec<QuietPeriod>>();
+        // A year of 2027's shape: if no day of it is outside the periods, nothing is ever sent.
+        let year = std::iter::successors(Some(Date::constant(2027, 1, 1)), |d| d.tomorrow().ok())
+            .take_while(|d| d.year() == 2027);
+        if let Some(first) = raw.quiet_periods.first()
+            && year
+                .into_iter()
+                .all(|day| quiet_periods.iter().any(|p| p.contains(day)))
+        {
+            errors.push(source.error_at(
+                first.span(),
+                "quiet_periods",
+                "the quiet periods cover the whole year: nothing would ever be sent",
+            ));
+        }
         let recurrences: BTreeMap<&str, Recurrence> = raw
             .obligations
             .iter()

@@ -358,6 +358,14 @@ fn quiet_periods_are_weeks_or_days_of_the_year_and_checked() {
             "{error}"
         );
     }
+    let always = only_error(
+        DIRECTORY,
+        &format!("quiet_periods = [{{ weeks = [1, 53] }}]\n{CALENDAR}"),
+    );
+    assert!(
+        always.starts_with("calendar.toml:1: quiet_periods: the quiet periods cover the whole year"),
+        "{always}"
+    );
 }
 
 #[test]
