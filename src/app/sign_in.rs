@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::App;
 use super::links::SIGN_IN_MINUTES;
 use crate::channels::Recipient;
-use crate::domain::config::{Language, Person};
+use crate::domain::config::Person;
 use crate::settings::SignInSettings;
 
 /// The sign-in mail desk of one instance.
@@ -65,32 +65,10 @@ impl SignInMail {
 /// Mails `person` a link, issued at `now`, that signs them in and goes to `next`.
 async fn mail_link(app: &App, person: &Person, next: &str, now: jiff::Timestamp) -> anyhow::Result<()> {
     let url = app.links.sign_in_url(person.id.as_str(), next, now)?;
-    let (subject, text) = match person.language {
-        Language::Sv => (
-            "Logga in i årshjulet",
-            format!(
-                "Hej {},\n\nLogga in i årshjulet med länken nedan. Den fungerar en gång och i {SIGN_IN_MINUTES} minuter.\n\n{url}\n\nHar du inte bett om länken kan du bortse från det här meddelandet.\n",
-                person.name
-            ),
-        ),
-        Language::En => (
-            "Sign in to the governance calendar",
-            format!(
-                "Hello {},\n\nSign in to the governance calendar with the link below. It works once, for {SIGN_IN_MINUTES} minutes.\n\n{url}\n\nIf you did not ask for it, you can ignore this message.\n",
-                person.name
-            ),
-        ),
-    };
-    let html = format!(
-        "<p>{}</p>",
-        minijinja::HtmlEscape(&text)
-            .to_string()
-            .replace("\n\n", "</p><p>")
-            .replace(&url, &format!("<a href=\"{url}\">{url}</a>"))
-    );
+    let mail = crate::domain::messages::sign_in_message(&app.config(), person, &url, SIGN_IN_MINUTES)?;
     app.notifiers
         .email
-        .send_direct(&Recipient::from(person), subject, text, html)
+        .send_direct(&Recipient::from(person), &mail.subject, mail.text, mail.html)
         .await
         .map_err(anyhow::Error::from)
 }

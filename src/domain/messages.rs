@@ -344,7 +344,9 @@ pub fn check_templates(config: &Config, now: Timestamp) -> Vec<super::config::Co
                 .chain([&calls[..1], &calls[..]].map(|calls| {
                     compose_calls(config, CallReader::Person(&reader), language, calls, format).map(drop)
                 }));
-            for error in rendered.filter_map(Result::err) {
+            let sign_in = (format == Format::Email)
+                .then(|| sign_in_message(config, &reader, "https://arshjul.example.org/sign-in/sample", 15).map(drop));
+            for error in rendered.chain(sign_in).filter_map(Result::err) {
                 let origin = config.templates.origin(error.name().unwrap_or_default());
                 let error = super::templates::template_error(&origin, &error);
                 if !errors.contains(&error) {
@@ -380,6 +382,30 @@ pub fn answer_subject(language: Language) -> &'static str {
         Language::Sv => "Svar från arshjul",
         Language::En => "Reply from arshjul",
     }
+}
+
+/// The mail with a link, `url`, that signs `person` in, valid `minutes`.
+pub fn sign_in_message(
+    config: &Config,
+    person: &Person,
+    url: &str,
+    minutes: i64,
+) -> Result<Rendered, minijinja::Error> {
+    let subject = match person.language {
+        Language::Sv => "Logga in i årshjulet",
+        Language::En => "Sign in to the governance calendar",
+    };
+    let context = minijinja::context! {
+        name => first_name(&person.name), url => url, minutes => minutes, subject => subject,
+    };
+    let (text, html) = render(config, "sign_in.", person.language, Format::Email, &context)?;
+    Ok(Rendered {
+        subject: subject.to_owned(),
+        text,
+        html,
+        items: Vec::new(),
+        labels: Labels::new(person.language),
+    })
 }
 
 /// A message of one paragraph, such as an answer to a reply.
@@ -1092,6 +1118,33 @@ mod tests {
         };
         let mail = ask(CallReader::Person(&linnea), entry(vec![link]), Format::Email);
         assert!(mail.contains("länkarna") && !mail.contains("reagera"), "{mail}");
+    }
+
+    /// The sign-in mail has the layout of the other mails and a button that is a link: the
+    /// first one escaped the URL before looking for it, so the link was plain text.
+    #[test]
+    fn the_sign_in_mail_has_a_button_that_links_to_the_sign_in_link() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let url = "https://arshjul.example.org/sign-in/v2.abc.def";
+        let mail = sign_in_message(&config, &person(&config, "linnea.dahl"), url, 15).unwrap();
+        assert_eq!(mail.subject, "Logga in i årshjulet");
+        assert!(
+            mail.text.starts_with("Hej Linnea!") && mail.text.contains(url),
+            "{}",
+            mail.text
+        );
+        let href = "href=\"https:&#x2f;&#x2f;arshjul.example.org&#x2f;sign-in&#x2f;v2.abc.def\"";
+        assert_eq!(
+            mail.html.matches(href).count(),
+            2,
+            "the button and the link: {}",
+            mail.html
+        );
+        assert!(
+            mail.html.contains(">Logga in</a>") && mail.html.contains("max-width"),
+            "{}",
+            mail.html
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::config::{ConfigError, ConfigErrors};
 
 /// Every message template: its name in the environment, its file (under `templates/` in the
 /// source and under an override directory) and its built-in text.
-const BUILT_IN: [(&str, &str, &str); 12] = [
+const BUILT_IN: [(&str, &str, &str); 16] = [
     ("sv.txt", "email/sv.txt", include_str!("../../templates/email/sv.txt")),
     ("en.txt", "email/en.txt", include_str!("../../templates/email/en.txt")),
     (
@@ -62,6 +62,26 @@ const BUILT_IN: [(&str, &str, &str); 12] = [
         "calls.en.chat.html",
         "calls/en.chat.html",
         include_str!("../../templates/calls/en.chat.html"),
+    ),
+    (
+        "sign_in.sv.txt",
+        "sign_in/sv.txt",
+        include_str!("../../templates/sign_in/sv.txt"),
+    ),
+    (
+        "sign_in.en.txt",
+        "sign_in/en.txt",
+        include_str!("../../templates/sign_in/en.txt"),
+    ),
+    (
+        "sign_in.sv.html",
+        "sign_in/sv.html",
+        include_str!("../../templates/sign_in/sv.html"),
+    ),
+    (
+        "sign_in.en.html",
+        "sign_in/en.html",
+        include_str!("../../templates/sign_in/en.html"),
     ),
 ];
 
