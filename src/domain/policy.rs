@@ -12,9 +12,9 @@ pub struct Policy {
     /// Reminders this many business days before the due date, largest first; the due day
     /// itself always has a reminder too.
     pub before: Vec<u16>,
-    /// After the due date, a reminder every this many business days, for the first
-    /// `overdue_often_for` business days…
+    /// After the due date, a reminder every this many business days…
     pub overdue_every: u16,
+    /// …for the first this many business days after it…
     pub overdue_often_for: u16,
     /// …then one a week (on the week's first business day) until this many business days after
     /// the due date, then one a month (on the month's first business day), until submitted.
