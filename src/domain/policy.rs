@@ -50,8 +50,7 @@ impl Policy {
         if days < 5 {
             return day;
         }
-        let week_start = first_business_day_of_next_week(day.checked_sub(jiff::Span::new().weeks(1)).unwrap_or(day));
-        week_start.min(day)
+        first_business_day_of_week(day)
     }
 
     /// The days of the overdue reminders after `due`, in order, numbered from 1: every
@@ -75,6 +74,12 @@ impl Policy {
         .skip(1);
         often.chain(later).zip(1..).map(|(day, k)| (k, day))
     }
+}
+
+/// The first business day of the (Monday to Sunday) week a business day `day` is in.
+fn first_business_day_of_week(day: Date) -> Date {
+    let sunday_before = day.nth_weekday(-1, Weekday::Sunday).unwrap_or(day);
+    add_business_days(sunday_before, 1)
 }
 
 /// The first business day of the (Monday to Sunday) week after the one `day` is in.
