@@ -54,7 +54,7 @@ pub fn check_config(settings: &Settings, clock: &dyn Clock) -> ExitCode {
             if !failed {
                 let year = config.local_date(clock.now()).year();
                 let mut warnings = warnings;
-                warnings.extend(config.quiet_deadline_warnings(year..=year.saturating_add(1)));
+                warnings.extend(config.deadline_warnings(year..=year.saturating_add(1)));
                 print_summary(settings, &config, &warnings);
             }
         }

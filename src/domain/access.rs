@@ -1,7 +1,7 @@
 //! Who may see and do what on the dashboard, from the roles in the directory. Pure.
 //!
 //! - KLK (anyone holding a role in the central office) and the strategist: everything.
-//! - A manager: the units they manage and the units those govern.
+//! - A manager or a chair: the units they manage or chair and the units those govern.
 //! - Anyone else with a role (an EU contact person, a registrar): the units they hold it in.
 //!
 //! A deputy sees what the person they stand in for sees. People without a role see nothing
@@ -44,7 +44,7 @@ impl Viewer {
         }
         let managed: BTreeSet<&str> = units
             .iter()
-            .filter(|u| u.held_by(person, Some(Role::Manager)))
+            .filter(|u| u.held_by(person, Some(Role::Manager)) || u.held_by(person, Some(Role::Chair)))
             .map(|u| u.id.as_str())
             .collect();
         let seen: BTreeSet<String> = units

@@ -841,6 +841,8 @@ fn markdown_html(markdown: &str) -> String {
 fn role_sv(role: Role) -> &'static str {
     match role {
         Role::Manager => "chef",
+        Role::Chair => "ordförande",
+        Role::Secretary => "sekreterare",
         Role::EuContact => "EU-kontaktperson",
         Role::Strategist => "planeringsstrateg",
         Role::Presidium => "fullmäktiges presidium",
@@ -860,6 +862,8 @@ pub fn role_name(role: Role, language: Language) -> &'static str {
 fn role_en(role: Role) -> &'static str {
     match role {
         Role::Manager => "manager",
+        Role::Chair => "chair",
+        Role::Secretary => "secretary",
         Role::EuContact => "EU contact person",
         Role::Strategist => "strategist",
         Role::Presidium => "council presidium",

@@ -79,6 +79,24 @@ impl Config {
                 Period::Call { deadline, .. } => add_business_days(deadline, -i32::from(*business_days)),
                 _ => return None,
             },
+            DueRule::Meeting {
+                body,
+                obligation: other,
+                after,
+                before,
+            } => {
+                let other = self.due_date(self.calendar.obligation(other)?, period)?;
+                let earliest = add_business_days(other, i32::from(*after));
+                let deadline = |meeting: Date| add_business_days(meeting, -i32::from(*before));
+                let meeting = self
+                    .calendar
+                    .meetings
+                    .get(body)?
+                    .iter()
+                    .copied()
+                    .find(|&meeting| meeting > other && deadline(meeting) >= earliest)?;
+                deadline(meeting)
+            }
         };
         Some(obligation.move_due.apply(unmoved))
     }
@@ -131,9 +149,17 @@ impl Config {
         occurrences
     }
 
+    /// What `check-config` warns of in the deadlines of `years`: those inside a quiet period,
+    /// and those at a meeting the meeting plan does not list yet.
+    pub fn deadline_warnings(&self, years: std::ops::RangeInclusive<i16>) -> Vec<String> {
+        let mut warnings = self.quiet_deadline_warnings(years.clone());
+        warnings.extend(self.unplanned_meeting_warnings(years));
+        warnings
+    }
+
     /// A warning for each deadline in `years` that falls inside a quiet period: nobody is
     /// reminded on the day, and what follows it waits until the period ends.
-    pub fn quiet_deadline_warnings(&self, years: std::ops::RangeInclusive<i16>) -> Vec<String> {
+    fn quiet_deadline_warnings(&self, years: std::ops::RangeInclusive<i16>) -> Vec<String> {
         let mut seen = std::collections::BTreeSet::new();
         self.occurrences_due_in(years)
             .into_iter()
@@ -145,6 +171,38 @@ impl Config {
                      and what follows waits until the period ends",
                     o.obligation, o.due_date
                 )
+            })
+            .collect()
+    }
+
+    /// A warning for each obligation due at a meeting whose anchor falls due in `years` but
+    /// for which `[meetings]` lists no meeting late enough: it has no deadline that period.
+    fn unplanned_meeting_warnings(&self, years: std::ops::RangeInclusive<i16>) -> Vec<String> {
+        let years = &years;
+        self.calendar
+            .obligations
+            .iter()
+            .filter_map(|obligation| match &obligation.due {
+                DueRule::Meeting {
+                    body,
+                    obligation: anchor,
+                    ..
+                } => Some((obligation, body, self.calendar.obligation(anchor)?)),
+                _ => None,
+            })
+            .flat_map(|(obligation, body, anchor)| {
+                candidate_periods(obligation.recurrence, years)
+                    .into_iter()
+                    .filter_map(move |period| {
+                        let anchor_due = self.due_date(anchor, period).filter(|d| years.contains(&d.year()))?;
+                        self.due_date(obligation, period).is_none().then(|| {
+                            format!(
+                                "obligation \"{}\" has no deadline for {period}: [meetings] lists no meeting of \
+                                 \"{body}\" late enough after \"{}\" on {anchor_due}",
+                                obligation.id, anchor.id
+                            )
+                        })
+                    })
             })
             .collect()
     }
@@ -223,7 +281,7 @@ mod tests {
 
     #[test]
     fn a_deadline_inside_a_quiet_period_is_warned_of_once() {
-        assert_eq!(shipped().quiet_deadline_warnings(2027..=2028), Vec::<String>::new());
+        assert_eq!(shipped().deadline_warnings(2027..=2028), Vec::<String>::new());
         let february = SHIPPED_CALENDAR.replacen("quiet_periods = [", "quiet_periods = [\n    { weeks = [7, 7] },", 1);
         let warnings = shipped_with(&february).quiet_deadline_warnings(2027..=2027);
         assert_eq!(
@@ -254,9 +312,13 @@ mod tests {
         let year = Period::Year;
         assert_eq!(due(&config, "uppfoljning", year(2026)), date(2027, 2, 15));
         assert_eq!(due(&config, "sammanstallning", year(2026)), date(2027, 3, 1));
-        assert_eq!(due(&config, "verksamhetsberattelse", year(2026)), date(2027, 3, 15));
-        // Twenty business days from 15 March 2027 skip långfredagen and annandag påsk.
-        assert_eq!(due(&config, "ks-godkannande", year(2026)), date(2027, 4, 14));
+        // On the agenda of KS's 21 April meeting: fifteen business days before it (påsk does
+        // not count), the first that leaves ten after the compilation (24 March's is too soon).
+        assert_eq!(due(&config, "verksamhetsberattelse", year(2026)), date(2027, 3, 31));
+        assert_eq!(due(&config, "ks-godkannande", year(2026)), date(2027, 4, 21));
+        // KF's agenda deadline for its 18 May meeting, ten business days ahead (Kristi
+        // himmelsfärd does not count).
+        assert_eq!(due(&config, "rapport-till-kf", year(2026)), date(2027, 5, 3));
         // 31 January 2027 is a Sunday: the deadline moves to Friday 29 January.
         assert_eq!(due(&config, "handlingsplan", year(2027)), date(2027, 1, 29));
         assert_eq!(due(&config, "verksamhetsplan", year(2028)), date(2027, 11, 30));
@@ -264,6 +326,49 @@ mod tests {
         assert_eq!(due(&config, "strategi-uppdatering", mandate), date(2027, 4, 30));
         // Kristi himmelsfärdsdag (6 May 2027) does not count.
         assert_eq!(due(&config, "riktlinjer-uppdatering", mandate), date(2027, 5, 31));
+        // KF's first meeting at least twenty business days later: there is none in summer.
+        assert_eq!(due(&config, "kf-beslut", mandate), date(2027, 9, 14));
+    }
+
+    #[test]
+    fn a_deadline_at_a_meeting_follows_the_meeting_plan_and_what_it_waits_for() {
+        // The compilation four weeks later misses KS's April agenda: the report goes to May's
+        // meeting, and the council hears of it at its first meeting after that.
+        let later = SHIPPED_CALENDAR.replace(
+            "due = { business_days_after = 10, obligation = \"uppfoljning\" }",
+            "due = { business_days_after = 30, obligation = \"uppfoljning\" }",
+        );
+        let config = shipped_with(&later);
+        assert_eq!(due(&config, "ks-godkannande", Period::Year(2026)), date(2027, 5, 19));
+        assert_eq!(due(&config, "rapport-till-kf", Period::Year(2026)), date(2027, 6, 1));
+        // A meeting moved in the plan moves the deadline with it.
+        let moved = SHIPPED_CALENDAR.replace("\"2027-04-21\"", "\"2027-04-28\"");
+        assert_eq!(
+            due(&shipped_with(&moved), "ks-godkannande", Period::Year(2026)),
+            date(2027, 4, 28)
+        );
+    }
+
+    #[test]
+    fn a_deadline_the_meeting_plan_does_not_reach_yet_is_warned_of() {
+        // The shipped plan lists meetings until 2028: the report of 2030 finds no KS meeting,
+        // and what waits for it (KS's approval, the report to KF) has no deadline either.
+        let config = shipped();
+        assert_eq!(
+            config.deadline_warnings(2031..=2031),
+            [
+                "obligation \"verksamhetsberattelse\" has no deadline for 2030: [meetings] lists no meeting \
+              of \"ks\" late enough after \"sammanstallning\" on 2031-02-28",
+                "obligation \"kf-beslut\" has no deadline for 2030-2034: [meetings] lists no meeting of \"kf\" \
+              late enough after \"riktlinjer-uppdatering\" on 2031-05-30"
+            ]
+        );
+        assert!(
+            config
+                .occurrences_due_in(2031..=2031)
+                .iter()
+                .all(|o| o.obligation.as_str() != "ks-godkannande")
+        );
     }
 
     #[test]

@@ -75,7 +75,10 @@ fn calendar_json_lists_every_obligation_and_unit_of_2027_on_business_days() {
         );
     }
     let kf = listed.iter().find(|o| o["obligation"] == "rapport-till-kf").unwrap();
-    assert_eq!(kf["due"], "2027-06-15T16:00:00+02:00");
+    assert_eq!(
+        kf["due"], "2027-05-03T16:00:00+02:00",
+        "KF's agenda deadline for its 18 May meeting"
+    );
     assert_eq!(kf["period"], "2026");
 }
 
@@ -131,7 +134,7 @@ fn check_config_accepts_the_shipped_configuration_with_a_summary() {
 
     assert!(summary.starts_with("configuration OK"), "{summary}");
     assert!(
-        summary.contains("27 units (10 committees, 10 departments, 4 companies), 34 people"),
+        summary.contains("27 units (10 committees, 10 departments, 4 companies), 46 people"),
         "{summary}"
     );
     assert!(
@@ -177,21 +180,21 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
         (
             "unknown role",
             Box::new(|d, c| (d.replacen("[units.roles.eu_contact]", "[units.roles.eu_kontakt]", 1), c)),
-            "directory.toml:75: unknown variant `eu_kontakt`",
+            "directory.toml:90: unknown variant `eu_kontakt`",
         ),
         (
             "unit without manager",
             Box::new(|d, c| {
                 (
                     d.replacen(
-                        "[units.roles.manager]\nperson = \"helena.akesson\"\n\n[[units]]",
-                        "\n[[units]]",
+                        "[units.roles.manager]\nperson = \"helena.akesson\"\n[units.roles.secretary]\nperson = \"lena.holmberg\"\ndeputy",
+                        "[units.roles.secretary]\nperson = \"lena.holmberg\"\ndeputy",
                         1,
                     ),
                     c,
                 )
             }),
-            "directory.toml:56: units[1].roles: unit \"ks\" has no manager",
+            "directory.toml:64: units[1].roles: unit \"ks\" has no manager",
         ),
         (
             "due rule to a missing obligation",
@@ -201,7 +204,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     c.replace("obligation = \"uppfoljning\" }", "obligation = \"uppföljning\" }"),
                 )
             }),
-            "calendar.toml:160: obligations[6].due: due rule refers to unknown obligation \"uppföljning\"",
+            "calendar.toml:183: obligations[6].due: due rule refers to unknown obligation \"uppföljning\"",
         ),
         (
             "cyclic due rules",
@@ -214,12 +217,12 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     ),
                 )
             }),
-            "calendar.toml:120: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
+            "calendar.toml:143: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
         ),
         (
             "bad date",
-            Box::new(|d, c| (d, c.replace("date = \"06-15\"", "date = \"06-31\""))),
-            "calendar.toml:197: obligations[9].due: \"06-31\" is not a day of the year",
+            Box::new(|d, c| (d, c.replace("date = \"03-31\"", "date = \"02-31\""))),
+            "calendar.toml:276: obligations[13].due: \"02-31\" is not a day of the year",
         ),
         (
             "unknown time zone",
@@ -232,17 +235,17 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     ),
                 )
             }),
-            "calendar.toml:29: time_zone: unknown time zone \"Europe/Kristianstad\"",
+            "calendar.toml:37: time_zone: unknown time zone \"Europe/Kristianstad\"",
         ),
         (
             "a preferred channel the person has no address on",
             Box::new(|d, c| (d.replacen("matrix_id = \"@helena.akesson:example.org\"\n", "", 1), c)),
-            "directory.toml:345: people[2].prefers: matrix needs a matrix_id",
+            "directory.toml:447: people[14].prefers: matrix needs a matrix_id",
         ),
         (
             "duplicate ids",
             Box::new(|d, c| (d.replacen("id = \"tekniska\"", "id = \"omsorg\"", 1), c)),
-            "directory.toml:153: units[10].id: duplicate unit id \"omsorg\"",
+            "directory.toml:179: units[10].id: duplicate unit id \"omsorg\"",
         ),
     ];
     for (mistake, edit, expected) in cases {

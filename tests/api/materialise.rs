@@ -105,18 +105,13 @@ async fn a_removed_obligation_keeps_its_history_and_is_marked_unconfigured() {
 
 #[tokio::test]
 async fn a_moved_due_date_reschedules_open_occurrences_and_is_audited() {
+    // KF's May meeting moves a week in the meeting plan: the report to KF follows it.
     let dir = TestDir::new().with_shipped_config();
     let store = test_store(&dir).await;
     store.materialise(&load(&dir), test_now()).await.unwrap();
 
     let calendar = std::fs::read_to_string(dir.path().join("calendar.toml")).unwrap();
-    dir.write(
-        "calendar.toml",
-        &calendar.replace(
-            "due = { date = \"06-15\", year_offset = 1 }",
-            "due = { date = \"06-10\", year_offset = 1 }",
-        ),
-    );
+    dir.write("calendar.toml", &calendar.replace("\"2027-05-18\"", "\"2027-05-25\""));
     let report = store.materialise(&load(&dir), test_now()).await.unwrap();
 
     assert_eq!(report.rescheduled, 1, "{report:?}");
@@ -127,11 +122,11 @@ async fn a_moved_due_date_reschedules_open_occurrences_and_is_audited() {
         .into_iter()
         .find(|o| o.obligation == "rapport-till-kf")
         .unwrap();
-    assert_eq!(report_to_kf.due_at.to_string(), "2027-06-10T14:00:00Z");
+    assert_eq!(report_to_kf.due_at.to_string(), "2027-05-11T14:00:00Z");
     let last = store.audit_log(Some(report_to_kf.id)).await.unwrap().pop().unwrap();
     assert_eq!(last.action, "rescheduled");
     assert!(
-        last.detail.contains("2027-06-15T14:00:00Z") && last.detail.contains("2027-06-10T14:00:00Z"),
+        last.detail.contains("2027-05-03T14:00:00Z") && last.detail.contains("2027-05-11T14:00:00Z"),
         "{}",
         last.detail
     );

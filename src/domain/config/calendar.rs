@@ -75,6 +75,15 @@ pub enum DueRule {
     /// A number of business days before the deadline of the EU funding call (per-call
     /// obligations only).
     BeforeCallDeadline { business_days: u16 },
+    /// At a body's meeting: `before` business days ahead of the first meeting of `body`
+    /// (the agenda deadline, or the meeting itself when 0) that comes at least `after`
+    /// business days after `obligation`'s due date in the same period.
+    Meeting {
+        body: String,
+        obligation: ObligationId,
+        after: u16,
+        before: u16,
+    },
 }
 
 /// Something the guideline requires, of one role in every unit of some kinds.
@@ -106,6 +115,9 @@ pub struct Calendar {
     pub send_window: SendWindow,
     /// When nothing is sent at all (summer staffing, Christmas).
     pub quiet_periods: Vec<QuietPeriod>,
+    /// The bodies' meeting plans (sammanträdesplaner): each body's (unit id's) meeting days,
+    /// in order.
+    pub meetings: BTreeMap<String, Vec<Date>>,
     pub obligations: Vec<Obligation>,
 }
 
@@ -227,6 +239,7 @@ impl Calendar {
             .iter()
             .map(|o| (o.id.get_ref().as_str(), o.recurrence))
             .collect();
+        let meetings = parse_meetings(source, &raw.meetings, &mut errors);
         let mut seen = BTreeSet::new();
         let mut obligations = Vec::new();
         for (i, raw) in raw.obligations.iter().enumerate() {
@@ -251,6 +264,14 @@ impl Calendar {
                     errors.push(source.error_at(text.span(), format!("{key}.{field}"), "must not be empty"));
                 }
             }
+            if *raw.responsible_role.get_ref() == Role::Chair {
+                errors.push(source.error_at(
+                    raw.responsible_role.span(),
+                    format!("{key}.responsible_role"),
+                    "a chair decides at a meeting and is never reminded; give the obligation to the official \
+                     who prepares it (secretary or manager)",
+                ));
+            }
             if raw.unit_kinds.get_ref().is_empty() {
                 errors.push(source.error_at(
                     raw.unit_kinds.span(),
@@ -258,7 +279,7 @@ impl Calendar {
                     "name at least one unit kind",
                 ));
             }
-            let due = parse_due(&raw.due, raw.recurrence, &recurrences)
+            let due = parse_due(&raw.due, raw.recurrence, &recurrences, &meetings)
                 .map_err(|reason| errors.push(source.error_at(raw.due.span(), format!("{key}.due"), reason)));
             let policy = match &raw.reminders {
                 Some(policy) => policy.get_ref().over(&default_policy).map_err(|reason| {
@@ -271,7 +292,7 @@ impl Calendar {
                     id: ObligationId(id.clone()),
                     title_sv: raw.title_sv.get_ref().trim().to_owned(),
                     title_en: raw.title_en.get_ref().trim().to_owned(),
-                    responsible_role: raw.responsible_role,
+                    responsible_role: *raw.responsible_role.get_ref(),
                     unit_kinds: raw.unit_kinds.get_ref().clone(),
                     recurrence: raw.recurrence,
                     due,
@@ -291,6 +312,7 @@ impl Calendar {
                 due_time,
                 send_window,
                 quiet_periods,
+                meetings,
                 obligations,
             }),
             _ => Err(ConfigErrors(errors)),
@@ -310,6 +332,8 @@ struct RawCalendar {
     send_window: Option<Spanned<RawSendWindow>>,
     #[serde(default)]
     quiet_periods: Vec<Spanned<RawQuietPeriod>>,
+    #[serde(default)]
+    meetings: BTreeMap<String, Spanned<Vec<String>>>,
     #[serde(default)]
     obligations: Vec<RawObligation>,
 }
@@ -351,7 +375,7 @@ struct RawObligation {
     id: Spanned<String>,
     title_sv: Spanned<String>,
     title_en: Spanned<String>,
-    responsible_role: Role,
+    responsible_role: Spanned<Role>,
     unit_kinds: Spanned<Vec<UnitKind>>,
     recurrence: Recurrence,
     due: Spanned<RawDue>,
@@ -370,18 +394,24 @@ struct RawDue {
     business_days_after: Option<u16>,
     obligation: Option<String>,
     business_days_before_call: Option<u16>,
+    meeting: Option<String>,
 }
 
 const DUE_FORMS: &str = "write due as { date = \"MM-DD\", year_offset = N }, { on = \"YYYY-MM-DD\" }, \
      or { business_days_before = N, obligation = \"ID\" } / { business_days_after = N, obligation = \"ID\" }, \
+     or { meeting = \"BODY\", obligation = \"ID\" } (optionally with business_days_after/_before), \
      or for recurrence = \"per_call\" { business_days_before_call = N }";
 
 fn parse_due(
     raw: &Spanned<RawDue>,
     recurrence: Recurrence,
     recurrences: &BTreeMap<&str, Recurrence>,
+    meetings: &BTreeMap<String, Vec<Date>>,
 ) -> Result<DueRule, String> {
     let raw = raw.get_ref();
+    if let Some(body) = &raw.meeting {
+        return parse_meeting_due(raw, body, recurrence, recurrences, meetings);
+    }
     if recurrence == Recurrence::PerCall || raw.business_days_before_call.is_some() {
         return match (raw.business_days_before_call, recurrence) {
             (Some(days), Recurrence::PerCall)
@@ -438,22 +468,92 @@ fn parse_due(
             if business_days.unsigned_abs() > u32::from(MAX_BUSINESS_DAYS) {
                 return Err(format!("at most {MAX_BUSINESS_DAYS} business days"));
             }
-            match recurrences.get(other.as_str()) {
-                None => Err(format!("due rule refers to unknown obligation \"{other}\"")),
-                Some(theirs) if *theirs != recurrence => Err(format!(
-                    "due rule refers to \"{other}\", which recurs {}, but this obligation recurs {}",
-                    theirs.as_str(),
-                    recurrence.as_str()
-                )),
-                Some(_) => Ok(DueRule::Relative {
-                    obligation: ObligationId(other.clone()),
-                    business_days,
-                }),
-            }
+            Ok(DueRule::Relative {
+                obligation: anchor(other, recurrence, recurrences)?,
+                business_days,
+            })
         }
         (None, None, Some(_), None) => Err("a business-day rule needs obligation = \"ID\" to count from".into()),
         _ => Err(DUE_FORMS.into()),
     }
+}
+
+/// The obligation a relative due rule counts from, which must recur as this one does.
+fn anchor(
+    other: &str,
+    recurrence: Recurrence,
+    recurrences: &BTreeMap<&str, Recurrence>,
+) -> Result<ObligationId, String> {
+    match recurrences.get(other) {
+        None => Err(format!("due rule refers to unknown obligation \"{other}\"")),
+        Some(theirs) if *theirs != recurrence => Err(format!(
+            "due rule refers to \"{other}\", which recurs {}, but this obligation recurs {}",
+            theirs.as_str(),
+            recurrence.as_str()
+        )),
+        Some(_) => Ok(ObligationId(other.to_owned())),
+    }
+}
+
+/// `{ meeting = "BODY", obligation = "ID", business_days_after = N, business_days_before = M }`.
+fn parse_meeting_due(
+    raw: &RawDue,
+    body: &str,
+    recurrence: Recurrence,
+    recurrences: &BTreeMap<&str, Recurrence>,
+    meetings: &BTreeMap<String, Vec<Date>>,
+) -> Result<DueRule, String> {
+    let only_meeting_keys =
+        raw.date.is_none() && raw.on.is_none() && raw.year_offset.is_none() && raw.business_days_before_call.is_none();
+    let (Some(other), true) = (&raw.obligation, only_meeting_keys) else {
+        return Err(
+            "a meeting rule is { meeting = \"BODY\", obligation = \"ID\" }, optionally with \
+                    business_days_after = N (after the obligation) and business_days_before = N (before the meeting)"
+                .into(),
+        );
+    };
+    if !meetings.contains_key(body) {
+        return Err(format!(
+            "no meetings of \"{body}\" are listed; add {body} = [\"YYYY-MM-DD\", …] under [meetings]"
+        ));
+    }
+    let (after, before) = (
+        raw.business_days_after.unwrap_or(0),
+        raw.business_days_before.unwrap_or(0),
+    );
+    if after.max(before) > MAX_BUSINESS_DAYS {
+        return Err(format!("at most {MAX_BUSINESS_DAYS} business days"));
+    }
+    Ok(DueRule::Meeting {
+        body: body.to_owned(),
+        obligation: anchor(other, recurrence, recurrences)?,
+        after,
+        before,
+    })
+}
+
+/// `[meetings]`: each body's meeting days as dates, sorted, or errors naming the key.
+fn parse_meetings(
+    source: SourceFile<'_>,
+    raw: &BTreeMap<String, Spanned<Vec<String>>>,
+    errors: &mut Vec<ConfigError>,
+) -> BTreeMap<String, Vec<Date>> {
+    raw.iter()
+        .map(|(body, days)| {
+            let mut dates: Vec<Date> = days
+                .get_ref()
+                .iter()
+                .filter_map(|day| {
+                    parse_date(day)
+                        .map_err(|reason| errors.push(source.error_at(days.span(), format!("meetings.{body}"), reason)))
+                        .ok()
+                })
+                .collect();
+            dates.sort_unstable();
+            dates.dedup();
+            (body.clone(), dates)
+        })
+        .collect()
 }
 
 fn parse_month_day(text: &str) -> Result<(i8, i8), String> {

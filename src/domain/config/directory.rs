@@ -88,8 +88,16 @@ impl UnitKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Förvaltningschef, VD or chair: the escalation target who acknowledges submissions.
+    /// The official who heads the unit (förvaltningschef, VD, kommundirektör) or, for a
+    /// political body, the office that serves it: the escalation target who acknowledges
+    /// submissions.
     Manager,
+    /// Ordförande of a political body: a politician, who sees the body on the dashboard and
+    /// is never reminded (politicians decide at meetings; officials prepare).
+    Chair,
+    /// Nämndsekreterare or kommunsekreterare: the official who prepares a body's matters for
+    /// its meetings, reminded of the body's decisions.
+    Secretary,
     /// The unit's EU contact person, member of the EU network.
     EuContact,
     /// Planeringsstrateg för EU & internationella frågor.
@@ -105,6 +113,8 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Manager => "manager",
+            Self::Chair => "chair",
+            Self::Secretary => "secretary",
             Self::EuContact => "eu_contact",
             Self::Strategist => "strategist",
             Self::Presidium => "presidium",

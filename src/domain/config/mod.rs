@@ -79,7 +79,13 @@ impl Config {
     /// Things that are allowed but probably not intended: an obligation no unit has, or a unit
     /// where nobody holds the responsible role (its manager will be asked instead).
     pub fn warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = self
+            .calendar
+            .meetings
+            .keys()
+            .filter(|body| self.directory.unit_named(body).is_none())
+            .map(|body| format!("[meetings] lists meetings of \"{body}\", which is no unit in the directory"))
+            .collect();
         for obligation in &self.calendar.obligations {
             if self.units_for(obligation).next().is_none() {
                 let kinds: Vec<_> = obligation.unit_kinds.iter().map(|k| k.as_str()).collect();

@@ -385,3 +385,66 @@ fn an_empty_calendar_or_directory_is_refused_for_it_would_silence_everything() {
     let errors = parse(DIRECTORY, "").unwrap_err().to_string();
     assert!(errors.contains("obligations") && !errors.contains("units"), "{errors}");
 }
+
+#[test]
+fn meeting_plans_and_deadlines_at_meetings_are_checked() {
+    let at_meeting = |due: &str| {
+        let anchor = CALENDAR.replace("\"handlingsplan\"", "\"b\"");
+        format!(
+            "{}{anchor}",
+            CALENDAR.replace("due = { date = \"01-31\" }", &format!("due = {due}"))
+        )
+    };
+    let plan = "[meetings]\nklk = [\"2027-03-03\", \"2027-02-03\"]\n";
+    let config = parse(
+        DIRECTORY,
+        &format!("{plan}{}", at_meeting("{ meeting = \"klk\", obligation = \"b\" }")),
+    )
+    .unwrap();
+    assert_eq!(
+        config.calendar.meetings["klk"],
+        [jiff::civil::date(2027, 2, 3), jiff::civil::date(2027, 3, 3)],
+        "in order"
+    );
+    assert_eq!(config.warnings(), Vec::<String>::new());
+    let error = only_error(DIRECTORY, &at_meeting("{ meeting = \"ks\", obligation = \"b\" }"));
+    assert!(
+        error.ends_with(
+            "obligations[0].due: no meetings of \"ks\" are listed; add ks = [\"YYYY-MM-DD\", …] under [meetings]"
+        ),
+        "{error}"
+    );
+    let error = only_error(DIRECTORY, &format!("{plan}{}", at_meeting("{ meeting = \"klk\" }")));
+    assert!(
+        error.contains("a meeting rule is { meeting = \"BODY\", obligation = \"ID\" }"),
+        "{error}"
+    );
+    let error = only_error(
+        DIRECTORY,
+        &format!("{plan}{}", at_meeting("{ meeting = \"klk\", obligation = \"x\" }")),
+    );
+    assert!(
+        error.ends_with("due rule refers to unknown obligation \"x\""),
+        "{error}"
+    );
+    let bad_day = format!("[meetings]\nklk = [\"2027-02-30\"]\n{CALENDAR}");
+    assert!(
+        only_error(DIRECTORY, &bad_day).starts_with("calendar.toml:2: meetings.klk: "),
+        "the key and its line"
+    );
+    let elsewhere = format!("[meetings]\nnamnden = [\"2027-02-03\"]\n{CALENDAR}");
+    assert_eq!(
+        parse(DIRECTORY, &elsewhere).unwrap().warnings(),
+        ["[meetings] lists meetings of \"namnden\", which is no unit in the directory"]
+    );
+}
+
+#[test]
+fn an_obligation_for_a_chair_is_refused_for_politicians_decide_and_officials_prepare() {
+    let calendar = CALENDAR.replace("responsible_role = \"strategist\"", "responsible_role = \"chair\"");
+    let error = only_error(DIRECTORY, &calendar);
+    assert!(
+        error.starts_with("calendar.toml:6: obligations[0].responsible_role: a chair decides"),
+        "{error}"
+    );
+}
