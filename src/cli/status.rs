@@ -33,6 +33,8 @@ struct StatusRow {
     period: String,
     due: String,
     state: String,
+    /// The diarienummer the submission was registered under.
+    diarienummer: Option<String>,
     /// The last action: who, what, through which channel, when.
     last_action: Option<String>,
     /// The next message: waiting in the outbox (step, to whom, when), or else the next step the
@@ -85,6 +87,7 @@ pub async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -
                 .strftime("%Y-%m-%d")
                 .to_string(),
             state: o.state.as_str().to_owned(),
+            diarienummer: o.diarienummer.clone(),
             last_action: last.remove(&o.id),
             next_message: next.remove(&o.id).or_else(|| {
                 crate::domain::planner::next_step(&config, &o, now).map(|(step, at)| format!("{step} {}", local(at)))
@@ -104,6 +107,7 @@ pub async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -
                 "PERIOD",
                 "DUE",
                 "STATE",
+                "DNR",
                 "LAST ACTION",
                 "NEXT MESSAGE",
             ];
@@ -115,6 +119,7 @@ pub async fn status(settings: &Settings, args: &StatusArgs, clock: &dyn Clock) -
                     r.period,
                     r.due,
                     r.state,
+                    r.diarienummer.unwrap_or_default(),
                     r.last_action.unwrap_or_default(),
                     r.next_message.unwrap_or_default(),
                 ]

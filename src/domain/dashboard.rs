@@ -212,6 +212,8 @@ pub struct CellEntry {
     pub due: Date,
     /// Who acted last, and when (a local date and time).
     pub acted: Option<String>,
+    /// The diarienummer the submission was registered under.
+    pub diarienummer: Option<String>,
 }
 
 /// A unit's row of the matrix: one cell per column, each with the unit's occurrences of
@@ -282,6 +284,7 @@ pub fn matrix(
                             acted: acted
                                 .get(&o.id)
                                 .map(|last| format!("{} {}", last.person, config.local_minute(last.at))),
+                            diarienummer: o.diarienummer.clone(),
                         }
                     })
                     .collect()

@@ -6,6 +6,7 @@ pub mod business_days;
 pub mod calls;
 pub mod config;
 pub mod dashboard;
+pub mod diary;
 pub mod feeds;
 pub mod followup;
 pub mod listing;

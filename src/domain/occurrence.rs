@@ -81,6 +81,8 @@ pub struct StoredOccurrence {
     pub paused_until: Option<Timestamp>,
     /// The EU funding call a per-call occurrence is for.
     pub announcement_id: Option<i64>,
+    /// The diarienummer its submission was registered under ("KS 2027/123").
+    pub diarienummer: Option<String>,
 }
 
 impl Occurrence {
@@ -97,6 +99,7 @@ impl Occurrence {
             configured: true,
             paused_until: None,
             announcement_id: None,
+            diarienummer: None,
         }
     }
 }

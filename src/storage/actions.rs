@@ -61,13 +61,17 @@ impl Store {
         } else {
             None
         };
+        // A diarienummer in what came with the action is the matter's registry number.
+        let diarienummer = actor.note.and_then(crate::domain::diary::find);
         sqlx::query(
-            "UPDATE occurrences SET state = $1, submitted_at = COALESCE($2, submitted_at), updated_at = $3 WHERE id = $4",
+            "UPDATE occurrences SET state = $1, submitted_at = COALESCE($2, submitted_at), updated_at = $3, \
+             diarienummer = COALESCE($5, diarienummer) WHERE id = $4",
         )
         .bind(to.as_str())
         .bind(submitted_at)
         .bind(now.as_second())
         .bind(id)
+        .bind(diarienummer)
         .execute(&mut *tx)
         .await
         .context("moving the occurrence")?;

@@ -32,7 +32,7 @@ pub use outbox::{DeliveryOutcome, OutboxRow};
 
 /// The columns `occurrence_from_row` reads.
 const OCCURRENCE_COLUMNS: &str = "id, obligation, unit, period, due_at, state, submitted_at, configured, paused_until, \
-     announcement_id";
+     announcement_id, diarienummer";
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -475,6 +475,7 @@ fn occurrence_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredOccurren
             .map(timestamp)
             .transpose()?,
         announcement_id: row.try_get("announcement_id")?,
+        diarienummer: row.try_get("diarienummer")?,
     })
 }
 

@@ -120,7 +120,8 @@ struct Flow {
 }
 
 /// Linnea Dahl, the technical department's EU contact, is on Matrix; its manager Magnus Berg
-/// reads email. On 26 January 2027 Linnea is reminded of the follow-up; she answers "klar".
+/// reads email. On 26 January 2027 Linnea is reminded of the follow-up; she answers "klar"
+/// with the diarienummer the follow-up was registered under.
 async fn linnea_submits_on_matrix() -> Flow {
     let homeserver = Homeserver::get();
     let bot = homeserver.register("arshjul").await;
@@ -151,7 +152,7 @@ async fn linnea_submits_on_matrix() -> Flow {
         .expect("Linnea's reminder on Matrix");
     let room = reminder.destination.clone().unwrap();
     linnea.join(&room).await;
-    let answer = json!({"msgtype": "m.text", "body": "klar",
+    let answer = json!({"msgtype": "m.text", "body": "Klar, dnr tn 2027/45",
         "m.relates_to": {"m.in_reply_to": {"event_id": reminder.provider_id}}});
     say(&linnea, &room, "m.room.message", answer).await;
     assert_eq!(
@@ -260,6 +261,11 @@ async fn klar_on_matrix_then_ok_by_email_closes_the_occurrence_and_status_shows_
         line.contains("acknowledged") && line.contains("acknowledge magnus.berg by email"),
         "{line}"
     );
+    assert!(
+        line.contains(" TN 2027/45 "),
+        "the diarienummer, kept through the acknowledgement: {line}"
+    );
+    assert_eq!(stored.diarienummer.as_deref(), Some("TN 2027/45"));
 }
 
 #[tokio::test]

@@ -160,6 +160,7 @@ pub(crate) mod fixtures {
             configured: true,
             paused_until: None,
             announcement_id: None,
+            diarienummer: None,
         }
     }
 

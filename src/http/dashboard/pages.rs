@@ -143,6 +143,7 @@ async fn occurrence(State(app): State<Arc<App>>, visitor: Visitor, Path(id): Pat
             due => long_date(&config, occurrence.due_at, language),
             status => status.as_str(),
             status_label => status.label(language),
+            diarienummer => occurrence.diarienummer,
             history, sent, form,
         },
     )
