@@ -2,6 +2,8 @@
 //! units answer them. The CLI, the HTTP API, chat commands, replies and signed links all come
 //! here, so the rules — who may, what is sent, what is created — are the same from everywhere.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use jiff::civil::Time;
 
@@ -11,7 +13,7 @@ use crate::domain::config::{Config, Person};
 use crate::domain::occurrence::Actor;
 use crate::domain::steps::Step;
 use crate::settings::CallsSettings;
-use crate::storage::{Announced, CallChange, InterestRecorded};
+use crate::storage::{Announced, CallChange, InterestRecorded, Outcome};
 
 /// When calls reach the contact persons (the network's channels: `Routing::network`).
 #[derive(Debug, Clone)]
@@ -87,7 +89,62 @@ pub enum Answering {
     Refused(CallRefusal),
 }
 
+/// What became of an outcome recorded for a unit's application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutcomeRecorded {
+    /// Recorded; for a grant, the ids of the project's occurrences created.
+    Recorded { created: Vec<i64> },
+    /// The unit had not answered the call.
+    NotAnswered,
+    /// A date given with the grant is wrong; why, naming the obligation.
+    BadDate(String),
+}
+
 impl App {
+    /// Records `outcome` (with the granted `amount`) for `unit`'s application to call `id`.
+    /// A grant gives the unit the project's reporting obligations, due on the dates `given`
+    /// for them or by the calendar's defaults from today; they are planned at once.
+    pub async fn record_outcome(
+        &self,
+        id: i64,
+        unit: &str,
+        outcome: Outcome,
+        amount: Option<i64>,
+        given: &BTreeMap<String, jiff::civil::Date>,
+        actor: &Actor<'_>,
+    ) -> anyhow::Result<OutcomeRecorded> {
+        let config = self.config();
+        let now = self.clock.now();
+        let occurrences = match (outcome, config.directory.unit_named(unit)) {
+            (Outcome::Granted, Some(owner)) => {
+                match config.project_occurrences(id, config.local_date(now), owner, given) {
+                    Ok(occurrences) => occurrences,
+                    Err(reason) => return Ok(OutcomeRecorded::BadDate(reason)),
+                }
+            }
+            _ => Vec::new(),
+        };
+        let Some(created) = self
+            .store
+            .record_outcome(id, unit, outcome, amount, actor, &occurrences, now)
+            .await?
+        else {
+            return Ok(OutcomeRecorded::NotAnswered);
+        };
+        if !created.is_empty() {
+            // `plan` logs its own failure, and the minute job tries again.
+            let _ = self.plan().await;
+        }
+        tracing::info!(
+            call = id,
+            unit,
+            outcome = outcome.as_str(),
+            created = created.len(),
+            "outcome recorded"
+        );
+        Ok(OutcomeRecorded::Recorded { created })
+    }
+
     /// Announces the call `draft` describes, as `person`.
     pub async fn announce(&self, person: &Person, draft: &Draft) -> anyhow::Result<Announcing> {
         let config = self.config();

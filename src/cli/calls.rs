@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::{Subcommand, ValueEnum};
 
 use crate::app::App;
-use crate::app::calls::{Announcing, Change};
+use crate::app::calls::{Announcing, Change, OutcomeRecorded};
 use crate::clock::SystemClock;
 use crate::domain::calls::{CallState, Draft, may_announce};
 use crate::domain::config::Person;
@@ -118,6 +118,10 @@ pub enum CallsCommand {
         /// Granted amount in whole kronor.
         #[arg(long)]
         amount: Option<i64>,
+        /// For a grant: when one of the project's reports is due, OBLIGATION=YYYY-MM-DD
+        /// (repeatable); the others take the calendar's defaults.
+        #[arg(long = "due", value_name = "OBLIGATION=DATE", value_parser = parse_given_due)]
+        due: Vec<(String, jiff::civil::Date)>,
         #[arg(long = "as", value_name = "PERSON")]
         person: String,
     },
@@ -155,6 +159,7 @@ pub async fn calls(settings: &Settings, args: &CallsArgs, clock: SystemClock) ->
             unit,
             outcome,
             amount,
+            due,
             person,
         }) => {
             let outcome: Outcome = match outcome.parse() {
@@ -169,21 +174,40 @@ pub async fn calls(settings: &Settings, args: &CallsArgs, clock: SystemClock) ->
                 eprintln!("{reason}");
                 return Ok(ExitCode::FAILURE);
             }
-            let now = app.clock.now();
             let actor = cli_actor(&person);
-            if app
-                .store
-                .record_outcome(*id, unit, outcome, *amount, &actor, now)
-                .await?
-            {
-                println!("call {id}, {unit}: {}", outcome.as_str());
-                Ok(ExitCode::SUCCESS)
-            } else {
-                eprintln!("{unit} has not answered call {id}; record its interest first");
-                Ok(ExitCode::FAILURE)
+            let given = due.iter().cloned().collect();
+            match app.record_outcome(*id, unit, outcome, *amount, &given, &actor).await? {
+                OutcomeRecorded::Recorded { created } => {
+                    println!("call {id}, {unit}: {}", outcome.as_str());
+                    for occurrence in app.store.occurrences_by_ids(&created).await? {
+                        let due = app.config().local_date(occurrence.due_at);
+                        println!("  {} due {due} (occurrence {})", occurrence.obligation, occurrence.id);
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                OutcomeRecorded::NotAnswered => {
+                    eprintln!("{unit} has not answered call {id}; record its interest first");
+                    Ok(ExitCode::FAILURE)
+                }
+                OutcomeRecorded::BadDate(reason) => {
+                    eprintln!("--due: {reason}");
+                    Ok(ExitCode::FAILURE)
+                }
             }
         }
     }
+}
+
+/// `--due OBLIGATION=YYYY-MM-DD`.
+fn parse_given_due(text: &str) -> Result<(String, jiff::civil::Date), String> {
+    let (obligation, date) = text
+        .split_once('=')
+        .ok_or_else(|| format!("\"{text}\": write OBLIGATION=YYYY-MM-DD"))?;
+    let date = date
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{date}\" is not a date like 2027-09-30"))?;
+    Ok((obligation.trim().to_owned(), date))
 }
 
 async fn open_as(settings: &Settings, person: &str, clock: SystemClock) -> anyhow::Result<(App, Person)> {

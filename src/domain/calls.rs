@@ -749,7 +749,8 @@ mod tests {
         let config = shipped_with(SHIPPED_CALENDAR);
         let unit = config.directory.unit_named("tekniska").unwrap();
         // Deadline Tuesday 6 April 2027: ten business days back skip Easter (långfredagen
-        // 26 March, annandag påsk 29 March) → Friday 19 March; three → Thursday 1 April.
+        // 26 March, annandag påsk 29 March) → Friday 19 March; three → Thursday 1 April;
+        // fifteen (the manager's endorsement, before the draft) → Friday 12 March.
         let occurrences = config.call_occurrences(12, date(2027, 4, 6), unit);
         let due: Vec<_> = occurrences
             .iter()
@@ -758,6 +759,7 @@ mod tests {
         assert_eq!(
             due,
             [
+                ("ansokan-forankring", "call-12".to_owned(), date(2027, 3, 12)),
                 ("ansokan-utkast", "call-12".to_owned(), date(2027, 3, 19)),
                 ("ansokan-granskning", "call-12".to_owned(), date(2027, 4, 1)),
             ]

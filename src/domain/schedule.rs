@@ -21,6 +21,9 @@ pub enum Period {
     Once,
     /// An EU funding call (by its announcement id) with its deadline.
     Call { id: i64, deadline: Date },
+    /// The project a unit was granted in an EU funding call (by its announcement id), with
+    /// the day the grant was recorded.
+    Project { id: i64, granted: Date },
 }
 
 impl Period {
@@ -29,7 +32,7 @@ impl Period {
         match self {
             Self::Year(year) => Some(year),
             Self::Mandate(mandate) => Some(mandate.election_year()),
-            Self::Once | Self::Call { .. } => None,
+            Self::Once | Self::Call { .. } | Self::Project { .. } => None,
         }
     }
 }
@@ -41,6 +44,7 @@ impl fmt::Display for Period {
             Self::Mandate(mandate) => f.write_str(&mandate.label()),
             Self::Once => f.write_str("once"),
             Self::Call { id, .. } => write!(f, "call-{id}"),
+            Self::Project { id, .. } => write!(f, "project-{id}"),
         }
     }
 }
@@ -77,6 +81,10 @@ impl Config {
             }
             DueRule::BeforeCallDeadline { business_days } => match period {
                 Period::Call { deadline, .. } => add_business_days(deadline, -i32::from(*business_days)),
+                _ => return None,
+            },
+            DueRule::AfterGrant { months } => match period {
+                Period::Project { granted, .. } => granted.checked_add(jiff::Span::new().months(*months)).ok()?,
                 _ => return None,
             },
             DueRule::Meeting {
@@ -231,6 +239,44 @@ impl Config {
             .collect()
     }
 
+    /// The per-project occurrences for `unit`, granted a project in call `id` on `granted`:
+    /// its progress, financial and final reports and whatever else the calendar has per
+    /// project, each due on the date `given` for it with the grant or else by the calendar's
+    /// rule. A date given for an obligation that is not per project is refused, by its id.
+    pub fn project_occurrences(
+        &self,
+        id: i64,
+        granted: Date,
+        unit: &Unit,
+        given: &std::collections::BTreeMap<String, Date>,
+    ) -> Result<Vec<Occurrence>, String> {
+        let per_project = |o: &&Obligation| o.recurrence == Recurrence::PerProject && o.unit_kinds.contains(&unit.kind);
+        if let Some(unknown) = given.keys().find(|key| {
+            !self
+                .calendar
+                .obligations
+                .iter()
+                .filter(per_project)
+                .any(|o| o.id.as_str() == key.as_str())
+        }) {
+            return Err(format!("\"{unknown}\" is no per-project obligation of {}", unit.id));
+        }
+        let period = Period::Project { id, granted };
+        Ok(self
+            .calendar
+            .obligations
+            .iter()
+            .filter(per_project)
+            .filter_map(|obligation| {
+                let due = match given.get(obligation.id.as_str()) {
+                    Some(date) => obligation.move_due.apply(*date),
+                    None => self.due_date(obligation, period)?,
+                };
+                self.occurrence(obligation, unit, period, due)
+            })
+            .collect())
+    }
+
     /// `obligation` for `unit` in `period`, due on `due_date` at the calendar's due time.
     fn occurrence(&self, obligation: &Obligation, unit: &Unit, period: Period, due_date: Date) -> Option<Occurrence> {
         Some(Occurrence {
@@ -264,8 +310,8 @@ fn candidate_periods(recurrence: Recurrence, years: &std::ops::RangeInclusive<i1
             .map(Period::Mandate)
             .collect(),
         Recurrence::Once => vec![Period::Once],
-        // Created when a unit applies to a call, never by the calendar.
-        Recurrence::PerCall => Vec::new(),
+        // Created when a unit applies to a call or is granted a project, never by the calendar.
+        Recurrence::PerCall | Recurrence::PerProject => Vec::new(),
     }
 }
 
@@ -346,6 +392,36 @@ mod tests {
         assert_eq!(
             due(&shipped_with(&moved), "ks-godkannande", Period::Year(2026)),
             date(2027, 4, 28)
+        );
+    }
+
+    #[test]
+    fn a_granted_project_gets_its_reports_on_the_dates_given_or_by_default() {
+        let config = shipped();
+        let tekniska = config.directory.unit_named("tekniska").unwrap();
+        let given = [("projekt-slutrapport".to_owned(), date(2029, 3, 31))].into();
+        let reports: Vec<(String, String, Date)> = config
+            .project_occurrences(12, date(2027, 3, 31), tekniska, &given)
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.obligation.to_string(), o.period.to_string(), o.due_date))
+            .collect();
+        let report = |id: &str, due| (id.to_owned(), "project-12".to_owned(), due);
+        assert_eq!(
+            reports,
+            [
+                report("projekt-lagesrapport", date(2027, 9, 30)),
+                report("projekt-ekonomisk-rapport", date(2028, 3, 31)),
+                // 31 March 2029 is a Saturday, 30 March långfredagen.
+                report("projekt-slutrapport", date(2029, 3, 29)),
+            ]
+        );
+        let wrong = [("uppfoljning".to_owned(), date(2029, 3, 31))].into();
+        assert_eq!(
+            config
+                .project_occurrences(12, date(2027, 3, 31), tekniska, &wrong)
+                .unwrap_err(),
+            "\"uppfoljning\" is no per-project obligation of tekniska"
         );
     }
 

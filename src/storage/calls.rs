@@ -341,35 +341,7 @@ impl Store {
         audit(&mut tx, now, Subject::Call(id), actor.person, "interest", &detail).await?;
         let mut created = Vec::new();
         if interest == Interest::Applying {
-            for occurrence in occurrences {
-                let inserted: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO occurrences (obligation, unit, period, due_at, announcement_id, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (obligation, unit, period) DO NOTHING RETURNING id",
-                )
-                .bind(occurrence.obligation.as_str())
-                .bind(occurrence.unit.as_str())
-                .bind(occurrence.period.to_string())
-                .bind(occurrence.due_at.as_second())
-                .bind(id)
-                .bind(now.as_second())
-                .bind(now.as_second())
-                .fetch_optional(&mut *tx)
-                .await
-                .context("creating an occurrence for the call")?;
-                if let Some(occurrence_id) = inserted {
-                    let detail = serde_json::json!({ "due_at": occurrence.due_at.to_string(), "call": id });
-                    audit(
-                        &mut tx,
-                        now,
-                        Subject::Occurrence(occurrence_id),
-                        actor.person,
-                        "created",
-                        &detail,
-                    )
-                    .await?;
-                    created.push(occurrence_id);
-                }
-            }
+            created = insert_call_occurrences(&mut tx, id, occurrences, actor, now).await?;
         } else {
             let open: Vec<i64> = sqlx::query_scalar(
                 "SELECT id FROM occurrences WHERE announcement_id = $1 AND unit = $2 AND state IN ('open', 'submitted')",
@@ -387,8 +359,9 @@ impl Store {
         Ok(InterestRecorded::Recorded { created })
     }
 
-    /// Records what came of `unit`'s application to call `id`. Returns whether the unit had
-    /// answered the call (otherwise nothing is recorded).
+    /// Records what came of `unit`'s application to call `id`, and for a grant creates the
+    /// project's `occurrences` (once). Returns the ids created, or `None` when the unit had not
+    /// answered the call (then nothing is recorded).
     pub async fn record_outcome(
         &self,
         id: i64,
@@ -396,8 +369,9 @@ impl Store {
         outcome: Outcome,
         amount: Option<i64>,
         actor: &Actor<'_>,
+        occurrences: &[Occurrence],
         now: Timestamp,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Option<Vec<i64>>> {
         let mut tx = self.begin_write().await?;
         let changed = sqlx::query(
             "UPDATE call_interest SET outcome = $1, amount = $2, updated_at = $3 WHERE announcement_id = $4 AND unit = $5",
@@ -411,12 +385,16 @@ impl Store {
         .await
         .context("recording the outcome")?;
         if changed.rows_affected() == 0 {
-            return Ok(false);
+            return Ok(None);
         }
         let detail = serde_json::json!({ "unit": unit, "outcome": outcome.as_str(), "amount": amount });
         audit(&mut tx, now, Subject::Call(id), actor.person, "outcome", &detail).await?;
+        let created = match outcome {
+            Outcome::Granted => insert_call_occurrences(&mut tx, id, occurrences, actor, now).await?,
+            Outcome::Applied | Outcome::Rejected => Vec::new(),
+        };
         tx.commit().await.context("committing the outcome")?;
-        Ok(true)
+        Ok(Some(created))
     }
 
     /// Every unit's answer to the calls, by call and unit.
@@ -445,6 +423,47 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Creates `occurrences` for call `id` (those not there yet), each audited; their ids.
+async fn insert_call_occurrences(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: i64,
+    occurrences: &[Occurrence],
+    actor: &Actor<'_>,
+    now: Timestamp,
+) -> anyhow::Result<Vec<i64>> {
+    let mut created = Vec::new();
+    for occurrence in occurrences {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO occurrences (obligation, unit, period, due_at, announcement_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (obligation, unit, period) DO NOTHING RETURNING id",
+        )
+        .bind(occurrence.obligation.as_str())
+        .bind(occurrence.unit.as_str())
+        .bind(occurrence.period.to_string())
+        .bind(occurrence.due_at.as_second())
+        .bind(id)
+        .bind(now.as_second())
+        .bind(now.as_second())
+        .fetch_optional(&mut **tx)
+        .await
+        .context("creating an occurrence for the call")?;
+        if let Some(occurrence_id) = inserted {
+            let detail = serde_json::json!({ "due_at": occurrence.due_at.to_string(), "call": id });
+            audit(
+                tx,
+                now,
+                Subject::Occurrence(occurrence_id),
+                actor.person,
+                "created",
+                &detail,
+            )
+            .await?;
+            created.push(occurrence_id);
+        }
+    }
+    Ok(created)
 }
 
 /// `query` with the call's text bound to its first seven parameters: title, programme, link,

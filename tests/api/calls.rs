@@ -162,10 +162,12 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
         })
         .collect();
     review.sort();
-    // Ten business days before Tuesday 16 March 2027 is Tuesday 2 March; three is 11 March.
+    // Fifteen business days before Tuesday 16 March 2027 is Tuesday 23 February (the
+    // manager's endorsement), ten is Tuesday 2 March (the draft); three is 11 March.
     assert_eq!(
         review,
         [
+            ("ansokan-forankring".into(), "tekniska".into(), "2027-02-23".into()),
             ("ansokan-granskning".into(), "tekniska".into(), "2027-03-11".into()),
             ("ansokan-utkast".into(), "tekniska".into(), "2027-03-02".into()),
         ]
@@ -241,7 +243,7 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
         .filter(|o| o.period == format!("call-{}", call.id))
         .map(|o| o.state.as_str().to_owned())
         .collect();
-    assert_eq!(states, ["waived", "waived"]);
+    assert_eq!(states, ["waived", "waived", "waived"]);
 }
 
 #[tokio::test]
@@ -637,7 +639,7 @@ async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() 
     );
 
     // The history for the yearly follow-up: answers and outcomes (the strategist's), as CSV.
-    let outcome = |person: &str| {
+    let outcome = |person: &str, due: &str| {
         let args = [
             "calls",
             "outcome",
@@ -648,17 +650,60 @@ async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() 
             "granted",
             "--amount",
             "1200000",
+            "--due",
+            due,
             "--as",
             person,
         ];
         crate::inbound::arshjul(&settings, &dir, &args, b"")
     };
+    let final_report = "projekt-slutrapport=2029-03-31";
     assert!(
-        !outcome("linnea.dahl").status.success(),
+        !outcome("linnea.dahl", final_report).status.success(),
         "only the strategist records outcomes"
     );
-    let granted = outcome("johan.lindqvist");
+    let wrong = outcome("johan.lindqvist", "slutrapport=2029-03-31");
+    assert!(!wrong.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&wrong.stderr),
+        "--due: \"slutrapport\" is no per-project obligation of tekniska\n"
+    );
+    // The grant gives Tekniska the project's reports: the final report on the day given (31
+    // March 2029 is a Saturday, the 30th långfredagen: Thursday 29), the others by the
+    // calendar's defaults.
+    let granted = outcome("johan.lindqvist", final_report);
     assert!(granted.status.success(), "{}", String::from_utf8_lossy(&granted.stderr));
+    let said = String::from_utf8_lossy(&granted.stdout);
+    let reports: Vec<&str> = said
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        reports,
+        [
+            "projekt-lagesrapport",
+            "projekt-ekonomisk-rapport",
+            "projekt-slutrapport"
+        ],
+        "{said}"
+    );
+    assert!(said.contains("projekt-slutrapport due 2029-03-29"), "{said}");
+    let again = outcome("johan.lindqvist", final_report);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "call 1, tekniska: granted\n",
+        "recorded again, the reports are not made twice"
+    );
+    let projects = shared
+        .store
+        .occurrences()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.period == "project-1" && o.unit == "tekniska" && o.announcement_id == Some(1))
+        .count();
+    assert_eq!(projects, 3);
     let csv = crate::inbound::arshjul(&settings, &dir, &["calls", "--year", "2027", "--format", "csv"], b"");
     let csv = String::from_utf8_lossy(&csv.stdout);
     let lines: Vec<&str> = csv.lines().collect();

@@ -44,6 +44,8 @@ pub enum Recurrence {
     Once,
     /// For each EU funding call a unit applies to; created when the unit says it applies.
     PerCall,
+    /// For each project granted to a unit; created when the strategist records the grant.
+    PerProject,
 }
 
 impl Recurrence {
@@ -54,6 +56,7 @@ impl Recurrence {
             Self::MandatePeriod => "mandate_period",
             Self::Once => "once",
             Self::PerCall => "per_call",
+            Self::PerProject => "per_project",
         }
     }
 }
@@ -75,6 +78,9 @@ pub enum DueRule {
     /// A number of business days before the deadline of the EU funding call (per-call
     /// obligations only).
     BeforeCallDeadline { business_days: u16 },
+    /// A number of months after the grant (per-project obligations only), unless the grant
+    /// gives the date.
+    AfterGrant { months: u8 },
     /// At a body's meeting: `before` business days ahead of the first meeting of `body`
     /// (the agenda deadline, or the meeting itself when 0) that comes at least `after`
     /// business days after `obligation`'s due date in the same period.
@@ -395,12 +401,17 @@ struct RawDue {
     obligation: Option<String>,
     business_days_before_call: Option<u16>,
     meeting: Option<String>,
+    months_after_grant: Option<u8>,
 }
 
 const DUE_FORMS: &str = "write due as { date = \"MM-DD\", year_offset = N }, { on = \"YYYY-MM-DD\" }, \
      or { business_days_before = N, obligation = \"ID\" } / { business_days_after = N, obligation = \"ID\" }, \
      or { meeting = \"BODY\", obligation = \"ID\" } (optionally with business_days_after/_before), \
-     or for recurrence = \"per_call\" { business_days_before_call = N }";
+     or for recurrence = \"per_call\" { business_days_before_call = N }, \
+     or for recurrence = \"per_project\" { months_after_grant = N }";
+
+/// The most months after a grant a project's report may fall due (a long EU project).
+const MAX_MONTHS_AFTER_GRANT: u8 = 84;
 
 fn parse_due(
     raw: &Spanned<RawDue>,
@@ -409,6 +420,27 @@ fn parse_due(
     meetings: &BTreeMap<String, Vec<Date>>,
 ) -> Result<DueRule, String> {
     let raw = raw.get_ref();
+    if recurrence == Recurrence::PerProject || raw.months_after_grant.is_some() {
+        return match (raw.months_after_grant, recurrence) {
+            (Some(months), Recurrence::PerProject)
+                if *raw
+                    == (RawDue {
+                        months_after_grant: Some(months),
+                        ..RawDue::default()
+                    }) =>
+            {
+                if !(1..=MAX_MONTHS_AFTER_GRANT).contains(&months) {
+                    return Err(format!("months_after_grant is 1 to {MAX_MONTHS_AFTER_GRANT}"));
+                }
+                Ok(DueRule::AfterGrant { months })
+            }
+            (Some(_), Recurrence::PerProject) => {
+                Err("give only months_after_grant for a per-project obligation".into())
+            }
+            (None, _) => Err("a per-project obligation is due { months_after_grant = N }".into()),
+            (Some(_), _) => Err("months_after_grant suits only recurrence = \"per_project\"".into()),
+        };
+    }
     if let Some(body) = &raw.meeting {
         return parse_meeting_due(raw, body, recurrence, recurrences, meetings);
     }
