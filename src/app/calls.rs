@@ -126,7 +126,7 @@ impl App {
         };
         let Some(created) = self
             .store
-            .record_outcome(id, unit, outcome, amount, actor, &occurrences, now)
+            .record_outcome(id, unit, (outcome, amount), actor, &occurrences, now)
             .await?
         else {
             return Ok(OutcomeRecorded::NotAnswered);

@@ -359,15 +359,15 @@ impl Store {
         Ok(InterestRecorded::Recorded { created })
     }
 
-    /// Records what came of `unit`'s application to call `id`, and for a grant creates the
+    /// Records what came of `unit`'s application to call `id` (the outcome, and the amount
+    /// granted), and for a grant creates the
     /// project's `occurrences` (once). Returns the ids created, or `None` when the unit had not
     /// answered the call (then nothing is recorded).
     pub async fn record_outcome(
         &self,
         id: i64,
         unit: &str,
-        outcome: Outcome,
-        amount: Option<i64>,
+        (outcome, amount): (Outcome, Option<i64>),
         actor: &Actor<'_>,
         occurrences: &[Occurrence],
         now: Timestamp,
