@@ -1,5 +1,5 @@
-//! Acting from the command line: `arshjul ack` (the registrar's paper submissions) and `arshjul
-//! mailgate` (one email from a mail server's pipe).
+//! Acting from the command line: `arshjul ack` (the registrar's paper submissions), `arshjul
+//! start` (KLK starts a revision) and `arshjul mailgate` (one email from a mail server's pipe).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use anyhow::Context as _;
 
 use super::load_for_listing;
 use crate::app::App;
-use crate::app::actions::Acted;
+use crate::app::actions::{Acted, Started};
 use crate::clock::SystemClock;
 use crate::domain::config::Language;
 use crate::domain::occurrence::{Action, ActionOutcome, Actor};
@@ -72,6 +72,63 @@ pub async fn ack(settings: &Settings, args: &AckArgs, clock: SystemClock) -> any
         }
         None => {
             eprintln!("no occurrence {}", args.occurrence);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// The on-demand obligation, e.g. `revidering`.
+    pub obligation: String,
+    /// The person starting it, by directory id (someone at KLK).
+    #[arg(long = "as", value_name = "PERSON")]
+    pub person: String,
+    /// When it is due, YYYY-MM-DD; the calendar's default when left out.
+    #[arg(long)]
+    pub due: Option<jiff::civil::Date>,
+    /// Why it is started (kept in the audit log).
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+/// `arshjul start`: starts an on-demand item as the person named, as the dashboard does.
+pub async fn start(settings: &Settings, args: &StartArgs, clock: SystemClock) -> anyhow::Result<ExitCode> {
+    let Some(config) = load_for_listing(settings, None) else {
+        return Ok(ExitCode::FAILURE);
+    };
+    if config.directory.person_named(&args.person).is_none() {
+        eprintln!("--as: unknown person \"{}\"", args.person);
+        return Ok(ExitCode::FAILURE);
+    }
+    let app = App::open(settings, Arc::new(clock)).await?;
+    let actor = Actor {
+        person: &args.person,
+        channel: "cli",
+        source: "arshjul start",
+        note: args.note.as_deref(),
+    };
+    match app.start(&args.obligation, args.due, &actor).await? {
+        Started::Created(ids) => {
+            for occurrence in app.store.occurrences_by_ids(&ids).await? {
+                let due = app.config().local_date(occurrence.due_at);
+                println!(
+                    "started {} for {}, due {due} (occurrence {})",
+                    occurrence.obligation, occurrence.unit, occurrence.id
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Started::Already => {
+            println!("{} was started today already; nothing changed", args.obligation);
+            Ok(ExitCode::SUCCESS)
+        }
+        Started::NotAllowed => {
+            eprintln!("--as {}: only KLK starts items on demand", args.person);
+            Ok(ExitCode::FAILURE)
+        }
+        Started::Invalid(reason) => {
+            eprintln!("{reason}");
             Ok(ExitCode::FAILURE)
         }
     }

@@ -46,6 +46,8 @@ pub enum Command {
     Outbox(status::OutboxArgs),
     /// Record an action on an occurrence, as the registrar does for paper submissions.
     Ack(acting::AckArgs),
+    /// Start an on-demand item now, as KLK: a revision of the guidelines "vid behov".
+    Start(acting::StartArgs),
     /// Where every unit stands: each occurrence falling due in a year, its state, and who last
     /// acted on it, when and through which channel.
     Status(status::StatusArgs),
@@ -93,6 +95,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Outbox(args) => status::outbox(&settings, args, &clock).await,
         Command::Mailgate => acting::mailgate(&settings, clock).await,
         Command::Ack(args) => acting::ack(&settings, &args, clock).await,
+        Command::Start(args) => acting::start(&settings, &args, clock).await,
         Command::Feed(args) => calendar::feed(&settings, &args, &clock).await,
         Command::Calendar(args) => calendar::calendar(&settings, &args, &clock),
         Command::Simulate(args) => calendar::simulate(&settings, &args, &clock),

@@ -72,6 +72,12 @@ impl Viewer {
     }
 }
 
+/// Whether `person` may start an on-demand item (a revision "vid behov"): KLK, those who see
+/// everything.
+pub fn may_start(config: &Config, person: &str) -> bool {
+    Viewer::of(config, person).is_some_and(|viewer| viewer.is_central())
+}
+
 /// Why the directory in force does not let a person act on an occurrence. Its text is wholly
 /// in the reader's language.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -233,7 +233,8 @@ pub fn concerns(period: &str, call: Option<&Announcement>, sv: bool) -> Option<S
         .iter()
         .all(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()));
     Some(match (years.as_slice(), numeric, sv) {
-        _ if period == "once" => return None,
+        // One-off and on-demand items concern nothing but themselves.
+        _ if period == "once" || period.starts_with("started-") => return None,
         ([year], true, true) => format!("år {year}"),
         ([year], true, false) => format!("the year {year}"),
         ([from, to], true, true) => format!("mandatperioden {from}–{to}"),

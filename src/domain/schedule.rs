@@ -24,6 +24,8 @@ pub enum Period {
     /// The project a unit was granted in an EU funding call (by its announcement id), with
     /// the day the grant was recorded.
     Project { id: i64, granted: Date },
+    /// An on-demand item (a revision), by the day KLK started it.
+    Started { on: Date },
 }
 
 impl Period {
@@ -32,7 +34,7 @@ impl Period {
         match self {
             Self::Year(year) => Some(year),
             Self::Mandate(mandate) => Some(mandate.election_year()),
-            Self::Once | Self::Call { .. } | Self::Project { .. } => None,
+            Self::Once | Self::Call { .. } | Self::Project { .. } | Self::Started { .. } => None,
         }
     }
 }
@@ -45,6 +47,7 @@ impl fmt::Display for Period {
             Self::Once => f.write_str("once"),
             Self::Call { id, .. } => write!(f, "call-{id}"),
             Self::Project { id, .. } => write!(f, "project-{id}"),
+            Self::Started { on } => write!(f, "started-{on}"),
         }
     }
 }
@@ -83,8 +86,10 @@ impl Config {
                 Period::Call { deadline, .. } => add_business_days(deadline, -i32::from(*business_days)),
                 _ => return None,
             },
-            DueRule::AfterGrant { months } => match period {
-                Period::Project { granted, .. } => granted.checked_add(jiff::Span::new().months(*months)).ok()?,
+            DueRule::MonthsAfterStart { months } => match period {
+                Period::Project { granted: start, .. } | Period::Started { on: start } => {
+                    start.checked_add(jiff::Span::new().months(*months)).ok()?
+                }
                 _ => return None,
             },
             DueRule::Meeting {
@@ -277,6 +282,42 @@ impl Config {
             .collect())
     }
 
+    /// The occurrences of on-demand obligation `id` that KLK starts on `on`: one for each unit
+    /// it applies to, due on `due` or by the calendar's rule. Refused, saying why, for an id
+    /// that is not an on-demand obligation or a due date not after the start.
+    pub fn started_occurrences(&self, id: &str, on: Date, due: Option<Date>) -> Result<Vec<Occurrence>, String> {
+        let obligation = self
+            .calendar
+            .obligations
+            .iter()
+            .find(|o| o.id.as_str() == id && o.recurrence == Recurrence::OnDemand)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self
+                    .calendar
+                    .obligations
+                    .iter()
+                    .filter(|o| o.recurrence == Recurrence::OnDemand)
+                    .map(|o| o.id.as_str())
+                    .collect();
+                format!(
+                    "\"{id}\" is no obligation started on demand; those are: {}",
+                    known.join(", ")
+                )
+            })?;
+        let period = Period::Started { on };
+        let due = match due {
+            Some(date) if date <= on => return Err(format!("the due date {date} is not after today, {on}")),
+            Some(date) => obligation.move_due.apply(date),
+            None => self
+                .due_date(obligation, period)
+                .ok_or("no due date follows from the calendar")?,
+        };
+        Ok(self
+            .units_for(obligation)
+            .filter_map(|unit| self.occurrence(obligation, unit, period, due))
+            .collect())
+    }
+
     /// `obligation` for `unit` in `period`, due on `due_date` at the calendar's due time.
     fn occurrence(&self, obligation: &Obligation, unit: &Unit, period: Period, due_date: Date) -> Option<Occurrence> {
         Some(Occurrence {
@@ -310,8 +351,9 @@ fn candidate_periods(recurrence: Recurrence, years: &std::ops::RangeInclusive<i1
             .map(Period::Mandate)
             .collect(),
         Recurrence::Once => vec![Period::Once],
-        // Created when a unit applies to a call or is granted a project, never by the calendar.
-        Recurrence::PerCall | Recurrence::PerProject => Vec::new(),
+        // Created when a unit applies to a call, is granted a project or KLK starts one,
+        // never by the calendar.
+        Recurrence::PerCall | Recurrence::PerProject | Recurrence::OnDemand => Vec::new(),
     }
 }
 

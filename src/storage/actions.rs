@@ -9,6 +9,7 @@ use super::outbox::insert_delivery;
 use super::{Backend, OCCURRENCE_COLUMNS, Store, audit, occurrence_from_row};
 use crate::domain::occurrence::{Action, ActionOutcome, Actor, OccurrenceState, StoredOccurrence, Transition};
 use crate::domain::planner::Delivery;
+use crate::domain::schedule::Occurrence;
 use crate::domain::steps::Subject;
 
 impl Store {
@@ -101,6 +102,20 @@ impl Store {
 }
 
 impl Store {
+    /// Creates the on-demand `occurrences` KLK's `actor` started (those not there yet), in
+    /// one transaction; their ids.
+    pub async fn start_occurrences(
+        &self,
+        occurrences: &[Occurrence],
+        actor: &Actor<'_>,
+        now: Timestamp,
+    ) -> anyhow::Result<Vec<i64>> {
+        let mut tx = self.begin_write().await?;
+        let created = insert_occurrences(&mut tx, occurrences, None, actor, now).await?;
+        tx.commit().await.context("committing the started occurrences")?;
+        Ok(created)
+    }
+
     /// The occurrences with these ids (those that exist).
     pub async fn occurrences_by_ids(&self, ids: &[i64]) -> anyhow::Result<Vec<StoredOccurrence>> {
         if ids.is_empty() {
@@ -133,4 +148,46 @@ impl Store {
             .await
             .context("reading a meta value")
     }
+}
+
+/// Creates `occurrences` (those not there yet), for the call `announcement` if any, each
+/// audited with `actor` as its creator; their ids.
+pub(super) async fn insert_occurrences(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    occurrences: &[Occurrence],
+    announcement: Option<i64>,
+    actor: &Actor<'_>,
+    now: Timestamp,
+) -> anyhow::Result<Vec<i64>> {
+    let mut created = Vec::new();
+    for occurrence in occurrences {
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO occurrences (obligation, unit, period, due_at, announcement_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (obligation, unit, period) DO NOTHING RETURNING id",
+        )
+        .bind(occurrence.obligation.as_str())
+        .bind(occurrence.unit.as_str())
+        .bind(occurrence.period.to_string())
+        .bind(occurrence.due_at.as_second())
+        .bind(announcement)
+        .bind(now.as_second())
+        .bind(now.as_second())
+        .fetch_optional(&mut **tx)
+        .await
+        .context("creating an occurrence")?;
+        if let Some(occurrence_id) = inserted {
+            let detail = serde_json::json!({ "due_at": occurrence.due_at.to_string(), "call": announcement });
+            audit(
+                tx,
+                now,
+                Subject::Occurrence(occurrence_id),
+                actor.person,
+                "created",
+                &detail,
+            )
+            .await?;
+            created.push(occurrence_id);
+        }
+    }
+    Ok(created)
 }

@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use jiff::Timestamp;
 use sqlx::Row as _;
 
+use super::actions::insert_occurrences;
 use super::inbox::withdraw_unsent;
 use super::outbox::insert_delivery;
 use super::{Store, audit, timestamp};
@@ -341,7 +342,7 @@ impl Store {
         audit(&mut tx, now, Subject::Call(id), actor.person, "interest", &detail).await?;
         let mut created = Vec::new();
         if interest == Interest::Applying {
-            created = insert_call_occurrences(&mut tx, id, occurrences, actor, now).await?;
+            created = insert_occurrences(&mut tx, occurrences, Some(id), actor, now).await?;
         } else {
             let open: Vec<i64> = sqlx::query_scalar(
                 "SELECT id FROM occurrences WHERE announcement_id = $1 AND unit = $2 AND state IN ('open', 'submitted')",
@@ -390,7 +391,7 @@ impl Store {
         let detail = serde_json::json!({ "unit": unit, "outcome": outcome.as_str(), "amount": amount });
         audit(&mut tx, now, Subject::Call(id), actor.person, "outcome", &detail).await?;
         let created = match outcome {
-            Outcome::Granted => insert_call_occurrences(&mut tx, id, occurrences, actor, now).await?,
+            Outcome::Granted => insert_occurrences(&mut tx, occurrences, Some(id), actor, now).await?,
             Outcome::Applied | Outcome::Rejected => Vec::new(),
         };
         tx.commit().await.context("committing the outcome")?;
@@ -423,47 +424,6 @@ impl Store {
             })
             .collect()
     }
-}
-
-/// Creates `occurrences` for call `id` (those not there yet), each audited; their ids.
-async fn insert_call_occurrences(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    id: i64,
-    occurrences: &[Occurrence],
-    actor: &Actor<'_>,
-    now: Timestamp,
-) -> anyhow::Result<Vec<i64>> {
-    let mut created = Vec::new();
-    for occurrence in occurrences {
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO occurrences (obligation, unit, period, due_at, announcement_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (obligation, unit, period) DO NOTHING RETURNING id",
-        )
-        .bind(occurrence.obligation.as_str())
-        .bind(occurrence.unit.as_str())
-        .bind(occurrence.period.to_string())
-        .bind(occurrence.due_at.as_second())
-        .bind(id)
-        .bind(now.as_second())
-        .bind(now.as_second())
-        .fetch_optional(&mut **tx)
-        .await
-        .context("creating an occurrence for the call")?;
-        if let Some(occurrence_id) = inserted {
-            let detail = serde_json::json!({ "due_at": occurrence.due_at.to_string(), "call": id });
-            audit(
-                tx,
-                now,
-                Subject::Occurrence(occurrence_id),
-                actor.person,
-                "created",
-                &detail,
-            )
-            .await?;
-            created.push(occurrence_id);
-        }
-    }
-    Ok(created)
 }
 
 /// `query` with the call's text bound to its first seven parameters: title, programme, link,

@@ -744,3 +744,63 @@ fn check_config_reports_a_broken_template_by_file_and_line() {
     let (ok, stderr) = check();
     assert!(ok, "{stderr}");
 }
+
+#[tokio::test]
+async fn klk_starts_a_revision_when_needed_and_it_is_reminded_like_any_other() {
+    let dir = TestDir::new().with_shipped_config();
+    let settings = crate::helpers::test_settings(&dir).await;
+    let run = |args: &[&str]| crate::inbound::arshjul(&settings, &dir, args, b"");
+    let said = |output: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    };
+    let refused = run(&["start", "revidering", "--as", "linnea.dahl"]);
+    assert!(!refused.status.success());
+    assert_eq!(said(&refused), "--as linnea.dahl: only KLK starts items on demand\n");
+    let unknown = run(&["start", "uppfoljning", "--as", "johan.lindqvist"]);
+    assert_eq!(
+        said(&unknown),
+        "\"uppfoljning\" is no obligation started on demand; those are: revidering\n"
+    );
+    let past = run(&["start", "revidering", "--as", "johan.lindqvist", "--due", "2026-01-01"]);
+    assert!(!past.status.success());
+    assert!(
+        said(&past).starts_with("the due date 2026-01-01 is not after today"),
+        "{}",
+        said(&past)
+    );
+
+    // The binaries' clock stands at Friday 27 November 2026: three months on is 26 February.
+    let started = run(&[
+        "start",
+        "revidering",
+        "--as",
+        "johan.lindqvist",
+        "--note",
+        "ny lag om vänorter",
+    ]);
+    assert!(started.status.success(), "{}", said(&started));
+    assert!(
+        said(&started).starts_with("started revidering for klk, due 2027-02-26 (occurrence "),
+        "{}",
+        said(&started)
+    );
+    assert_eq!(
+        said(&run(&["start", "revidering", "--as", "johan.lindqvist"])),
+        "revidering was started today already; nothing changed\n"
+    );
+    let status = run(&["status", "--year", "2027", "--unit", "klk"]);
+    let table = String::from_utf8_lossy(&status.stdout);
+    let line = table
+        .lines()
+        .find(|l| l.contains(" revidering "))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        line.contains(" started-2026-11-27 ") && line.contains(" open "),
+        "{line}"
+    );
+    assert!(line.contains("before-"), "its reminders are planned: {line}");
+}

@@ -255,6 +255,41 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     assert!(browser.text("tr[data-unit=tekniska]").await.contains("magnus.berg"));
     check_page(&browser, "year").await;
 
+    // KLK starts a revision of the guidelines "vid behov": due on the day chosen, planned at once.
+    // (A date field's typing order follows the browser's locale; the value is set as a picker would.)
+    browser
+        .script(
+            "document.querySelector('#start-due').value = arguments[0]; return true;",
+            json!(["2027-05-31"]),
+        )
+        .await;
+    browser.click("form[action=\"/dashboard/start\"] button").await;
+    assert_eq!(
+        browser.text("h1").await,
+        "Revidering av riktlinjerna och strategin för det internationella arbetet"
+    );
+    let revision = app
+        .shared
+        .store
+        .occurrences()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|o| o.obligation == "revidering")
+        .expect("the revision is an occurrence");
+    assert_eq!(
+        (
+            revision.unit.as_str(),
+            revision.period.as_str(),
+            revision.due_at.to_string().as_str()
+        ),
+        ("klk", "started-2027-01-26", "2027-05-31T14:00:00Z")
+    );
+    assert!(
+        browser.text("main").await.contains("johan.lindqvist"),
+        "the start is in the history"
+    );
+
     browser
         .goto(&format!("{}/dashboard/occurrences/{occurrence}", app.address))
         .await;

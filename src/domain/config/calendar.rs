@@ -46,6 +46,8 @@ pub enum Recurrence {
     PerCall,
     /// For each project granted to a unit; created when the strategist records the grant.
     PerProject,
+    /// Whenever KLK starts one ("vid behov"), from the command line or the dashboard.
+    OnDemand,
 }
 
 impl Recurrence {
@@ -57,6 +59,7 @@ impl Recurrence {
             Self::Once => "once",
             Self::PerCall => "per_call",
             Self::PerProject => "per_project",
+            Self::OnDemand => "on_demand",
         }
     }
 }
@@ -78,9 +81,9 @@ pub enum DueRule {
     /// A number of business days before the deadline of the EU funding call (per-call
     /// obligations only).
     BeforeCallDeadline { business_days: u16 },
-    /// A number of months after the grant (per-project obligations only), unless the grant
-    /// gives the date.
-    AfterGrant { months: u8 },
+    /// A number of months after the grant (per-project obligations) or the start (on-demand
+    /// ones), unless the grant or the start gives the date.
+    MonthsAfterStart { months: u8 },
     /// At a body's meeting: `before` business days ahead of the first meeting of `body`
     /// (the agenda deadline, or the meeting itself when 0) that comes at least `after`
     /// business days after `obligation`'s due date in the same period.
@@ -402,16 +405,18 @@ struct RawDue {
     business_days_before_call: Option<u16>,
     meeting: Option<String>,
     months_after_grant: Option<u8>,
+    months_after_start: Option<u8>,
 }
 
 const DUE_FORMS: &str = "write due as { date = \"MM-DD\", year_offset = N }, { on = \"YYYY-MM-DD\" }, \
      or { business_days_before = N, obligation = \"ID\" } / { business_days_after = N, obligation = \"ID\" }, \
      or { meeting = \"BODY\", obligation = \"ID\" } (optionally with business_days_after/_before), \
      or for recurrence = \"per_call\" { business_days_before_call = N }, \
-     or for recurrence = \"per_project\" { months_after_grant = N }";
+     or for recurrence = \"per_project\" { months_after_grant = N }, \
+     or for recurrence = \"on_demand\" { months_after_start = N }";
 
-/// The most months after a grant a project's report may fall due (a long EU project).
-const MAX_MONTHS_AFTER_GRANT: u8 = 84;
+/// The most months after a grant or a start an item may fall due (a long EU project).
+const MAX_MONTHS_AFTER_START: u8 = 84;
 
 fn parse_due(
     raw: &Spanned<RawDue>,
@@ -420,26 +425,8 @@ fn parse_due(
     meetings: &BTreeMap<String, Vec<Date>>,
 ) -> Result<DueRule, String> {
     let raw = raw.get_ref();
-    if recurrence == Recurrence::PerProject || raw.months_after_grant.is_some() {
-        return match (raw.months_after_grant, recurrence) {
-            (Some(months), Recurrence::PerProject)
-                if *raw
-                    == (RawDue {
-                        months_after_grant: Some(months),
-                        ..RawDue::default()
-                    }) =>
-            {
-                if !(1..=MAX_MONTHS_AFTER_GRANT).contains(&months) {
-                    return Err(format!("months_after_grant is 1 to {MAX_MONTHS_AFTER_GRANT}"));
-                }
-                Ok(DueRule::AfterGrant { months })
-            }
-            (Some(_), Recurrence::PerProject) => {
-                Err("give only months_after_grant for a per-project obligation".into())
-            }
-            (None, _) => Err("a per-project obligation is due { months_after_grant = N }".into()),
-            (Some(_), _) => Err("months_after_grant suits only recurrence = \"per_project\"".into()),
-        };
+    if let Some(rule) = parse_months_after_start(raw, recurrence) {
+        return rule;
     }
     if let Some(body) = &raw.meeting {
         return parse_meeting_due(raw, body, recurrence, recurrences, meetings);
@@ -508,6 +495,63 @@ fn parse_due(
         (None, None, Some(_), None) => Err("a business-day rule needs obligation = \"ID\" to count from".into()),
         _ => Err(DUE_FORMS.into()),
     }
+}
+
+/// The due rule of a per-project or on-demand obligation, `{ months_after_grant = N }` or
+/// `{ months_after_start = N }`; `None` for other obligations.
+fn parse_months_after_start(raw: &RawDue, recurrence: Recurrence) -> Option<Result<DueRule, String>> {
+    let (own, wrong) = match recurrence {
+        Recurrence::PerProject => (
+            ("months_after_grant", raw.months_after_grant),
+            raw.months_after_start.map(|_| "months_after_start"),
+        ),
+        Recurrence::OnDemand => (
+            ("months_after_start", raw.months_after_start),
+            raw.months_after_grant.map(|_| "months_after_grant"),
+        ),
+        _ => (
+            ("", None),
+            [
+                ("months_after_grant", raw.months_after_grant),
+                ("months_after_start", raw.months_after_start),
+            ]
+            .into_iter()
+            .find_map(|(key, months)| months.map(|_| key)),
+        ),
+    };
+    if let Some(key) = wrong {
+        let suits = if key == "months_after_grant" {
+            "per_project"
+        } else {
+            "on_demand"
+        };
+        return Some(Err(format!("{key} suits only recurrence = \"{suits}\"")));
+    }
+    let (key, months) = own;
+    if key.is_empty() {
+        return None;
+    }
+    let alone = RawDue {
+        months_after_grant: raw.months_after_grant,
+        months_after_start: raw.months_after_start,
+        ..RawDue::default()
+    };
+    let kind = if recurrence == Recurrence::PerProject {
+        "a per-project"
+    } else {
+        "an on-demand"
+    };
+    Some(match months {
+        Some(months) if *raw == alone => {
+            if (1..=MAX_MONTHS_AFTER_START).contains(&months) {
+                Ok(DueRule::MonthsAfterStart { months })
+            } else {
+                Err(format!("{key} is 1 to {MAX_MONTHS_AFTER_START}"))
+            }
+        }
+        Some(_) => Err(format!("give only {key} for {kind} obligation")),
+        None => Err(format!("{kind} obligation is due {{ {key} = N }}")),
+    })
 }
 
 /// The obligation a relative due rule counts from, which must recur as this one does.

@@ -448,3 +448,44 @@ fn an_obligation_for_a_chair_is_refused_for_politicians_decide_and_officials_pre
         "{error}"
     );
 }
+
+#[test]
+fn months_after_a_grant_or_a_start_suit_only_their_recurrence() {
+    let with = |recurrence: &str, due: &str| {
+        CALENDAR
+            .replace("recurrence = \"yearly\"", &format!("recurrence = \"{recurrence}\""))
+            .replace("due = { date = \"01-31\" }", &format!("due = {due}"))
+    };
+    assert!(parse(DIRECTORY, &with("on_demand", "{ months_after_start = 3 }")).is_ok());
+    assert!(parse(DIRECTORY, &with("per_project", "{ months_after_grant = 6 }")).is_ok());
+    for (recurrence, due, expected) in [
+        (
+            "yearly",
+            "{ months_after_start = 3 }",
+            "months_after_start suits only recurrence = \"on_demand\"",
+        ),
+        (
+            "on_demand",
+            "{ months_after_grant = 3 }",
+            "months_after_grant suits only recurrence = \"per_project\"",
+        ),
+        (
+            "on_demand",
+            "{ date = \"01-31\" }",
+            "an on-demand obligation is due { months_after_start = N }",
+        ),
+        (
+            "per_project",
+            "{ months_after_grant = 6, date = \"01-31\" }",
+            "give only months_after_grant for a per-project obligation",
+        ),
+        (
+            "per_project",
+            "{ months_after_grant = 0 }",
+            "months_after_grant is 1 to 84",
+        ),
+    ] {
+        let error = only_error(DIRECTORY, &with(recurrence, due));
+        assert!(error.ends_with(expected), "{recurrence} {due}: {error}");
+    }
+}

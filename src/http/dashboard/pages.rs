@@ -1,6 +1,6 @@
 //! The dashboard's pages: the year as a wheel and a matrix, one occurrence with its history
-//! and deliveries, the outbox with retry, the EU calls with each unit's answer, and the
-//! compiled report. Each shows only what the visitor may see.
+//! and deliveries, the outbox with retry, starting a revision, the EU calls with each unit's
+//! answer, and the compiled report. Each shows only what the visitor may see.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -14,9 +14,12 @@ use serde::Deserialize;
 
 use super::{Visitor, message, not_found, page, unavailable};
 use crate::app::App;
-use crate::domain::config::Language;
+use crate::app::actions::Started;
+use crate::domain::access::may_start;
+use crate::domain::config::{Language, Recurrence};
 use crate::domain::dashboard::{self, Status};
 use crate::domain::messages::{long_date, title, unit_name};
+use crate::domain::occurrence::Actor;
 use crate::domain::report;
 use crate::domain::steps::DeliveryState;
 use crate::domain::{followup, occurrence::OccurrenceState};
@@ -27,6 +30,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/dashboard/occurrences/{id}", get(occurrence))
         .route("/dashboard/outbox", get(outbox))
         .route("/dashboard/outbox/{id}/retry", post(retry))
+        .route("/dashboard/start", post(start))
         .route("/dashboard/calls", get(calls))
         .route("/dashboard/report", get(report_page))
 }
@@ -77,6 +81,24 @@ async fn year(State(app): State<Arc<App>>, visitor: Visitor, Query(filter): Quer
         .collect();
     let wheel = dashboard::wheel(&config, &shown, year, now, language);
     let matrix = dashboard::matrix(&config, &shown, &acted, now, language);
+    // What KLK may start on demand (a revision), by id and title.
+    let on_demand: Vec<(String, String)> = config
+        .calendar
+        .obligations
+        .iter()
+        .filter(|o| o.recurrence == Recurrence::OnDemand && may_start(&config, &visitor.viewer.person))
+        .map(|o| {
+            (
+                o.id.to_string(),
+                if language == Language::Sv {
+                    &o.title_sv
+                } else {
+                    &o.title_en
+                }
+                .clone(),
+            )
+        })
+        .collect();
     let counts: Vec<(&str, &str, usize)> = Status::ALL
         .iter()
         .map(|s| {
@@ -93,7 +115,7 @@ async fn year(State(app): State<Arc<App>>, visitor: Visitor, Query(filter): Quer
         "year.html",
         "/dashboard",
         minijinja::context! {
-            year, years, units, unit, wheel, matrix, counts, radius => dashboard::RADIUS,
+            year, years, units, unit, wheel, matrix, counts, on_demand, radius => dashboard::RADIUS,
         },
     )
 }
@@ -223,6 +245,59 @@ async fn retry(
             (
                 "Utskicket har redan skickats eller står redan i kö.",
                 "The delivery was sent already or is already waiting.",
+            ),
+        ),
+        Err(error) => unavailable(&visitor, &error),
+    }
+}
+
+/// KLK starts an on-demand item (a revision) from the year page: `obligation`, and `due`
+/// (YYYY-MM-DD) or blank for the calendar's default.
+async fn start(State(app): State<Arc<App>>, visitor: Visitor, Form(form): Form<Vec<(String, String)>>) -> Response {
+    if !visitor.posted_csrf(&form) {
+        return super::forged(&visitor);
+    }
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.trim());
+    let due = match field("due") {
+        "" => None,
+        text => match text.parse() {
+            Ok(date) => Some(date),
+            Err(_) => {
+                return message(
+                    &visitor,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ("Kunde inte startas", "Could not be started"),
+                    ("Skriv sista dag som 2027-09-30.", "Write the due date as 2027-09-30."),
+                );
+            }
+        },
+    };
+    let person = visitor.viewer.person.clone();
+    let actor = Actor {
+        person: &person,
+        channel: "dashboard",
+        source: "start form",
+        note: None,
+    };
+    match app.start(field("obligation"), due, &actor).await {
+        Ok(Started::Created(ids)) => match ids.first() {
+            Some(id) => Redirect::to(&format!("/dashboard/occurrences/{id}")).into_response(),
+            None => Redirect::to("/dashboard").into_response(),
+        },
+        Ok(Started::Already) => message(
+            &visitor,
+            StatusCode::CONFLICT,
+            ("Redan startad", "Started already"),
+            ("Den startades redan i dag.", "It was started today already."),
+        ),
+        Ok(Started::NotAllowed) => not_found(&visitor),
+        Ok(Started::Invalid(_)) => message(
+            &visitor,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ("Kunde inte startas", "Could not be started"),
+            (
+                "Välj vad som ska startas och en sista dag efter i dag.",
+                "Choose what to start and a due date after today.",
             ),
         ),
         Err(error) => unavailable(&visitor, &error),
