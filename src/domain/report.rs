@@ -1,5 +1,5 @@
 //! KLK's yearly compilation of the units' follow-ups: every activity and project with its
-//! money, the totals, the goals they link to, and which units submitted on time, late or not
+//! money, the totals with subtotals for verksamhet and projektmedel, the goals they link to, and which units submitted on time, late or not
 //! at all. Pure; rendered as Markdown, CSV and a standalone HTML document here, and by the
 //! dashboard's report page from the same template (`templates/dashboard/report_body.html`).
 
@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::config::{Config, Language};
-use super::followup::{self, Activity, ActivityInput, Totals};
+use super::followup::{self, Activity, ActivityInput, ActivityKind, Totals};
 use super::occurrence::{OccurrenceState, StoredOccurrence};
 
 /// A follow-up as stored: the rows typed last, and the rows submitted last and when.
@@ -19,6 +19,8 @@ pub struct StoredFollowUp {
     pub rows: Vec<ActivityInput>,
     /// What the report compiles; a draft saved after submitting leaves it alone.
     pub submitted_rows: Option<Vec<ActivityInput>>,
+    /// The form's diarienummer field, as typed.
+    pub diarienummer: String,
     pub saved_by: String,
     pub saved_at: Timestamp,
     pub submitted_at: Option<Timestamp>,
@@ -73,9 +75,19 @@ pub struct UnitReport {
     pub name: String,
     pub due: String,
     pub submitted: Option<String>,
+    /// The diarienummer the follow-up was registered under.
+    pub diarienummer: Option<String>,
     pub timeliness: Timeliness,
     pub status: &'static str,
     pub activities: Vec<Activity>,
+    pub totals: Totals,
+}
+
+/// The totals of one kind of activity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subtotal {
+    pub kind: ActivityKind,
+    pub label: &'static str,
     pub totals: Totals,
 }
 
@@ -85,6 +97,8 @@ pub struct Report {
     pub year: i16,
     pub units: Vec<UnitReport>,
     pub totals: Totals,
+    /// The totals of verksamhet and of projektmedel ("dels verksamheten och dels projektmedel").
+    pub subtotals: Vec<Subtotal>,
     /// Every goal linked to, with how many activities link to it, most first.
     pub goals: Vec<(String, usize)>,
     pub on_time: usize,
@@ -123,13 +137,14 @@ pub fn compile(
                 .get(&occurrence.id)
                 .filter(|_| submitted)
                 .and_then(|form| form.submitted_rows.as_deref())
-                .and_then(|rows| followup::check(rows, language).ok())
+                .and_then(|rows| followup::check(rows, &config.calendar.followup, &occurrence.unit, language).ok())
                 .unwrap_or_default();
             UnitReport {
                 unit: occurrence.unit.clone(),
                 name: super::messages::unit_name(config, occurrence, language),
                 due: day(occurrence.due_at),
                 submitted: occurrence.submitted_at.filter(|_| submitted).map(day),
+                diarienummer: occurrence.diarienummer.clone(),
                 timeliness,
                 status: timeliness.label(language),
                 totals: Totals::of(&activities),
@@ -145,8 +160,17 @@ pub fn compile(
     let mut goals: Vec<(String, usize)> = goals.into_iter().map(|(g, n)| (g.to_owned(), n)).collect();
     goals.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let count = |t: Timeliness| units.iter().filter(|u| u.timeliness == t).count();
+    let subtotals = ActivityKind::ALL
+        .iter()
+        .map(|&kind| Subtotal {
+            kind,
+            label: kind.label(language),
+            totals: Totals::of(units.iter().flat_map(|u| &u.activities).filter(|a| a.kind == kind)),
+        })
+        .collect();
     Report {
         year,
+        subtotals,
         totals: units.iter().fold(Totals::default(), |t, u| t.plus(u.totals)),
         goals,
         on_time: count(Timeliness::OnTime),
@@ -201,6 +225,10 @@ pub fn markdown(report: &Report, language: Language) -> String {
         t("Medfinansiering", "Co-financing"),
     ]);
     out += "|---|---:|---:|---:|\n";
+    for subtotal in &report.subtotals {
+        let [budget, grant, cofinancing] = money(subtotal.totals);
+        out += &row(&[subtotal.label, &budget, &grant, &cofinancing]);
+    }
     let [budget, grant, cofinancing] = money(report.totals);
     out += &row(&[&format!("**{}**", t("Totalt", "Total")), &budget, &grant, &cofinancing]);
     out += &format!("\n## {}\n\n", t("Inlämning per enhet", "Submission by unit"));
@@ -208,14 +236,16 @@ pub fn markdown(report: &Report, language: Language) -> String {
         t("Enhet", "Unit"),
         t("Sista dag", "Due"),
         t("Inlämnad", "Submitted"),
+        t("Diarienummer", "Registry number"),
         t("Status", "Status"),
     ]);
-    out += "|---|---|---|---|\n";
+    out += "|---|---|---|---|---|\n";
     for unit in &report.units {
         out += &row(&[
             &cell(&unit.name),
             &unit.due,
             unit.submitted.as_deref().unwrap_or("–"),
+            unit.diarienummer.as_deref().unwrap_or("–"),
             unit.status,
         ]);
     }
@@ -223,6 +253,7 @@ pub fn markdown(report: &Report, language: Language) -> String {
         out += &format!("\n## {}\n\n", cell(&unit.name));
         out += &row(&[
             t("Aktivitet/projekt", "Activity/project"),
+            t("Typ", "Type"),
             t("Budget", "Budget"),
             t("Bidrag", "Grant"),
             t("Medfinansiering", "Co-financing"),
@@ -230,11 +261,12 @@ pub fn markdown(report: &Report, language: Language) -> String {
             t("Resultat", "Results"),
             t("Mål", "Goals"),
         ]);
-        out += "|---|---:|---:|---:|---|---|---|\n";
+        out += "|---|---|---:|---:|---:|---|---|---|\n";
         for a in &unit.activities {
             let [budget, grant, cofinancing] = money(Totals::of([a]));
             out += &row(&[
-                &cell(&a.name),
+                &cell(&activity_name(a)),
+                a.kind.label(language),
                 &budget,
                 &grant,
                 &cofinancing,
@@ -246,6 +278,7 @@ pub fn markdown(report: &Report, language: Language) -> String {
         let [budget, grant, cofinancing] = money(unit.totals);
         out += &row(&[
             &format!("**{}**", t("Summa", "Sum")),
+            "",
             &budget,
             &grant,
             &cofinancing,
@@ -263,11 +296,33 @@ pub fn markdown(report: &Report, language: Language) -> String {
     out
 }
 
+/// The activity's name with what identifies a project: "Gröna hamnar (Interreg, TN 2026/12,
+/// 2026–2028; Polen, Litauen)".
+fn activity_name(activity: &Activity) -> String {
+    let about: Vec<&str> = [
+        activity.programme.as_str(),
+        activity.diarienummer.as_deref().unwrap_or(""),
+        activity.period.as_str(),
+    ]
+    .into_iter()
+    .filter(|part| !part.is_empty())
+    .collect();
+    let mut name = activity.name.clone();
+    match (about.is_empty(), activity.partners.is_empty()) {
+        (true, true) => {}
+        (false, true) => name += &format!(" ({})", about.join(", ")),
+        (true, false) => name += &format!(" ({})", activity.partners),
+        (false, false) => name += &format!(" ({}; {})", about.join(", "), activity.partners),
+    }
+    name
+}
+
 /// The report as CSV: one row per activity, and one per unit without activities, so that the
 /// submission status of every unit is there too. Amounts are plain whole kronor.
 pub fn csv(report: &Report) -> String {
     let mut out = String::from(
-        "year,unit,unit_name,status,due,submitted,activity,budget,grant,cofinancing,purpose,results,goals\n",
+        "year,unit,unit_name,status,due,submitted,activity,budget,grant,cofinancing,purpose,results,goals,\
+         kind,programme,project_diarienummer,project_period,partners,priority_area,diarienummer\n",
     );
     for unit in &report.units {
         let head = [
@@ -278,7 +333,7 @@ pub fn csv(report: &Report) -> String {
             unit.due.clone(),
             unit.submitted.clone().unwrap_or_default(),
         ];
-        let rows: Vec<[String; 7]> = if unit.activities.is_empty() {
+        let rows: Vec<[String; 13]> = if unit.activities.is_empty() {
             vec![Default::default()]
         } else {
             unit.activities
@@ -292,14 +347,22 @@ pub fn csv(report: &Report) -> String {
                         a.purpose.clone(),
                         a.results.clone(),
                         a.goals.join("; "),
+                        a.kind.as_str().to_owned(),
+                        a.programme.clone(),
+                        a.diarienummer.clone().unwrap_or_default(),
+                        a.period.clone(),
+                        a.partners.clone(),
+                        a.priority_area.clone().unwrap_or_default(),
                     ]
                 })
                 .collect()
         };
         for row in rows {
+            let diarienummer = unit.diarienummer.clone().unwrap_or_default();
             let line: Vec<String> = head
                 .iter()
                 .chain(row.iter())
+                .chain([&diarienummer])
                 .map(|v| super::listing::csv_field(v))
                 .collect();
             out += &line.join(",");
@@ -355,23 +418,34 @@ mod tests {
     use super::*;
     use crate::domain::config::fixtures::{SHIPPED_CALENDAR, follow_up, shipped_with};
 
+    const GOAL: &str = "Attraktiv kommun att bo, verka och vistas i";
+
     fn form(occurrence_id: i64, rows: &[(&str, &str, &str, &str)], submitted: bool) -> StoredFollowUp {
         let rows: Vec<ActivityInput> = rows
             .iter()
             .map(|(name, budget, grant, cofinancing)| ActivityInput {
+                // The funded programmes are projects, the rest the unit's own activities.
+                kind: if ["Erasmus+", "Interreg"].contains(name) {
+                    "projekt"
+                } else {
+                    "verksamhet"
+                }
+                .into(),
                 name: (*name).into(),
                 budget: (*budget).into(),
                 grant: (*grant).into(),
                 cofinancing: (*cofinancing).into(),
                 purpose: "Syfte".into(),
                 results: "Resultat".into(),
-                goals: "Attraktiv kommun".into(),
+                goals: GOAL.into(),
+                ..ActivityInput::default()
             })
             .collect();
         StoredFollowUp {
             occurrence_id,
             submitted_rows: submitted.then(|| rows.clone()),
             rows,
+            diarienummer: String::new(),
             saved_by: "someone".into(),
             saved_at: Timestamp::UNIX_EPOCH,
             submitted_at: submitted.then_some(Timestamp::UNIX_EPOCH),
@@ -424,10 +498,36 @@ mod tests {
             }
         );
         assert_eq!((report.on_time, report.late, report.missing), (1, 1, 1));
-        assert_eq!(report.goals, [("Attraktiv kommun".to_owned(), 3)]);
+        assert_eq!(report.goals, [(GOAL.to_owned(), 3)]);
+        // "dels verksamheten och dels projektmedel": the twinning apart from the two projects.
+        let subtotals: Vec<(&str, Totals)> = report.subtotals.iter().map(|s| (s.label, s.totals)).collect();
+        assert_eq!(
+            subtotals,
+            [
+                (
+                    "Verksamhet",
+                    Totals {
+                        budget: 5_000,
+                        grant: 0,
+                        cofinancing: 5_000
+                    }
+                ),
+                (
+                    "Projektmedel",
+                    Totals {
+                        budget: 1_120_000,
+                        grant: 700_000,
+                        cofinancing: 420_000
+                    }
+                )
+            ]
+        );
         let markdown = markdown(&report, Language::Sv);
         assert!(
-            markdown.contains("| **Totalt** | 1 125 000 kr | 700 000 kr | 425 000 kr |"),
+            markdown.contains(
+                "| Verksamhet | 5 000 kr | 0 kr | 5 000 kr |\n| Projektmedel | 1 120 000 kr | 700 000 kr | 420 000 kr |\n\
+                 | **Totalt** | 1 125 000 kr | 700 000 kr | 425 000 kr |"
+            ),
             "{markdown}"
         );
         assert!(!markdown.contains("Utkast"));
@@ -448,7 +548,7 @@ mod tests {
         if let Some(rows) = typed.submitted_rows.as_mut() {
             rows[0].purpose = "@SUM(1+1)".into();
             rows[0].results = "+46 70 123".into();
-            rows[0].goals = "-2+3".into();
+            rows[0].partners = "-2+3".into();
         }
         let report = compile(
             &config,
@@ -463,7 +563,8 @@ mod tests {
             csv.contains(r#","'=HYPERLINK(""https://evil.example"",""x"")","#),
             "{csv}"
         );
-        assert!(csv.contains(",'@SUM(1+1),'+46 70 123,'-2+3\n"), "{csv}");
+        assert!(csv.contains(",'@SUM(1+1),'+46 70 123,"), "{csv}");
+        assert!(csv.contains(",'-2+3,"), "{csv}");
         assert_eq!(
             super::super::listing::csv_field("-999"),
             "-999",

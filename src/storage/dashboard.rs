@@ -185,11 +185,12 @@ impl Store {
         rows.iter().map(followup_from_row).collect()
     }
 
-    /// Saves the form of occurrence `id` as typed; when `submitted`, also as what was submitted.
+    /// Saves the form of occurrence `id` as typed (its rows and its diarienummer field); when
+    /// `submitted`, also as what was submitted.
     pub async fn save_followup(
         &self,
         occurrence_id: i64,
-        rows: &[ActivityInput],
+        (rows, diarienummer): (&[ActivityInput], &str),
         person: &str,
         submitted: bool,
         now: Timestamp,
@@ -201,9 +202,10 @@ impl Store {
             (None, None)
         };
         sqlx::query(
-            "INSERT INTO followups (occurrence_id, activities, saved_by, saved_at, submitted_activities, submitted_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (occurrence_id) DO UPDATE SET \
+            "INSERT INTO followups (occurrence_id, activities, saved_by, saved_at, submitted_activities, submitted_at, \
+             diarienummer) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (occurrence_id) DO UPDATE SET \
              activities = excluded.activities, saved_by = excluded.saved_by, saved_at = excluded.saved_at, \
+             diarienummer = excluded.diarienummer, \
              submitted_activities = COALESCE(excluded.submitted_activities, followups.submitted_activities), \
              submitted_at = COALESCE(excluded.submitted_at, followups.submitted_at)",
         )
@@ -213,6 +215,7 @@ impl Store {
         .bind(now.as_second())
         .bind(submitted_activities)
         .bind(submitted_at)
+        .bind(diarienummer)
         .execute(&self.pool)
         .await
         .context("saving a follow-up")?;
@@ -243,8 +246,8 @@ impl Store {
     }
 }
 
-const FOLLOWUP_SELECT: &str =
-    "SELECT occurrence_id, activities, saved_by, saved_at, submitted_activities, submitted_at FROM followups";
+const FOLLOWUP_SELECT: &str = "SELECT occurrence_id, activities, saved_by, saved_at, submitted_activities, submitted_at, diarienummer \
+     FROM followups";
 
 fn followup_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredFollowUp> {
     let rows = |json: &str| -> anyhow::Result<Vec<ActivityInput>> {
@@ -259,6 +262,7 @@ fn followup_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<StoredFollowUp> 
             .map(rows)
             .transpose()?,
         saved_by: row.try_get("saved_by")?,
+        diarienummer: row.try_get::<Option<String>, _>("diarienummer")?.unwrap_or_default(),
         saved_at: timestamp(row.try_get("saved_at")?)?,
         submitted_at: row
             .try_get::<Option<i64>, _>("submitted_at")?

@@ -172,6 +172,13 @@ impl Browser {
         panic!("clicking {css} led to no new page");
     }
 
+    /// Ticks the checkbox or picks the option matching `css`, on the same page.
+    pub async fn choose(&self, css: &str) {
+        let id = self.element(css).await;
+        self.call(reqwest::Method::POST, &format!("/element/{id}/click"), json!({}))
+            .await;
+    }
+
     /// Clears the field matching `css` and types `text` into it.
     pub async fn fill(&self, css: &str, text: &str) {
         let id = self.element(css).await;

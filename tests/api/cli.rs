@@ -138,7 +138,7 @@ fn check_config_accepts_the_shipped_configuration_with_a_summary() {
         "{summary}"
     );
     assert!(
-        summary.contains("16 obligations, deadlines at 16:00 Europe/Stockholm"),
+        summary.contains("21 obligations, deadlines at 16:00 Europe/Stockholm"),
         "{summary}"
     );
 }
@@ -204,7 +204,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     c.replace("obligation = \"uppfoljning\" }", "obligation = \"uppföljning\" }"),
                 )
             }),
-            "calendar.toml:183: obligations[6].due: due rule refers to unknown obligation \"uppföljning\"",
+            "calendar.toml:212: obligations[6].due: due rule refers to unknown obligation \"uppföljning\"",
         ),
         (
             "cyclic due rules",
@@ -217,12 +217,12 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     ),
                 )
             }),
-            "calendar.toml:143: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
+            "calendar.toml:172: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
         ),
         (
             "bad date",
             Box::new(|d, c| (d, c.replace("date = \"03-31\"", "date = \"02-31\""))),
-            "calendar.toml:276: obligations[13].due: \"02-31\" is not a day of the year",
+            "calendar.toml:318: obligations[14].due: \"02-31\" is not a day of the year",
         ),
         (
             "unknown time zone",
@@ -235,7 +235,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     ),
                 )
             }),
-            "calendar.toml:37: time_zone: unknown time zone \"Europe/Kristianstad\"",
+            "calendar.toml:44: time_zone: unknown time zone \"Europe/Kristianstad\"",
         ),
         (
             "a preferred channel the person has no address on",

@@ -127,15 +127,34 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     // An empty form is refused with a message; a wrong amount is named and what was typed stays.
     browser.click("#submit").await;
     assert_eq!(browser.count(".error-summary").await, 1);
+    browser.choose("#kind_0 option[value=projekt]").await;
     browser.fill("#name_0", "Erasmus+ ungdomsutbyte").await;
+    browser.fill("#programme_0", "Erasmus+").await;
+    browser.fill("#partners_0", "Polen").await;
     browser.fill("#budget_0", "120 000").await;
     browser.fill("#grant_0", "tio tusen").await;
     browser.fill("#cofinancing_0", "20 000 kr").await;
     browser.fill("#purpose_0", "Ungdomar möter ungdomar i Gdańsk").await;
     browser.fill("#results_0", "32 deltagare, två nya partner").await;
+    // Goals are ticked from the municipality's list; Tekniska's own goals are among them.
+    assert!(
+        browser
+            .text("#goals_0")
+            .await
+            .contains("Minskade utsläpp från kommunens verksamhet")
+    );
+    assert!(
+        !browser
+            .text("#goals_0")
+            .await
+            .contains("Fler elever med internationell erfarenhet")
+    );
+    browser.choose("#goals_0_0").await;
+    browser.choose("#goals_0_1").await;
     browser
-        .fill("#goals_0", "Attraktiv kommun\nInternationell kompetens")
+        .choose("#priority_area_0 option[value=\"Arbetsliv och attraktionskraft\"]")
         .await;
+    browser.fill("#diarienummer", "tn 2027/7").await;
     browser.click("#submit").await;
     assert_eq!(browser.count("#grant_0-error").await, 1);
     assert!(browser.text("#grant_0-error").await.contains("hela kronor"));
@@ -147,22 +166,26 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     );
     assert_eq!(browser.value("#grant_0").await, "tio tusen");
     assert_eq!(browser.value("#name_0").await, "Erasmus+ ungdomsutbyte");
+    assert_eq!(browser.value("#kind_0").await, "projekt", "the choices stay too");
+    assert_eq!(browser.count("#goals_0 input:checked").await, 2);
+    assert_eq!(browser.value("#diarienummer").await, "tn 2027/7");
     check_page(&browser, "follow-up-errors").await;
 
     // Save and add a row: a draft, not a submission.
     browser.fill("#grant_0", "100 000").await;
     browser.click("#add").await;
     assert!(browser.text("main").await.contains("Utkastet är sparat"));
-    assert_eq!(browser.count("fieldset").await, 3);
+    assert_eq!(browser.count("form > fieldset").await, 3);
     let draft = app.shared.store.followup(occurrence).await.unwrap().unwrap();
     assert_eq!((draft.rows.len(), draft.submitted_at), (1, None));
+    browser.choose("#kind_1 option[value=verksamhet]").await;
     browser.fill("#name_1", "Twinning Kristianstad–Gdańsk").await;
     browser.fill("#budget_1", "50000").await;
     browser.fill("#grant_1", "30 000").await;
     browser.fill("#cofinancing_1", "20 000").await;
     browser.fill("#purpose_1", "Erfarenhetsutbyte om vatten").await;
     browser.fill("#results_1", "En gemensam ansökan").await;
-    browser.fill("#goals_1", "Hållbar utveckling").await;
+    browser.choose("#goals_1_3").await;
     check_page(&browser, "follow-up-form").await;
     browser.click("#submit").await;
     assert!(
@@ -172,6 +195,11 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     );
     let stored = app.shared.store.occurrence(occurrence).await.unwrap().unwrap();
     assert_eq!(stored.state.as_str(), "submitted");
+    assert_eq!(
+        stored.diarienummer.as_deref(),
+        Some("TN 2027/7"),
+        "the form's diarienummer, in one spelling"
+    );
 
     // A form posted without the session's CSRF token is refused, even from the signed-in browser.
     browser
@@ -305,10 +333,16 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
         .goto(&format!("{}/dashboard/report?year=2026", app.address))
         .await;
     assert_eq!(
-        browser.text("#totals tbody").await,
-        "170 000 kr 130 000 kr 40 000 kr",
+        browser.text("#total").await,
+        "Totalt 170 000 kr 130 000 kr 40 000 kr",
         "the totals of the two activities Linnea submitted"
     );
+    assert_eq!(
+        browser.text("#totals tr[data-kind=projekt]").await,
+        "Projektmedel 120 000 kr 100 000 kr 20 000 kr",
+        "the project apart from the twinning"
+    );
+    assert!(browser.text("#by-unit + div").await.contains("TN 2027/7"));
     check_page(&browser, "report").await;
     // A bounced reminder shows as dead in the outbox, and Retry puts it back in line.
     let sent = app.shared.store.deliveries_of(occurrence).await.unwrap();
@@ -361,7 +395,14 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
         markdown.contains("| **Totalt** | 170 000 kr | 130 000 kr | 40 000 kr |"),
         "{markdown}"
     );
-    assert!(markdown.contains("- Attraktiv kommun (1)"), "{markdown}");
+    assert!(
+        markdown.contains("- Attraktiv kommun att bo, verka och vistas i (1)"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| Erasmus+ ungdomsutbyte (Erasmus+; Polen) | Projektmedel | 120 000 kr |"),
+        "{markdown}"
+    );
     let html = arshjul(&settings, &dir, &["report", "--year", "2026", "--format", "html"], b"");
     assert!(String::from_utf8_lossy(&html.stdout).contains("<td class=\"num\">170 000 kr</td>"));
     app.stop().await;

@@ -72,7 +72,7 @@ async fn an_invalid_reload_is_refused_and_the_running_configuration_kept() {
     );
     assert_eq!(
         app.shared.config().calendar.obligations.len(),
-        16,
+        21,
         "the running configuration stays"
     );
 
@@ -80,7 +80,7 @@ async fn an_invalid_reload_is_refused_and_the_running_configuration_kept() {
     dir.write("calendar.toml", &calendar[..cut]);
     app.shared.reload().await.expect("a valid calendar is accepted");
 
-    assert_eq!(app.shared.config().calendar.obligations.len(), 13);
+    assert_eq!(app.shared.config().calendar.obligations.len(), 14);
     let stored = app.shared.store.occurrences().await.unwrap();
     assert!(
         stored
@@ -113,7 +113,7 @@ async fn a_reload_that_would_unconfigure_most_open_occurrences_waits_for_confirm
         refused.contains("would unconfigure") && refused.contains("reload the same files again"),
         "{refused}"
     );
-    assert_eq!(app.shared.config().calendar.obligations.len(), 16, "nothing changed");
+    assert_eq!(app.shared.config().calendar.obligations.len(), 21, "nothing changed");
     assert!(
         app.shared
             .store
@@ -180,7 +180,7 @@ async fn the_binary_serves_with_no_configuration_reloads_on_sighup_and_stops_on_
         .json()
         .await
         .unwrap();
-    assert_eq!(body["obligations"], 16, "still running with the old calendar");
+    assert_eq!(body["obligations"], 21, "still running with the old calendar");
 
     dir.write(
         "calendar.toml",
@@ -198,12 +198,12 @@ async fn the_binary_serves_with_no_configuration_reloads_on_sighup_and_stops_on_
             .await
             .unwrap()["obligations"]
             .clone();
-        if obligations == 13 {
+        if obligations == 14 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(obligations, 13, "the valid calendar took effect");
+    assert_eq!(obligations, 14, "the valid calendar took effect");
 
     send("-TERM", daemon.id());
     let output = tokio::task::spawn_blocking(move || {

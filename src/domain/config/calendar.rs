@@ -12,6 +12,7 @@ use super::directory::{Role, UnitKind};
 use super::errors::{ConfigError, ConfigErrors, SourceFile};
 use super::{check_id, parse_date};
 use crate::domain::business_days::NonBusinessDayRule;
+use crate::domain::followup::{Choices, Goal};
 use crate::domain::policy::{Policy, RawPolicy, RawSendWindow, SendWindow};
 
 /// The id of an obligation, e.g. `uppfoljning`.
@@ -127,6 +128,8 @@ pub struct Calendar {
     /// The bodies' meeting plans (sammanträdesplaner): each body's (unit id's) meeting days,
     /// in order.
     pub meetings: BTreeMap<String, Vec<Date>>,
+    /// The goals and priority areas the follow-up form offers.
+    pub followup: Choices,
     pub obligations: Vec<Obligation>,
 }
 
@@ -249,6 +252,14 @@ impl Calendar {
             .map(|o| (o.id.get_ref().as_str(), o.recurrence))
             .collect();
         let meetings = parse_meetings(source, &raw.meetings, &mut errors);
+        let followup = raw.followup.as_ref().map_or_else(
+            || Ok(Choices::default()),
+            |choices| {
+                choices.get_ref().checked().map_err(|reason| {
+                    errors.push(source.error_at(choices.span(), "followup", reason));
+                })
+            },
+        );
         let mut seen = BTreeSet::new();
         let mut obligations = Vec::new();
         for (i, raw) in raw.obligations.iter().enumerate() {
@@ -312,8 +323,8 @@ impl Calendar {
             }
         }
         errors.extend(find_cycles(source, &raw.obligations));
-        match (time_zone, due_time) {
-            (Some(time_zone), Some(due_time)) if errors.is_empty() => Ok(Self {
+        match (time_zone, due_time, followup) {
+            (Some(time_zone), Some(due_time), Ok(followup)) if errors.is_empty() => Ok(Self {
                 time_zone_name: raw
                     .time_zone
                     .map_or_else(|| DEFAULT_TIME_ZONE.to_owned(), Spanned::into_inner),
@@ -322,6 +333,7 @@ impl Calendar {
                 send_window,
                 quiet_periods,
                 meetings,
+                followup,
                 obligations,
             }),
             _ => Err(ConfigErrors(errors)),
@@ -343,8 +355,51 @@ struct RawCalendar {
     quiet_periods: Vec<Spanned<RawQuietPeriod>>,
     #[serde(default)]
     meetings: BTreeMap<String, Spanned<Vec<String>>>,
+    followup: Option<Spanned<RawChoices>>,
     #[serde(default)]
     obligations: Vec<RawObligation>,
+}
+
+/// `[followup]`: the goals and priority areas the follow-up form offers.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawChoices {
+    #[serde(default)]
+    goals: Vec<Goal>,
+    #[serde(default)]
+    priority_areas: Vec<String>,
+}
+
+impl RawChoices {
+    /// The choices, or why not: a blank or repeated name.
+    fn checked(&self) -> Result<Choices, String> {
+        let mut seen = BTreeSet::new();
+        let names = self
+            .goals
+            .iter()
+            .map(|g| g.name.as_str())
+            .chain(self.priority_areas.iter().map(String::as_str));
+        for name in names {
+            if name.trim().is_empty() {
+                return Err("a goal or priority area has no name".into());
+            }
+            if !seen.insert(name.trim()) {
+                return Err(format!("\"{name}\" is listed twice"));
+            }
+        }
+        let trimmed = |name: &str| name.trim().to_owned();
+        Ok(Choices {
+            goals: self
+                .goals
+                .iter()
+                .map(|g| Goal {
+                    name: trimmed(&g.name),
+                    ..g.clone()
+                })
+                .collect(),
+            priority_areas: self.priority_areas.iter().map(|a| trimmed(a)).collect(),
+        })
+    }
 }
 
 /// `{ weeks = [28, 31] }` or `{ from = "12-27", to = "12-31" }`.

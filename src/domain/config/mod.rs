@@ -86,6 +86,14 @@ impl Config {
             .filter(|body| self.directory.unit_named(body).is_none())
             .map(|body| format!("[meetings] lists meetings of \"{body}\", which is no unit in the directory"))
             .collect();
+        for goal in &self.calendar.followup.goals {
+            for unit in goal.units.iter().filter(|u| self.directory.unit_named(u).is_none()) {
+                warnings.push(format!(
+                    "[followup] goal \"{}\" names \"{unit}\", which is no unit in the directory",
+                    goal.name
+                ));
+            }
+        }
         for obligation in &self.calendar.obligations {
             if self.units_for(obligation).next().is_none() {
                 let kinds: Vec<_> = obligation.unit_kinds.iter().map(|k| k.as_str()).collect();

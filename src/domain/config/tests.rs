@@ -489,3 +489,28 @@ fn months_after_a_grant_or_a_start_suit_only_their_recurrence() {
         assert!(error.ends_with(expected), "{recurrence} {due}: {error}");
     }
 }
+
+#[test]
+fn the_follow_up_choices_are_checked() {
+    let with = |followup: &str| format!("[followup]\n{followup}\n{CALENDAR}");
+    let config = parse(
+        DIRECTORY,
+        &with(
+            "priority_areas = [\"Friska ekosystem\"]\ngoals = [{ name = \" Mål 1 \", kind = \"kommunovergripande\" }]",
+        ),
+    )
+    .unwrap();
+    assert_eq!(config.calendar.followup.goals[0].name, "Mål 1");
+    let twice = with("priority_areas = [\"A\", \"A\"]");
+    assert_eq!(
+        only_error(DIRECTORY, &twice),
+        "calendar.toml:1: followup: \"A\" is listed twice"
+    );
+    let unknown_kind = with("goals = [{ name = \"x\", kind = \"lokal\" }]");
+    assert!(only_error(DIRECTORY, &unknown_kind).contains("unknown variant `lokal`"));
+    let elsewhere = with("goals = [{ name = \"x\", kind = \"verksamhetsspecifikt\", units = [\"bun\"] }]");
+    assert_eq!(
+        parse(DIRECTORY, &elsewhere).unwrap().warnings(),
+        ["[followup] goal \"x\" names \"bun\", which is no unit in the directory"]
+    );
+}

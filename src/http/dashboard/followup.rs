@@ -15,6 +15,7 @@ use super::{Visitor, message, not_found, page, unavailable};
 use crate::app::App;
 use crate::app::actions::Acted;
 use crate::domain::access::may;
+use crate::domain::diary;
 use crate::domain::followup::{self, ActivityInput, FieldError, MAX_ACTIVITIES};
 use crate::domain::messages::{long_date, title, unit_name};
 use crate::domain::occurrence::{Action, OccurrenceState, StoredOccurrence};
@@ -33,11 +34,13 @@ async fn open(app: &App, visitor: &Visitor, id: i64) -> Result<StoredOccurrence,
     }
 }
 
-/// What the form shows besides the rows: the errors beside their fields, a notice, and how
-/// many blank rows to add to.
+/// What the form shows besides the rows: the form's diarienummer field as typed, the errors
+/// beside their fields (the diarienummer's apart), a notice, and how many blank rows to add to.
 #[derive(Default)]
 struct Shown<'a> {
+    diarienummer: &'a str,
     errors: &'a [FieldError],
+    diarienummer_error: Option<&'a str>,
     notice: Option<&'a str>,
     blank_rows: usize,
 }
@@ -90,9 +93,16 @@ fn form(
     } else {
         "Row"
     };
-    let summary: Vec<(String, String)> = errors
-        .iter()
-        .map(|e| {
+    let diarienummer_label = if language == crate::domain::config::Language::Sv {
+        "Diarienummer"
+    } else {
+        "Registry number"
+    };
+    let summary: Vec<(String, String)> = shown
+        .diarienummer_error
+        .map(|e| ("diarienummer".to_owned(), format!("{diarienummer_label}: {e}")))
+        .into_iter()
+        .chain(errors.iter().map(|e| {
             let anchor = format!("{}_{}", e.field, e.row.unwrap_or(0));
             let text = match e.row {
                 Some(row) => format!(
@@ -104,8 +114,11 @@ fn form(
                 None => e.message.clone(),
             };
             (anchor, text)
-        })
+        }))
         .collect();
+    let choices = &config.calendar.followup;
+    let goals_for_unit: Vec<&followup::Goal> = choices.goals_for(&occurrence.unit).collect();
+    let chosen: Vec<Vec<String>> = rows.iter().map(ActivityInput::chosen_goals).collect();
     page(
         visitor,
         status,
@@ -118,7 +131,15 @@ fn form(
             period => occurrence.period,
             due => long_date(&config, occurrence.due_at, language),
             submitted => occurrence.state == OccurrenceState::Submitted,
-            acknowledged, locked, rows, field_errors, form_errors, summary, notice,
+            diarienummer => if shown.diarienummer.is_empty() {
+                occurrence.diarienummer.clone().unwrap_or_default()
+            } else {
+                shown.diarienummer.to_owned()
+            },
+            diarienummer_error => shown.diarienummer_error,
+            goals => goals_for_unit,
+            priority_areas => &choices.priority_areas,
+            acknowledged, locked, rows, chosen, field_errors, form_errors, summary, notice,
         },
     )
 }
@@ -130,8 +151,12 @@ async fn show(State(app): State<Arc<App>>, visitor: Visitor, Path(id): Path<i64>
     };
     match app.store.followup(id).await {
         Ok(saved) => {
-            let rows = saved.map(|f| f.rows).unwrap_or_default();
-            form(&app, &visitor, &occurrence, StatusCode::OK, rows, Shown::default())
+            let (rows, diarienummer) = saved.map(|f| (f.rows, f.diarienummer)).unwrap_or_default();
+            let shown = Shown {
+                diarienummer: &diarienummer,
+                ..Shown::default()
+            };
+            form(&app, &visitor, &occurrence, StatusCode::OK, rows, shown)
         }
         Err(error) => unavailable(&visitor, &error),
     }
@@ -166,21 +191,34 @@ async fn save(
         return form(&app, &visitor, &occurrence, status, saved, Shown::default());
     }
     let rows = followup::read_rows(posted.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let intent = posted
-        .iter()
-        .find(|(k, _)| k == "intent")
-        .map_or("draft", |(_, v)| v.as_str());
+    let field = |name: &str| posted.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let intent = field("intent").unwrap_or("draft");
+    let typed_diarienummer = field("diarienummer").unwrap_or_default();
     let (now, person) = (app.clock.now(), visitor.viewer.person.as_str());
     let sv = visitor.language == crate::domain::config::Language::Sv;
-    let checked = (intent == "submit").then(|| followup::check(&rows, visitor.language));
+    let diarienummer =
+        diary::check(typed_diarienummer).map_err(|(sv_text, en_text)| if sv { sv_text } else { en_text });
+    let checked = (intent == "submit").then(|| {
+        let config = app.config();
+        let rows = followup::check(&rows, &config.calendar.followup, &occurrence.unit, visitor.language);
+        match (rows, &diarienummer) {
+            (Ok(_), Err(_)) => Err(Vec::new()),
+            (rows, _) => rows,
+        }
+    });
     let submitting = matches!(checked, Some(Ok(_)));
     // What was typed is saved first, whatever happens next: nothing is lost.
-    if let Err(error) = app.store.save_followup(id, &rows, person, submitting, now).await {
+    if let Err(error) = app
+        .store
+        .save_followup(id, (&rows, typed_diarienummer), person, submitting, now)
+        .await
+    {
         return unavailable(&visitor, &error);
     }
     match checked {
         None => {
             let shown = Shown {
+                diarienummer: typed_diarienummer,
                 notice: Some(if sv {
                     "Utkastet är sparat."
                 } else {
@@ -198,16 +236,19 @@ async fn save(
             StatusCode::UNPROCESSABLE_ENTITY,
             rows,
             Shown {
+                diarienummer: typed_diarienummer,
                 errors: &errors,
+                diarienummer_error: diarienummer.err(),
                 ..Shown::default()
             },
         ),
         Some(Ok(activities)) => {
+            let note = diarienummer.ok().flatten();
             let actor = Actor {
                 person,
                 channel: "dashboard",
                 source: "follow-up form",
-                note: None,
+                note: note.as_deref(),
             };
             match app.record_action(id, Action::Submit, &actor).await {
                 Ok(Some(Acted::Done(
