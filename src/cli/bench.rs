@@ -468,7 +468,12 @@ fn simulate_year() -> anyhow::Result<(f64, usize)> {
     let made = crate::domain::simulation::simulate(&config, &Routing::default(), from, to, Default::default());
     std::hint::black_box(made);
     let days = (0..365)
-        .filter(|d| crate::domain::business_days::is_business_day(from + jiff::Span::new().days(*d)))
+        .filter(|d| {
+            config
+                .calendar
+                .workdays
+                .is_business_day(from + jiff::Span::new().days(*d))
+        })
         .count();
     Ok((started.elapsed().as_secs_f64() * 1e3, days))
 }

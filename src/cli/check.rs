@@ -82,8 +82,17 @@ fn print_summary(settings: &Settings, config: &Config, more_warnings: &[String])
         directory.channels.len()
     );
     let calendar = &config.calendar;
+    let half_days = calendar
+        .half_days
+        .as_ref()
+        .map(|half| format!(" ({} on half days)", half.due_time.strftime("%H:%M")))
+        .unwrap_or_default();
+    let days_off = match calendar.workdays.extra_days_off().len() {
+        0 => String::new(),
+        n => format!(", {n} extra days off"),
+    };
     println!(
-        "  calendar   {}: {} obligations, deadlines at {} {}",
+        "  calendar   {}: {} obligations, deadlines at {}{half_days} {}{days_off}",
         settings.files.calendar.display(),
         calendar.obligations.len(),
         calendar.due_time.strftime("%H:%M"),

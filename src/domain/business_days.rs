@@ -1,8 +1,12 @@
 //! Swedish working days: public holidays (Lag 1989:253 om allmänna helgdagar), the de facto
-//! free eves, and counting business days forwards and backwards.
+//! free eves, a municipality's own extra days off ([`Workdays`]), the eves with shortened
+//! hours, and counting business days forwards and backwards.
 //!
 //! No maintained crate covers Swedish holidays (see DESIGN.md), so the rules live here and are
 //! tested against known dates.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, LazyLock};
 
 use jiff::ToSpan;
 use jiff::civil::{Date, Weekday};
@@ -26,6 +30,42 @@ pub enum DayOff {
     Juldagen,
     AnnandagJul,
     Nyarsafton,
+}
+
+/// An eve of a holiday that is a working day, often with shortened hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Eve {
+    /// 5 January.
+    Trettondagsafton,
+    /// The Thursday before Easter.
+    Skartorsdagen,
+    /// 30 April.
+    Valborgsmassoafton,
+    /// The Friday before All Saints' Day.
+    Allhelgonaafton,
+}
+
+impl Eve {
+    /// All four, in the year's order.
+    pub const ALL: [Self; 4] = [
+        Self::Trettondagsafton,
+        Self::Skartorsdagen,
+        Self::Valborgsmassoafton,
+        Self::Allhelgonaafton,
+    ];
+
+    /// Whether `date` is this eve.
+    pub fn is(self, date: Date) -> bool {
+        match self {
+            Self::Trettondagsafton => (date.month(), date.day()) == (1, 5),
+            Self::Skartorsdagen => easter_sunday(date.year()) - 3.days() == date,
+            Self::Valborgsmassoafton => (date.month(), date.day()) == (4, 30),
+            Self::Allhelgonaafton => date
+                .tomorrow()
+                .is_ok_and(|next| day_off(next) == Some(DayOff::AllaHelgonsDag)),
+        }
+    }
 }
 
 /// Easter Sunday in the Gregorian calendar (anonymous algorithm, Meeus/Jones/Butcher).
@@ -89,52 +129,106 @@ pub fn is_business_day(date: Date) -> bool {
     !matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday) && day_off(date).is_none()
 }
 
-/// The business day `count` business days after `date` (before it when `count` is negative).
-/// With `count == 0` the result is `date` itself, whatever kind of day it is.
-pub fn add_business_days(date: Date, count: i32) -> Date {
-    if count == 0 {
-        return date;
-    }
-    TABLE.add(date, count).unwrap_or_else(|| add_by_walking(date, count))
+/// The business days of one municipality: Sweden's, less the days off it adds (bridge days,
+/// "klämdagar"). Counting is a lookup in a table of 1900–2199, since the planner counts
+/// thousands of times per pass.
+#[derive(Debug, Clone)]
+pub struct Workdays {
+    extra_days_off: Arc<BTreeSet<Date>>,
+    table: Arc<BusinessDayTable>,
 }
 
-/// How many business days lie after `from` up to and including `to` (0 when `to <= from`).
-pub fn business_days_between(from: Date, to: Date) -> i32 {
-    if to <= from {
-        return 0;
+/// Sweden's business days, built once.
+static SWEDEN: LazyLock<Workdays> = LazyLock::new(|| Workdays::build(BTreeSet::new()));
+
+impl Default for Workdays {
+    /// Sweden's business days, with no extra days off.
+    fn default() -> Self {
+        SWEDEN.clone()
     }
-    TABLE.between(from, to).unwrap_or_else(|| {
-        let mut count = 0;
-        let mut day = from;
-        while day < to {
-            let Ok(next) = day.tomorrow() else { break };
+}
+
+impl PartialEq for Workdays {
+    fn eq(&self, other: &Self) -> bool {
+        self.extra_days_off == other.extra_days_off
+    }
+}
+
+impl Workdays {
+    /// Sweden's business days less `extra_days_off`.
+    pub fn new(extra_days_off: BTreeSet<Date>) -> Self {
+        if extra_days_off.is_empty() {
+            Self::default()
+        } else {
+            Self::build(extra_days_off)
+        }
+    }
+
+    fn build(extra_days_off: BTreeSet<Date>) -> Self {
+        let extra_days_off = Arc::new(extra_days_off);
+        let off = Arc::clone(&extra_days_off);
+        let table = Arc::new(BusinessDayTable::build(|day| {
+            is_business_day(day) && !off.contains(&day)
+        }));
+        Self { extra_days_off, table }
+    }
+
+    /// The municipality's own days off, beyond Sweden's.
+    pub fn extra_days_off(&self) -> &BTreeSet<Date> {
+        &self.extra_days_off
+    }
+
+    /// Whether the municipality's offices work on `date`.
+    pub fn is_business_day(&self, date: Date) -> bool {
+        is_business_day(date) && !self.extra_days_off.contains(&date)
+    }
+
+    /// The business day `count` business days after `date` (before it when `count` is
+    /// negative). With `count == 0` the result is `date` itself, whatever kind of day it is.
+    pub fn add(&self, date: Date, count: i32) -> Date {
+        if count == 0 {
+            return date;
+        }
+        self.table
+            .add(date, count)
+            .unwrap_or_else(|| self.add_by_walking(date, count))
+    }
+
+    /// How many business days lie after `from` up to and including `to` (0 when `to <= from`).
+    pub fn between(&self, from: Date, to: Date) -> i32 {
+        if to <= from {
+            return 0;
+        }
+        self.table.between(from, to).unwrap_or_else(|| {
+            let mut count = 0;
+            let mut day = from;
+            while day < to {
+                let Ok(next) = day.tomorrow() else { break };
+                day = next;
+                count += i32::from(self.is_business_day(day));
+            }
+            count
+        })
+    }
+
+    /// Day-by-day counting, for dates outside the precomputed table.
+    fn add_by_walking(&self, date: Date, count: i32) -> Date {
+        let mut remaining = count.unsigned_abs();
+        let mut day = date;
+        while remaining > 0 {
+            let next = if count < 0 { day.yesterday() } else { day.tomorrow() };
+            // Only the ends of jiff's year range fail; stay there rather than panic.
+            let Ok(next) = next else { return day };
             day = next;
-            count += i32::from(is_business_day(day));
+            if self.is_business_day(day) {
+                remaining -= 1;
+            }
         }
-        count
-    })
-}
-
-/// Day-by-day counting, for dates outside the precomputed table.
-fn add_by_walking(date: Date, count: i32) -> Date {
-    let mut remaining = count.unsigned_abs();
-    let mut day = date;
-    while remaining > 0 {
-        let next = if count < 0 { day.yesterday() } else { day.tomorrow() };
-        // Only the ends of jiff's year range fail; stay there rather than panic.
-        let Ok(next) = next else { return day };
-        day = next;
-        if is_business_day(day) {
-            remaining -= 1;
-        }
+        day
     }
-    day
 }
 
-/// Business-day counts for every day of 1900–2199, so that counting N business days is a
-/// lookup instead of a walk: the planner counts thousands of times per pass.
-static TABLE: std::sync::LazyLock<BusinessDayTable> = std::sync::LazyLock::new(BusinessDayTable::build);
-
+#[derive(Debug)]
 struct BusinessDayTable {
     first: Date,
     /// `cumulative[i]`: business days from `first` up to and including `first + i` days.
@@ -142,7 +236,7 @@ struct BusinessDayTable {
 }
 
 impl BusinessDayTable {
-    fn build() -> Self {
+    fn build(is_business_day: impl Fn(Date) -> bool) -> Self {
         let first = Date::constant(1900, 1, 1);
         let last = Date::constant(2199, 12, 31);
         let mut cumulative = Vec::with_capacity(110_000);
@@ -168,10 +262,11 @@ impl BusinessDayTable {
     fn add(&self, date: Date, count: i32) -> Option<Date> {
         let i = self.index(date)?;
         // The number of business days strictly before `date` (counting forward) or up to it.
+        let works = self.cumulative[i] - i.checked_sub(1).map_or(0, |before| self.cumulative[before]);
         let base = if count > 0 {
             self.cumulative[i]
         } else {
-            self.cumulative[i] - i32::from(is_business_day(date))
+            self.cumulative[i] - works
         };
         let target = if count > 0 { base + count } else { base + count + 1 };
         if target < 1 {
@@ -200,14 +295,14 @@ pub enum NonBusinessDayRule {
 }
 
 impl NonBusinessDayRule {
-    /// `date`, moved according to this rule if it is not a business day.
-    pub fn apply(self, date: Date) -> Date {
-        if is_business_day(date) {
+    /// `date`, moved according to this rule if it is not one of `workdays`.
+    pub fn apply(self, date: Date, workdays: &Workdays) -> Date {
+        if workdays.is_business_day(date) {
             return date;
         }
         match self {
-            Self::Previous => add_business_days(date, -1),
-            Self::Next => add_business_days(date, 1),
+            Self::Previous => workdays.add(date, -1),
+            Self::Next => workdays.add(date, 1),
             Self::Keep => date,
         }
     }
@@ -283,6 +378,14 @@ mod tests {
         assert!(!is_business_day(date(2027, 1, 3)), "a Sunday");
     }
 
+    fn add_business_days(day: Date, count: i32) -> Date {
+        Workdays::default().add(day, count)
+    }
+
+    fn add_by_walking(day: Date, count: i32) -> Date {
+        Workdays::default().add_by_walking(day, count)
+    }
+
     #[test]
     fn counting_business_days_skips_weekends_and_holidays() {
         // Wednesday 23 Dec 2026 + 1 business day: 24, 25, 26, 27 off → Monday 28 Dec.
@@ -294,8 +397,56 @@ mod tests {
         assert_eq!(add_business_days(date(2027, 4, 6), -6), date(2027, 3, 25));
         assert_eq!(add_business_days(date(2027, 3, 1), 10), date(2027, 3, 15));
         assert_eq!(add_business_days(date(2027, 3, 6), 0), date(2027, 3, 6));
-        assert_eq!(business_days_between(date(2027, 3, 1), date(2027, 3, 15)), 10);
-        assert_eq!(business_days_between(date(2027, 3, 15), date(2027, 3, 1)), 0);
+        let sweden = Workdays::default();
+        assert_eq!(sweden.between(date(2027, 3, 1), date(2027, 3, 15)), 10);
+        assert_eq!(sweden.between(date(2027, 3, 15), date(2027, 3, 1)), 0);
+    }
+
+    #[test]
+    fn a_municipalitys_own_days_off_do_not_count() {
+        // Friday 7 May 2027, the bridge day after Kristi himmelsfärd.
+        let bridge = date(2027, 5, 7);
+        let kristianstad = Workdays::new([bridge].into());
+        assert!(!kristianstad.is_business_day(bridge) && Workdays::default().is_business_day(bridge));
+        assert_eq!(kristianstad.add(date(2027, 5, 5), 1), date(2027, 5, 10));
+        assert_eq!(kristianstad.add(date(2027, 5, 10), -1), date(2027, 5, 5));
+        assert_eq!(kristianstad.between(date(2027, 5, 3), date(2027, 5, 10)), 3);
+        assert_eq!(
+            NonBusinessDayRule::Previous.apply(bridge, &kristianstad),
+            date(2027, 5, 5)
+        );
+        for count in [-30, -2, -1, 1, 2, 30] {
+            assert_eq!(
+                kristianstad.add(date(2027, 5, 3), count),
+                kristianstad.add_by_walking(date(2027, 5, 3), count),
+                "{count}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_eves_with_shortened_hours_are_found() {
+        let eves = |year: i16| -> Vec<Date> {
+            let mut day = Date::new(year, 1, 1).unwrap();
+            let mut found = Vec::new();
+            while day.year() == year {
+                if Eve::ALL.iter().any(|eve| eve.is(day)) {
+                    found.push(day);
+                }
+                day = day.tomorrow().unwrap();
+            }
+            found
+        };
+        assert_eq!(
+            eves(2027),
+            [
+                date(2027, 1, 5),
+                date(2027, 3, 25),
+                date(2027, 4, 30),
+                date(2027, 11, 5)
+            ]
+        );
+        assert_eq!(eves(2026)[3], date(2026, 10, 30), "the Friday before 31 October");
     }
 
     #[test]
@@ -326,10 +477,14 @@ mod tests {
     #[test]
     fn non_business_days_move_as_configured() {
         let julafton = date(2026, 12, 24);
-        assert_eq!(NonBusinessDayRule::Previous.apply(julafton), date(2026, 12, 23));
-        assert_eq!(NonBusinessDayRule::Next.apply(julafton), date(2026, 12, 28));
-        assert_eq!(NonBusinessDayRule::Keep.apply(julafton), julafton);
+        let sweden = Workdays::default();
+        assert_eq!(
+            NonBusinessDayRule::Previous.apply(julafton, &sweden),
+            date(2026, 12, 23)
+        );
+        assert_eq!(NonBusinessDayRule::Next.apply(julafton, &sweden), date(2026, 12, 28));
+        assert_eq!(NonBusinessDayRule::Keep.apply(julafton, &sweden), julafton);
         let tuesday = date(2027, 2, 16);
-        assert_eq!(NonBusinessDayRule::Next.apply(tuesday), tuesday);
+        assert_eq!(NonBusinessDayRule::Next.apply(tuesday, &sweden), tuesday);
     }
 }

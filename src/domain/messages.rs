@@ -5,7 +5,6 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::business_days::business_days_between;
 use super::calls::Announcement;
 use super::config::{Config, Language, Person, Role};
 use super::occurrence::{Action, StoredOccurrence};
@@ -553,7 +552,7 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>, now: Timestamp) 
 fn countdown(config: &Config, due_at: Timestamp, now: Timestamp, sv: bool) -> String {
     let (today, due) = (config.local_date(now), config.local_date(due_at));
     if now >= due_at {
-        return match (business_days_between(due, today), sv) {
+        return match (config.calendar.workdays.between(due, today), sv) {
             (0, true) => "Försenad sedan i dag".to_owned(),
             (0, false) => "Overdue since today".to_owned(),
             (1, true) => "Försenad sedan 1 arbetsdag".to_owned(),
@@ -562,7 +561,7 @@ fn countdown(config: &Config, due_at: Timestamp, now: Timestamp, sv: bool) -> St
             (days, false) => format!("Overdue by {days} business days"),
         };
     }
-    match (business_days_between(today, due), sv) {
+    match (config.calendar.workdays.between(today, due), sv) {
         (0, true) => "Sista dag i dag".to_owned(),
         (0, false) => "Due today".to_owned(),
         (1, true) => "1 arbetsdag kvar".to_owned(),

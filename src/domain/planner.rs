@@ -13,7 +13,7 @@ use std::fmt;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use super::business_days::{add_business_days, business_days_between, is_business_day};
+use super::business_days::Workdays;
 use super::config::{Config, Obligation, Person, Role, Unit, UnitKind};
 use super::occurrence::{OccurrenceState, StoredOccurrence};
 use super::routing::{Route, Routing};
@@ -198,6 +198,7 @@ fn tracks(
 ) -> Vec<(Step, Timestamp, Addressee)> {
     let due = config.local_date(occurrence.due_at);
     let policy = &obligation.policy;
+    let workdays = &config.calendar.workdays;
     // Steps fall at the opening of the send window on their day, or of the first one after a
     // quiet period.
     let on_days = |steps: Vec<(Step, Date)>| {
@@ -214,18 +215,18 @@ fn tracks(
             let mut reminders: Vec<(Step, Date)> = policy
                 .before
                 .iter()
-                .map(|days| (Step::Before(*days), policy.before_day(due, *days)))
+                .map(|days| (Step::Before(*days), policy.before_day(due, *days, workdays)))
                 .collect();
             // A deadline kept on a weekend or holiday is reminded on the business day before.
-            let due_day = if is_business_day(due) {
+            let due_day = if workdays.is_business_day(due) {
                 due
             } else {
-                add_business_days(due, -1)
+                workdays.add(due, -1)
             };
             reminders.push((Step::Due, due_day));
             reminders.extend(
                 policy
-                    .overdue_days(due)
+                    .overdue_days(due, workdays)
                     .map(|(k, date)| (Step::Overdue(k), date))
                     .take_while(|(_, date)| *date <= today),
             );
@@ -237,11 +238,11 @@ fn tracks(
             }
             let manager = (
                 Step::EscalateManager,
-                add_business_days(due, i32::from(policy.escalate_manager_after)),
+                workdays.add(due, i32::from(policy.escalate_manager_after)),
             );
             let klk = (
                 Step::EscalateKlk,
-                add_business_days(due, i32::from(policy.escalate_klk_after)),
+                workdays.add(due, i32::from(policy.escalate_klk_after)),
             );
             // The manager is not told twice when they are the responsible person themselves.
             if obligation.responsible_role != Role::Manager {
@@ -257,7 +258,7 @@ fn tracks(
         OccurrenceState::Submitted => {
             if let Some(submitted_at) = occurrence.submitted_at.filter(|at| *at <= now) {
                 let submitted = config.local_date(submitted_at);
-                let repeat = last_repeat(submitted, today, policy.acknowledge_every);
+                let repeat = last_repeat(submitted, today, policy.acknowledge_every, workdays);
                 let mut requests = on_days(
                     repeat
                         .map(|(k, date)| (Step::Acknowledge(k), date))
@@ -275,15 +276,10 @@ fn tracks(
 
 /// The last of the repeats every `every` business days after `start` that has come by
 /// `today`: its number (from 1) and its day.
-fn last_repeat(start: Date, today: Date, every: u16) -> Option<(u16, Date)> {
+fn last_repeat(start: Date, today: Date, every: u16, workdays: &Workdays) -> Option<(u16, Date)> {
     let every = i32::from(every.max(1));
-    let k = business_days_between(start, today) / every;
-    (k > 0).then(|| {
-        (
-            u16::try_from(k).unwrap_or(u16::MAX),
-            add_business_days(start, k * every),
-        )
-    })
+    let k = workdays.between(start, today) / every;
+    (k > 0).then(|| (u16::try_from(k).unwrap_or(u16::MAX), workdays.add(start, k * every)))
 }
 
 /// The step whose time came last, at or before `now`.
@@ -363,7 +359,7 @@ fn recipient<'a>(
 impl Config {
     /// Whether messages may go out on `date`: a business day outside every quiet period.
     fn is_send_day(&self, date: Date) -> bool {
-        is_business_day(date) && !self.calendar.is_quiet(date)
+        self.calendar.workdays.is_business_day(date) && !self.calendar.is_quiet(date)
     }
 
     /// When the send window opens on `date`, if messages may go out that day.
@@ -385,7 +381,7 @@ impl Config {
             if let Some(opens) = self.window_opens_on(day) {
                 return opens;
             }
-            day = add_business_days(day, 1);
+            day = self.calendar.workdays.add(day, 1);
         }
         self.calendar
             .time_zone
@@ -404,7 +400,7 @@ impl Config {
         let first = if self.is_send_day(date) && local.time() < window.opens {
             date
         } else {
-            add_business_days(date, 1)
+            self.calendar.workdays.add(date, 1)
         };
         self.first_send_time_from(first)
     }
@@ -558,7 +554,7 @@ mod tests {
         while now < at("2027-04-01T00:00") {
             for delivery in plan(&config, std::slice::from_ref(&open), now, &Routing::default()) {
                 let local = config.calendar.time_zone.to_datetime(delivery.not_before);
-                assert!(is_business_day(local.date()), "{delivery:?}");
+                assert!(config.calendar.workdays.is_business_day(local.date()), "{delivery:?}");
                 assert!(local.time() >= jiff::civil::time(8, 0, 0, 0) && local.time() < jiff::civil::time(17, 0, 0, 0));
                 assert!(delivery.not_before >= now);
             }

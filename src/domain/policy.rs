@@ -4,7 +4,7 @@
 use jiff::civil::{Date, Time, Weekday};
 use serde::Deserialize;
 
-use super::business_days::{add_business_days, business_days_between};
+use super::business_days::Workdays;
 
 /// How one obligation's reminders are timed. Counts are Swedish business days.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,30 +45,30 @@ impl Policy {
     /// The day of the reminder `days` business days before `due`. One a week or more ahead
     /// goes out on the first business day of its week, where it meets the person's other
     /// reminders of that week; the last ones before the deadline keep their day.
-    pub fn before_day(&self, due: Date, days: u16) -> Date {
-        let day = add_business_days(due, -i32::from(days));
+    pub fn before_day(&self, due: Date, days: u16, workdays: &Workdays) -> Date {
+        let day = workdays.add(due, -i32::from(days));
         if days < 5 {
             return day;
         }
-        first_business_day_of_week(day)
+        first_business_day_of_week(day, workdays)
     }
 
     /// The days of the overdue reminders after `due`, in order, numbered from 1: every
     /// `overdue_every` business days while they are `overdue_often_for` or fewer after it, then
     /// the first business day of each week up to `overdue_weekly_until`, then of each month.
     /// Endless; the caller takes what has come.
-    pub fn overdue_days(&self, due: Date) -> impl Iterator<Item = (u16, Date)> + '_ {
+    pub fn overdue_days<'a>(&'a self, due: Date, workdays: &'a Workdays) -> impl Iterator<Item = (u16, Date)> + 'a {
         let every = i32::from(self.overdue_every.max(1));
         let often = (1..)
-            .map(move |k| add_business_days(due, k * every))
-            .take_while(move |day| business_days_between(due, *day) <= i32::from(self.overdue_often_for));
-        let last_often = add_business_days(due, (i32::from(self.overdue_often_for) / every) * every);
+            .map(move |k| workdays.add(due, k * every))
+            .take_while(move |day| workdays.between(due, *day) <= i32::from(self.overdue_often_for));
+        let last_often = workdays.add(due, (i32::from(self.overdue_often_for) / every) * every);
         let later = std::iter::successors(Some(last_often), move |day| {
-            let weekly = business_days_between(due, *day) < i32::from(self.overdue_weekly_until);
+            let weekly = workdays.between(due, *day) < i32::from(self.overdue_weekly_until);
             Some(if weekly {
-                first_business_day_of_next_week(*day)
+                first_business_day_of_next_week(*day, workdays)
             } else {
-                first_business_day_of_next_month(*day)
+                first_business_day_of_next_month(*day, workdays)
             })
         })
         .skip(1);
@@ -77,24 +77,24 @@ impl Policy {
 }
 
 /// The first business day of the (Monday to Sunday) week a business day `day` is in.
-fn first_business_day_of_week(day: Date) -> Date {
+fn first_business_day_of_week(day: Date, workdays: &Workdays) -> Date {
     let sunday_before = day.nth_weekday(-1, Weekday::Sunday).unwrap_or(day);
-    add_business_days(sunday_before, 1)
+    workdays.add(sunday_before, 1)
 }
 
 /// The first business day of the (Monday to Sunday) week after the one `day` is in.
-fn first_business_day_of_next_week(day: Date) -> Date {
+fn first_business_day_of_next_week(day: Date, workdays: &Workdays) -> Date {
     let sunday = match day.weekday() {
         Weekday::Sunday => day,
         _ => day.nth_weekday(1, Weekday::Sunday).unwrap_or(day),
     };
-    add_business_days(sunday, 1)
+    workdays.add(sunday, 1)
 }
 
 /// The first business day of the month after the one `day` is in.
-fn first_business_day_of_next_month(day: Date) -> Date {
+fn first_business_day_of_next_month(day: Date, workdays: &Workdays) -> Date {
     let last = day.last_of_month();
-    add_business_days(last, 1)
+    workdays.add(last, 1)
 }
 
 /// The local hours of business days in which messages may go out.

@@ -6,7 +6,6 @@ use std::fmt;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use super::business_days::add_business_days;
 use super::config::{Config, DueRule, Obligation, ObligationId, Recurrence, Unit, UnitId};
 use super::mandate::MandatePeriod;
 
@@ -80,10 +79,12 @@ impl Config {
                 business_days,
             } => {
                 let other = self.calendar.obligation(other)?;
-                add_business_days(self.due_date(other, period)?, *business_days)
+                self.calendar
+                    .workdays
+                    .add(self.due_date(other, period)?, *business_days)
             }
             DueRule::BeforeCallDeadline { business_days } => match period {
-                Period::Call { deadline, .. } => add_business_days(deadline, -i32::from(*business_days)),
+                Period::Call { deadline, .. } => self.calendar.workdays.add(deadline, -i32::from(*business_days)),
                 _ => return None,
             },
             DueRule::MonthsAfterStart { months } => match period {
@@ -99,8 +100,8 @@ impl Config {
                 before,
             } => {
                 let other = self.due_date(self.calendar.obligation(other)?, period)?;
-                let earliest = add_business_days(other, i32::from(*after));
-                let deadline = |meeting: Date| add_business_days(meeting, -i32::from(*before));
+                let earliest = self.calendar.workdays.add(other, i32::from(*after));
+                let deadline = |meeting: Date| self.calendar.workdays.add(meeting, -i32::from(*before));
                 let meeting = self
                     .calendar
                     .meetings
@@ -111,14 +112,15 @@ impl Config {
                 deadline(meeting)
             }
         };
-        Some(obligation.move_due.apply(unmoved))
+        Some(obligation.move_due.apply(unmoved, &self.calendar.workdays))
     }
 
-    /// The instant a local due date ends, at the calendar's due time in its time zone.
+    /// The instant a local due date ends, at the calendar's due time (a half day's when it is
+    /// one) in its time zone.
     pub fn due_at(&self, date: Date) -> Option<Timestamp> {
         self.calendar
             .time_zone
-            .to_timestamp(date.to_datetime(self.calendar.due_time))
+            .to_timestamp(date.to_datetime(self.calendar.due_time_on(date)))
             .ok()
     }
 
@@ -274,7 +276,7 @@ impl Config {
             .filter(per_project)
             .filter_map(|obligation| {
                 let due = match given.get(obligation.id.as_str()) {
-                    Some(date) => obligation.move_due.apply(*date),
+                    Some(date) => obligation.move_due.apply(*date, &self.calendar.workdays),
                     None => self.due_date(obligation, period)?,
                 };
                 self.occurrence(obligation, unit, period, due)
@@ -307,7 +309,7 @@ impl Config {
         let period = Period::Started { on };
         let due = match due {
             Some(date) if date <= on => return Err(format!("the due date {date} is not after today, {on}")),
-            Some(date) => obligation.move_due.apply(date),
+            Some(date) => obligation.move_due.apply(date, &self.calendar.workdays),
             None => self
                 .due_date(obligation, period)
                 .ok_or("no due date follows from the calendar")?,
@@ -405,15 +407,15 @@ mod tests {
         assert_eq!(due(&config, "verksamhetsberattelse", year(2026)), date(2027, 3, 31));
         assert_eq!(due(&config, "ks-godkannande", year(2026)), date(2027, 4, 21));
         // KF's agenda deadline for its 18 May meeting, ten business days ahead (Kristi
-        // himmelsfärd does not count).
-        assert_eq!(due(&config, "rapport-till-kf", year(2026)), date(2027, 5, 3));
+        // himmelsfärd and the bridge day after it do not count).
+        assert_eq!(due(&config, "rapport-till-kf", year(2026)), date(2027, 4, 30));
         // 31 January 2027 is a Sunday: the deadline moves to Friday 29 January.
         assert_eq!(due(&config, "handlingsplan", year(2027)), date(2027, 1, 29));
         assert_eq!(due(&config, "verksamhetsplan", year(2028)), date(2027, 11, 30));
         let mandate = Period::Mandate(crate::domain::mandate::MandatePeriod::elected_in(2026).unwrap());
         assert_eq!(due(&config, "strategi-uppdatering", mandate), date(2027, 4, 30));
-        // Kristi himmelsfärdsdag (6 May 2027) does not count.
-        assert_eq!(due(&config, "riktlinjer-uppdatering", mandate), date(2027, 5, 31));
+        // Kristi himmelsfärdsdag (6 May 2027) and the bridge day after it do not count.
+        assert_eq!(due(&config, "riktlinjer-uppdatering", mandate), date(2027, 6, 1));
         // KF's first meeting at least twenty business days later: there is none in summer.
         assert_eq!(due(&config, "kf-beslut", mandate), date(2027, 9, 14));
     }
@@ -435,6 +437,24 @@ mod tests {
             due(&shipped_with(&moved), "ks-godkannande", Period::Year(2026)),
             date(2027, 4, 28)
         );
+    }
+
+    #[test]
+    fn a_deadline_on_a_half_day_ends_early_and_extra_days_off_do_not_count() {
+        let config = shipped();
+        let mandate = Period::Mandate(crate::domain::mandate::MandatePeriod::elected_in(2026).unwrap());
+        // 30 April 2027 is valborgsmässoafton: the deadline ends at noon, not 16:00.
+        let strategy = due(&config, "strategi-uppdatering", mandate);
+        assert_eq!(strategy, date(2027, 4, 30));
+        assert_eq!(config.due_at(strategy).unwrap().to_string(), "2027-04-30T10:00:00Z");
+        assert_eq!(
+            config.due_at(date(2027, 5, 3)).unwrap().to_string(),
+            "2027-05-03T14:00:00Z"
+        );
+        // Twenty business days after it skip Kristi himmelsfärd and the bridge day after it.
+        assert_eq!(due(&config, "riktlinjer-uppdatering", mandate), date(2027, 6, 1));
+        let plain = shipped_with(&SHIPPED_CALENDAR.replace("extra_days_off = [\"2027-05-07\", ", "extra_days_off = ["));
+        assert_eq!(due(&plain, "riktlinjer-uppdatering", mandate), date(2027, 5, 31));
     }
 
     #[test]

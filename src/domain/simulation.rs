@@ -6,7 +6,6 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use super::business_days::{add_business_days, is_business_day};
 use super::config::Config;
 use super::occurrence::{OccurrenceState, StoredOccurrence};
 use super::planner::{Delivery, plan};
@@ -40,9 +39,9 @@ pub fn simulate(config: &Config, routing: &Routing, from: Date, to: Date, behavi
     let mut made = Vec::new();
     let mut day = from;
     while day <= to {
-        if let Some(now) = config.window_opens_on(day).filter(|_| is_business_day(day)) {
+        if let Some(now) = config.window_opens_on(day) {
             if let Some(days) = behaviour.act_after_days {
-                act(&mut states, &first_reminder, day, now, days);
+                act(config, &mut states, &first_reminder, day, now, days);
             }
             for delivery in plan(config, &states, now, routing) {
                 if planned.insert(delivery.idempotency_key.clone()) {
@@ -68,8 +67,15 @@ pub fn simulate(config: &Config, routing: &Routing, from: Date, to: Date, behavi
 }
 
 /// Submits and acknowledges occurrences `days` business days after their first reminder.
-fn act(states: &mut [StoredOccurrence], first_reminder: &[Option<Date>], today: Date, now: Timestamp, days: u16) {
-    let after = |date: Date| add_business_days(date, i32::from(days));
+fn act(
+    config: &Config,
+    states: &mut [StoredOccurrence],
+    first_reminder: &[Option<Date>],
+    today: Date,
+    now: Timestamp,
+    days: u16,
+) {
+    let after = |date: Date| config.calendar.workdays.add(date, i32::from(days));
     for (state, first) in states.iter_mut().zip(first_reminder) {
         let Some(first) = first else { continue };
         match state.state {
@@ -109,7 +115,7 @@ mod tests {
         assert!(made.len() > 500, "{}", made.len());
         for simulated in &made {
             let local = config.calendar.time_zone.to_datetime(simulated.delivery.not_before);
-            assert!(is_business_day(local.date()), "{simulated:?}");
+            assert!(config.calendar.workdays.is_business_day(local.date()), "{simulated:?}");
             assert_eq!(local.time(), jiff::civil::time(8, 0, 0, 0));
         }
         let keys: BTreeSet<_> = made.iter().map(|s| &s.delivery.idempotency_key).collect();

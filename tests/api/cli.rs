@@ -76,8 +76,8 @@ fn calendar_json_lists_every_obligation_and_unit_of_2027_on_business_days() {
     }
     let kf = listed.iter().find(|o| o["obligation"] == "rapport-till-kf").unwrap();
     assert_eq!(
-        kf["due"], "2027-05-03T16:00:00+02:00",
-        "KF's agenda deadline for its 18 May meeting"
+        kf["due"], "2027-04-30T12:00:00+02:00",
+        "KF's agenda deadline for its 18 May meeting, on valborgsmässoafton: at noon"
     );
     assert_eq!(kf["period"], "2026");
 }
@@ -138,7 +138,7 @@ fn check_config_accepts_the_shipped_configuration_with_a_summary() {
         "{summary}"
     );
     assert!(
-        summary.contains("21 obligations, deadlines at 16:00 Europe/Stockholm"),
+        summary.contains("21 obligations, deadlines at 16:00 (12:00 on half days) Europe/Stockholm, 2 extra days off"),
         "{summary}"
     );
 }
@@ -204,7 +204,7 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     c.replace("obligation = \"uppfoljning\" }", "obligation = \"uppföljning\" }"),
                 )
             }),
-            "calendar.toml:212: obligations[6].due: due rule refers to unknown obligation \"uppföljning\"",
+            "calendar.toml:219: obligations[6].due: due rule refers to unknown obligation \"uppföljning\"",
         ),
         (
             "cyclic due rules",
@@ -217,12 +217,12 @@ fn check_config_names_file_line_and_reason_for_each_kind_of_mistake() {
                     ),
                 )
             }),
-            "calendar.toml:172: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
+            "calendar.toml:179: obligations[3].due: due rules form a cycle: uppfoljning → verksamhetsberattelse → sammanstallning → uppfoljning",
         ),
         (
             "bad date",
             Box::new(|d, c| (d, c.replace("date = \"03-31\"", "date = \"02-31\""))),
-            "calendar.toml:318: obligations[14].due: \"02-31\" is not a day of the year",
+            "calendar.toml:325: obligations[14].due: \"02-31\" is not a day of the year",
         ),
         (
             "unknown time zone",

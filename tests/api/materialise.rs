@@ -126,7 +126,7 @@ async fn a_moved_due_date_reschedules_open_occurrences_and_is_audited() {
     let last = store.audit_log(Some(report_to_kf.id)).await.unwrap().pop().unwrap();
     assert_eq!(last.action, "rescheduled");
     assert!(
-        last.detail.contains("2027-05-03T14:00:00Z") && last.detail.contains("2027-05-11T14:00:00Z"),
+        last.detail.contains("2027-04-30T10:00:00Z") && last.detail.contains("2027-05-11T14:00:00Z"),
         "{}",
         last.detail
     );

@@ -11,7 +11,7 @@ use toml::Spanned;
 use super::directory::{Role, UnitKind};
 use super::errors::{ConfigError, ConfigErrors, SourceFile};
 use super::{check_id, parse_date};
-use crate::domain::business_days::NonBusinessDayRule;
+use crate::domain::business_days::{Eve, NonBusinessDayRule, Workdays};
 use crate::domain::followup::{Choices, Goal};
 use crate::domain::policy::{Policy, RawPolicy, RawSendWindow, SendWindow};
 
@@ -121,6 +121,10 @@ pub struct Calendar {
     pub time_zone: TimeZone,
     /// The local time of day at which a due date ends.
     pub due_time: Time,
+    /// The earlier time a due date ends on the eves with shortened hours, if set.
+    pub half_days: Option<HalfDays>,
+    /// The business days: Sweden's, less the municipality's own extra days off.
+    pub workdays: Workdays,
     /// When messages may go out.
     pub send_window: SendWindow,
     /// When nothing is sent at all (summer staffing, Christmas).
@@ -131,6 +135,13 @@ pub struct Calendar {
     /// The goals and priority areas the follow-up form offers.
     pub followup: Choices,
     pub obligations: Vec<Obligation>,
+}
+
+/// The eves on which offices close early, and when a deadline on one ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HalfDays {
+    pub due_time: Time,
+    pub eves: Vec<Eve>,
 }
 
 /// A stretch of every year in which nothing is sent; what falls inside waits for the first
@@ -166,6 +177,14 @@ const MAX_YEAR_OFFSET: i16 = 4;
 const MAX_BUSINESS_DAYS: u16 = 250;
 
 impl Calendar {
+    /// The local time a deadline on `date` ends: earlier on a half day.
+    pub fn due_time_on(&self, date: Date) -> Time {
+        match &self.half_days {
+            Some(half) if half.eves.iter().any(|eve| eve.is(date)) => half.due_time,
+            _ => self.due_time,
+        }
+    }
+
     /// Whether `date` lies in a quiet period.
     pub fn is_quiet(&self, date: Date) -> bool {
         self.quiet_periods.iter().any(|period| period.contains(date))
@@ -252,6 +271,26 @@ impl Calendar {
             .map(|o| (o.id.get_ref().as_str(), o.recurrence))
             .collect();
         let meetings = parse_meetings(source, &raw.meetings, &mut errors);
+        let extra_days_off = raw
+            .extra_days_off
+            .iter()
+            .filter_map(|day| {
+                parse_date(day.get_ref())
+                    .map_err(|reason| errors.push(source.error_at(day.span(), "extra_days_off", reason)))
+                    .ok()
+            })
+            .collect();
+        let half_days = raw.half_days.as_ref().and_then(|half| {
+            let raw_half = half.get_ref();
+            let due_time = raw_half.due_time.parse::<Time>().map_err(|_| {
+                let reason = format!("\"{}\" is not a time of day like 12:00", raw_half.due_time);
+                errors.push(source.error_at(half.span(), "half_days.due_time", reason));
+            });
+            Some(HalfDays {
+                due_time: due_time.ok()?,
+                eves: raw_half.eves.clone().unwrap_or_else(|| Eve::ALL.to_vec()),
+            })
+        });
         let followup = raw.followup.as_ref().map_or_else(
             || Ok(Choices::default()),
             |choices| {
@@ -330,6 +369,8 @@ impl Calendar {
                     .map_or_else(|| DEFAULT_TIME_ZONE.to_owned(), Spanned::into_inner),
                 time_zone,
                 due_time,
+                half_days,
+                workdays: Workdays::new(extra_days_off),
                 send_window,
                 quiet_periods,
                 meetings,
@@ -357,7 +398,18 @@ struct RawCalendar {
     meetings: BTreeMap<String, Spanned<Vec<String>>>,
     followup: Option<Spanned<RawChoices>>,
     #[serde(default)]
+    extra_days_off: Vec<Spanned<String>>,
+    half_days: Option<Spanned<RawHalfDays>>,
+    #[serde(default)]
     obligations: Vec<RawObligation>,
+}
+
+/// `half_days = { due_time = "12:00", eves = [...] }`; every eve when `eves` is left out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHalfDays {
+    due_time: String,
+    eves: Option<Vec<Eve>>,
 }
 
 /// `[followup]`: the goals and priority areas the follow-up form offers.
