@@ -120,18 +120,29 @@ fn item_container(item: &Item, labels: &Labels, detailed: bool) -> Value {
         if let Some(note) = &item.note {
             items.push(json!({"type": "TextBlock", "text": note, "wrap": true, "isSubtle": true}));
         }
-        items.push(json!({
-            "type": "TextBlock", "text": format!("{}: ”{}”", labels.basis, item.basis),
-            "wrap": true, "isSubtle": true, "size": "Small",
-        }));
+        // A call without a description has nothing to show here.
+        if !item.basis.trim().is_empty() {
+            items.push(json!({
+                "type": "TextBlock", "text": format!("{}: ”{}”", labels.basis, item.basis),
+                "wrap": true, "isSubtle": true, "size": "Small",
+            }));
+        }
     }
-    if !item.links.is_empty() {
-        let actions: Vec<Value> = item
-            .links
-            .iter()
-            .map(|link| json!({"type": "Action.OpenUrl", "title": link.label, "url": link.url}))
-            .collect();
-        items.push(json!({"type": "ActionSet", "actions": actions}));
+    let actions: Vec<Value> = item
+        .links
+        .iter()
+        .map(|link| json!({"type": "Action.OpenUrl", "title": link.label, "url": link.url}))
+        .collect();
+    // Teams puts the actions of one set in a row and cuts their titles short on a phone; more
+    // than two go one under the other, each in its own set.
+    match actions.len() {
+        0 => {}
+        1 | 2 => items.push(json!({"type": "ActionSet", "actions": actions})),
+        _ => items.extend(
+            actions
+                .into_iter()
+                .map(|action| json!({"type": "ActionSet", "actions": [action]})),
+        ),
     }
     json!({"type": "Container", "separator": true, "spacing": "Medium", "items": items})
 }
@@ -228,6 +239,37 @@ mod tests {
             fitting(|d| adaptive_card(&rendered(200, 10), d)),
             Err(SendError::Permanent { .. })
         ));
+    }
+
+    #[test]
+    fn many_buttons_stack_one_under_the_other_and_an_empty_description_is_left_out() {
+        let mut call = rendered(1, 0);
+        call.labels = Labels::for_calls(Language::Sv);
+        call.items[0].links = ["Läs utlysningen", "Intresserade", "Ansöker", "Inte aktuellt"]
+            .iter()
+            .map(|label| ItemLink {
+                label: (*label).into(),
+                url: "https://arshjul.example.org/calls/answer/v2.a.b".into(),
+            })
+            .collect();
+        let card = adaptive_card(&call, true);
+        let items = card["attachments"][0]["content"]["body"][1]["items"]
+            .as_array()
+            .unwrap();
+        let sets: Vec<usize> = items
+            .iter()
+            .filter(|i| i["type"] == "ActionSet")
+            .map(|i| i["actions"].as_array().unwrap().len())
+            .collect();
+        assert_eq!(sets, [1, 1, 1, 1], "four buttons, each on its own row");
+        assert!(!card.to_string().contains("Om utlysningen"), "{card}");
+        // Two fit side by side.
+        call.items[0].links.truncate(2);
+        let card = adaptive_card(&call, true);
+        let items = card["attachments"][0]["content"]["body"][1]["items"]
+            .as_array()
+            .unwrap();
+        assert_eq!(items.iter().filter(|i| i["type"] == "ActionSet").count(), 1);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use super::{
     session_cookie, set_cookie,
 };
 use crate::app::App;
+use crate::app::links::SIGN_IN_MINUTES;
 use crate::domain::access::Viewer;
 use crate::domain::tokens::{SignInClaims, sha256_hex};
 use crate::http::limits::Client;
@@ -61,7 +62,10 @@ fn sign_in_page(app: &App, headers: &HeaderMap, status: StatusCode, context: min
     let mut response = render(
         status,
         "sign_in.html",
-        minijinja::context! { ..context, ..minijinja::context! { lang, csrf => token, here => "/sign-in" } },
+        minijinja::context! {
+            ..context,
+            ..minijinja::context! { lang, csrf => token, here => "/sign-in", minutes => SIGN_IN_MINUTES }
+        },
     );
     response
         .headers_mut()
