@@ -65,7 +65,10 @@ pub fn plan(config: &Config, occurrences: &[StoredOccurrence], now: Timestamp, r
             tracks(config, occurrence, obligation, now)
                 .into_iter()
                 .filter_map(|(step, at, role)| Some((step, at, recipient(config, unit, role, today)?)))
-                .filter(|(_, at, (_, reason))| is_current_for(config, reason, *at, today))
+                .map(|(step, at, (recipient, reason))| {
+                    let at = stand_in_time(config, &reason, at, today);
+                    (step, at, (recipient, reason))
+                })
                 .flat_map(|(step, at, (recipient, reason))| {
                     routing
                         .routes(config, recipient, step.ask())
@@ -166,18 +169,22 @@ pub fn notice(
         .collect()
 }
 
-/// Whether a step whose time was `at` is still news for a recipient there for `reason`: a
-/// stand-in receives the steps that came since the absence began, not the back catalogue of
-/// what the holder was told before leaving (the next step of each track reaches them anyway).
-fn is_current_for(config: &Config, reason: &Reason, at: Timestamp, today: Date) -> bool {
+/// When a step whose time was `at` reaches a recipient there for `reason`. A stand-in gets
+/// the steps that come during the absence when they come; of what came before it, only the
+/// latest step of each track (what is still outstanding, not the back catalogue), all on the
+/// absence's first send day, where the digest makes one message of them.
+fn stand_in_time(config: &Config, reason: &Reason, at: Timestamp, today: Date) -> Timestamp {
     let Reason::StandIn { away } = reason else {
-        return true;
+        return at;
     };
     let since = config
         .directory
         .person(away)
         .and_then(|holder| holder.away_since(today));
-    since.is_none_or(|since| config.local_date(at) >= since)
+    match since {
+        Some(since) if config.local_date(at) < since => config.first_send_time_from(since),
+        _ => at,
+    }
 }
 
 /// Who a track's steps are for.
@@ -624,10 +631,22 @@ mod tests {
         );
         let config = with_directory(&directory);
         let open = follow_up(OccurrenceState::Open);
+        // The reminder of 4 January was Linnea's before she left; the stand-in gets the item
+        // as outstanding, once, from the first day of the absence.
+        let outstanding = plan(
+            &config,
+            std::slice::from_ref(&open),
+            at("2027-01-26T08:00"),
+            &Routing::default(),
+        );
+        let seen: Vec<(String, &str, String)> = outstanding
+            .iter()
+            .map(|d| (d.step.to_string(), d.recipient.as_str(), d.not_before.to_string()))
+            .collect();
         assert_eq!(
-            steps(&config, &open, "2027-01-26T08:00"),
-            [],
-            "the reminder of 4 January was Linnea's before she left: not the stand-in's news"
+            seen,
+            [("before-30".to_owned(), "magnus.berg", "2027-01-26T07:00:00Z".to_owned())],
+            "the latest step of the track, not every reminder Linnea was sent"
         );
         let wanted = plan(
             &config,
