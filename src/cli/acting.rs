@@ -29,6 +29,19 @@ pub struct AckArgs {
     pub note: Option<String>,
 }
 
+/// The application as the daemon runs it, for `person` (`--as`) to act in; `None` after
+/// printing why not (the configuration does not load, or names no such person).
+async fn open_as(settings: &Settings, person: &str, clock: SystemClock) -> anyhow::Result<Option<App>> {
+    let Some(config) = load_for_listing(settings, None) else {
+        return Ok(None);
+    };
+    if config.directory.person_named(person).is_none() {
+        eprintln!("--as: unknown person \"{person}\"");
+        return Ok(None);
+    }
+    App::open(settings, Arc::new(clock)).await.map(Some)
+}
+
 /// `arshjul ack`: records an action as the person named, as the daemon would.
 pub async fn ack(settings: &Settings, args: &AckArgs, clock: SystemClock) -> anyhow::Result<ExitCode> {
     let action: Action = match args.action.parse() {
@@ -38,15 +51,10 @@ pub async fn ack(settings: &Settings, args: &AckArgs, clock: SystemClock) -> any
             return Ok(ExitCode::FAILURE);
         }
     };
-    let Some(config) = load_for_listing(settings, None) else {
+    // As the daemon would: the next step is planned and an acknowledgement told at once.
+    let Some(app) = open_as(settings, &args.person, clock).await? else {
         return Ok(ExitCode::FAILURE);
     };
-    if config.directory.person_named(&args.person).is_none() {
-        eprintln!("--as: unknown person \"{}\"", args.person);
-        return Ok(ExitCode::FAILURE);
-    }
-    // As the daemon would: the next step is planned and an acknowledgement told at once.
-    let app = App::open(settings, Arc::new(clock)).await?;
     let actor = Actor {
         person: &args.person,
         channel: "cli",
@@ -94,14 +102,9 @@ pub struct StartArgs {
 
 /// `arshjul start`: starts an on-demand item as the person named, as the dashboard does.
 pub async fn start(settings: &Settings, args: &StartArgs, clock: SystemClock) -> anyhow::Result<ExitCode> {
-    let Some(config) = load_for_listing(settings, None) else {
+    let Some(app) = open_as(settings, &args.person, clock).await? else {
         return Ok(ExitCode::FAILURE);
     };
-    if config.directory.person_named(&args.person).is_none() {
-        eprintln!("--as: unknown person \"{}\"", args.person);
-        return Ok(ExitCode::FAILURE);
-    }
-    let app = App::open(settings, Arc::new(clock)).await?;
     let actor = Actor {
         person: &args.person,
         channel: "cli",

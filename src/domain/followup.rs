@@ -120,23 +120,6 @@ pub struct ActivityInput {
     pub goals: String,
 }
 
-/// The fields of a row, in the form's order, as they are named in posted forms.
-pub const FIELDS: [&str; 13] = [
-    "kind",
-    "name",
-    "programme",
-    "diarienummer",
-    "period",
-    "partners",
-    "budget",
-    "grant",
-    "cofinancing",
-    "purpose",
-    "results",
-    "priority_area",
-    "goals",
-];
-
 impl ActivityInput {
     fn field_mut(&mut self, field: &str) -> Option<&mut String> {
         Some(match field {
@@ -171,41 +154,43 @@ impl ActivityInput {
     pub fn is_blank(&self) -> bool {
         FIELDS
             .iter()
-            .all(|f| self.clone().field_mut(f).is_none_or(|v| v.trim().is_empty()))
+            .all(|(f, _, _)| self.clone().field_mut(f).is_none_or(|v| v.trim().is_empty()))
     }
 }
 
 /// What a field is called on the form, in `language`.
 pub fn field_label(field: &str, language: Language) -> &'static str {
-    let sv = language == Language::Sv;
-    match field {
-        "kind" if sv => "Typ",
-        "kind" => "Type",
-        "name" if sv => "Namn",
-        "name" => "Name",
-        "programme" if sv => "Finansieringsprogram",
-        "programme" => "Funding programme",
-        "diarienummer" if sv => "Projektets diarienummer",
-        "diarienummer" => "The project's registry number",
-        "period" if sv => "Projektperiod",
-        "period" => "Project period",
-        "partners" if sv => "Partnerländer",
-        "partners" => "Partner countries",
-        "priority_area" if sv => "Prioriterat område",
-        "priority_area" => "Priority area",
-        "budget" => "Budget",
-        "grant" if sv => "Erhållet bidrag",
-        "grant" => "Grant received",
-        "cofinancing" if sv => "Medfinansiering",
-        "cofinancing" => "Co-financing",
-        "purpose" if sv => "Syfte",
-        "purpose" => "Purpose",
-        "results" if sv => "Uppnådda resultat",
-        "results" => "Results achieved",
-        "goals" if sv => "Kopplade mål",
-        _ => "Linked goals",
+    let (_, sv, en) = FIELDS
+        .iter()
+        .find(|(name, _, _)| *name == field)
+        .unwrap_or(&FIELDS[FIELDS.len() - 1]);
+    match language {
+        Language::Sv => sv,
+        Language::En => en,
     }
 }
+
+/// The fields of a row, in the form's order: as they are named in posted forms, and what they
+/// are called in Swedish and English.
+pub const FIELDS: [(&str, &str, &str); 13] = [
+    ("kind", "Typ", "Type"),
+    ("name", "Namn", "Name"),
+    ("programme", "Finansieringsprogram", "Funding programme"),
+    (
+        "diarienummer",
+        "Projektets diarienummer",
+        "The project's registry number",
+    ),
+    ("period", "Projektperiod", "Project period"),
+    ("partners", "Partnerländer", "Partner countries"),
+    ("budget", "Budget", "Budget"),
+    ("grant", "Erhållet bidrag", "Grant received"),
+    ("cofinancing", "Medfinansiering", "Co-financing"),
+    ("purpose", "Syfte", "Purpose"),
+    ("results", "Uppnådda resultat", "Results achieved"),
+    ("priority_area", "Prioriterat område", "Priority area"),
+    ("goals", "Kopplade mål", "Linked goals"),
+];
 
 /// A checked activity; amounts in whole kronor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -274,7 +259,7 @@ pub fn read_rows<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec
             continue;
         };
         let Ok(index) = index.parse::<usize>() else { continue };
-        if index >= MAX_ACTIVITIES || !FIELDS.contains(&field) {
+        if index >= MAX_ACTIVITIES || !FIELDS.iter().any(|(known, _, _)| *known == field) {
             continue;
         }
         if rows.len() <= index {
