@@ -101,22 +101,26 @@ impl NotAllowed {
             (Self::Unknown, true) => "du finns inte i årshjulets katalog över kommunens personer".to_owned(),
             (Self::Unknown, false) => "you are not in the governance calendar's directory of people".to_owned(),
             (Self::Submit { unit, .. }, true) => {
-                format!("du är inte (längre) ansvarig för det här ärendet i {unit}")
+                format!("du är inte (längre) ansvarig för den här uppgiften i {unit}")
             }
             (Self::Submit { unit_en, .. }, false) => {
                 format!("you are not (or no longer) responsible for this item in {unit_en}")
             }
             (Self::Acknowledge { unit, .. }, true) => {
-                format!("bara chefen för {unit} eller kommunledningskontorets strateg kvitterar")
+                format!("bara chefen för {unit} eller kommunledningskontorets planeringsstrateg kvitterar")
             }
             (Self::Acknowledge { unit_en, .. }, false) => {
-                format!("only the manager of {unit_en} or the central office's strategist acknowledges")
+                format!("only the manager of {unit_en} or the Municipal Executive Office's strategist acknowledges")
             }
             (Self::Waive { unit, .. }, true) => {
-                format!("bara registratorn för {unit} eller kommunledningskontorets strateg kan stryka ärendet")
+                format!(
+                    "bara registratorn för {unit} eller kommunledningskontorets planeringsstrateg kan stryka uppgiften"
+                )
             }
             (Self::Waive { unit_en, .. }, false) => {
-                format!("only the registrar of {unit_en} or the central office's strategist can waive the item")
+                format!(
+                    "only the registrar of {unit_en} or the Municipal Executive Office's strategist can waive the item"
+                )
             }
         }
     }
@@ -232,11 +236,11 @@ mod tests {
         let why = allowed("eva.persson", &tekniska, Action::Waive).unwrap_err();
         assert_eq!(
             why.text(Language::Sv),
-            "bara registratorn för Tekniska förvaltningen eller kommunledningskontorets strateg kan stryka ärendet"
+            "bara registratorn för Tekniska förvaltningen eller kommunledningskontorets planeringsstrateg kan stryka uppgiften"
         );
         assert_eq!(
             why.text(Language::En),
-            "only the registrar of Technical Services Department or the central office's strategist can waive the item"
+            "only the registrar of Technical Services Department or the Municipal Executive Office's strategist can waive the item"
         );
     }
 

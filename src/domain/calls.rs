@@ -193,7 +193,9 @@ impl CallRefusal {
         let sv = language == Language::Sv;
         match (self, sv) {
             (Self::NotStrategist { name }, true) => {
-                format!("bara kommunledningskontorets strateg lägger upp EU-utlysningar, och det är inte {name}")
+                format!(
+                    "bara kommunledningskontorets planeringsstrateg lägger upp EU-utlysningar, och det är inte {name}"
+                )
             }
             (Self::NotStrategist { name }, false) => {
                 format!("only KLK's strategist announces EU funding calls, and {name} is not")

@@ -657,7 +657,7 @@ impl Answer {
             (Self::Paused { item, until }, true) => format!("Noterat: inga påminnelser om {item} före {until}."),
             (Self::Paused { item, until }, false) => format!("Noted: no reminders about {item} before {until}."),
             (Self::Requested { item }, true) => format!("Noterat: kommunledningskontoret avgör om {item} gäller er."),
-            (Self::Requested { item }, false) => format!("Noted: the central office will decide whether {item} applies to you."),
+            (Self::Requested { item }, false) => format!("Noted: the Municipal Executive Office will decide whether {item} applies to you."),
             (Self::RefusedRequest { item }, true) => format!("Noterat: begäran att stryka {item} är avslagen."),
             (Self::RefusedRequest { item }, false) => format!("Noted: the request to waive {item} is refused."),
             (Self::Announced { call, reaches }, true) => {

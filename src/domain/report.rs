@@ -56,13 +56,13 @@ impl Timeliness {
         match (self, language) {
             (Self::OnTime, Language::Sv) => "i tid",
             (Self::OnTime, Language::En) => "on time",
-            (Self::Late, Language::Sv) => "sent",
+            (Self::Late, Language::Sv) => "för sent",
             (Self::Late, Language::En) => "late",
             (Self::Missing, Language::Sv) => "saknas",
             (Self::Missing, Language::En) => "missing",
             (Self::NotYetDue, Language::Sv) => "ej inlämnad, tid kvar",
             (Self::NotYetDue, Language::En) => "not yet submitted, still time",
-            (Self::Waived, Language::Sv) => "struken",
+            (Self::Waived, Language::Sv) => "struket",
             (Self::Waived, Language::En) => "waived",
         }
     }
@@ -212,7 +212,7 @@ pub fn markdown(report: &Report, language: Language) -> String {
         report.on_time,
         t("i tid", "on time"),
         report.late,
-        t("sent", "late"),
+        t("för sent", "late"),
         report.missing,
         t("saknas", "missing")
     );

@@ -149,7 +149,7 @@ fn confirm_title(action: Action, language: Language) -> &'static str {
     match action {
         Action::Submit => say(language, "Markera som inlämnad?", "Mark as submitted?"),
         Action::Acknowledge => say(language, "Kvittera inlämningen?", "Acknowledge the submission?"),
-        Action::Waive => say(language, "Stryka ärendet?", "Waive the item?"),
+        Action::Waive => say(language, "Stryka uppgiften?", "Waive the item?"),
     }
 }
 
@@ -179,7 +179,7 @@ fn already(language: Language, details: Vec<(&'static str, String)>) -> Page {
 
 fn not_possible(language: Language, state: OccurrenceState, details: Vec<(&'static str, String)>) -> Page {
     let message = match language {
-        Language::Sv => format!("Det går inte längre: ärendet är {}.", state.label(language)),
+        Language::Sv => format!("Det går inte längre: uppgiften är {}.", state.label(language)),
         Language::En => format!("This is no longer possible: the item is {}.", state.label(language)),
     };
     Page {

@@ -109,7 +109,9 @@ async fn every_entry_point_asks_the_directory_in_force_when_someone_acts() {
         let page = response.text().await.unwrap();
         assert!(page.contains("Ansvaret kan ha flyttats till någon annan"), "{page}");
         assert!(
-            page.contains("bara chefen för Tekniska förvaltningen eller kommunledningskontorets strateg kvitterar"),
+            page.contains(
+                "bara chefen för Tekniska förvaltningen eller kommunledningskontorets planeringsstrateg kvitterar"
+            ),
             "{page}"
         );
     }
@@ -135,7 +137,7 @@ async fn every_entry_point_asks_the_directory_in_force_when_someone_acts() {
     );
     assert_eq!(
         handled.text,
-        "Svaret kunde inte registreras: bara chefen för Tekniska förvaltningen eller kommunledningskontorets strateg kvitterar."
+        "Svaret kunde inte registreras: bara chefen för Tekniska förvaltningen eller kommunledningskontorets planeringsstrateg kvitterar."
     );
     assert_eq!(state(&app, id).await, OccurrenceState::Submitted);
 
@@ -149,7 +151,7 @@ async fn every_entry_point_asks_the_directory_in_force_when_someone_acts() {
     assert!(!cli.status.success());
     assert!(
         String::from_utf8_lossy(&cli.stderr).contains(
-            "only the manager of Technical Services Department or the central office's strategist acknowledges"
+            "only the manager of Technical Services Department or the Municipal Executive Office's strategist acknowledges"
         ),
         "{}",
         String::from_utf8_lossy(&cli.stderr)

@@ -493,7 +493,7 @@ async fn one_command_in_the_network_room_reaches_everyone_and_two_units_apply() 
     let told = answers(&johan, &room).await;
     assert!(
         told[0].starts_with(
-            "Svaret kunde inte registreras: bara kommunledningskontorets strateg lägger upp EU-utlysningar"
+            "Svaret kunde inte registreras: bara kommunledningskontorets planeringsstrateg lägger upp EU-utlysningar"
         ),
         "{told:?}"
     );

@@ -492,8 +492,9 @@ async fn the_registrar_records_actions_from_the_command_line_with_a_note() {
         "waive",
     ]);
     assert!(
-        String::from_utf8_lossy(&not_registrar.stderr)
-            .contains("only the registrar of Municipal Executive Office or the central office's strategist can waive"),
+        String::from_utf8_lossy(&not_registrar.stderr).contains(
+            "only the registrar of Municipal Executive Office or the Municipal Executive Office's strategist can waive"
+        ),
         "{}",
         String::from_utf8_lossy(&not_registrar.stderr)
     );

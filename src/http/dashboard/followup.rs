@@ -275,8 +275,8 @@ async fn save(
                             "Thank you – the follow-up is submitted",
                         ),
                         (
-                            "Kommunledningskontoret har fått den. Chefen ombeds nu kvittera den.",
-                            "The central office has it. The manager is now asked to acknowledge it.",
+                            "Uppföljningen är inskickad till kommunledningskontoret. Enhetens chef får en begäran om att kvittera den.",
+                            "The follow-up has gone to the Municipal Executive Office. The unit's manager is asked to acknowledge it.",
                         ),
                     )
                 }
