@@ -501,7 +501,12 @@ fn item(config: &Config, language: Language, entry: &Entry<'_>, now: Timestamp) 
         .into_iter()
         .flatten()
         .reduce(|a, b| format!("{a}\n{b}"));
+    // Beside the follow-up form, submitting by link is for a follow-up sent in another way:
+    // it says so, so that nobody submits an empty form by mistake.
+    let beside_form = entry.form_url.is_some();
     let action_label = action_for(entry.step).map(|action| match (action, sv) {
+        (Action::Submit, true) if beside_form => "Markera som inlämnad (redan inskickad på annat sätt)",
+        (Action::Submit, false) if beside_form => "Mark as submitted (already sent in another way)",
         (Action::Submit, true) => "Markera som inlämnad",
         (Action::Submit, false) => "Mark as submitted",
         (Action::Acknowledge, true) => "Kvittera",
@@ -950,6 +955,31 @@ mod tests {
     }
 
     #[test]
+    fn beside_the_follow_up_form_the_submit_link_says_it_is_for_one_sent_another_way() {
+        let config = shipped_with(SHIPPED_CALENDAR);
+        let occurrence = follow_up();
+        let entry = Entry {
+            occurrence: &occurrence,
+            call: None,
+            step: Step::Before(14),
+            reason: Reason::Holder,
+            action_url: Some("https://arshjul.example.org/ack/v2.abc.def".into()),
+            view_url: None,
+            form_url: Some("https://arshjul.example.org/dashboard/occurrences/7/followup".into()),
+        };
+        let sent = "2027-01-26T07:00:00Z".parse().unwrap();
+        let message = compose(&config, &person(&config, "linnea.dahl"), &[entry], Format::Email, sent).unwrap();
+        let labels: Vec<&str> = message.items[0].links.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "Fyll i uppföljningen",
+                "Markera som inlämnad (redan inskickad på annat sätt)"
+            ]
+        );
+    }
+
+    #[test]
     fn a_swedish_reminder_names_what_when_why_and_who_to_ask() {
         let config = shipped_with(SHIPPED_CALENDAR);
         let occurrence = follow_up();
@@ -999,11 +1029,13 @@ mod tests {
                 message.text
             );
         }
-        // minijinja escapes '/' in HTML (OWASP's rule); browsers and mail readers decode it.
+        // Links read as links in the HTML too, and what is HTML is still escaped.
         assert!(
             message
                 .html
-                .contains("<a href=\"https:&#x2f;&#x2f;arshjul.example.org&#x2f;ack&#x2f;v2.abc.def\"")
+                .contains("<a href=\"https://arshjul.example.org/ack/v2.abc.def\""),
+            "{}",
+            message.html
         );
         assert!(message.html.contains("lang=\"sv\""));
     }
@@ -1137,7 +1169,7 @@ mod tests {
             "{}",
             mail.text
         );
-        let href = "href=\"https:&#x2f;&#x2f;arshjul.example.org&#x2f;sign-in&#x2f;v2.abc.def\"";
+        let href = "href=\"https://arshjul.example.org/sign-in/v2.abc.def\"";
         assert_eq!(
             mail.html.matches(href).count(),
             2,

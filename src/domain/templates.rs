@@ -99,6 +99,28 @@ pub struct Templates {
     sources: BTreeMap<&'static str, (String, String)>,
 }
 
+/// HTML escaping as minijinja's, except that '/' stays itself: links in mails then read as
+/// links in every client ("https://…", not "https:&#x2f;&#x2f;…"). Inside quoted attributes and
+/// text, '/' opens nothing.
+fn mail_formatter(
+    out: &mut minijinja::Output,
+    state: &minijinja::State,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    match (state.auto_escape(), value.as_str()) {
+        (minijinja::AutoEscape::Html, Some(text)) if !value.is_safe() => {
+            for part in text.split('/').enumerate() {
+                if part.0 > 0 {
+                    out.write_str("/")?;
+                }
+                minijinja::escape_formatter(out, state, &minijinja::Value::from(part.1))?;
+            }
+            Ok(())
+        }
+        _ => minijinja::escape_formatter(out, state, value),
+    }
+}
+
 impl PartialEq for Templates {
     fn eq(&self, other: &Self) -> bool {
         self.sources == other.sources
@@ -120,6 +142,7 @@ impl Templates {
     /// naming its file and line, and so is a file that replaces no template.
     pub fn with_overrides(overrides: Vec<(String, String, String)>) -> Result<Self, ConfigErrors> {
         let mut env = Environment::new();
+        env.set_formatter(mail_formatter);
         let mut sources = BTreeMap::new();
         let mut errors = Vec::new();
         let mut overrides: BTreeMap<String, (String, String)> = overrides
@@ -177,5 +200,23 @@ pub(crate) fn template_error(origin: &str, error: &minijinja::Error) -> ConfigEr
             Some(detail) => format!("{}: {detail}", error.kind()),
             None => error.kind().to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mails_keep_slashes_and_escape_everything_else() {
+        let mut env = Environment::new();
+        env.set_formatter(mail_formatter);
+        env.add_template("x.html", "<a href=\"{{ url }}\">{{ text }}</a>")
+            .unwrap();
+        let context = minijinja::context! { url => "https://a.example/b?c=1&d=\"e\"", text => "<b>1/2</b>" };
+        assert_eq!(
+            env.get_template("x.html").unwrap().render(context).unwrap(),
+            "<a href=\"https://a.example/b?c=1&amp;d=&quot;e&quot;\">&lt;b&gt;1/2&lt;/b&gt;</a>"
+        );
     }
 }
