@@ -83,6 +83,10 @@ impl EmailNotifier {
             .raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str("X-Arshjul-Deliveries"),
                 keys.join(" "),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Id"),
+                self.list_id(&keys),
             ));
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(plus_address(reply_to, tokens.map(|t| t.reply.as_str())));
@@ -123,6 +127,18 @@ impl EmailNotifier {
             |token| format!("{MESSAGE_ID_PREFIX}{token}"),
         );
         format!("<{local}@{}>", self.domain)
+    }
+
+    /// The list a message belongs to (RFC 2919), for people's mail filters: the EU funding
+    /// calls, or the calendar's reminders and notices.
+    fn list_id(&self, keys: &[&str]) -> String {
+        let calls = !keys.is_empty() && keys.iter().all(|key| key.starts_with("call-"));
+        let (name, list) = if calls {
+            ("EU funding calls", "eu-calls")
+        } else {
+            ("Governance calendar", "reminders")
+        };
+        format!("{name} <{list}.arshjul.{}>", self.domain)
     }
 
     /// From, To, Subject and the headers that keep auto-responders quiet (RFC 3834: an

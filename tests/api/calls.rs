@@ -126,6 +126,11 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
         "Markdown is rendered"
     );
     assert!(linnea_mail.text().contains("/calls/answer/"), "signed answer links");
+    assert_eq!(
+        linnea_mail.header("List-Id").as_deref(),
+        Some("EU funding calls <eu-calls.arshjul.example.org>"),
+        "for a mail filter"
+    );
 
     // Linnea answers "ansöker" by email, through `arshjul mailgate` as the mail server pipes
     // it: Tekniska's draft and review deadlines are created.

@@ -109,6 +109,10 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     })
     .await;
     let reminder = reminder.expect("Linnea is reminded of the follow-up with a link to the form");
+    assert_eq!(
+        reminder.header("List-Id").as_deref(),
+        Some("Governance calendar <reminders.arshjul.example.org>")
+    );
     let form_url = link_in(&reminder.text(), &form_prefix).unwrap();
     assert!(form_url.ends_with("/followup"), "{form_url}");
     let occurrence: i64 = form_url[form_prefix.len()..]
