@@ -777,6 +777,13 @@ pub fn read_interest(text: &str) -> Option<Interest> {
     ];
     let line = own_text(text).into_iter().next()?.to_lowercase();
     let line = line.trim_start_matches("!arshjul").trim();
+    // "Ja, vi är intresserade!", "Nej, inte än – vi funderar": the answer is what follows the
+    // yes or no, which alone says nothing about the call.
+    let line = ["ja,", "nej,", "yes,", "no,"]
+        .iter()
+        .find_map(|word| line.strip_prefix(word).map(str::trim))
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(line);
     let says = |phrase: &&str| {
         line.strip_prefix(*phrase)
             .is_some_and(|rest| !rest.starts_with(char::is_alphanumeric))
@@ -1279,6 +1286,9 @@ mod tests {
             ("not interested", Some(Interest::NotRelevant)),
             ("👎", Some(Interest::NotRelevant)),
             ("nejlikor", None),
+            ("Ja, vi är intresserade!", Some(Interest::Interested)),
+            ("Nej, inte än – vi funderar", None),
+            ("Nej", Some(Interest::NotRelevant)),
             ("klar", None),
             ("", None),
         ] {
