@@ -9,13 +9,15 @@
 //! tests; `app` imports no adapter; channels never touch storage; the domain does no I/O.
 //!
 //! - [`domain`]: the pure core (no tokio, sqlx, reqwest, lettre or axum; no clock) —
-//!   configuration (directory with its transports, calendar), Swedish business days, mandate
-//!   periods, due dates, occurrences (with who acted, [`domain::occurrence::Actor`]), the
+//!   configuration (directory with its transports, calendar with its meeting plans and
+//!   follow-up choices), business days (Sweden's less a municipality's own days off, the
+//!   eves with shortened hours: [`domain::business_days::Workdays`]), mandate periods, due
+//!   dates (at meetings, after a grant, on demand), occurrences (with who acted, [`domain::occurrence::Actor`]), the
 //!   pipeline's vocabulary ([`domain::steps`]: step, ask, reason, subject, delivery state), the
 //!   planner, routing, who may see and do what ([`domain::access`]), reading what people write
 //!   ([`domain::replies`]), messages and their templates (built in, or an operator's in their
-//!   place: [`domain::templates`]), EU calls, signed tokens (a key per purpose), the follow-up
-//!   form, the yearly report (Markdown, CSV and its HTML document) and listings (table, JSON,
+//!   place: [`domain::templates`]), EU calls, signed tokens (a key per purpose), diarienummer
+//!   ([`domain::diary`]), the follow-up form, the yearly report (Markdown, CSV and its HTML document) and listings (table, JSON,
 //!   iCalendar).
 //! - [`app`]: the use cases over one [`app::App`] state — configuration and reload, planning
 //!   (materialise, plan), actions with the notices they cause, EU calls, inbound handling
