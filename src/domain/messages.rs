@@ -933,6 +933,19 @@ mod tests {
         crate::domain::config::fixtures::follow_up(OccurrenceState::Open)
     }
 
+    /// The reminder 14 business days ahead of `occurrence`, with its submit link.
+    fn reminder_14_days_ahead(occurrence: &StoredOccurrence) -> Entry<'_> {
+        Entry {
+            occurrence,
+            call: None,
+            step: Step::Before(14),
+            reason: Reason::Holder,
+            action_url: Some("https://arshjul.example.org/ack/v2.abc.def".into()),
+            view_url: None,
+            form_url: None,
+        }
+    }
+
     fn person(config: &Config, id: &str) -> Person {
         config.directory.person(&PersonId::checked(id)).unwrap().clone()
     }
@@ -959,13 +972,8 @@ mod tests {
         let config = shipped_with(SHIPPED_CALENDAR);
         let occurrence = follow_up();
         let entry = Entry {
-            occurrence: &occurrence,
-            call: None,
-            step: Step::Before(14),
-            reason: Reason::Holder,
-            action_url: Some("https://arshjul.example.org/ack/v2.abc.def".into()),
-            view_url: None,
             form_url: Some("https://arshjul.example.org/dashboard/occurrences/7/followup".into()),
+            ..reminder_14_days_ahead(&occurrence)
         };
         let sent = "2027-01-26T07:00:00Z".parse().unwrap();
         let message = compose(&config, &person(&config, "linnea.dahl"), &[entry], Format::Email, sent).unwrap();
@@ -983,15 +991,7 @@ mod tests {
     fn a_swedish_reminder_names_what_when_why_and_who_to_ask() {
         let config = shipped_with(SHIPPED_CALENDAR);
         let occurrence = follow_up();
-        let entry = Entry {
-            occurrence: &occurrence,
-            call: None,
-            step: Step::Before(14),
-            reason: Reason::Holder,
-            action_url: Some("https://arshjul.example.org/ack/v2.abc.def".into()),
-            view_url: None,
-            form_url: None,
-        };
+        let entry = reminder_14_days_ahead(&occurrence);
         let sent = "2027-01-26T07:00:00Z".parse().unwrap();
         let message = compose(
             &config,
