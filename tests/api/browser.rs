@@ -109,6 +109,16 @@ impl Browser {
             .unwrap()
     }
 
+    /// Makes the window `width` by `height` CSS pixels, as a phone's or a desktop's.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({"width": width, "height": height}),
+        )
+        .await;
+    }
+
     /// Opens `url` and waits for the page to load.
     pub async fn goto(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", json!({ "url": url })).await;

@@ -131,6 +131,7 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
         Some("EU funding calls <eu-calls.arshjul.example.org>"),
         "for a mail filter"
     );
+    read_on_a_phone_and_a_desktop(&dir, &linnea_mail.html()).await;
 
     // Linnea answers "ansöker" by email, through `arshjul mailgate` as the mail server pipes
     // it: Tekniska's draft and review deadlines are created.
@@ -249,6 +250,38 @@ async fn a_call_reaches_the_network_once_and_units_that_apply_get_review_deadlin
         .map(|o| o.state.as_str().to_owned())
         .collect();
     assert_eq!(states, ["waived", "waived", "waived"]);
+}
+
+/// The mail `html` as Chromium shows it: at 375 px (a phone) nothing runs off the screen and
+/// no two buttons touch; at 1024 px lines stay a readable length.
+async fn read_on_a_phone_and_a_desktop(dir: &TestDir, html: &str) {
+    let file = dir.path().join("mail.html");
+    std::fs::write(&file, html).unwrap();
+    let browser = crate::browser::Browser::start().await;
+    let layout = "const buttons = [...document.querySelectorAll('a')].filter(a => a.style.display.includes('block') \
+        || getComputedStyle(a).display.includes('block')).map(a => a.getBoundingClientRect()); \
+        const apart = buttons.every((a, i) => buttons.every((b, j) => i === j || a.bottom + 2 <= b.top \
+        || b.bottom + 2 <= a.top || a.right + 2 <= b.left || b.right + 2 <= a.left)); \
+        const widest = Math.max(...[...document.querySelectorAll('p')].map(p => p.getBoundingClientRect().width)); \
+        return [document.documentElement.scrollWidth, window.innerWidth, buttons.length, apart, widest];";
+    browser.resize(375, 800).await;
+    browser.goto(&format!("file://{}", file.display())).await;
+    let phone = browser.script(layout, json!([])).await;
+    assert!(
+        phone[0].as_f64() <= phone[1].as_f64(),
+        "nothing wider than the phone: {phone}"
+    );
+    assert!(
+        phone[2].as_u64() >= Some(3) && phone[3] == json!(true),
+        "buttons apart: {phone}"
+    );
+    browser.resize(1024, 800).await;
+    browser.goto(&format!("file://{}", file.display())).await;
+    let desktop = browser.script(layout, json!([])).await;
+    assert!(
+        desktop[4].as_f64().unwrap() <= 45.0 * 16.0,
+        "lines of a readable length: {desktop}"
+    );
 }
 
 #[tokio::test]
