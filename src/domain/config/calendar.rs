@@ -607,46 +607,32 @@ fn parse_due(
 /// The due rule of a per-project or on-demand obligation, `{ months_after_grant = N }` or
 /// `{ months_after_start = N }`; `None` for other obligations.
 fn parse_months_after_start(raw: &RawDue, recurrence: Recurrence) -> Option<Result<DueRule, String>> {
-    let (own, wrong) = match recurrence {
-        Recurrence::PerProject => (
-            ("months_after_grant", raw.months_after_grant),
-            raw.months_after_start.map(|_| "months_after_start"),
+    // Each key, the recurrence it belongs to, and what an obligation of that recurrence is called.
+    let keys = [
+        (
+            "months_after_grant",
+            raw.months_after_grant,
+            Recurrence::PerProject,
+            "a per-project",
         ),
-        Recurrence::OnDemand => (
-            ("months_after_start", raw.months_after_start),
-            raw.months_after_grant.map(|_| "months_after_grant"),
+        (
+            "months_after_start",
+            raw.months_after_start,
+            Recurrence::OnDemand,
+            "an on-demand",
         ),
-        _ => (
-            ("", None),
-            [
-                ("months_after_grant", raw.months_after_grant),
-                ("months_after_start", raw.months_after_start),
-            ]
-            .into_iter()
-            .find_map(|(key, months)| months.map(|_| key)),
-        ),
-    };
-    if let Some(key) = wrong {
-        let suits = if key == "months_after_grant" {
-            "per_project"
-        } else {
-            "on_demand"
-        };
-        return Some(Err(format!("{key} suits only recurrence = \"{suits}\"")));
+    ];
+    if let Some((key, _, suits, _)) = keys
+        .iter()
+        .find(|(_, months, suits, _)| months.is_some() && *suits != recurrence)
+    {
+        return Some(Err(format!("{key} suits only recurrence = \"{}\"", suits.as_str())));
     }
-    let (key, months) = own;
-    if key.is_empty() {
-        return None;
-    }
+    let (key, months, _, kind) = keys.into_iter().find(|(_, _, suits, _)| *suits == recurrence)?;
     let alone = RawDue {
         months_after_grant: raw.months_after_grant,
         months_after_start: raw.months_after_start,
         ..RawDue::default()
-    };
-    let kind = if recurrence == Recurrence::PerProject {
-        "a per-project"
-    } else {
-        "an on-demand"
     };
     Some(match months {
         Some(months) if *raw == alone => {
