@@ -10,7 +10,13 @@ use super::config::{ConfigError, ConfigErrors};
 
 /// Every message template: its name in the environment, its file (under `templates/` in the
 /// source and under an override directory) and its built-in text.
-const BUILT_IN: [(&str, &str, &str); 16] = [
+const BUILT_IN: [(&str, &str, &str); 17] = [
+    // The page every HTML mail is set in (head, width, footer): a logo goes here.
+    (
+        "mail_layout.html",
+        "mail_layout.html",
+        include_str!("../../templates/mail_layout.html"),
+    ),
     ("sv.txt", "email/sv.txt", include_str!("../../templates/email/sv.txt")),
     ("en.txt", "email/en.txt", include_str!("../../templates/email/en.txt")),
     (
