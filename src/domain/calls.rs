@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::config::Transport;
-use super::config::{Config, Language, Person, Role, Unit, UnitKind};
+use super::config::{Config, Language, Person, Role, Unit};
 use super::planner::{Delivery, idempotency_key, recipient_for_role};
 use super::routing::{Route, Routing};
 use super::steps::{Ask, Reason, Step, Subject};
@@ -355,11 +355,9 @@ impl Call {
 pub fn may_announce(config: &Config, person: &Person) -> Result<(), CallRefusal> {
     let strategist = config
         .directory
-        .units
-        .iter()
-        .filter(|u| u.kind == UnitKind::Klk)
-        .filter_map(|u| u.roles.get(&Role::Strategist))
-        .any(|a| a.person == person.id || a.deputy.as_ref() == Some(&person.id));
+        .strategist_unit()
+        .and_then(|klk| klk.roles.get(&Role::Strategist))
+        .is_some_and(|a| a.person == person.id || a.deputy.as_ref() == Some(&person.id));
     if strategist {
         Ok(())
     } else {
@@ -465,9 +463,7 @@ pub fn summary_deliveries(
     };
     let strategist = config
         .directory
-        .units
-        .iter()
-        .find(|u| u.kind == UnitKind::Klk && u.roles.contains_key(&Role::Strategist))
+        .strategist_unit()
         .and_then(|klk| recipient_for_role(config, klk, Role::Strategist, today));
     let Some((person, reason)) = strategist else {
         return Vec::new();

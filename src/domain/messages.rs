@@ -176,12 +176,8 @@ pub fn compose(
 
 /// Who people ask: KLK's strategist.
 fn strategist(config: &Config) -> Option<&Person> {
-    config
-        .directory
-        .units
-        .iter()
-        .filter(|u| u.kind == super::config::UnitKind::Klk)
-        .find_map(|u| config.directory.holder(u, Role::Strategist))
+    let klk = config.directory.strategist_unit()?;
+    config.directory.holder(klk, Role::Strategist)
 }
 
 /// How a greeting names a person: the first of their names.

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 
 use super::business_days::Workdays;
-use super::config::{Config, Obligation, Person, Role, Unit, UnitKind};
+use super::config::{Config, Obligation, Person, Role, Unit};
 use super::occurrence::{OccurrenceState, StoredOccurrence};
 use super::routing::{Route, Routing};
 use super::steps::{Reason, Step, Subject};
@@ -317,14 +317,7 @@ fn where_held<'a>(config: &'a Config, unit: &'a Unit, addressee: Addressee) -> O
     match addressee {
         Addressee::Role(role) if role != Role::Strategist || unit.roles.contains_key(&role) => Some((unit, role)),
         // The strategist is a central role: held at KLK, whichever unit the item is for.
-        Addressee::Role(_) | Addressee::Klk => {
-            let klk = config
-                .directory
-                .units
-                .iter()
-                .find(|u| u.kind == UnitKind::Klk && u.roles.contains_key(&Role::Strategist))?;
-            Some((klk, Role::Strategist))
-        }
+        Addressee::Role(_) | Addressee::Klk => Some((config.directory.strategist_unit()?, Role::Strategist)),
     }
 }
 

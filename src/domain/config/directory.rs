@@ -239,6 +239,13 @@ impl Directory {
         self.person_named(id.as_str())
     }
 
+    /// The central office (KLK) where the strategist, a central role, is held for every unit.
+    pub fn strategist_unit(&self) -> Option<&Unit> {
+        self.units
+            .iter()
+            .find(|u| u.kind == UnitKind::Klk && u.roles.contains_key(&Role::Strategist))
+    }
+
     /// The unit with this id, as text (e.g. from the database).
     pub fn unit_named(&self, id: &str) -> Option<&Unit> {
         self.unit_index.get(id).map(|i| &self.units[*i])

@@ -104,12 +104,7 @@ impl Config {
                 ));
             }
             // The strategist is a central role, held at KLK for every unit (see the planner).
-            let central = obligation.responsible_role == Role::Strategist
-                && self
-                    .directory
-                    .units
-                    .iter()
-                    .any(|u| u.kind == UnitKind::Klk && u.roles.contains_key(&Role::Strategist));
+            let central = obligation.responsible_role == Role::Strategist && self.directory.strategist_unit().is_some();
             for unit in self.units_for(obligation).filter(|_| !central) {
                 if self.directory.holder(unit, obligation.responsible_role).is_none() {
                     warnings.push(format!(
