@@ -1,7 +1,9 @@
 # Starts the peers that tests and benchmarks talk to, all on 127.0.0.1, and stops them on exit:
 # the Python peers' virtualenv ($ARSHJUL_TEST_PYTHON), the run's certificate authority
 # ($ARSHJUL_TEST_CA), a throwaway PostgreSQL cluster with TLS ($pg_port),
-# Dovecot ($ARSHJUL_TEST_IMAP_URL, $ARSHJUL_TEST_IMAPS_URL) and Synapse ($ARSHJUL_TEST_MATRIX_URL,
+# an OpenID provider ($ARSHJUL_TEST_OIDC_ISSUER, $ARSHJUL_TEST_OIDC_GATEWAY), Dovecot
+# ($ARSHJUL_TEST_IMAP_URL, $ARSHJUL_TEST_IMAPS_URL, and a mailbox that takes only OAuth tokens:
+# $ARSHJUL_TEST_OAUTH_IMAP_URL) and Synapse ($ARSHJUL_TEST_MATRIX_URL,
 # $ARSHJUL_TEST_MATRIX_SECRET). Installs what is missing.
 # Sourced by scripts/test and scripts/bench from the repository root.
 
@@ -10,6 +12,7 @@ chmod 755 "$peers"
 pg_ctl_cmd=()
 synapse_pid=
 dovecot_pid=
+oidc_pid=
 # The processes started under the marker ARSHJUL_TEST_RUN=$peers: the suite and whatever it
 # started, Chromium included (the marker is inherited through any depth of children).
 marked_processes() {
@@ -20,6 +23,7 @@ cleanup() {
     kill -KILL $(marked_processes) 2>/dev/null || true
     if [ -n "$synapse_pid" ]; then kill "$synapse_pid" 2>/dev/null || true; wait "$synapse_pid" 2>/dev/null || true; fi
     if [ -n "$dovecot_pid" ]; then kill "$dovecot_pid" 2>/dev/null || true; wait "$dovecot_pid" 2>/dev/null || true; fi
+    if [ -n "$oidc_pid" ]; then kill "$oidc_pid" 2>/dev/null || true; wait "$oidc_pid" 2>/dev/null || true; fi
     if [ ${#pg_ctl_cmd[@]} -gt 0 ]; then "${pg_ctl_cmd[@]}" -D "$peers/pgdata" -m fast -w stop >/dev/null 2>&1 || true; fi
     rm -rf "$peers"
 }
@@ -81,7 +85,32 @@ echo "== PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0
 # Tests of PostgreSQL faults use the cluster in both passes of the suite.
 export ARSHJUL_TEST_PG_SERVER="postgres://postgres@127.0.0.1:$pg_port/postgres"
 
-# --- Dovecot, a real IMAP server: one mail user, plain IMAP on loopback ----------------------
+# --- An OpenID provider standing in for Entra ID: npm's oidc-provider (tests/peers/oidc_provider.mjs)
+oidc_dir=target/test-peers/oidc
+oidc_version=9.13.3
+if [ "$(node -p "try { require('./$oidc_dir/node_modules/oidc-provider/package.json').version } catch { '' }" 2>/dev/null)" != "$oidc_version" ]; then
+    echo "== installing oidc-provider $oidc_version from npm into $oidc_dir"
+    mkdir -p "$oidc_dir"
+    npm install --silent --no-audit --no-fund --prefix "$oidc_dir" "oidc-provider@$oidc_version" >/dev/null
+fi
+oidc_port=$(free_port)
+oidc_gateway_secret=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+mkdir -p "$peers/oidc"
+cp tests/peers/oidc_provider.mjs "$oidc_dir/"
+node "$oidc_dir/oidc_provider.mjs" "$oidc_port" "$oidc_gateway_secret" >"$peers/oidc/log" 2>&1 &
+oidc_pid=$!
+for _ in $(seq 1 100); do
+    grep -qx ready "$peers/oidc/log" && break
+    kill -0 "$oidc_pid" 2>/dev/null || { cat "$peers/oidc/log"; echo "the OpenID provider did not start"; exit 1; }
+    sleep 0.05
+done
+export ARSHJUL_TEST_OIDC_ISSUER="http://127.0.0.1:$oidc_port"
+# The client that the mail servers introspect tokens with: ID:SECRET.
+export ARSHJUL_TEST_OIDC_GATEWAY="mail-gateway:$oidc_gateway_secret"
+echo "== oidc-provider $oidc_version on 127.0.0.1:$oidc_port"
+
+# --- Dovecot, a real IMAP server: one mail user with a password, one that takes only OAuth
+# tokens (XOAUTH2, checked at the OpenID provider), plain IMAP and IMAP over TLS on loopback --
 if ! command -v dovecot >/dev/null 2>&1; then
     echo "== installing Dovecot from apt"
     as_root apt-get update -qq
@@ -102,6 +131,14 @@ printf 'arshjul:{PLAIN}%s\n' "$imap_password" > "$peers/dovecot/users"
 sed -e "s|@DIR@|$peers/dovecot|g" -e "s|@PORT@|$imap_port|g" -e "s|@OWNER@|$mail_owner|g" \
     -e "s|@TLSPORT@|$imaps_port|g" -e "s|@TLS@|$peers/tls|g" \
     tests/peers/dovecot.conf > "$peers/dovecot/dovecot.conf"
+cat > "$peers/dovecot/oauth2.conf.ext" <<EOF
+introspection_mode = post
+introspection_url = http://$ARSHJUL_TEST_OIDC_GATEWAY@127.0.0.1:$oidc_port/token/introspection
+force_introspection = yes
+username_attribute = mailbox
+active_attribute = active
+active_value = true
+EOF
 dovecot -F -c "$peers/dovecot/dovecot.conf" >"$peers/dovecot/stdout" 2>&1 &
 dovecot_pid=$!
 for _ in $(seq 1 100); do
@@ -111,6 +148,8 @@ for _ in $(seq 1 100); do
 done
 export ARSHJUL_TEST_IMAP_URL="imap://arshjul:$imap_password@127.0.0.1:$imap_port"
 export ARSHJUL_TEST_IMAPS_URL="imaps://arshjul:$imap_password@127.0.0.1:$imaps_port"
+# The user only: the mailbox that an application opens with a token, as in Exchange Online.
+export ARSHJUL_TEST_OAUTH_IMAP_URL="imaps://arshjul%40m365.test@127.0.0.1:$imaps_port"
 echo "== Dovecot $(dovecot --version | cut -d' ' -f1) on 127.0.0.1:$imap_port, with TLS on $imaps_port"
 
 # --- Synapse, a real Matrix homeserver: SQLite, loopback, shared-secret registration -------

@@ -38,10 +38,13 @@ pub struct Settings {
     pub api: ApiSettings,
 }
 
-/// Signing in to the dashboard with an emailed link.
+/// Signing in to the dashboard: with an emailed link, or through the organisation's OpenID
+/// provider (Entra ID).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignInSettings {
+    /// Whether the sign-in page mails links; `false` leaves sign-in to `[sign_in.oidc]`.
+    pub email_links: bool,
     /// Seconds between two links mailed to one person.
     pub link_interval_seconds: i64,
     /// Links mailed to one person in an hour.
@@ -52,6 +55,34 @@ pub struct SignInSettings {
     pub max_sends_in_flight: usize,
     /// Minutes a dashboard session may go unused before it ends.
     pub session_idle_minutes: i64,
+    pub oidc: OidcSettings,
+}
+
+/// Signing in through an OpenID provider; off while `issuer` is empty.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The provider's issuer, e.g. `https://login.microsoftonline.com/TENANT/v2.0`; its
+    /// `/.well-known/openid-configuration` is read at start.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// The scopes asked for; `openid` is always among them.
+    pub scopes: Vec<String>,
+    /// Which claim of the ID token finds the person in the directory.
+    pub claim: OidcClaim,
+    /// The button's text on the sign-in page, after "Logga in med" / "Sign in with".
+    pub provider_name: String,
+}
+
+/// The ID token's claim that names the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OidcClaim {
+    /// `email`, matched against a person's `email` (case-insensitive).
+    Email,
+    /// Entra's object id, matched against a person's `entra_oid`.
+    Oid,
 }
 
 /// EU funding calls.
@@ -191,6 +222,22 @@ pub struct EmailSettings {
     /// header vouches for a sender (`dmarc=pass`, or an aligned `dkim=pass`). Empty: only
     /// replies carrying a delivery's signed token count.
     pub trusted_authserv_id: String,
+    /// OAuth 2.0 instead of passwords for SMTP and IMAP (Exchange Online).
+    pub oauth2: MailOAuthSettings,
+}
+
+/// The client-credentials grant whose tokens SMTP and IMAP present (SASL XOAUTH2) as the user
+/// of `email.smtp_url` and `email.imap_url`; off while `token_url` is empty.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailOAuthSettings {
+    /// The provider's token endpoint, e.g.
+    /// `https://login.microsoftonline.com/TENANT/oauth2/v2.0/token`.
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// For Exchange Online `https://outlook.office365.com/.default`.
+    pub scope: String,
 }
 
 /// How email leaves arshjul.
@@ -289,6 +336,51 @@ pub fn refuse_plaintext_credentials(key: &str, url: &url::Url, tls: bool) -> any
     Ok(())
 }
 
+/// Whether `email.smtp_url` asks for TLS: lettre's `smtps://`, or `smtp://` with `?tls=required`.
+fn smtp_tls(url: &url::Url) -> bool {
+    url.scheme() == "smtps"
+        || url
+            .query_pairs()
+            .any(|(key, value)| key == "tls" && value == "required")
+}
+
+/// The user of `url` (the setting `key`) that a token of `[email.oauth2]` signs in as: a user
+/// and no password, and the token never over a connection without TLS beyond this machine.
+fn oauth_user(key: &str, url: &url::Url, tls: bool) -> anyhow::Result<String> {
+    let example = format!(
+        "{}://arshjul%40kommun.se@{}",
+        url.scheme(),
+        url.host_str().unwrap_or("HOST")
+    );
+    anyhow::ensure!(
+        url.password().is_none(),
+        "{key}: email.oauth2 is set, so the URL names the mailbox's user only ({example}); remove the password"
+    );
+    anyhow::ensure!(
+        !url.username().is_empty(),
+        "{key}: email.oauth2 is set, so the URL must name the mailbox's user ({example})"
+    );
+    anyhow::ensure!(
+        tls || is_loopback(url),
+        "{key}: the token would cross the network to {} without TLS; use {}",
+        url.host_str().unwrap_or_default(),
+        if key.contains("imap") {
+            "imaps://"
+        } else {
+            "smtps:// or smtp://…?tls=required"
+        }
+    );
+    decoded(key, url.username())
+}
+
+/// `text` of the URL in the setting `key`, percent-decoded.
+fn decoded(key: &str, text: &str) -> anyhow::Result<String> {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| anyhow::anyhow!("{key}: bad percent-encoding"))
+}
+
 /// Whether `url` names a server on this machine: a loopback address or `localhost`.
 fn is_loopback(url: &url::Url) -> bool {
     // In a URL of a scheme the URL standard does not know (smtp, imap, postgres) an address
@@ -312,13 +404,23 @@ impl EmailSettings {
     /// Checks `email.smtp_url` for credentials that would cross the network unencrypted
     /// (lettre's `smtps://` is TLS, `smtp://` only with `?tls=required`).
     pub fn check_smtp_url(&self) -> anyhow::Result<()> {
-        let url =
-            url::Url::parse(self.smtp_url.expose()).map_err(|_| anyhow::anyhow!("email.smtp_url: not a valid URL"))?;
-        let tls = url.scheme() == "smtps"
-            || url
-                .query_pairs()
-                .any(|(key, value)| key == "tls" && value == "required");
-        refuse_plaintext_credentials("email.smtp_url", &url, tls)
+        let url = self.parsed_smtp_url()?;
+        refuse_plaintext_credentials("email.smtp_url", &url, smtp_tls(&url))
+    }
+
+    fn parsed_smtp_url(&self) -> anyhow::Result<url::Url> {
+        url::Url::parse(self.smtp_url.expose()).map_err(|_| anyhow::anyhow!("email.smtp_url: not a valid URL"))
+    }
+
+    /// Whether SMTP and IMAP authenticate with tokens of `[email.oauth2]`.
+    pub fn uses_oauth(&self) -> bool {
+        !self.oauth2.token_url.is_empty()
+    }
+
+    /// The mailbox's user in `email.smtp_url` that the token of `[email.oauth2]` signs in as.
+    pub fn smtp_oauth_user(&self) -> anyhow::Result<String> {
+        let url = self.parsed_smtp_url()?;
+        oauth_user("email.smtp_url", &url, smtp_tls(&url))
     }
 
     /// The IMAP account `email.imap_url` names, `None` when it is empty. The URL holds a
@@ -334,12 +436,10 @@ impl EmailSettings {
             _ => anyhow::bail!("email.imap_url: must start with imaps:// or imap://"),
         };
         refuse_plaintext_credentials("email.imap_url", &url, tls)?;
-        let decode = |text: &str| {
-            percent_encoding::percent_decode_str(text)
-                .decode_utf8()
-                .map(|text| text.into_owned())
-                .map_err(|_| anyhow::anyhow!("email.imap_url: bad percent-encoding"))
-        };
+        if self.uses_oauth() {
+            oauth_user("email.imap_url", &url, tls)?;
+        }
+        let decode = |text: &str| decoded("email.imap_url", text);
         Ok(Some(ImapAccount {
             tls,
             host: url
@@ -685,7 +785,8 @@ impl Settings {
                     .with_list_parse_key("routing.escalations")
                     .with_list_parse_key("routing.acknowledgements")
                     .with_list_parse_key("routing.announcements")
-                    .with_list_parse_key("calls.network"),
+                    .with_list_parse_key("calls.network")
+                    .with_list_parse_key("sign_in.oidc.scopes"),
             )
             .build()?
             .try_deserialize()

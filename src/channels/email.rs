@@ -1,17 +1,21 @@
-//! Email through lettre: SMTP (plain, STARTTLS or TLS, as the URL says) or, by default, files
-//! under `var/outbox-mail/` so a new installation shows real messages without a mail server.
+//! Email through lettre: SMTP (plain, STARTTLS or TLS, as the URL says; with a password or an
+//! OAuth token) or, by default, files under `var/outbox-mail/` so a new installation shows real
+//! messages without a mail server.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MessageBuilder, MultiPart};
 use lettre::transport::smtp::Error as SmtpError;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::oauth::MailTokens;
 use super::{Notifier, Outgoing, Receipt, Recipient, SendError};
-use crate::settings::{EmailSettings, EmailTransport};
+use crate::settings::{EmailSettings, EmailTransport, Secret};
 
 /// Sends messages as email.
 pub struct EmailNotifier {
@@ -20,10 +24,17 @@ pub struct EmailNotifier {
     reply_to: Option<Mailbox>,
     /// The domain of Message-IDs, taken from the sender address.
     domain: String,
+    /// The tokens of `[email.oauth2]`, shared with the IMAP poller.
+    tokens: Option<Arc<MailTokens>>,
 }
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// SMTP authenticating with a token: the transport (and its pool) for the current token.
+    SmtpOAuth {
+        settings: Box<EmailSettings>,
+        current: Mutex<Option<(Secret, AsyncSmtpTransport<Tokio1Executor>)>>,
+    },
     File(AsyncFileTransport<Tokio1Executor>),
 }
 
@@ -42,6 +53,7 @@ impl EmailNotifier {
             ),
             None => None,
         };
+        let tokens = MailTokens::new(&settings.oauth2, settings.timeout_seconds)?.map(Arc::new);
         let transport = match settings.transport {
             EmailTransport::File => {
                 std::fs::create_dir_all(&settings.file_dir).map_err(|e| {
@@ -49,15 +61,17 @@ impl EmailNotifier {
                 })?;
                 Transport::File(AsyncFileTransport::new(&settings.file_dir))
             }
+            EmailTransport::Smtp if tokens.is_some() => {
+                settings.smtp_oauth_user()?;
+                smtp_transport(settings, None)?;
+                Transport::SmtpOAuth {
+                    settings: Box::new(settings.clone()),
+                    current: Mutex::new(None),
+                }
+            }
             EmailTransport::Smtp => {
                 settings.check_smtp_url()?;
-                let mut transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.smtp_url.expose())
-                    .map_err(|e| anyhow::anyhow!("email.smtp_url: not a valid SMTP URL: {e}"))?
-                    .timeout(Some(Duration::from_secs(settings.timeout_seconds)));
-                if let Some(tls) = tls_with_extra_roots(settings)? {
-                    transport = transport.tls(tls);
-                }
-                Transport::Smtp(transport.build())
+                Transport::Smtp(smtp_transport(settings, None)?)
             }
         };
         let domain = from.email.domain().to_owned();
@@ -66,7 +80,13 @@ impl EmailNotifier {
             from,
             reply_to,
             domain,
+            tokens,
         })
+    }
+
+    /// The tokens of `[email.oauth2]`, when it is set.
+    pub fn tokens(&self) -> Option<&Arc<MailTokens>> {
+        self.tokens.as_ref()
     }
 
     fn build(&self, message: &Outgoing) -> Result<Message, SendError> {
@@ -178,6 +198,41 @@ impl EmailNotifier {
     async fn deliver(&self, email: Message) -> Result<(), SendError> {
         match &self.transport {
             Transport::Smtp(smtp) => smtp.send(email).await.map_err(|e| classify_smtp(&e)).map(drop),
+            Transport::SmtpOAuth { settings, current } => {
+                let tokens = self.tokens.as_deref().expect("SmtpOAuth is built with tokens");
+                let with_token = |token: &Secret| -> Result<_, SendError> {
+                    let mut current = current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if let Some((_, transport)) = current.as_ref().filter(|(kept, _)| kept.expose() == token.expose()) {
+                        return Ok(transport.clone());
+                    }
+                    let user = settings
+                        .smtp_oauth_user()
+                        .map_err(|e| SendError::permanent(e.to_string()))?;
+                    let credentials = Credentials::new(user, token.expose().to_owned());
+                    let transport =
+                        smtp_transport(settings, Some(credentials)).map_err(|e| SendError::permanent(e.to_string()))?;
+                    *current = Some((token.clone(), transport.clone()));
+                    Ok(transport)
+                };
+                let token = tokens.token().await.map_err(|e| SendError::retryable(e.to_string()))?;
+                match with_token(&token)?.send(email.clone()).await {
+                    Err(error) if token_refused(&error) => {
+                        tracing::info!(error = %error, "the SMTP server refused the mail token; fetching a new one");
+                        let token = tokens
+                            .renewed(&token)
+                            .await
+                            .map_err(|e| SendError::retryable(e.to_string()))?;
+                        with_token(&token)?.send(email).await.map(drop).map_err(|error| {
+                            if token_refused(&error) {
+                                SendError::retryable(format!("SMTP refused a new token too: {error}"))
+                            } else {
+                                classify_smtp(&error)
+                            }
+                        })
+                    }
+                    sent => sent.map(drop).map_err(|e| classify_smtp(&e)),
+                }
+            }
             Transport::File(file) => file
                 .send(email)
                 .await
@@ -185,6 +240,32 @@ impl EmailNotifier {
                 .map(drop),
         }
     }
+}
+
+/// The SMTP transport of `email.smtp_url`, its timeout and TLS; with `token`, authenticating
+/// by XOAUTH2 with it (the URL then names only the user).
+fn smtp_transport(
+    settings: &EmailSettings,
+    token: Option<Credentials>,
+) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(settings.smtp_url.expose())
+        .map_err(|e| anyhow::anyhow!("email.smtp_url: not a valid SMTP URL: {e}"))?
+        .timeout(Some(Duration::from_secs(settings.timeout_seconds)));
+    if let Some(tls) = tls_with_extra_roots(settings)? {
+        transport = transport.tls(tls);
+    }
+    if let Some(credentials) = token {
+        transport = transport
+            .credentials(credentials)
+            .authentication(vec![Mechanism::Xoauth2]);
+    }
+    Ok(transport.build())
+}
+
+/// Whether the server refused the token: 535 (authentication failed), as Exchange Online
+/// answers a token that expired, was revoked or lacks the mailbox's permission.
+fn token_refused(error: &SmtpError) -> bool {
+    error.status().is_some_and(|code| code.to_string() == "535")
 }
 
 /// How a Message-ID that carries a reply token begins: `<r.TOKEN@domain>`.

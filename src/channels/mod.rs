@@ -4,6 +4,7 @@
 
 pub mod email;
 pub mod matrix;
+pub mod oauth;
 pub mod teams;
 pub mod webhook;
 

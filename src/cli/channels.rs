@@ -80,6 +80,17 @@ pub async fn test_channel(
         };
     let now = clock.now();
     let mut failed = false;
+    if Transport::named(name) == Some(Transport::Email)
+        && let Some(tokens) = notifiers.email.tokens()
+    {
+        match tokens.check().await {
+            Ok(reached) => println!("{reached}"),
+            Err(error) => {
+                failed = true;
+                println!("email.oauth2: FAILED: {error}");
+            }
+        }
+    }
     for (label, address, recipient) in attempts {
         let result = match address {
             Ok(address) => {

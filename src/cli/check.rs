@@ -8,8 +8,9 @@ use crate::domain::config::{Config, UnitKind};
 use crate::settings::Settings;
 
 /// `arshjul check-config`: every error, or a summary of what is configured (with warnings
-/// about this year's and next year's deadlines as of `clock`).
-pub fn check_config(settings: &Settings, clock: &dyn Clock) -> ExitCode {
+/// about this year's and next year's deadlines as of `clock`). Asks the identity provider for
+/// a mail token when `[email.oauth2]` is set.
+pub async fn check_config(settings: &Settings, clock: &dyn Clock) -> ExitCode {
     let mut failed = false;
     for (key, cron) in [
         ("jobs.materialise", &settings.jobs.materialise),
@@ -20,8 +21,21 @@ pub fn check_config(settings: &Settings, clock: &dyn Clock) -> ExitCode {
             failed = true;
         }
     }
+    let notifiers = Notifiers::new(settings);
+    let mut providers = Vec::new();
+    if let Ok(tokens) = notifiers.as_ref().map(|n| n.email.tokens())
+        && let Some(tokens) = tokens
+    {
+        match tokens.check().await {
+            Ok(reached) => providers.push(reached),
+            Err(error) => {
+                eprintln!("settings: {error}");
+                failed = true;
+            }
+        }
+    }
     for checked in [
-        Notifiers::new(settings).map(drop),
+        notifiers.map(drop),
         settings.email.imap_account().map(drop),
         settings.check_secrets(),
     ] {
@@ -55,7 +69,7 @@ pub fn check_config(settings: &Settings, clock: &dyn Clock) -> ExitCode {
                 let year = config.local_date(clock.now()).year();
                 let mut warnings = warnings;
                 warnings.extend(config.deadline_warnings(year..=year.saturating_add(1)));
-                print_summary(settings, &config, &warnings);
+                print_summary(settings, &config, &providers, &warnings);
             }
         }
     }
@@ -67,7 +81,7 @@ pub fn check_config(settings: &Settings, clock: &dyn Clock) -> ExitCode {
     }
 }
 
-fn print_summary(settings: &Settings, config: &Config, more_warnings: &[String]) {
+fn print_summary(settings: &Settings, config: &Config, providers: &[String], more_warnings: &[String]) {
     let directory = &config.directory;
     let count = |kind: UnitKind| directory.units.iter().filter(|u| u.kind == kind).count();
     println!("configuration OK");
@@ -124,6 +138,9 @@ fn print_summary(settings: &Settings, config: &Config, more_warnings: &[String])
             n => format!("{n} attempts"),
         }
     );
+    for reached in providers {
+        println!("  identity   {reached}");
+    }
     let mut warnings = config.warnings();
     warnings.extend(more_warnings.iter().cloned());
     warnings.extend(settings.database.unencrypted_warning());
@@ -148,6 +165,7 @@ fn channel_state(settings: &Settings, transport: crate::domain::config::Transpor
     match transport {
         Transport::Email => match settings.email.transport {
             crate::settings::EmailTransport::File => format!("(files in {})", settings.email.file_dir.display()),
+            crate::settings::EmailTransport::Smtp if settings.email.uses_oauth() => "(SMTP, OAuth 2.0)".to_owned(),
             crate::settings::EmailTransport::Smtp => "(SMTP)".to_owned(),
         },
         Transport::Matrix => {

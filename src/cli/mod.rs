@@ -89,7 +89,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
     match command {
         Command::Serve => serve::serve(settings, clock).await,
         Command::Migrate => serve::migrate(&settings).await,
-        Command::CheckConfig => Ok(check::check_config(&settings, &clock)),
+        Command::CheckConfig => Ok(check::check_config(&settings, &clock).await),
         Command::Status(args) => status::status(&settings, &args, &clock).await,
         Command::Inbox(args) => status::inbox(&settings, &args).await,
         Command::Outbox(args) => status::outbox(&settings, args, &clock).await,

@@ -2,6 +2,7 @@
 //! `email.imap_folder`, hands each message to the email path (as `mailgate` does), answers the
 //! sender, and moves the message to `email.imap_processed_folder`. A message is moved only
 //! after it is taken in, so a crash in between at worst reads it again, which the inbox absorbs.
+//! With `[email.oauth2]` it signs in by XOAUTH2 with the mail token instead of a password.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::email::{Received, answer, receive, refused_for_size};
 use crate::app::App;
+use crate::channels::oauth::MailTokens;
 use crate::settings::{EmailSettings, ImapAccount};
 
 /// Polls until `shutdown`; a failed poll is logged and tried again at the next interval.
@@ -76,6 +78,60 @@ where
     }
 }
 
+/// Signs in by XOAUTH2 with the mail token; a token the server refuses is fetched anew once.
+async fn signed_in_with_token<T: AsyncRead + AsyncWrite + Unpin + Debug + Send>(
+    settings: &EmailSettings,
+    account: &ImapAccount,
+    client: async_imap::Client<T>,
+    tokens: &MailTokens,
+) -> anyhow::Result<async_imap::Session<T>> {
+    let what = format!("IMAP XOAUTH2 as {}", account.user);
+    let token = tokens.token().await?;
+    let first = within(settings, &what, async {
+        Ok::<_, std::convert::Infallible>(
+            client
+                .authenticate("XOAUTH2", XOAuth2::new(&account.user, &token))
+                .await,
+        )
+    })
+    .await?;
+    let client = match first {
+        Ok(session) => return Ok(session),
+        Err((async_imap::error::Error::No(refusal), client)) => {
+            tracing::info!(%refusal, "the IMAP server refused the mail token; fetching a new one");
+            client
+        }
+        Err((error, _)) => return Err(error).context(what),
+    };
+    let token = tokens.renewed(&token).await?;
+    within(settings, &what, async {
+        client
+            .authenticate("XOAUTH2", XOAuth2::new(&account.user, &token))
+            .await
+            .map_err(|(e, _)| e)
+    })
+    .await
+}
+
+/// SASL XOAUTH2: the user and the bearer token at the server's first challenge; an empty
+/// answer to the error the server sends before it refuses.
+pub struct XOAuth2(Option<String>);
+
+impl XOAuth2 {
+    /// The answer for `user` with `token`.
+    pub fn new(user: &str, token: &crate::settings::Secret) -> Self {
+        Self(Some(format!("user={user}\x01auth=Bearer {}\x01\x01", token.expose())))
+    }
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = String;
+
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        self.0.take().unwrap_or_default()
+    }
+}
+
 async fn poll_stream<T: AsyncRead + AsyncWrite + Unpin + Debug + Send>(
     app: &Arc<App>,
     settings: &EmailSettings,
@@ -84,13 +140,18 @@ async fn poll_stream<T: AsyncRead + AsyncWrite + Unpin + Debug + Send>(
 ) -> anyhow::Result<usize> {
     let mut client = async_imap::Client::new(stream);
     within(settings, "reading the IMAP greeting", client.read_response()).await?;
-    let mut session = within(settings, &format!("IMAP login as {}", account.user), async {
-        client
-            .login(&account.user, account.password.expose())
-            .await
-            .map_err(|(e, _)| e)
-    })
-    .await?;
+    let mut session = match app.notifiers.email.tokens() {
+        Some(tokens) => signed_in_with_token(settings, account, client, tokens).await?,
+        None => {
+            within(settings, &format!("IMAP login as {}", account.user), async {
+                client
+                    .login(&account.user, account.password.expose())
+                    .await
+                    .map_err(|(e, _)| e)
+            })
+            .await?
+        }
+    };
     within(
         settings,
         &format!("selecting the IMAP folder {}", settings.imap_folder),

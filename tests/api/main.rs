@@ -15,6 +15,7 @@ mod helpers;
 mod inbound;
 mod materialise;
 mod matrix;
+mod microsoft;
 mod nothing_lost;
 mod peers;
 mod reminders;

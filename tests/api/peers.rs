@@ -62,24 +62,34 @@ pub struct SmtpSink {
     maildir: PathBuf,
     /// Speaks TLS from the first byte with the test run's certificate for 127.0.0.1.
     tls: bool,
+    /// Takes mail only with AUTH XOAUTH2 and a token the OpenID provider vouches for.
+    oauth: bool,
     child: Option<Child>,
 }
 
 impl SmtpSink {
     pub fn start(dir: &Path) -> Self {
-        Self::started(dir, false)
+        Self::started(dir, false, false)
     }
 
     /// A server of `smtps://` whose certificate the test run's authority (`test_ca()`) signed.
     pub fn start_tls(dir: &Path) -> Self {
-        Self::started(dir, true)
+        Self::started(dir, true, false)
     }
 
-    fn started(dir: &Path, tls: bool) -> Self {
+    /// As Exchange Online without basic authentication: `smtps://`, and no message without
+    /// AUTH XOAUTH2 and a token of the test run's OpenID provider for the user's mailbox.
+    /// Stored messages carry `X-Authenticated-As` and `X-Token-Digest`.
+    pub fn start_oauth(dir: &Path) -> Self {
+        Self::started(dir, true, true)
+    }
+
+    fn started(dir: &Path, tls: bool, oauth: bool) -> Self {
         let mut sink = Self {
             port: free_port(),
             maildir: dir.join("maildir"),
             tls,
+            oauth,
             child: None,
         };
         sink.resume();
@@ -95,10 +105,11 @@ impl SmtpSink {
             .args(match self.tls {
                 true => {
                     let dir = test_ca().parent().unwrap().to_owned();
-                    vec![dir.join("server.pem"), dir.join("server.key")]
+                    vec!["--tls".into(), dir.join("server.pem"), dir.join("server.key")]
                 }
                 false => vec![],
             })
+            .args(self.oauth.then_some("--oauth"))
             .stdout(Stdio::piped())
             .spawn()
             .expect("starting the SMTP sink (scripts/test installs aiosmtpd)");
@@ -127,14 +138,26 @@ impl SmtpSink {
         format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
-    /// Every message received so far.
+    /// Every message received so far, by recipient.
     pub fn messages(&self) -> Vec<Mail> {
+        let mut mails = self.messages_in_order();
+        mails.sort_by_key(|m| m.to());
+        mails
+    }
+
+    /// Every message received so far, in the order they were stored.
+    pub fn messages_in_order(&self) -> Vec<Mail> {
         let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
             return Vec::new();
         };
-        let mut mails: Vec<Mail> = entries
+        let mut files: Vec<_> = entries
             .filter_map(Result::ok)
-            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .map(|e| (e.metadata().unwrap().modified().unwrap(), e.path()))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|(_, path)| std::fs::read_to_string(path).unwrap())
             .map(|raw| {
                 // The parsed message borrows its text; a test process may keep it for good.
                 let raw: &'static str = Box::leak(raw.into_boxed_str());
@@ -144,9 +167,7 @@ impl SmtpSink {
                         .expect("a parseable message"),
                 }
             })
-            .collect();
-        mails.sort_by_key(|m| m.to());
-        mails
+            .collect()
     }
 }
 
@@ -276,5 +297,77 @@ impl Gate {
 impl Drop for Gate {
     fn drop(&mut self) {
         self.accepting.abort();
+    }
+}
+
+/// The test run's OpenID provider (npm's oidc-provider, `tests/peers/oidc_provider.mjs`,
+/// started by `scripts/peers.sh`), standing in for Entra ID. Each test registers its own
+/// clients.
+pub struct Provider;
+
+impl Provider {
+    fn http() -> reqwest::Client {
+        arshjul::channels::install_crypto_provider();
+        reqwest::Client::new()
+    }
+
+    pub fn issuer() -> String {
+        std::env::var("ARSHJUL_TEST_OIDC_ISSUER")
+            .expect("ARSHJUL_TEST_OIDC_ISSUER is not set: run the suite with scripts/test")
+    }
+
+    /// Registers a client (RFC 7591) described by `metadata`: its id and secret.
+    pub async fn register(metadata: serde_json::Value) -> (String, String) {
+        let registered: serde_json::Value = Self::http()
+            .post(format!("{}/reg", Self::issuer()))
+            .json(&metadata)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let field = |name: &str| registered[name].as_str().unwrap().to_owned();
+        (field("client_id"), field("client_secret"))
+    }
+
+    /// An application whose client-credentials tokens open `mailbox` (its Exchange mailbox
+    /// permission) and live `token_ttl` seconds.
+    pub async fn mail_client(mailbox: &str, token_ttl: u64) -> (String, String) {
+        Self::register(serde_json::json!({
+            "grant_types": ["client_credentials"], "response_types": [], "redirect_uris": [],
+            "scope": "mail", "mailbox": mailbox, "token_ttl": token_ttl,
+        }))
+        .await
+    }
+
+    /// A client-credentials token of the client, as arshjul asks for one.
+    pub async fn token(client_id: &str, secret: &str) -> String {
+        let answer: serde_json::Value = Self::http()
+            .post(format!("{}/token", Self::issuer()))
+            .basic_auth(client_id, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials&scope=mail")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Revokes every token issued to the client so far.
+    pub async fn revoke_tokens(client_id: &str) {
+        Self::http()
+            // Client ids are URL-safe base64.
+            .post(format!("{}/test/revoke?client_id={client_id}", Self::issuer()))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
     }
 }
