@@ -20,6 +20,7 @@ pub mod config;
 pub mod health;
 pub mod inbound;
 pub mod links;
+pub mod oidc;
 pub mod planning;
 pub mod sign_in;
 
@@ -45,6 +46,8 @@ pub struct App {
     pub links: Links,
     /// Mails sign-in links within their limits.
     pub sign_in: sign_in::SignInMail,
+    /// Signing in through the organisation's OpenID provider, when `[sign_in.oidc]` is set.
+    pub oidc: Option<oidc::OidcSignIn>,
     /// Every channel that is set up; the dispatcher sends deliveries through it, the dashboard
     /// its sign-in links, and the inbound transports their answers.
     pub notifiers: Arc<Notifiers>,
@@ -100,6 +103,7 @@ impl App {
             metrics: Metrics::default(),
             links,
             sign_in: sign_in::SignInMail::new(&settings.sign_in),
+            oidc: oidc::OidcSignIn::from_settings(settings)?,
             routing,
             health: health::Health::default(),
             files: settings.files.clone(),

@@ -26,6 +26,11 @@ impl SignInMail {
         }
     }
 
+    /// Whether sign-in links are mailed (`sign_in.email_links`).
+    pub fn email_links(&self) -> bool {
+        self.limits.email_links
+    }
+
     /// How long a dashboard session may go unused.
     pub fn session_idle(&self) -> jiff::SignedDuration {
         jiff::SignedDuration::from_mins(self.limits.session_idle_minutes.max(1))

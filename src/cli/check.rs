@@ -22,11 +22,19 @@ pub async fn check_config(settings: &Settings, clock: &dyn Clock) -> ExitCode {
         }
     }
     let notifiers = Notifiers::new(settings);
+    // The identity provider: a mail token, and the sign-in's metadata, each reached or not.
+    let mut asked = Vec::new();
+    if let Ok(Some(tokens)) = notifiers.as_ref().map(|n| n.email.tokens()) {
+        asked.push(tokens.check().await.map_err(|e| e.to_string()));
+    }
+    match crate::app::oidc::OidcSignIn::from_settings(settings) {
+        Ok(Some(oidc)) => asked.push(oidc.check().await.map_err(|e| e.to_string())),
+        Ok(None) => {}
+        Err(error) => asked.push(Err(format!("{error:#}"))),
+    }
     let mut providers = Vec::new();
-    if let Ok(tokens) = notifiers.as_ref().map(|n| n.email.tokens())
-        && let Some(tokens) = tokens
-    {
-        match tokens.check().await {
+    for answer in asked {
+        match answer {
             Ok(reached) => providers.push(reached),
             Err(error) => {
                 eprintln!("settings: {error}");

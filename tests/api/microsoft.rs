@@ -2,13 +2,15 @@
 //! SASL XOAUTH2 and a client-credentials token of the identity provider (the test run's
 //! OpenID provider in Entra ID's place), through servers that take no password: an SMTP server
 //! that offers only XOAUTH2 and Dovecot's `oauth2` passdb, both asking the provider whether a
-//! token is active and opens the mailbox.
+//! token is active and opens the mailbox. And the dashboard's sign-in through the provider
+//! (OpenID Connect), in Chromium, with what a forger or a replay tries refused.
 
 use arshjul::channels::Recipient;
 use arshjul::channels::email::EmailNotifier;
-use arshjul::settings::{EmailTransport, MailOAuthSettings, Secret, Settings};
+use arshjul::settings::{EmailTransport, MailOAuthSettings, OidcClaim, OidcSettings, Secret, Settings};
 
-use crate::helpers::{TestDir, Worker, test_settings};
+use crate::browser::Browser;
+use crate::helpers::{TestApp, TestDir, Worker, test_settings};
 use crate::inbound::reply;
 use crate::peers::{Mail, Provider, SmtpSink, eventually, test_ca};
 
@@ -276,4 +278,367 @@ async fn check_config_and_the_channel_test_say_whether_a_mail_token_can_be_had()
     for output in [&checked, &refused, &tested, &failed] {
         assert!(!text(output).contains(&secret) && !text(output).contains(wrong));
     }
+}
+
+// --- Signing in with Entra ID (OpenID Connect) ------------------------------------------------
+
+/// A dashboard whose sign-in page offers the provider, for a client registered there; with
+/// `tamper`, the provider changes every ID token after signing it.
+async fn with_provider(dir: &TestDir, smtp: &SmtpSink, claim: OidcClaim, tamper: bool) -> TestApp {
+    let mut settings = crate::dashboard::dashboard_settings(dir, smtp).await;
+    let (client_id, secret) = Provider::register(serde_json::json!({
+        "redirect_uris": [format!("{}/sign-in/oidc/callback", settings.links.base_url)],
+        "grant_types": ["authorization_code"], "response_types": ["code"],
+        "tamper_id_token": tamper,
+    }))
+    .await;
+    settings.sign_in.oidc = OidcSettings {
+        issuer: Provider::issuer(),
+        client_id,
+        client_secret: Secret::new(secret),
+        scopes: vec!["openid".into(), "email".into(), "profile".into()],
+        claim,
+        provider_name: "Microsoft".into(),
+    };
+    TestApp::spawn(settings).await
+}
+
+/// Signs in at the provider's login form that the browser is on, as `login`.
+async fn log_in_at_provider(browser: &Browser, login: &str) {
+    assert!(
+        browser.url().await.starts_with(&Provider::issuer()),
+        "{}",
+        browser.url().await
+    );
+    browser.fill("input[name=login]", login).await;
+    browser.fill("input[name=password]", "anything").await;
+    browser.click("button[type=submit]").await;
+}
+
+#[tokio::test]
+async fn a_person_signs_in_through_the_provider_and_a_stranger_gets_no_access() {
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let app = with_provider(&dir, &smtp, OidcClaim::Email, false).await;
+
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/dashboard", app.address)).await;
+    assert!(browser.text("main").await.contains("Logga in med Microsoft"));
+    browser.click("#sign-in-provider").await;
+    log_in_at_provider(&browser, "Linnea.Dahl@example.org").await;
+    assert_eq!(browser.url().await, format!("{}/dashboard", app.address));
+    assert_eq!(browser.count("form[action='/sign-out']").await, 1, "signed in");
+    assert!(
+        !smtp.messages().iter().any(|m| m.text().contains("/sign-in/")),
+        "no link was mailed"
+    );
+
+    browser.click("form[action='/sign-out'] button").await;
+    assert!(browser.text("main").await.contains("Du är utloggad från årshjulet."));
+    let end_session = browser
+        .script(
+            "return document.getElementById('end-session').href;",
+            serde_json::json!([]),
+        )
+        .await;
+    assert!(
+        end_session
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/session/end?client_id=", Provider::issuer())),
+        "{end_session}"
+    );
+    browser.goto(&format!("{}/dashboard", app.address)).await;
+    assert!(browser.url().await.contains("/sign-in"), "the session ended");
+
+    let stranger = Browser::start().await;
+    stranger.goto(&format!("{}/sign-in", app.address)).await;
+    stranger.click("#sign-in-provider").await;
+    log_in_at_provider(&stranger, "stranger@example.org").await;
+    assert!(
+        stranger
+            .text("main")
+            .await
+            .contains("Du har ingen roll i årshjulets katalog"),
+        "{}",
+        stranger.text("main").await
+    );
+    stranger.goto(&format!("{}/dashboard", app.address)).await;
+    assert!(stranger.url().await.contains("/sign-in"), "and no session");
+}
+
+/// A browser without Chromium, for what a browser does not do (replay, tamper): cookies kept
+/// per host and port, redirects not followed.
+struct Agent {
+    http: reqwest::Client,
+    cookies: std::sync::Mutex<Vec<(String, String, String)>>,
+}
+
+/// One answer to the agent: status, `Location`, body.
+struct Answer {
+    status: u16,
+    location: String,
+    body: String,
+}
+
+impl Agent {
+    fn new() -> Self {
+        arshjul::channels::install_crypto_provider();
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    async fn send(&self, method: reqwest::Method, url: &str, form: Option<String>) -> Answer {
+        let url = reqwest::Url::parse(url).unwrap();
+        let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+        let cookie = self
+            .cookies
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(h, _, _)| *h == host)
+            .map(|(_, name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut request = self.http.request(method, url.clone()).header("cookie", cookie);
+        if let Some(form) = form {
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form);
+        }
+        let response = request.send().await.unwrap();
+        for set in response.headers().get_all("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            let mut cookies = self.cookies.lock().unwrap();
+            cookies.retain(|(h, n, _)| !(*h == host && n == name));
+            if !value.is_empty() {
+                cookies.push((host.clone(), name.to_owned(), value.to_owned()));
+            }
+        }
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| url.join(l.to_str().unwrap()).unwrap().to_string())
+            .unwrap_or_default();
+        Answer {
+            status: response.status().as_u16(),
+            location,
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&self, url: &str) -> Answer {
+        self.send(reqwest::Method::GET, url, None).await
+    }
+
+    /// Begins a sign-in at `app`: the provider's authorization URL.
+    async fn begin(&self, app: &TestApp) -> String {
+        let begun = self.get(&format!("{}/sign-in/oidc?next=/dashboard", app.address)).await;
+        assert_eq!(begun.status, 303);
+        begun.location
+    }
+
+    /// Signs in as `login` at the provider from `authorize_url`: the callback URL it sends the
+    /// browser to.
+    async fn at_provider(&self, authorize_url: &str, login: &str) -> String {
+        let mut url = authorize_url.to_owned();
+        let mut posted = false;
+        for _ in 0..10 {
+            let answer = self.get(&url).await;
+            if answer.status == 200 && !posted {
+                let action = answer
+                    .body
+                    .split("action=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap();
+                let action = reqwest::Url::parse(&url).unwrap().join(action).unwrap();
+                let form = format!("prompt=login&login={}&password=x", login.replace('@', "%40"));
+                url = self
+                    .send(reqwest::Method::POST, action.as_str(), Some(form))
+                    .await
+                    .location;
+                posted = true;
+                continue;
+            }
+            assert_eq!(answer.status, 303, "{}", answer.body);
+            if answer.location.contains("/sign-in/oidc/callback") {
+                return answer.location;
+            }
+            url = answer.location;
+        }
+        panic!("the provider did not send the browser back");
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_state_a_wrong_nonce_another_browser_and_a_tampered_id_token_are_refused() {
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let app = with_provider(&dir, &smtp, OidcClaim::Email, false).await;
+    let refused = |answer: &Answer, text: &str| {
+        assert_eq!(answer.status, 403, "{}", answer.body);
+        assert!(answer.body.contains(text), "{}", answer.body);
+        assert!(!answer.body.contains("/sign-out"));
+    };
+
+    // Signed in once; the same callback again is refused.
+    let agent = Agent::new();
+    let callback = agent
+        .at_provider(&agent.begin(&app).await, "linnea.dahl@example.org")
+        .await;
+    let signed_in = agent.get(&callback).await;
+    assert_eq!(
+        (signed_in.status, signed_in.location.as_str()),
+        (303, &*format!("{}/dashboard", app.address))
+    );
+    assert_eq!(agent.get(&format!("{}/dashboard", app.address)).await.status, 200);
+    refused(&agent.get(&callback).await, "den var redan använd");
+
+    // The callback in another browser (a link an attacker sends, to sign the victim in as
+    // the attacker): refused, and the sign-in is spent.
+    let attacker = Agent::new();
+    let callback = attacker
+        .at_provider(&attacker.begin(&app).await, "linnea.dahl@example.org")
+        .await;
+    let victim = Agent::new();
+    refused(&victim.get(&callback).await, "påbörjades i en annan webbläsare");
+    refused(&attacker.get(&callback).await, "den var redan använd");
+
+    // A nonce changed on the way to the provider: the ID token carries the other one.
+    let agent = Agent::new();
+    let authorize = agent.begin(&app).await;
+    let mut url = reqwest::Url::parse(&authorize).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "nonce" {
+                "another-nonce".to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    let callback = agent.at_provider(url.as_str(), "linnea.dahl@example.org").await;
+    refused(&agent.get(&callback).await, "Inloggningen via Microsoft misslyckades");
+
+    // An ID token whose payload was changed after signing.
+    let tampering = with_provider(&TestDir::new(), &smtp, OidcClaim::Email, true).await;
+    let agent = Agent::new();
+    let callback = agent
+        .at_provider(&agent.begin(&tampering).await, "linnea.dahl@example.org")
+        .await;
+    refused(&agent.get(&callback).await, "Inloggningen via Microsoft misslyckades");
+    assert_eq!(agent.get(&format!("{}/dashboard", tampering.address)).await.status, 303);
+}
+
+#[tokio::test]
+async fn the_object_id_finds_the_person_and_email_links_can_be_turned_off() {
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start(dir.path());
+    let oid = "6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab";
+    let mut settings = crate::dashboard::dashboard_settings(&dir, &smtp).await;
+    let directory = std::fs::read_to_string(dir.path().join("directory.toml"))
+        .unwrap()
+        .replacen(
+            "email = \"linnea.dahl@example.org\"\n",
+            &format!("email = \"linnea.dahl@example.org\"\nentra_oid = \"{oid}\"\n"),
+            1,
+        );
+    dir.write("directory.toml", &directory);
+    settings.sign_in.email_links = false;
+    let app = {
+        let (client_id, secret) = Provider::register(serde_json::json!({
+            "redirect_uris": [format!("{}/sign-in/oidc/callback", settings.links.base_url)],
+            "grant_types": ["authorization_code"], "response_types": ["code"],
+        }))
+        .await;
+        settings.sign_in.oidc = OidcSettings {
+            issuer: Provider::issuer(),
+            client_id,
+            client_secret: Secret::new(secret),
+            scopes: vec!["openid".into(), "profile".into()],
+            claim: OidcClaim::Oid,
+            provider_name: "Microsoft".into(),
+        };
+        TestApp::spawn(settings).await
+    };
+
+    // Her address at the provider is another than the directory's; the object id finds her.
+    let agent = Agent::new();
+    let callback = agent
+        .at_provider(&agent.begin(&app).await, &format!("l.dahl@kommun.example#{oid}"))
+        .await;
+    assert_eq!(
+        agent.get(&callback).await.location,
+        format!("{}/dashboard", app.address)
+    );
+    // The address alone finds nobody when the object id is the claim.
+    let agent = Agent::new();
+    let callback = agent
+        .at_provider(&agent.begin(&app).await, "linnea.dahl@example.org")
+        .await;
+    assert_eq!(agent.get(&callback).await.status, 403);
+
+    let page = agent.get(&format!("{}/sign-in", app.address)).await;
+    assert!(page.body.contains("Logga in med Microsoft"));
+    assert!(!page.body.contains("name=\"email\""), "no form to mail a link");
+    let asked = agent
+        .send(
+            reqwest::Method::POST,
+            &format!("{}/sign-in", app.address),
+            Some("email=linnea.dahl%40example.org".into()),
+        )
+        .await;
+    assert_eq!(asked.status, 404);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !smtp.messages().iter().any(|m| m.text().contains("/sign-in/")),
+        "and none is mailed"
+    );
+}
+
+#[tokio::test]
+async fn check_config_says_whether_the_provider_can_be_read() {
+    let run = |issuer: &str| {
+        let output = crate::helpers::arshjul_command()
+            .arg("check-config")
+            .env("ARSHJUL__SIGN_IN__OIDC__ISSUER", issuer)
+            .env("ARSHJUL__SIGN_IN__OIDC__CLIENT_ID", "arshjul")
+            .env("ARSHJUL__SIGN_IN__OIDC__CLIENT_SECRET", "hemligt-0123456789")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!text.contains("hemligt"));
+        (output.status.success(), text)
+    };
+    let (ok, text) = run(&Provider::issuer());
+    assert!(ok, "{text}");
+    assert!(text.contains(&format!(
+        "sign_in.oidc: the provider's metadata from {}",
+        Provider::issuer()
+    )));
+    let gone = format!("http://127.0.0.1:{}", crate::peers::free_port());
+    let (ok, text) = run(&gone);
+    assert!(!ok);
+    assert!(
+        text.contains(&format!(
+            "settings: sign_in.oidc.issuer: cannot read the provider's metadata from {gone}"
+        )),
+        "{text}"
+    );
 }

@@ -154,12 +154,20 @@ pub struct Person {
     pub teams: Option<String>,
     /// The person's Microsoft Entra (Azure AD) object id, which Teams names senders by.
     pub teams_user_id: Option<String>,
+    /// The person's Entra object id, by which a sign-in through the provider finds them when
+    /// `sign_in.oidc.claim = "oid"`; when not given, `teams_user_id` (the same id).
+    pub entra_oid: Option<String>,
     /// The channels this person wants reminders on, in order; empty means email.
     pub prefers: Vec<Transport>,
     pub absences: Vec<Absence>,
 }
 
 impl Person {
+    /// The person's Entra object id: `entra_oid`, else `teams_user_id`.
+    pub fn entra_object_id(&self) -> Option<&str> {
+        self.entra_oid.as_deref().or(self.teams_user_id.as_deref())
+    }
+
     /// Whether an absence period covers `date`.
     pub fn is_away(&self, date: Date) -> bool {
         self.away_since(date).is_some()
@@ -380,6 +388,7 @@ struct RawPerson {
     matrix_id: Option<Spanned<String>>,
     teams: Option<String>,
     teams_user_id: Option<String>,
+    entra_oid: Option<String>,
     prefers: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     absences: Vec<RawAbsence>,
@@ -477,6 +486,7 @@ fn parse_people(source: SourceFile<'_>, raw: &[RawPerson], errors: &mut Vec<Conf
                 matrix_id: person.matrix_id.as_ref().map(|m| m.get_ref().clone()),
                 teams: person.teams.clone(),
                 teams_user_id: person.teams_user_id.clone(),
+                entra_oid: person.entra_oid.clone(),
                 prefers,
                 absences,
             });

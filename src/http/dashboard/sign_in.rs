@@ -2,6 +2,11 @@
 //! directory with a role (and says the same whatever the address, so nobody learns who is in
 //! the directory); `GET /sign-in/{token}` only shows a button, because mail scanners follow
 //! links; its `POST` uses the link up — once, within 15 minutes — and starts a session.
+//! `sign_in.email_links = false` turns the links off.
+//!
+//! Or through the organisation's OpenID provider (`[sign_in.oidc]`, [`crate::app::oidc`]):
+//! `GET /sign-in/oidc` sends the browser there with a cookie that ties the sign-in to it, and
+//! `GET /sign-in/oidc/callback` finishes it and starts the same session.
 
 use std::sync::Arc;
 
@@ -18,6 +23,7 @@ use super::{
 };
 use crate::app::App;
 use crate::app::links::SIGN_IN_MINUTES;
+use crate::app::oidc::Refusal;
 use crate::domain::access::Viewer;
 use crate::domain::tokens::{SignInClaims, sha256_hex};
 use crate::http::limits::Client;
@@ -26,11 +32,34 @@ use crate::storage::Session;
 /// How long a session lasts.
 const SESSION_HOURS: i64 = 12;
 
+/// The cookie that ties a sign-in through the provider to the browser that began it.
+const OIDC_COOKIE: &str = "arshjul_oidc";
+
 pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/sign-in", get(ask).post(send_link))
+        .route("/sign-in/oidc", get(begin_with_provider))
+        .route("/sign-in/oidc/callback", get(finish_with_provider))
         .route("/sign-in/{token}", get(confirm).post(start))
         .route("/sign-out", post(sign_out))
+}
+
+#[derive(serde::Deserialize)]
+struct Asking {
+    next: Option<String>,
+    /// Set after signing out.
+    signed_out: Option<String>,
+}
+
+/// What the provider sends back: a code and the state, or an error.
+#[derive(serde::Deserialize)]
+struct ProviderAnswer {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    state: String,
+    error: Option<String>,
+    error_description: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -64,7 +93,11 @@ fn sign_in_page(app: &App, headers: &HeaderMap, status: StatusCode, context: min
         "sign_in.html",
         minijinja::context! {
             ..context,
-            ..minijinja::context! { lang, csrf => token, here => "/sign-in", minutes => SIGN_IN_MINUTES }
+            ..minijinja::context! {
+                lang, csrf => token, here => "/sign-in", minutes => SIGN_IN_MINUTES,
+                email_links => app.sign_in.email_links(),
+                provider => app.oidc.as_ref().map(|oidc| oidc.provider_name().to_owned()),
+            }
         },
     );
     response
@@ -78,14 +111,134 @@ fn form_token_matches(headers: &HeaderMap, posted: &str) -> bool {
     cookie(headers, FORM_COOKIE).is_some_and(|expected| !posted.is_empty() && same_secret(posted, expected))
 }
 
-async fn ask(State(app): State<Arc<App>>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
-    let next = local_path(next.next.as_deref());
+async fn ask(State(app): State<Arc<App>>, headers: HeaderMap, Query(asking): Query<Asking>) -> Response {
+    let next = local_path(asking.next.as_deref());
+    let (signed_out, end_session) = match (&asking.signed_out, &app.oidc) {
+        (Some(_), Some(oidc)) => (true, oidc.end_session_url().await),
+        (Some(_), None) => (true, None),
+        (None, _) => (false, None),
+    };
     sign_in_page(
         &app,
         &headers,
         StatusCode::OK,
-        minijinja::context! { step => "ask", next },
+        minijinja::context! { step => "ask", next, signed_out, end_session },
     )
+}
+
+/// Emailed links are not offered (`sign_in.email_links = false`).
+fn links_off() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "Sign-in links are turned off; sign in at /sign-in.",
+    )
+        .into_response()
+}
+
+async fn begin_with_provider(State(app): State<Arc<App>>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
+    let Some(oidc) = &app.oidc else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(browser) = fresh_token() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    match oidc.begin(&local_path(next.next.as_deref()), browser).await {
+        Ok(begun) => {
+            let mut response = Redirect::to(&begun.authorize_url).into_response();
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(&app, OIDC_COOKIE, &begun.browser_cookie, 600),
+            );
+            response
+        }
+        Err(refusal) => provider_refused(&app, &headers, &refusal),
+    }
+}
+
+async fn finish_with_provider(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(answer): Query<ProviderAnswer>,
+) -> Response {
+    let Some(oidc) = &app.oidc else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let finished = match answer.error {
+        Some(error) => Err(Refusal::Provider(format!(
+            "{error}{}",
+            answer.error_description.map(|d| format!(": {d}")).unwrap_or_default()
+        ))),
+        None => {
+            oidc.finish(
+                &app.config(),
+                &answer.state,
+                &answer.code,
+                cookie(&headers, OIDC_COOKIE),
+            )
+            .await
+        }
+    };
+    let signed_in = match finished {
+        Ok(signed_in) => signed_in,
+        Err(refusal) => return provider_refused(&app, &headers, &refusal),
+    };
+    match open_session(&app, &signed_in.person).await {
+        Ok(id) => {
+            tracing::info!(person = %signed_in.person, "signed in to the dashboard through the provider");
+            let mut response = session_started(&app, &id, &signed_in.next);
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie(&app, OIDC_COOKIE, "", 0));
+            response
+        }
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "starting a session failed");
+            super::super::page::unavailable(language(&headers)).into_response()
+        }
+    }
+}
+
+/// The sign-in page saying why signing in through the provider did not work (and logged).
+fn provider_refused(app: &App, headers: &HeaderMap, refusal: &Refusal) -> Response {
+    tracing::warn!(reason = %refusal, "refused a sign-in through the provider");
+    app.metrics.rejected_link(refusal.label());
+    let status = match refusal {
+        Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::FORBIDDEN,
+    };
+    sign_in_page(
+        app,
+        headers,
+        status,
+        minijinja::context! { step => "ask", next => "/dashboard", refused => refusal.label() },
+    )
+}
+
+/// Starts a dashboard session for `person`: the session's id, for its cookie.
+async fn open_session(app: &App, person: &str) -> anyhow::Result<String> {
+    let (Some(id), Some(csrf)) = (fresh_token(), fresh_token()) else {
+        anyhow::bail!("no random token");
+    };
+    let now = app.clock.now();
+    let until = now.checked_add(SignedDuration::from_hours(SESSION_HOURS))?;
+    let session = Session {
+        person: person.to_owned(),
+        csrf,
+    };
+    app.store
+        .start_session(&sha256_hex(id.as_bytes()), &session, now, until)
+        .await?;
+    Ok(id)
+}
+
+/// The answer that sets the session's cookie and goes on to `next`.
+fn session_started(app: &App, id: &str, next: &str) -> Response {
+    let mut response = Redirect::to(&local_path(Some(next))).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(app, session_cookie(app), id, SESSION_HOURS * 3600),
+    );
+    response
 }
 
 async fn send_link(
@@ -94,6 +247,9 @@ async fn send_link(
     headers: HeaderMap,
     Form(request): Form<LinkRequest>,
 ) -> Response {
+    if !app.sign_in.email_links() {
+        return links_off();
+    }
     let next = local_path(Some(&request.next));
     if !form_token_matches(&headers, &request.csrf) {
         return sign_in_page(
@@ -147,6 +303,9 @@ fn refused(app: &App, headers: &HeaderMap, reason: &str) -> Response {
 }
 
 async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    if !app.sign_in.email_links() {
+        return links_off();
+    }
     match verify(&app, &token) {
         Ok(claims) => {
             let name = app
@@ -171,6 +330,9 @@ async fn start(
     Path(token): Path<String>,
     Form(form): Form<Confirmation>,
 ) -> Response {
+    if !app.sign_in.email_links() {
+        return links_off();
+    }
     let claims = match verify(&app, &token) {
         Ok(claims) => claims,
         Err(reason) => return refused(&app, &headers, reason),
@@ -193,38 +355,22 @@ async fn start(
     let now = app.clock.now();
     let expires = jiff::Timestamp::from_second(claims.expires).unwrap_or(now);
     let issued = jiff::Timestamp::from_second(claims.issued).unwrap_or(jiff::Timestamp::MIN);
-    let (Some(id), Some(csrf)) = (fresh_token(), fresh_token()) else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    };
-    let session = Session {
-        person: claims.person.clone(),
-        csrf,
-    };
     let stored = async {
         if !app
             .store
             .use_sign_in(&claims.nonce, &claims.person, issued, expires, now)
             .await?
         {
-            return Ok(false);
+            return Ok(None);
         }
-        let until = now.checked_add(SignedDuration::from_hours(SESSION_HOURS))?;
-        app.store
-            .start_session(&sha256_hex(id.as_bytes()), &session, now, until)
-            .await?;
-        anyhow::Ok(true)
+        open_session(&app, &claims.person).await.map(Some)
     };
     match stored.await {
-        Ok(true) => {
+        Ok(Some(id)) => {
             tracing::info!(person = %claims.person, "signed in to the dashboard");
-            let mut response = Redirect::to(&local_path(Some(&claims.next))).into_response();
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(&app, session_cookie(&app), &id, SESSION_HOURS * 3600),
-            );
-            response
+            session_started(&app, &id, &claims.next)
         }
-        Ok(false) => again("used"),
+        Ok(None) => again("used"),
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "starting a session failed");
             super::super::page::unavailable(language(&headers)).into_response()
@@ -239,7 +385,7 @@ async fn sign_out(State(app): State<Arc<App>>, visitor: Visitor, Form(form): For
     if let Err(error) = app.store.end_session(&visitor.session_hash).await {
         return super::unavailable(&visitor, &error);
     }
-    let mut response = Redirect::to("/sign-in").into_response();
+    let mut response = Redirect::to("/sign-in?signed_out=1").into_response();
     response
         .headers_mut()
         .append(header::SET_COOKIE, set_cookie(&app, session_cookie(&app), "", 0));
