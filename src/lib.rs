@@ -22,14 +22,17 @@
 //! - [`app`]: the use cases over one [`app::App`] state — configuration and reload, planning
 //!   (materialise, plan), actions with the notices they cause, EU calls, inbound handling
 //!   (take in, match, check authenticity and rights, act, settle — digests included), the
-//!   signed links in messages, sign-in mail within its limits, and health (readiness). Every
-//!   entry point calls these.
+//!   signed links in messages, sign-in mail within its limits, sign-in through the
+//!   organisation's OpenID provider ([`app::oidc`]: PKCE, state, nonce, the ID token verified),
+//!   and health (readiness). Every entry point calls these.
 //! - [`storage`]: one `Store` over SQLite or PostgreSQL; occurrences, outbox, audit log, inbox,
 //!   EU calls with each unit's interest and outcome, sessions and sign-in links. Singleton work
 //!   (materialise, plan, granting a sign-in link) runs under one lock; the planning decision is
 //!   passed in as a closure.
 //! - [`channels`]: the channel registry ([`channels::Notifiers`]) and one `Notifier` per
-//!   channel (email, Teams, Matrix bot and webhooks, signed webhook), with the HTTP status rules.
+//!   channel (email, Teams, Matrix bot and webhooks, signed webhook), with the HTTP status rules;
+//!   [`channels::oauth`] the HTTP of the `oauth2`/`openidconnect` crates and the mail tokens
+//!   (client credentials, kept and renewed) with which SMTP and the IMAP poller sign in.
 //! - [`outbox`]: the dispatcher (claim, then send and record as a stream, a bounded number
 //!   unrecorded at once) and the composing of messages.
 //! - [`inbound`]: the transports that receive — email (`mailgate`, IMAP; its authenticity by
@@ -54,7 +57,9 @@
 //! format); percent-decoding in the IMAP URL is `percent-encoding`'s (already in the tree
 //! through `url`); the text of a Teams message's HTML is `mail-parser`'s `html_to_text`
 //! (already used for email), after the bot's `<at>` mention is cut out, which no crate knows;
-//! the free space of the SQLite disk is `fs4`'s. `Authentication-Results` is read by a small
+//! the free space of the SQLite disk is `fs4`'s; OAuth 2.0 and OpenID Connect are `oauth2`'s and
+//! `openidconnect`'s (through our own reqwest, redirects off), SASL XOAUTH2 lettre's for SMTP and
+//! a few lines over async-imap's `Authenticator` for IMAP. `Authentication-Results` is read by a small
 //! parser of our own: no maintained crate parses it (`mail-auth` verifies DKIM and DMARC
 //! itself and writes such headers — the border server's job here).
 

@@ -247,7 +247,7 @@ async fn klk_sees_the_year_a_contact_person_fills_in_the_follow_up_and_the_repor
     browser.goto(&format!("{}/dashboard/outbox", app.address)).await;
     assert_eq!(browser.text("h1").await, "Sidan finns inte", "only KLK sees the outbox");
     browser.click("header button[type=submit]").await;
-    assert!(browser.url().await.ends_with("/sign-in"));
+    assert!(browser.url().await.ends_with("/sign-in?signed_out=1"));
 
     // The manager acknowledges by replying to the request.
     app.shared.plan().await.unwrap();

@@ -350,9 +350,24 @@ mod tests {
         for lang in ["sv", "en"] {
             let html = TEMPLATES
                 .get_template("sign_in.html")
-                .and_then(|t| t.render(minijinja::context! { lang, step => "ask", next => "/dashboard", csrf => "x", here => "/sign-in" }))
+                .and_then(|t| t.render(minijinja::context! { lang, step => "ask", next => "/dashboard", csrf => "x", here => "/sign-in", email_links => true }))
                 .unwrap_or_else(|e| panic!("{e:#}"));
             assert!(html.contains(if lang == "sv" { "Skicka länk" } else { "Send link" }));
+            let provider_only = TEMPLATES
+                .get_template("sign_in.html")
+                .and_then(|t| {
+                    t.render(minijinja::context! {
+                        lang, step => "ask", next => "/dashboard", csrf => "x", here => "/sign-in",
+                        email_links => false, provider => "Microsoft",
+                    })
+                })
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            assert!(provider_only.contains(if lang == "sv" {
+                "Logga in med Microsoft"
+            } else {
+                "Sign in with Microsoft"
+            }));
+            assert!(!provider_only.contains("name=\"email\""));
         }
     }
 
