@@ -37,14 +37,43 @@ fn exchange(settings: &mut Settings, smtp: &SmtpSink, (client_id, secret): &(Str
     settings.links.secret = Secret::new("microsoft-test-0123456789abcdef0123456789abcdef");
 }
 
-/// The mailbox in Dovecot, opened the way arshjul opens it: XOAUTH2 with the client's token.
-async fn mailbox(client: &(String, String)) -> async_imap::Session<tokio::net::TcpStream> {
+/// A mail server that takes only tokens, an application that may open the mailbox (its tokens
+/// live `token_ttl` seconds), and settings that use them.
+struct Scene {
+    _dir: TestDir,
+    smtp: SmtpSink,
+    client: (String, String),
+    settings: Settings,
+}
+
+async fn scene(token_ttl: u64) -> Scene {
+    let dir = TestDir::new();
+    let smtp = SmtpSink::start_oauth(dir.path());
+    let client = Provider::mail_client(MAILBOX, token_ttl).await;
+    let mut settings = test_settings(&dir).await;
+    exchange(&mut settings, &smtp, &client);
+    Scene {
+        _dir: dir,
+        smtp,
+        client,
+        settings,
+    }
+}
+
+/// A connection to Dovecot, greeted, not signed in.
+async fn imap_client() -> async_imap::Client<tokio::net::TcpStream> {
     let url = reqwest::Url::parse(&std::env::var("ARSHJUL_TEST_IMAP_URL").unwrap()).unwrap();
     let tcp = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap()))
         .await
         .unwrap();
     let mut imap = async_imap::Client::new(tcp);
     imap.read_response().await.unwrap();
+    imap
+}
+
+/// The mailbox in Dovecot, opened the way arshjul opens it: XOAUTH2 with the client's token.
+async fn mailbox(client: &(String, String)) -> async_imap::Session<tokio::net::TcpStream> {
+    let imap = imap_client().await;
     let token = Secret::new(Provider::token(&client.0, &client.1).await);
     imap.authenticate("XOAUTH2", arshjul::inbound::imap::XOAuth2::new(MAILBOX, &token))
         .await
@@ -58,11 +87,13 @@ fn digests(mails: &[Mail]) -> Vec<String> {
 
 #[tokio::test]
 async fn reminders_go_out_and_replies_come_in_through_servers_that_take_only_tokens() {
-    let dir = TestDir::new();
-    let smtp = SmtpSink::start_oauth(dir.path());
-    let client = Provider::mail_client(MAILBOX, 600).await;
-    let mut settings = test_settings(&dir).await;
-    exchange(&mut settings, &smtp, &client);
+    let Scene {
+        _dir,
+        smtp,
+        client,
+        settings,
+        ..
+    } = scene(600).await;
     let worker = Worker::build(settings.clone()).await;
     worker.materialise_and_plan().await;
     worker.drain().await;
@@ -121,11 +152,13 @@ async fn reminders_go_out_and_replies_come_in_through_servers_that_take_only_tok
 
 #[tokio::test]
 async fn the_servers_take_no_password() {
-    let dir = TestDir::new();
-    let smtp = SmtpSink::start_oauth(dir.path());
-    let client = Provider::mail_client(MAILBOX, 600).await;
-    let mut settings = test_settings(&dir).await;
-    exchange(&mut settings, &smtp, &client);
+    let Scene {
+        smtp,
+        client,
+        mut settings,
+        _dir,
+        ..
+    } = scene(600).await;
     settings.email.oauth2.token_url.clear();
     settings.email.smtp_url = Secret::new(format!("smtps://arshjul%40m365.test:hemligt@127.0.0.1:{}", smtp.port));
     let notifier = EmailNotifier::new(&settings.email).unwrap();
@@ -136,12 +169,7 @@ async fn the_servers_take_no_password() {
     assert!(refused.to_string().contains("authentication"), "{refused}");
     assert!(smtp.messages().is_empty());
 
-    let url = reqwest::Url::parse(&std::env::var("ARSHJUL_TEST_IMAP_URL").unwrap()).unwrap();
-    let tcp = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap()))
-        .await
-        .unwrap();
-    let mut imap = async_imap::Client::new(tcp);
-    imap.read_response().await.unwrap();
+    let imap = imap_client().await;
     let token = Provider::token(&client.0, &client.1).await;
     assert!(
         imap.login(MAILBOX, &token).await.is_err(),
@@ -161,11 +189,12 @@ fn kristina() -> Recipient {
 
 #[tokio::test]
 async fn a_mail_token_is_kept_renewed_when_it_expires_and_fetched_again_when_refused() {
-    let dir = TestDir::new();
-    let mut smtp = SmtpSink::start_oauth(dir.path());
-    let client = Provider::mail_client(MAILBOX, 2).await;
-    let mut settings = test_settings(&dir).await;
-    exchange(&mut settings, &smtp, &client);
+    let Scene {
+        _dir,
+        mut smtp,
+        mut settings,
+        ..
+    } = scene(2).await;
     let notifier = EmailNotifier::new(&settings.email).unwrap();
     let kristina = kristina();
     let send = || notifier.send_direct(&kristina, "Test", "Test".into(), "<p>Test</p>".into());
