@@ -97,7 +97,18 @@ oidc_port=$(free_port)
 oidc_gateway_secret=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
 mkdir -p "$peers/oidc"
 cp tests/peers/oidc_provider.mjs "$oidc_dir/"
-node "$oidc_dir/oidc_provider.mjs" "$oidc_port" "$oidc_gateway_secret" >"$peers/oidc/log" 2>&1 &
+# On a moved wall clock (ARSHJUL_TEST_AS_OF, see scripts/test) the provider runs on it too: it
+# and arshjul must agree on when an ID token expires, as NTP makes them agree in life.
+oidc_clock=()
+if [ -n "${ARSHJUL_TEST_AS_OF:-}" ]; then
+    if ! command -v faketime >/dev/null 2>&1; then
+        echo "== installing libfaketime from apt"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
+    fi
+    oidc_clock=(env FAKETIME_DONT_FAKE_MONOTONIC=1 faketime "$ARSHJUL_TEST_AS_OF")
+fi
+"${oidc_clock[@]}" node "$oidc_dir/oidc_provider.mjs" "$oidc_port" "$oidc_gateway_secret" >"$peers/oidc/log" 2>&1 &
 oidc_pid=$!
 for _ in $(seq 1 100); do
     grep -qx ready "$peers/oidc/log" && break
