@@ -132,7 +132,7 @@ impl Default for Metrics {
         );
         registry.register(
             "arshjul_rejected_links",
-            "Refused signed links, by reason",
+            "Refused signed links and sign-ins through the OpenID provider, by reason",
             metrics.rejected_links.clone(),
         );
         registry.register(
