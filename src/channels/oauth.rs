@@ -40,12 +40,11 @@ impl<'c> oauth2::AsyncHttpClient<'c> for ProviderHttp {
 
 async fn send(client: &reqwest::Client, request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, reqwest::Error> {
     let response = client.execute(reqwest::Request::try_from(request)?).await?;
-    let mut answer = http::Response::builder().status(response.status());
-    if let Some(headers) = answer.headers_mut() {
-        headers.extend(response.headers().clone());
-    }
-    let body = response.bytes().await?.to_vec();
-    Ok(answer.body(body).unwrap_or_default())
+    let (status, headers) = (response.status(), response.headers().clone());
+    let mut answer = http::Response::new(response.bytes().await?.to_vec());
+    *answer.status_mut() = status;
+    *answer.headers_mut() = headers;
+    Ok(answer)
 }
 
 /// Why no mail token could be had: the message names the setting to look at and never holds
