@@ -30,12 +30,67 @@ pub struct EmailNotifier {
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    /// SMTP authenticating with a token: the transport (and its pool) for the current token.
-    SmtpOAuth {
-        settings: Box<EmailSettings>,
-        current: Mutex<Option<(Secret, AsyncSmtpTransport<Tokio1Executor>)>>,
-    },
+    SmtpOAuth(OAuthSmtp),
     File(AsyncFileTransport<Tokio1Executor>),
+}
+
+/// SMTP authenticating with the tokens of `[email.oauth2]`: the transport (and its pool) of
+/// the current token.
+struct OAuthSmtp {
+    settings: Box<EmailSettings>,
+    tokens: Arc<MailTokens>,
+    current: Mutex<Option<(Secret, AsyncSmtpTransport<Tokio1Executor>)>>,
+}
+
+impl OAuthSmtp {
+    /// Sends `email` with the current token; a token the server refuses is fetched anew once,
+    /// and a second refusal is left to be retried later.
+    async fn send(&self, email: Message) -> Result<(), SendError> {
+        let token = self
+            .tokens
+            .token()
+            .await
+            .map_err(|e| SendError::retryable(e.to_string()))?;
+        match self.transport_for(&token)?.send(email.clone()).await {
+            Err(error) if token_refused(&error) => {
+                tracing::info!(error = %error, "the SMTP server refused the mail token; fetching a new one");
+                let token = self
+                    .tokens
+                    .renewed(&token)
+                    .await
+                    .map_err(|e| SendError::retryable(e.to_string()))?;
+                self.transport_for(&token)?
+                    .send(email)
+                    .await
+                    .map(drop)
+                    .map_err(|error| {
+                        if token_refused(&error) {
+                            SendError::retryable(format!("SMTP refused a new token too: {error}"))
+                        } else {
+                            classify_smtp(&error)
+                        }
+                    })
+            }
+            sent => sent.map(drop).map_err(|e| classify_smtp(&e)),
+        }
+    }
+
+    /// The transport that signs in with `token`: the kept one, or a new one (and its pool).
+    fn transport_for(&self, token: &Secret) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+        let mut current = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, transport)) = current.as_ref().filter(|(kept, _)| kept.expose() == token.expose()) {
+            return Ok(transport.clone());
+        }
+        let user = self
+            .settings
+            .smtp_oauth_user()
+            .map_err(|e| SendError::permanent(e.to_string()))?;
+        let credentials = Credentials::new(user, token.expose().to_owned());
+        let transport =
+            smtp_transport(&self.settings, Some(credentials)).map_err(|e| SendError::permanent(e.to_string()))?;
+        *current = Some((token.clone(), transport.clone()));
+        Ok(transport)
+    }
 }
 
 impl EmailNotifier {
@@ -61,18 +116,21 @@ impl EmailNotifier {
                 })?;
                 Transport::File(AsyncFileTransport::new(&settings.file_dir))
             }
-            EmailTransport::Smtp if tokens.is_some() => {
-                settings.smtp_oauth_user()?;
-                smtp_transport(settings, None)?;
-                Transport::SmtpOAuth {
-                    settings: Box::new(settings.clone()),
-                    current: Mutex::new(None),
+            EmailTransport::Smtp => match &tokens {
+                Some(tokens) => {
+                    settings.smtp_oauth_user()?;
+                    smtp_transport(settings, None)?;
+                    Transport::SmtpOAuth(OAuthSmtp {
+                        settings: Box::new(settings.clone()),
+                        tokens: Arc::clone(tokens),
+                        current: Mutex::new(None),
+                    })
                 }
-            }
-            EmailTransport::Smtp => {
-                settings.check_smtp_url()?;
-                Transport::Smtp(smtp_transport(settings, None)?)
-            }
+                None => {
+                    settings.check_smtp_url()?;
+                    Transport::Smtp(smtp_transport(settings, None)?)
+                }
+            },
         };
         let domain = from.email.domain().to_owned();
         Ok(Self {
@@ -198,41 +256,7 @@ impl EmailNotifier {
     async fn deliver(&self, email: Message) -> Result<(), SendError> {
         match &self.transport {
             Transport::Smtp(smtp) => smtp.send(email).await.map_err(|e| classify_smtp(&e)).map(drop),
-            Transport::SmtpOAuth { settings, current } => {
-                let tokens = self.tokens.as_deref().expect("SmtpOAuth is built with tokens");
-                let with_token = |token: &Secret| -> Result<_, SendError> {
-                    let mut current = current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    if let Some((_, transport)) = current.as_ref().filter(|(kept, _)| kept.expose() == token.expose()) {
-                        return Ok(transport.clone());
-                    }
-                    let user = settings
-                        .smtp_oauth_user()
-                        .map_err(|e| SendError::permanent(e.to_string()))?;
-                    let credentials = Credentials::new(user, token.expose().to_owned());
-                    let transport =
-                        smtp_transport(settings, Some(credentials)).map_err(|e| SendError::permanent(e.to_string()))?;
-                    *current = Some((token.clone(), transport.clone()));
-                    Ok(transport)
-                };
-                let token = tokens.token().await.map_err(|e| SendError::retryable(e.to_string()))?;
-                match with_token(&token)?.send(email.clone()).await {
-                    Err(error) if token_refused(&error) => {
-                        tracing::info!(error = %error, "the SMTP server refused the mail token; fetching a new one");
-                        let token = tokens
-                            .renewed(&token)
-                            .await
-                            .map_err(|e| SendError::retryable(e.to_string()))?;
-                        with_token(&token)?.send(email).await.map(drop).map_err(|error| {
-                            if token_refused(&error) {
-                                SendError::retryable(format!("SMTP refused a new token too: {error}"))
-                            } else {
-                                classify_smtp(&error)
-                            }
-                        })
-                    }
-                    sent => sent.map(drop).map_err(|e| classify_smtp(&e)),
-                }
-            }
+            Transport::SmtpOAuth(smtp) => smtp.send(email).await,
             Transport::File(file) => file
                 .send(email)
                 .await
