@@ -151,8 +151,13 @@ pub struct OidcSignIn {
 
 impl OidcSignIn {
     /// The sign-in of `[sign_in.oidc]`, calling back to `/sign-in/oidc/callback` under
-    /// `links.base_url`; `None` when `sign_in.oidc.issuer` is empty.
+    /// `links.base_url`; `None` when `sign_in.oidc.issuer` is empty. Refused when neither it nor
+    /// emailed links would let anyone sign in.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Self>> {
+        anyhow::ensure!(
+            settings.sign_in.email_links || !settings.sign_in.oidc.issuer.is_empty(),
+            "sign_in.email_links is false and sign_in.oidc.issuer is empty: nobody could sign in to the dashboard"
+        );
         let callback = format!(
             "{}/sign-in/oidc/callback",
             settings.links.base_url.trim_end_matches('/')
@@ -190,11 +195,12 @@ impl OidcSignIn {
     /// Reads the provider's metadata when it is not at hand or is an hour old; `f` gets the
     /// provider.
     async fn with_provider<T>(&self, f: impl FnOnce(&Provider) -> T) -> Result<T, Refusal> {
-        let mut provider = self.provider.lock().await;
-        if provider.as_ref().is_none_or(|p| p.read_at.elapsed() > METADATA_FOR) {
-            *provider = Some(self.discover().await?);
-        }
-        Ok(f(provider.as_ref().expect("just read")))
+        let mut kept = self.provider.lock().await;
+        let provider = match kept.take().filter(|p| p.read_at.elapsed() <= METADATA_FOR) {
+            Some(provider) => provider,
+            None => self.discover().await?,
+        };
+        Ok(f(kept.insert(provider)))
     }
 
     async fn discover(&self) -> Result<Provider, Refusal> {
@@ -237,15 +243,12 @@ impl OidcSignIn {
     /// The provider's end-session URL (RP-initiated logout), when it has one.
     pub async fn end_session_url(&self) -> Option<String> {
         self.with_provider(|p| {
-            p.end_session.as_ref().map(|url| {
-                let mut url = url::Url::parse(url).ok()?;
-                url.query_pairs_mut().append_pair("client_id", &self.settings.client_id);
-                Some(url.to_string())
-            })
+            let mut url = url::Url::parse(p.end_session.as_deref()?).ok()?;
+            url.query_pairs_mut().append_pair("client_id", &self.settings.client_id);
+            Some(url.to_string())
         })
         .await
         .ok()
-        .flatten()
         .flatten()
     }
 
@@ -329,25 +332,22 @@ impl OidcSignIn {
         let claims = id_token
             .claims(&client.id_token_verifier(), &pending.nonce)
             .map_err(|e| Refusal::Token(format!("the ID token does not verify: {e}")))?;
-        let person = match self.settings.claim {
-            OidcClaim::Email => claims.email().and_then(|email| {
-                config
-                    .directory
-                    .people
-                    .iter()
-                    .find(|p| p.email.eq_ignore_ascii_case(email))
-            }),
-            OidcClaim::Oid => claims.additional_claims().oid.as_deref().and_then(|oid| {
-                config
-                    .directory
-                    .people
-                    .iter()
-                    .find(|p| p.entra_object_id().is_some_and(|known| known.eq_ignore_ascii_case(oid)))
-            }),
-        };
-        let claim = match self.settings.claim {
-            OidcClaim::Email => "email",
-            OidcClaim::Oid => "oid",
+        let people = &config.directory.people;
+        let (claim, person) = match self.settings.claim {
+            OidcClaim::Email => (
+                "email",
+                claims
+                    .email()
+                    .and_then(|email| people.iter().find(|p| p.email.eq_ignore_ascii_case(email))),
+            ),
+            OidcClaim::Oid => (
+                "oid",
+                claims.additional_claims().oid.as_deref().and_then(|oid| {
+                    people
+                        .iter()
+                        .find(|p| p.entra_object_id().is_some_and(|known| known.eq_ignore_ascii_case(oid)))
+                }),
+            ),
         };
         let person = person
             .filter(|p: &&Person| crate::domain::access::Viewer::of(config, p.id.as_str()).is_some())

@@ -630,6 +630,11 @@ async fn the_object_id_finds_the_person_and_email_links_can_be_turned_off() {
         )
         .await;
     assert_eq!(asked.status, 404);
+    assert!(
+        asked.body.contains("Inloggningslänkar med e-post används inte här"),
+        "{}",
+        asked.body
+    );
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(
         !smtp.messages().iter().any(|m| m.text().contains("/sign-in/")),
@@ -661,6 +666,18 @@ async fn check_config_says_whether_the_provider_can_be_read() {
         "sign_in.oidc: the provider's metadata from {}",
         Provider::issuer()
     )));
+    let (ok, text) = run("");
+    assert!(ok, "{text}");
+    let output = crate::helpers::arshjul_command()
+        .arg("check-config")
+        .env("ARSHJUL__SIGN_IN__EMAIL_LINKS", "false")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("settings: sign_in.email_links is false and sign_in.oidc.issuer is empty: nobody could sign in")
+    );
     let gone = format!("http://127.0.0.1:{}", crate::peers::free_port());
     let (ok, text) = run(&gone);
     assert!(!ok);

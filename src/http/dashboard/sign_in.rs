@@ -126,13 +126,15 @@ async fn ask(State(app): State<Arc<App>>, headers: HeaderMap, Query(asking): Que
     )
 }
 
-/// Emailed links are not offered (`sign_in.email_links = false`).
-fn links_off() -> Response {
-    (
+/// Emailed links are not offered (`sign_in.email_links = false`): the sign-in page says so,
+/// with the provider's button.
+fn links_off(app: &App, headers: &HeaderMap) -> Response {
+    sign_in_page(
+        app,
+        headers,
         StatusCode::NOT_FOUND,
-        "Sign-in links are turned off; sign in at /sign-in.",
+        minijinja::context! { step => "ask", next => "/dashboard", refused => "links_off" },
     )
-        .into_response()
 }
 
 async fn begin_with_provider(State(app): State<Arc<App>>, headers: HeaderMap, Query(next): Query<Next>) -> Response {
@@ -248,7 +250,7 @@ async fn send_link(
     Form(request): Form<LinkRequest>,
 ) -> Response {
     if !app.sign_in.email_links() {
-        return links_off();
+        return links_off(&app, &headers);
     }
     let next = local_path(Some(&request.next));
     if !form_token_matches(&headers, &request.csrf) {
@@ -304,7 +306,7 @@ fn refused(app: &App, headers: &HeaderMap, reason: &str) -> Response {
 
 async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, Path(token): Path<String>) -> Response {
     if !app.sign_in.email_links() {
-        return links_off();
+        return links_off(&app, &headers);
     }
     match verify(&app, &token) {
         Ok(claims) => {
@@ -331,7 +333,7 @@ async fn start(
     Form(form): Form<Confirmation>,
 ) -> Response {
     if !app.sign_in.email_links() {
-        return links_off();
+        return links_off(&app, &headers);
     }
     let claims = match verify(&app, &token) {
         Ok(claims) => claims,
