@@ -538,17 +538,29 @@ async fn arbitrary_mail_never_panics_and_is_never_counted() {
     );
 }
 
-/// Logs in to the test run's Dovecot.
-pub(crate) async fn imap_session() -> async_imap::Session<tokio::net::TcpStream> {
+/// The test run's Dovecot (plain IMAP) with the password user's credentials.
+fn imap_url() -> reqwest::Url {
     let url = std::env::var("ARSHJUL_TEST_IMAP_URL")
         .expect("ARSHJUL_TEST_IMAP_URL is not set: run the suite with scripts/test");
-    let url = reqwest::Url::parse(&url).unwrap();
+    reqwest::Url::parse(&url).unwrap()
+}
+
+/// A connection to the test run's Dovecot, greeted, not signed in.
+pub(crate) async fn imap_client() -> async_imap::Client<tokio::net::TcpStream> {
+    let url = imap_url();
     let tcp = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap()))
         .await
         .unwrap();
     let mut client = async_imap::Client::new(tcp);
     client.read_response().await.unwrap();
     client
+}
+
+/// Logs in to the test run's Dovecot.
+pub(crate) async fn imap_session() -> async_imap::Session<tokio::net::TcpStream> {
+    let url = imap_url();
+    imap_client()
+        .await
         .login(url.username(), url.password().unwrap())
         .await
         .map_err(|(e, _)| e)

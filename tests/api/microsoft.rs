@@ -11,7 +11,7 @@ use arshjul::settings::{EmailTransport, MailOAuthSettings, OidcClaim, OidcSettin
 
 use crate::browser::Browser;
 use crate::helpers::{TestApp, TestDir, Worker, test_settings};
-use crate::inbound::reply;
+use crate::inbound::{imap_client, reply};
 use crate::peers::{Mail, Provider, SmtpSink, eventually, test_ca};
 
 /// The mailbox arshjul sends from and reads, as its application may open it.
@@ -58,17 +58,6 @@ async fn scene(token_ttl: u64) -> Scene {
         client,
         settings,
     }
-}
-
-/// A connection to Dovecot, greeted, not signed in.
-async fn imap_client() -> async_imap::Client<tokio::net::TcpStream> {
-    let url = reqwest::Url::parse(&std::env::var("ARSHJUL_TEST_IMAP_URL").unwrap()).unwrap();
-    let tcp = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap()))
-        .await
-        .unwrap();
-    let mut imap = async_imap::Client::new(tcp);
-    imap.read_response().await.unwrap();
-    imap
 }
 
 /// The mailbox in Dovecot, opened the way arshjul opens it: XOAUTH2 with the client's token.
