@@ -63,7 +63,7 @@ pub struct SignInSettings {
 #[serde(deny_unknown_fields)]
 pub struct OidcSettings {
     /// The provider's issuer, e.g. `https://login.microsoftonline.com/TENANT/v2.0`; its
-    /// `/.well-known/openid-configuration` is read at start.
+    /// `/.well-known/openid-configuration` is read when first needed, and again hourly.
     pub issuer: String,
     pub client_id: String,
     pub client_secret: Secret,
@@ -81,7 +81,7 @@ pub struct OidcSettings {
 pub enum OidcClaim {
     /// `email`, matched against a person's `email` (case-insensitive).
     Email,
-    /// Entra's object id, matched against a person's `entra_oid`.
+    /// Entra's object id, matched against a person's `entra_oid` (else `teams_user_id`).
     Oid,
 }
 
@@ -327,13 +327,18 @@ pub fn refuse_plaintext_credentials(key: &str, url: &url::Url, tls: bool) -> any
         tls || url.password().is_none() || is_loopback(url),
         "{key}: a password to {} over a connection without TLS; use {} or a server on loopback",
         url.host_str().unwrap_or_default(),
-        if key.contains("imap") {
-            "imaps://"
-        } else {
-            "smtps:// or smtp://…?tls=required"
-        }
+        tls_schemes(key)
     );
     Ok(())
+}
+
+/// The URLs with TLS for the mail setting `key`, for its refusals.
+fn tls_schemes(key: &str) -> &'static str {
+    if key.contains("imap") {
+        "imaps://"
+    } else {
+        "smtps:// or smtp://…?tls=required"
+    }
 }
 
 /// Whether `email.smtp_url` asks for TLS: lettre's `smtps://`, or `smtp://` with `?tls=required`.
@@ -364,11 +369,7 @@ fn oauth_user(key: &str, url: &url::Url, tls: bool) -> anyhow::Result<String> {
         tls || is_loopback(url),
         "{key}: the token would cross the network to {} without TLS; use {}",
         url.host_str().unwrap_or_default(),
-        if key.contains("imap") {
-            "imaps://"
-        } else {
-            "smtps:// or smtp://…?tls=required"
-        }
+        tls_schemes(key)
     );
     decoded(key, url.username())
 }
@@ -912,6 +913,47 @@ mod tests {
         ] {
             imap(&mut email, allowed).unwrap_or_else(|e| panic!("{allowed}: {e}"));
         }
+    }
+
+    #[test]
+    fn with_oauth_the_mail_urls_name_a_user_and_no_password_and_keep_the_token_on_tls() {
+        let mut email = Settings::load(None).expect("defaults load").email;
+        email.oauth2.token_url = "https://login.example.org/token".into();
+        let smtp = |email: &mut EmailSettings, url: &str| {
+            email.smtp_url = Secret::new(url);
+            email.smtp_oauth_user()
+        };
+        for (refused, reason) in [
+            (
+                "smtp://arshjul%40kommun.se:hemligt@smtp.example.org:587?tls=required",
+                "email.smtp_url: email.oauth2 is set, so the URL names the mailbox's user only",
+            ),
+            (
+                "smtps://smtp.example.org:465",
+                "email.smtp_url: email.oauth2 is set, so the URL must name the mailbox's user",
+            ),
+            (
+                "smtp://arshjul%40kommun.se@smtp.example.org:587",
+                "email.smtp_url: the token would cross the network to smtp.example.org without TLS",
+            ),
+        ] {
+            let error = smtp(&mut email, refused).unwrap_err().to_string();
+            assert!(error.contains(reason), "{refused}: {error}");
+            assert!(!error.contains("hemligt"));
+        }
+        assert_eq!(
+            smtp(
+                &mut email,
+                "smtp://arshjul%40kommun.se@smtp.example.org:587?tls=required"
+            )
+            .unwrap(),
+            "arshjul@kommun.se"
+        );
+        email.imap_url = Secret::new("imaps://arshjul%40kommun.se:hemligt@imap.example.org");
+        let error = email.imap_account().map(drop).unwrap_err().to_string();
+        assert!(error.contains("email.imap_url: email.oauth2 is set"), "{error}");
+        email.imap_url = Secret::new("imaps://arshjul%40kommun.se@imap.example.org");
+        assert_eq!(email.imap_account().unwrap().unwrap().user, "arshjul@kommun.se");
     }
 
     #[test]

@@ -92,12 +92,6 @@ struct Pending {
     begun: Instant,
 }
 
-/// Where to send the browser to sign in, and the cookie that ties the sign-in to it.
-pub struct Begun {
-    pub authorize_url: String,
-    pub browser_cookie: String,
-}
-
 /// Why a sign-in through the provider did not succeed; each is logged, and the visitor sees
 /// the sign-in page with [`Refusal::label`].
 #[derive(Debug, thiserror::Error)]
@@ -252,9 +246,9 @@ impl OidcSignIn {
         .flatten()
     }
 
-    /// Begins a sign-in that returns to `next`: the provider's authorization URL (with PKCE,
-    /// `state` and `nonce`), and a fresh cookie value for the browser.
-    pub async fn begin(&self, next: &str, browser_cookie: String) -> Result<Begun, Refusal> {
+    /// Begins a sign-in that returns to `next` in the browser holding `browser_cookie`: the
+    /// provider's authorization URL (with PKCE, `state` and `nonce`) to send it to.
+    pub async fn begin(&self, next: &str, browser_cookie: &str) -> Result<String, Refusal> {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let scopes = self
             .settings
@@ -293,10 +287,7 @@ impl OidcSignIn {
                 begun: Instant::now(),
             },
         );
-        Ok(Begun {
-            authorize_url: url.to_string(),
-            browser_cookie,
-        })
+        Ok(url.to_string())
     }
 
     /// Finishes the sign-in whose `state` came back with `code` to the browser holding

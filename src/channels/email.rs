@@ -118,6 +118,7 @@ impl EmailNotifier {
             }
             EmailTransport::Smtp => match &tokens {
                 Some(tokens) => {
+                    // The URL's user and TLS checked now, not at the first send.
                     settings.smtp_oauth_user()?;
                     smtp_transport(settings, None)?;
                     Transport::SmtpOAuth(OAuthSmtp {

@@ -144,13 +144,12 @@ async fn begin_with_provider(State(app): State<Arc<App>>, headers: HeaderMap, Qu
     let Some(browser) = fresh_token() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    match oidc.begin(&local_path(next.next.as_deref()), browser).await {
-        Ok(begun) => {
-            let mut response = Redirect::to(&begun.authorize_url).into_response();
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(&app, OIDC_COOKIE, &begun.browser_cookie, 600),
-            );
+    match oidc.begin(&local_path(next.next.as_deref()), &browser).await {
+        Ok(authorize_url) => {
+            let mut response = Redirect::to(&authorize_url).into_response();
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie(&app, OIDC_COOKIE, &browser, 600));
             response
         }
         Err(refusal) => provider_refused(&app, &headers, &refusal),
